@@ -1,0 +1,38 @@
+# binlake — make targets. `make test` is what CI runs (.ci/run).
+GO        ?= go
+GOFLAGS   ?=
+BIN       := bin/binlake
+PKGS      := ./...
+# Packages whose tests run under the race detector too (no cgo-heavy DuckDB).
+RACE_PKGS := ./tableformat/... ./connectors/... ./internal/...
+
+.PHONY: build test test-unit test-race bench lint deps clean
+
+build: $(BIN)
+
+$(BIN): FORCE
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/binlake
+
+FORCE:
+
+# deps installs the servers the tests start as local processes.
+deps:
+	bash scripts/ensure-minio.sh
+
+test: deps lint
+	$(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
+	$(GO) test $(GOFLAGS) -count=1 -race -timeout 20m $(RACE_PKGS)
+
+test-unit:
+	$(GO) test $(GOFLAGS) -short -count=1 $(PKGS)
+
+bench: deps
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 3x -timeout 60m $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,161 @@
+package tableformat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Point is a resolved "as of" point (DESIGN §4): read the state of Version,
+// keeping only changes whose sequence is at most Seq. Seq always falls on a
+// source transaction boundary.
+type Point struct {
+	Version int64
+	Seq     int64
+	State   *State
+}
+
+// ErrBeforeHistory is returned for a point before the lake's first change.
+var ErrBeforeHistory = errors.New("before the lake's history")
+
+// AtLatest resolves the newest point.
+func (l *Log) AtLatest(ctx context.Context) (Point, error) {
+	st, err := l.Latest(ctx)
+	if err != nil {
+		return Point{}, err
+	}
+	return Point{Version: st.Version, Seq: st.Progress.MaxSeq, State: st}, nil
+}
+
+// AtVersion resolves everything version v made visible.
+func (l *Log) AtVersion(ctx context.Context, v int64) (Point, error) {
+	st, err := l.StateAt(ctx, v)
+	if err != nil {
+		return Point{}, err
+	}
+	return Point{Version: v, Seq: st.Progress.MaxSeq, State: st}, nil
+}
+
+// AtTime resolves "as of T": every source transaction whose effective
+// commit time (the running maximum of the source's commit times) is at or
+// before t.
+func (l *Log) AtTime(ctx context.Context, t time.Time) (Point, error) {
+	us := t.UnixMicro()
+	return l.resolve(ctx, fmt.Sprintf("time %s", t.UTC().Format(time.RFC3339Nano)),
+		func(p Progress) (bool, error) { return p.MaxTS <= us, nil },
+		func(m TxnMark) (bool, error) { return m.TS <= us, nil })
+}
+
+// AtGTID resolves "as of GTID set G": the longest run of source transactions,
+// in binlog order, whose GTIDs are all in G.
+func (l *Log) AtGTID(ctx context.Context, set string) (Point, error) {
+	g, err := ParseGTIDSet(set)
+	if err != nil {
+		return Point{}, err
+	}
+	return l.resolve(ctx, "gtid set "+set,
+		func(p Progress) (bool, error) {
+			have, err := ParseGTIDSet(p.Position.GTIDSet)
+			if err != nil {
+				return false, err
+			}
+			return g.ContainsSet(have)
+		},
+		func(m TxnMark) (bool, error) {
+			if m.GTID == "" {
+				return false, errors.New("the lake recorded no GTIDs for its transactions: resolve by time or binlog position")
+			}
+			return g.ContainsGTID(m.GTID)
+		})
+}
+
+// AtFilePos resolves "as of binlog position FILE:POS": every source
+// transaction that ended at or before it.
+func (l *Log) AtFilePos(ctx context.Context, file string, pos uint64) (Point, error) {
+	before := func(f string, p uint64) (bool, error) {
+		if f == "" {
+			return true, nil
+		}
+		c, err := CompareFilePos(f, p, file, pos)
+		return c <= 0, err
+	}
+	return l.resolve(ctx, fmt.Sprintf("binlog position %s:%d", file, pos),
+		func(p Progress) (bool, error) { return before(p.Position.File, p.Position.Pos) },
+		func(m TxnMark) (bool, error) {
+			if m.File == "" {
+				return false, errors.New("the lake recorded no binlog positions for its transactions: resolve by time or GTID")
+			}
+			return before(m.File, m.Pos)
+		})
+}
+
+// resolve finds the point where the lake's history stops satisfying a
+// monotone predicate: within(p) says every transaction up to progress p is
+// inside the point; txnIn says one transaction is.
+func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (bool, error), txnIn func(TxnMark) (bool, error)) (Point, error) {
+	latest, err := l.Latest(ctx)
+	if err != nil {
+		return Point{}, err
+	}
+	var versions []int64
+	for _, r := range latest.Lineage {
+		for v := r.From; v <= r.To; v++ {
+			versions = append(versions, v)
+		}
+	}
+	// The first version (in history order) that reaches past the point.
+	var searchErr error
+	i := sort.Search(len(versions), func(i int) bool {
+		if searchErr != nil {
+			return true
+		}
+		e, err := l.Entry(ctx, versions[i])
+		if err != nil {
+			searchErr = err
+			return true
+		}
+		ok, err := within(e.Progress)
+		if err != nil {
+			searchErr = err
+		}
+		return !ok
+	})
+	if searchErr != nil {
+		return Point{}, fmt.Errorf("resolve %s: %w", what, searchErr)
+	}
+	if i == len(versions) {
+		return Point{Version: latest.Version, Seq: latest.Progress.MaxSeq, State: latest}, nil
+	}
+	e, err := l.Entry(ctx, versions[i])
+	if err != nil {
+		return Point{}, err
+	}
+	seq := e.Progress.PrevSeq
+	for _, m := range e.Txns {
+		ok, err := txnIn(m)
+		if err != nil {
+			return Point{}, fmt.Errorf("resolve %s: %w", what, err)
+		}
+		if !ok {
+			break
+		}
+		seq = m.Seq
+	}
+	v := versions[i]
+	if seq == e.Progress.PrevSeq {
+		if i == 0 {
+			return Point{}, fmt.Errorf("%s: %w", what, ErrBeforeHistory)
+		}
+		v = versions[i-1]
+	}
+	if seq == 0 {
+		return Point{}, fmt.Errorf("%s comes before the lake's first change: %w", what, ErrBeforeHistory)
+	}
+	st, err := l.StateAt(ctx, v)
+	if err != nil {
+		return Point{}, err
+	}
+	return Point{Version: v, Seq: seq, State: st}, nil
+}

@@ -1,0 +1,118 @@
+package tableformat
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestResolveAsOf(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	b := newLake(t, store, 2)
+	// Versions 2…5: three transactions each, one second apart. Version 2
+	// also creates the table at sequence 1, so transactions carry sequences
+	// 2,3,4 | 5,6,7 | 8,9,10 | 11,12,13 at times t0+1s … t0+12s and end at
+	// binlog offsets seq*100.
+	for range 4 {
+		b.ingest(1, 3)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	l := NewLog(store, LogOptions{})
+
+	check := func(name string, p Point, err error, version, seq int64) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if p.Version != version || p.Seq != seq || p.State == nil || p.State.Version != version {
+			t.Fatalf("%s: version %d seq %d, want version %d seq %d", name, p.Version, p.Seq, version, seq)
+		}
+	}
+	p, err := l.AtTime(ctx, at(2))
+	check("inside an entry", p, err, 2, 3)
+	p, err = l.AtTime(ctx, at(2).Add(999*time.Millisecond))
+	check("between transactions", p, err, 2, 3)
+	p, err = l.AtTime(ctx, at(3))
+	check("at an entry's last transaction", p, err, 2, 4)
+	p, err = l.AtTime(ctx, at(4).Add(-time.Microsecond))
+	check("just before the next entry", p, err, 2, 4)
+	p, err = l.AtTime(ctx, at(4))
+	check("next entry's first transaction", p, err, 3, 5)
+	p, err = l.AtTime(ctx, at(1000))
+	check("after everything", p, err, 5, 13)
+	if _, err = l.AtTime(ctx, at(0)); !errors.Is(err, ErrBeforeHistory) {
+		t.Fatalf("before the first change: %v", err)
+	}
+
+	p, err = l.AtGTID(ctx, "0-1-6")
+	check("gtid", p, err, 3, 6)
+	p, err = l.AtGTID(ctx, "0-1-7")
+	check("gtid at an entry end", p, err, 3, 7)
+	p, err = l.AtGTID(ctx, "0-1-99")
+	check("gtid past the end", p, err, 5, 13)
+	if _, err = l.AtGTID(ctx, "0-1-1"); !errors.Is(err, ErrBeforeHistory) {
+		t.Fatalf("gtid before the first change: %v", err)
+	}
+	if _, err = l.AtGTID(ctx, "1-1-9"); !errors.Is(err, ErrBeforeHistory) {
+		t.Fatalf("gtid of another domain: %v", err)
+	}
+
+	p, err = l.AtFilePos(ctx, "bin.000001", 650)
+	check("binlog position", p, err, 3, 6)
+	p, err = l.AtFilePos(ctx, "bin.000001", 1000)
+	check("binlog position at an entry end", p, err, 4, 10)
+	p, err = l.AtFilePos(ctx, "bin.000002", 4)
+	check("binlog position in a later file", p, err, 5, 13)
+
+	p, err = l.AtVersion(ctx, 3)
+	check("version", p, err, 3, 7)
+	if _, err = l.AtVersion(ctx, 6); !errors.Is(err, ErrVersionNotFound) {
+		t.Fatalf("missing version: %v", err)
+	}
+
+	// Rewind to version 3, then ingest again: the new branch reuses source
+	// times of the abandoned one. "As of" follows the current history; the
+	// abandoned versions stay readable by number.
+	old, err := l.StateAt(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.commit(&Entry{Kind: KindRewind, Rewind: &RewindInfo{ToVersion: 3, Tables: old.Images()}, Progress: old.Progress})
+	b.ingest(1, 2) // version 7: sequences 8, 9 at t0+7s, t0+8s
+	p, err = l.AtTime(ctx, at(8))
+	check("time after a rewind", p, err, 7, 9)
+	p, err = l.AtTime(ctx, at(6))
+	check("time before the rewind point (the rewind version holds the same state)", p, err, 6, 7)
+	p, err = l.AtTime(ctx, at(7))
+	check("time on the new branch", p, err, 7, 8)
+	p, err = l.AtVersion(ctx, 5)
+	check("abandoned version", p, err, 5, 13)
+	p, err = l.AtLatest(ctx)
+	check("latest", p, err, 7, 9)
+}
+
+// TestResolveNonMonotonicSourceTime: a source clock that steps back does not
+// break "as of": transactions are placed by their effective time, the running
+// maximum.
+func TestResolveNonMonotonicSourceTime(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	b := newLake(t, store, 10)
+	b.ingest(1, 1) // seq 1 (create) and 2 at t0+1s
+	st := b.latest()
+	ts := st.Progress.MaxTS
+	// The source said t0+0.5s for the next transaction; its effective time
+	// is t0+1s.
+	e := &Entry{Kind: KindIngest,
+		Add:      []AddFile{b.file(1, FileData, 3, 3, ts-500_000)},
+		Txns:     []TxnMark{{Seq: 3, TS: ts}},
+		Progress: Progress{PrevSeq: 2, MaxSeq: 3, MaxTS: ts}}
+	b.commit(e)
+	p, err := NewLog(store, LogOptions{}).AtTime(ctx, time.UnixMicro(ts))
+	if err != nil || p.Seq != 3 {
+		t.Fatalf("got seq %d, %v; want 3", p.Seq, err)
+	}
+}

@@ -1,0 +1,321 @@
+package tableformat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// FormatVersion is the version of the on-storage format this code writes.
+// Readers refuse entries of a newer format version.
+const FormatVersion = 1
+
+// EntryKind says what a commit did. Persisted by name.
+type EntryKind string
+
+// Entry kinds (DESIGN §3).
+const (
+	KindCreate     EntryKind = "create"     // version 1: creates the lake
+	KindSnapshot   EntryKind = "snapshot"   // an initial snapshot of source tables
+	KindIngest     EntryKind = "ingest"     // source transactions from the binlog
+	KindCompaction EntryKind = "compaction" // materialized snapshots and merged deltas
+	KindSchema     EntryKind = "schema"     // schema changes (DDL) with no rows
+	KindTruncate   EntryKind = "truncate"   // TRUNCATE TABLE
+	KindRewind     EntryKind = "rewind"     // the lake set back to an earlier version
+	KindVacuum     EntryKind = "vacuum"     // files outside retention removed
+)
+
+var entryKinds = map[EntryKind]bool{
+	KindCreate: true, KindSnapshot: true, KindIngest: true, KindCompaction: true,
+	KindSchema: true, KindTruncate: true, KindRewind: true, KindVacuum: true,
+}
+
+// advancesSource reports whether entries of kind k may move the source
+// progress forward (the others carry the progress unchanged).
+func (k EntryKind) advancesSource() bool {
+	return k == KindSnapshot || k == KindIngest || k == KindSchema || k == KindTruncate
+}
+
+// Entry is one commit of the log: the object _log/<version>.json.
+type Entry struct {
+	FormatVersion int       `json:"format_version"`
+	Version       int64     `json:"version"`
+	Kind          EntryKind `json:"kind"`
+	// CommitTime only grows: max(now, previous + 1µs), in UTC, microseconds.
+	CommitTime time.Time `json:"commit_time"`
+	// WriterID names the process that wrote the entry; CommitID is unique to
+	// this commit. Together they let a writer recognise its own entry when
+	// the outcome of its write was unknown.
+	WriterID string `json:"writer_id"`
+	CommitID string `json:"commit_id"`
+	// Lake is set by version 1 only.
+	Lake *LakeInfo `json:"lake,omitempty"`
+	// Tables lists the table changes (DDL) of this commit, in order.
+	Tables []TableChange `json:"tables,omitempty"`
+	// Add and Remove list the files this commit makes visible and invisible.
+	Add    []AddFile    `json:"add,omitempty"`
+	Remove []RemoveFile `json:"remove,omitempty"`
+	// Progress is the source progress after this commit. Every entry carries
+	// it; kinds that do not read the source repeat the previous progress.
+	Progress Progress `json:"progress"`
+	// Txns lists the source transactions of this commit in binlog order,
+	// for resolving "as of" points that fall inside the commit.
+	Txns []TxnMark `json:"txns,omitempty"`
+	// Rewind is set by rewind commits.
+	Rewind *RewindInfo `json:"rewind,omitempty"`
+	// Info holds free-form facts about the operation (e.g. compaction figures).
+	Info map[string]string `json:"info,omitempty"`
+}
+
+// LakeInfo describes the lake; it is written once, in version 1.
+type LakeInfo struct {
+	LakeID string `json:"lake_id"`
+	Source string `json:"source"`
+	// CheckpointInterval: a checkpoint is written for every version that is
+	// a multiple of it.
+	CheckpointInterval int64 `json:"checkpoint_interval"`
+}
+
+// Progress is how far into the source the lake has got.
+type Progress struct {
+	Position Position `json:"position"`
+	// PrevSeq is the MaxSeq this commit was built upon. A commit whose PrevSeq
+	// differs from the lake's MaxSeq conflicts (two writers ingesting one
+	// source) and is refused.
+	PrevSeq int64 `json:"prev_seq"`
+	// MaxSeq is the highest change sequence committed so far.
+	MaxSeq int64 `json:"max_seq"`
+	// MaxTS is the latest effective source commit time so far (µs since the
+	// Unix epoch): the running maximum of the source's commit times.
+	MaxTS int64 `json:"max_ts"`
+}
+
+// TxnMark records one source transaction of a commit.
+type TxnMark struct {
+	Seq  int64  `json:"s"`           // its last change sequence
+	TS   int64  `json:"t"`           // effective commit time, µs; non-decreasing
+	GTID string `json:"g,omitempty"` // its own GTID
+	File string `json:"f,omitempty"` // binlog file of its end
+	Pos  uint64 `json:"p,omitempty"` // binlog offset just after it
+}
+
+// AddFile names a file a commit makes visible.
+type AddFile struct {
+	Path    string   `json:"path"`
+	TableID int64    `json:"table_id"`
+	Kind    FileKind `json:"kind"`
+	// SchemaVersion is the table schema version the file was written with.
+	SchemaVersion int    `json:"schema_version"`
+	Rows          int64  `json:"rows"`
+	Bytes         int64  `json:"bytes"`
+	Checksum      string `json:"sha256"`
+	MinSeq        int64  `json:"min_seq"`
+	MaxSeq        int64  `json:"max_seq"`
+	MinTS         int64  `json:"min_ts"`
+	MaxTS         int64  `json:"max_ts"`
+	// AsOfSeq is set on snapshot files: the file holds the table's state at
+	// this change sequence.
+	AsOfSeq int64 `json:"as_of_seq,omitempty"`
+}
+
+// RemoveFile names a file a commit makes invisible. The object stays in
+// storage until vacuum deletes it after the grace period.
+type RemoveFile struct {
+	Path    string `json:"path"`
+	TableID int64  `json:"table_id"`
+}
+
+// TableOp is a table change. Persisted by name.
+type TableOp string
+
+// Table changes.
+const (
+	TableCreate   TableOp = "create"   // DB, Name, Schema
+	TableAlter    TableOp = "alter"    // Schema (the next version)
+	TableRename   TableOp = "rename"   // DB, Name (the new names)
+	TableTruncate TableOp = "truncate" // rows with a lower sequence vanish
+	TableDrop     TableOp = "drop"
+)
+
+// TableChange is one DDL effect on one table. Seq is the change sequence at
+// which it took effect: rows with a lower sequence were written before it.
+type TableChange struct {
+	Op      TableOp `json:"op"`
+	TableID int64   `json:"table_id"`
+	Seq     int64   `json:"seq"`
+	DB      string  `json:"db,omitempty"`
+	Name    string  `json:"name,omitempty"`
+	Schema  *Schema `json:"schema,omitempty"`
+	// DDL is the statement as the source logged it, for display.
+	DDL string `json:"ddl,omitempty"`
+}
+
+// RewindInfo says which version a rewind commit set the lake back to, and
+// holds that version's tables, so that applying a rewind needs nothing but
+// the entry: the lake's tables and progress become those of ToVersion.
+type RewindInfo struct {
+	ToVersion int64        `json:"to_version"`
+	Tables    []TableImage `json:"tables"`
+}
+
+// ErrCorrupt marks a log object that cannot be decoded or breaks the rules of
+// the format. The error names the object's key.
+var ErrCorrupt = errors.New("corrupt lake log")
+
+// CorruptError describes a damaged log object.
+type CorruptError struct {
+	Key    string
+	Reason string
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrCorrupt) hold.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+var checksumRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// EncodeEntry returns the canonical JSON of e.
+func EncodeEntry(e *Entry) ([]byte, error) {
+	if err := e.validateShape(); err != nil {
+		return nil, fmt.Errorf("entry %d: %w", e.Version, err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode entry %d: %w", e.Version, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// DecodeEntry decodes and checks the entry stored at key for version v.
+// Unknown fields are refused: a reader never half-understands an entry.
+func DecodeEntry(key string, v int64, data []byte) (*Entry, error) {
+	if len(data) == 0 {
+		return nil, &CorruptError{key, "empty log entry"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var e Entry
+	if err := dec.Decode(&e); err != nil {
+		return nil, &CorruptError{key, fmt.Sprintf("undecodable log entry (truncated or damaged): %v", err)}
+	}
+	if dec.More() {
+		return nil, &CorruptError{key, "trailing data after the log entry"}
+	}
+	if e.FormatVersion > FormatVersion {
+		return nil, &CorruptError{key, fmt.Sprintf("format version %d is newer than this binlake understands (%d): upgrade binlake", e.FormatVersion, FormatVersion)}
+	}
+	if e.Version != v {
+		return nil, &CorruptError{key, fmt.Sprintf("entry says version %d but is stored as version %d", e.Version, v)}
+	}
+	if err := e.validateShape(); err != nil {
+		return nil, &CorruptError{key, err.Error()}
+	}
+	return &e, nil
+}
+
+// validateShape checks what can be checked of an entry without the state it
+// applies to.
+func (e *Entry) validateShape() error {
+	switch {
+	case e.FormatVersion < 1:
+		return fmt.Errorf("format version %d", e.FormatVersion)
+	case e.Version < 1:
+		return fmt.Errorf("version %d is not positive", e.Version)
+	case !entryKinds[e.Kind]:
+		return fmt.Errorf("unknown kind %q", e.Kind)
+	case e.CommitTime.IsZero():
+		return errors.New("no commit time")
+	case e.WriterID == "" || e.CommitID == "":
+		return errors.New("no writer or commit id")
+	case (e.Version == 1) != (e.Kind == KindCreate):
+		return errors.New("version 1, and only version 1, creates the lake")
+	case (e.Kind == KindCreate) != (e.Lake != nil):
+		return errors.New("lake info belongs to the create entry only")
+	case (e.Kind == KindRewind) != (e.Rewind != nil):
+		return errors.New("rewind info belongs to rewind entries only")
+	}
+	if e.Lake != nil && (e.Lake.LakeID == "" || e.Lake.CheckpointInterval < 1) {
+		return errors.New("lake info needs an id and a positive checkpoint interval")
+	}
+	p := e.Progress
+	if p.PrevSeq < 0 || p.MaxSeq < p.PrevSeq || p.MaxTS < 0 {
+		return fmt.Errorf("progress: sequences %d→%d, time %d out of order", p.PrevSeq, p.MaxSeq, p.MaxTS)
+	}
+	for i, c := range e.Tables {
+		if err := c.validateShape(); err != nil {
+			return fmt.Errorf("table change %d: %w", i, err)
+		}
+	}
+	for _, a := range e.Add {
+		if err := a.validateShape(); err != nil {
+			return fmt.Errorf("add %q: %w", a.Path, err)
+		}
+	}
+	for _, r := range e.Remove {
+		if r.Path == "" || r.TableID < 1 {
+			return fmt.Errorf("remove %q: needs a path and a table id", r.Path)
+		}
+	}
+	prev := Progress{MaxSeq: p.PrevSeq}
+	for i, t := range e.Txns {
+		if t.Seq <= prev.MaxSeq || t.Seq > p.MaxSeq || t.TS < prev.MaxTS || t.TS > p.MaxTS {
+			return fmt.Errorf("transaction mark %d (seq %d, time %d) out of order or outside the progress", i, t.Seq, t.TS)
+		}
+		prev.MaxSeq, prev.MaxTS = t.Seq, t.TS
+	}
+	return nil
+}
+
+func (c *TableChange) validateShape() error {
+	if c.TableID < 1 || c.Seq < 1 {
+		return fmt.Errorf("%s: needs a table id and a sequence", c.Op)
+	}
+	switch c.Op {
+	case TableCreate, TableAlter:
+		if c.Schema == nil {
+			return fmt.Errorf("%s of table %d without a schema", c.Op, c.TableID)
+		}
+		if err := c.Schema.Validate(); err != nil {
+			return fmt.Errorf("%s of table %d: %w", c.Op, c.TableID, err)
+		}
+		if c.Op == TableCreate && (c.DB == "" || c.Name == "") {
+			return fmt.Errorf("create of table %d without a name", c.TableID)
+		}
+	case TableRename:
+		if c.DB == "" || c.Name == "" {
+			return fmt.Errorf("rename of table %d without the new name", c.TableID)
+		}
+	case TableTruncate, TableDrop:
+	default:
+		return fmt.Errorf("unknown table change %q", c.Op)
+	}
+	return nil
+}
+
+func (a *AddFile) validateShape() error {
+	switch {
+	case a.Path == "":
+		return errors.New("no path")
+	case a.TableID < 1:
+		return errors.New("no table id")
+	case !a.Kind.Valid():
+		return fmt.Errorf("unknown file kind %q", a.Kind)
+	case a.SchemaVersion < 1:
+		return errors.New("no schema version")
+	case a.Rows < 0 || a.Bytes < 1:
+		return fmt.Errorf("rows %d, bytes %d", a.Rows, a.Bytes)
+	case !checksumRE.MatchString(a.Checksum):
+		return errors.New("checksum is not a lower-case hex SHA-256")
+	case a.Rows > 0 && (a.MinSeq < 1 || a.MaxSeq < a.MinSeq || a.MaxTS < a.MinTS):
+		return fmt.Errorf("sequence range %d…%d or time range %d…%d out of order", a.MinSeq, a.MaxSeq, a.MinTS, a.MaxTS)
+	case (a.Kind == FileSnapshot) != (a.AsOfSeq > 0):
+		return errors.New("as_of_seq belongs to snapshot files only")
+	case a.Kind == FileSnapshot && a.MaxSeq > a.AsOfSeq:
+		return fmt.Errorf("snapshot as of sequence %d holds a row of sequence %d", a.AsOfSeq, a.MaxSeq)
+	}
+	return nil
+}

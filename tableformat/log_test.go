@@ -1,0 +1,436 @@
+package tableformat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lakeBuilder makes valid entries against a log's latest state, for tests.
+type lakeBuilder struct {
+	t   testing.TB
+	log *Log
+	rnd *rand.Rand
+	n   int // file name counter
+}
+
+func newLake(t testing.TB, store Store, interval int64) *lakeBuilder {
+	t.Helper()
+	l := NewLog(store, LogOptions{WriterID: "test"})
+	if _, err := l.Create(context.Background(), "src", interval); err != nil {
+		t.Fatal(err)
+	}
+	return &lakeBuilder{t: t, log: l, rnd: rand.New(rand.NewPCG(1, 2))}
+}
+
+func (b *lakeBuilder) latest() *State {
+	b.t.Helper()
+	st, err := b.log.Latest(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return st
+}
+
+func (b *lakeBuilder) file(table int64, kind FileKind, minSeq, maxSeq, ts int64) AddFile {
+	b.n++
+	return AddFile{Path: fmt.Sprintf("t%d/%s/f%05d", table, kind, b.n), TableID: table, Kind: kind, SchemaVersion: 1,
+		Rows: maxSeq - minSeq + 1, Bytes: 10, Checksum: sha256Hex([]byte{byte(b.n)}), MinSeq: minSeq, MaxSeq: maxSeq, MinTS: ts, MaxTS: ts}
+}
+
+// ingest commits txns transactions of one change each to table (created
+// when missing), one second of source time apart, binlog positions and
+// MariaDB GTIDs advancing with them.
+func (b *lakeBuilder) ingest(table int64, txns int) *State {
+	b.t.Helper()
+	st := b.latest()
+	e := &Entry{Kind: KindIngest}
+	seq, ts := st.Progress.MaxSeq, st.Progress.MaxTS
+	if ts == 0 {
+		ts = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	}
+	if st.Tables[table] == nil {
+		seq++
+		e.Tables = append(e.Tables, TableChange{Op: TableCreate, TableID: table, Seq: seq, DB: "d", Name: fmt.Sprintf("t%d", table), Schema: testSchema(1)})
+	}
+	for range txns {
+		seq++
+		ts += 1_000_000
+		e.Add = append(e.Add, b.file(table, FileData, seq, seq, ts))
+		e.Txns = append(e.Txns, TxnMark{Seq: seq, TS: ts, GTID: fmt.Sprintf("0-1-%d", seq), File: "bin.000001", Pos: uint64(seq * 100)})
+	}
+	e.Progress = Progress{Position: Position{GTIDSet: fmt.Sprintf("0-1-%d", seq), File: "bin.000001", Pos: uint64(seq * 100)},
+		PrevSeq: st.Progress.MaxSeq, MaxSeq: seq, MaxTS: ts}
+	return b.commit(e)
+}
+
+func (b *lakeBuilder) commit(e *Entry) *State {
+	b.t.Helper()
+	st, err := b.log.Commit(context.Background(), e)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return st
+}
+
+// randomEntry makes a random valid entry for st: ingest, DDL, compaction,
+// truncate or rewind.
+func (b *lakeBuilder) randomEntry(ctx context.Context, st *State) *Entry {
+	seq, ts := st.Progress.MaxSeq, max(st.Progress.MaxTS, 1)
+	var live []*TableState
+	for _, t := range st.SortedTables() {
+		if t.DroppedSeq == 0 {
+			live = append(live, t)
+		}
+	}
+	progress := func(e *Entry) {
+		e.Progress = Progress{Position: Position{GTIDSet: fmt.Sprintf("0-1-%d", seq), File: "bin.000002", Pos: uint64(seq)},
+			PrevSeq: st.Progress.MaxSeq, MaxSeq: seq, MaxTS: ts}
+	}
+	switch r := b.rnd.IntN(20); {
+	case r == 0 && st.Version > 3:
+		target := st.Lineage[0].From + b.rnd.Int64N(st.Version-1)
+		if !st.inLineage(target) || target < 2 {
+			break
+		}
+		old, err := b.log.StateAt(ctx, target)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return &Entry{Kind: KindRewind, Rewind: &RewindInfo{ToVersion: target, Tables: old.Images()}, Progress: old.Progress}
+	case r < 3 && len(live) > 0:
+		t := live[b.rnd.IntN(len(live))]
+		seq++
+		ts++
+		e := &Entry{Kind: KindSchema}
+		switch b.rnd.IntN(4) {
+		case 0:
+			sc := *t.Schema()
+			sc.Version++
+			e.Tables = []TableChange{{Op: TableAlter, TableID: t.ID, Seq: seq, Schema: &sc}}
+		case 1:
+			e.Tables = []TableChange{{Op: TableRename, TableID: t.ID, Seq: seq, DB: "d", Name: fmt.Sprintf("r%d", seq)}}
+		case 2:
+			e.Kind = KindTruncate
+			e.Tables = []TableChange{{Op: TableTruncate, TableID: t.ID, Seq: seq}}
+		default:
+			e.Tables = []TableChange{{Op: TableDrop, TableID: t.ID, Seq: seq}}
+		}
+		e.Txns = []TxnMark{{Seq: seq, TS: ts}}
+		progress(e)
+		return e
+	case r < 6 && len(live) > 0:
+		t := live[b.rnd.IntN(len(live))]
+		files := t.SortedFiles()
+		e := &Entry{Kind: KindCompaction}
+		if len(files) >= 2 && b.rnd.IntN(2) == 0 {
+			f1, f2 := files[0], files[1]
+			if f1.Kind == FileSnapshot || f2.Kind == FileSnapshot || f1.Kind != f2.Kind {
+				break
+			}
+			m := b.file(t.ID, f1.Kind, min(f1.MinSeq, f2.MinSeq), max(f1.MaxSeq, f2.MaxSeq), max(f1.MaxTS, f2.MaxTS))
+			m.MinTS = min(f1.MinTS, f2.MinTS)
+			e.Remove = []RemoveFile{{Path: f1.Path, TableID: t.ID}, {Path: f2.Path, TableID: t.ID}}
+			e.Add = []AddFile{m}
+			return e
+		}
+		if seq == 0 {
+			break
+		}
+		f := b.file(t.ID, FileSnapshot, 1, seq, ts)
+		f.AsOfSeq = seq
+		e.Add = []AddFile{f}
+		return e
+	}
+	e := &Entry{Kind: KindIngest}
+	if len(live) == 0 || b.rnd.IntN(8) == 0 {
+		seq++
+		id := st.MaxTableID() + 1
+		e.Tables = []TableChange{{Op: TableCreate, TableID: id, Seq: seq, DB: "d", Name: fmt.Sprintf("t%d", id), Schema: testSchema(1)}}
+		live = append(live, &TableState{ID: id})
+	}
+	for range 1 + b.rnd.IntN(4) {
+		t := live[b.rnd.IntN(len(live))]
+		seq++
+		ts += int64(b.rnd.IntN(3)) // equal times happen
+		kind := FileData
+		if b.rnd.IntN(3) == 0 {
+			kind = FileDelete
+		}
+		e.Add = append(e.Add, b.file(t.ID, kind, seq, seq, ts))
+		e.Txns = append(e.Txns, TxnMark{Seq: seq, TS: ts, GTID: fmt.Sprintf("0-1-%d", seq), File: "bin.000002", Pos: uint64(seq)})
+	}
+	progress(e)
+	return e
+}
+
+func imagesJSON(t testing.TB, s *State) string {
+	t.Helper()
+	b, err := json.Marshal(struct {
+		S *State
+		T []TableImage
+	}{s, s.Images()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// replayFromOne folds entries 1…v read from the store, ignoring checkpoints.
+func replayFromOne(t testing.TB, l *Log, v int64) *State {
+	t.Helper()
+	st := emptyState()
+	for x := int64(1); x <= v; x++ {
+		e, err := l.Entry(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err = st.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// TestCheckpointEqualsReplay is a property test: for random histories, the
+// state read through checkpoints equals the state replayed from version 1,
+// at every version.
+func TestCheckpointEqualsReplay(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			store := NewMemStore()
+			b := newLake(t, store, 1+int64(seed%5)*3)
+			b.rnd = rand.New(rand.NewPCG(seed, 99))
+			kinds := map[EntryKind]int{}
+			for range 120 {
+				st := b.latest()
+				e := b.randomEntry(ctx, st)
+				kinds[e.Kind]++
+				b.commit(e)
+			}
+			// The history must exercise every kind the generator makes.
+			for _, k := range []EntryKind{KindIngest, KindSchema, KindCompaction, KindTruncate, KindRewind} {
+				if kinds[k] == 0 && seed < 4 {
+					t.Errorf("history has no %s entry: %v", k, kinds)
+				}
+			}
+			// A fresh reader (checkpoint hint + tail) equals replay from one.
+			fresh := NewLog(store, LogOptions{})
+			latest, err := fresh.Latest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := imagesJSON(t, latest), imagesJSON(t, replayFromOne(t, fresh, latest.Version)); got != want {
+				t.Fatalf("latest via checkpoint differs from replay:\n%s\n%s", got, want)
+			}
+			for v := int64(1); v <= latest.Version; v += 1 + int64(b.rnd.IntN(7)) {
+				got, err := NewLog(store, LogOptions{}).StateAt(ctx, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if imagesJSON(t, got) != imagesJSON(t, replayFromOne(t, fresh, v)) {
+					t.Fatalf("state at %d via checkpoint differs from replay", v)
+				}
+			}
+		})
+	}
+}
+
+func TestReloadSeesCommits(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	b := newLake(t, store, 3)
+	for i := range 7 {
+		b.ingest(int64(1+i%2), 2)
+	}
+	want := b.latest()
+	got, err := NewLog(store, LogOptions{}).Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imagesJSON(t, got) != imagesJSON(t, want) {
+		t.Fatal("a new reader sees another state")
+	}
+	if _, err := store.Stat(ctx, CheckpointKey(6)); err != nil {
+		t.Fatalf("checkpoint of version 6: %v", err)
+	}
+	hint, err := ReadObject(ctx, store, lastCheckpointKey)
+	if err != nil || !bytes.Contains(hint, []byte(`"version":6`)) {
+		t.Fatalf("hint %s, %v", hint, err)
+	}
+}
+
+// TestUploadWithoutCommitIsInvisible: files uploaded by a writer that
+// crashed before creating its log entry are seen by no reader.
+func TestUploadWithoutCommitIsInvisible(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	b := newLake(t, store, 10)
+	b.ingest(1, 1)
+	before := imagesJSON(t, b.latest())
+	// The crashed writer's upload.
+	if err := PutBytes(ctx, store, "d/t1/data/orphan.parquet", []byte("PAR1…")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := NewLog(store, LogOptions{}).Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imagesJSON(t, st) != before {
+		t.Fatal("an uncommitted upload changed the state")
+	}
+	for _, tb := range st.Tables {
+		for p := range tb.Files {
+			if strings.Contains(p, "orphan") {
+				t.Fatal("orphan file is live")
+			}
+		}
+	}
+}
+
+func TestDamagedLog(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]func(store Store) (key string){
+		"truncated entry": func(s Store) string {
+			data, _ := ReadObject(ctx, s, EntryKey(3))
+			_ = PutBytes(ctx, s, EntryKey(3), data[:len(data)-20])
+			return EntryKey(3)
+		},
+		"garbage entry": func(s Store) string {
+			_ = PutBytes(ctx, s, EntryKey(2), []byte("{\"version\":2,\"kind\":\"ingest\"}"))
+			return EntryKey(2)
+		},
+		"zero-length entry": func(s Store) string {
+			_ = PutBytes(ctx, s, EntryKey(4), nil)
+			return EntryKey(4)
+		},
+		"gap": func(s Store) string {
+			_ = s.Delete(ctx, EntryKey(3))
+			return EntryKey(3)
+		},
+		"entry that does not apply": func(s Store) string {
+			e, _ := DecodeEntry(EntryKey(4), 4, must(ReadObject(ctx, s, EntryKey(4))))
+			e.Progress.PrevSeq = 0
+			data, _ := EncodeEntry(e)
+			_ = PutBytes(ctx, s, EntryKey(4), data)
+			return EntryKey(4)
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			store := NewMemStore()
+			b := newLake(t, store, 100)
+			for range 4 {
+				b.ingest(1, 1)
+			}
+			key := damage(store)
+			_, err := NewLog(store, LogOptions{}).Latest(ctx)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), key) {
+				t.Fatalf("got %v, want a corruption error naming %s", err, key)
+			}
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestDamagedCheckpointFallsBack: a bad checkpoint or hint costs time, never
+// correctness.
+func TestDamagedCheckpointFallsBack(t *testing.T) {
+	ctx := context.Background()
+	for name, damage := range map[string]func(Store){
+		"checkpoint": func(s Store) { _ = PutBytes(ctx, s, CheckpointKey(8), []byte("{")) },
+		"hint":       func(s Store) { _ = PutBytes(ctx, s, lastCheckpointKey, []byte("nonsense")) },
+		"both":       func(s Store) { _ = s.Delete(ctx, CheckpointKey(8)); _ = PutBytes(ctx, s, lastCheckpointKey, []byte("{}")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := NewMemStore()
+			b := newLake(t, store, 4)
+			for range 9 {
+				b.ingest(1, 1)
+			}
+			want := imagesJSON(t, b.latest())
+			damage(store)
+			got, err := NewLog(store, LogOptions{}).Latest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if imagesJSON(t, got) != want {
+				t.Fatal("state differs after falling back")
+			}
+			old, err := NewLog(store, LogOptions{}).StateAt(ctx, 9)
+			if err != nil || old.Version != 9 {
+				t.Fatalf("state at 9: %v", err)
+			}
+		})
+	}
+}
+
+func TestCreateIsIdempotentPerSource(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	newLake(t, store, 10)
+	if _, err := NewLog(store, LogOptions{}).Create(ctx, "src", 10); err != nil {
+		t.Fatalf("re-create of the same source: %v", err)
+	}
+	_, err := NewLog(store, LogOptions{}).Create(ctx, "other", 10)
+	if err == nil || !strings.Contains(err.Error(), `"src"`) {
+		t.Fatalf("create over another source's lake: %v", err)
+	}
+	if _, err := NewLog(NewMemStore(), LogOptions{}).Latest(ctx); !errors.Is(err, ErrNoLake) {
+		t.Fatalf("empty store: %v", err)
+	}
+}
+
+// TestCommitTimeGrows: a clock that goes back still gives growing commit
+// times.
+func TestCommitTimeGrows(t *testing.T) {
+	store := NewMemStore()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLog(store, LogOptions{Now: func() time.Time { clock = clock.Add(-time.Hour); return clock }})
+	if _, err := l.Create(context.Background(), "src", 10); err != nil {
+		t.Fatal(err)
+	}
+	b := &lakeBuilder{t: t, log: l, rnd: rand.New(rand.NewPCG(1, 1))}
+	prev := b.latest().CommitTime
+	for range 5 {
+		st := b.ingest(1, 1)
+		if !st.CommitTime.After(prev) {
+			t.Fatalf("commit time %v not after %v", st.CommitTime, prev)
+		}
+		if st.CommitTime.Sub(prev) != time.Microsecond {
+			t.Fatalf("commit time jumped by %v with a clock going back", st.CommitTime.Sub(prev))
+		}
+		prev = st.CommitTime
+	}
+}
+
+// TestSecondIngestConflicts: two ingest writers on one lake: the second
+// gets a conflict, not a duplicate commit.
+func TestSecondIngestConflicts(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	a := newLake(t, store, 10)
+	a.ingest(1, 1)
+	b := &lakeBuilder{t: t, log: NewLog(store, LogOptions{WriterID: "b"}), rnd: rand.New(rand.NewPCG(3, 3))}
+	stale := b.latest()
+	a.ingest(1, 1)
+	e := &Entry{Kind: KindIngest, Add: []AddFile{b.file(1, FileData, stale.Progress.MaxSeq+1, stale.Progress.MaxSeq+1, 5_000_000_000_000_000)},
+		Progress: Progress{PrevSeq: stale.Progress.MaxSeq, MaxSeq: stale.Progress.MaxSeq + 1, MaxTS: 5_000_000_000_000_000}}
+	_, err := b.log.Commit(ctx, e)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "another ingest") {
+		t.Fatalf("got %v, want a conflict", err)
+	}
+}

@@ -1,0 +1,374 @@
+package tableformat
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// State is the lake as of one version: what replaying entries 1…Version
+// yields. It is a value built only by Apply, never edited in place by
+// callers, so a State a reader pinned never changes under it.
+type State struct {
+	Version    int64     `json:"version"`
+	CommitTime time.Time `json:"commit_time"`
+	Lake       LakeInfo  `json:"lake"`
+	Progress   Progress  `json:"progress"`
+	// Tables by id, including dropped ones (their history stays readable).
+	Tables map[int64]*TableState `json:"-"`
+	// Lineage lists the version ranges whose entries make up the history of
+	// this state, oldest first: one range, until a rewind cuts the history
+	// and starts a new range.
+	Lineage []VersionRange `json:"lineage"`
+}
+
+// VersionRange is an inclusive range of versions.
+type VersionRange struct {
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
+}
+
+// TableState is one table in a State.
+type TableState struct {
+	ID int64 `json:"id"`
+	// Names is the table's name history, oldest first.
+	Names []TableName `json:"names"`
+	// Schemas is the table's schema history, oldest first.
+	Schemas []SchemaVersion `json:"schemas"`
+	// Files are the live files, by path.
+	Files map[string]AddFile `json:"-"`
+	// Truncations are the sequences of TRUNCATE TABLE: a row whose sequence
+	// is lower than a truncation at or before the point read is gone.
+	Truncations []int64 `json:"truncations,omitempty"`
+	CreatedSeq  int64   `json:"created_seq"`
+	// DroppedSeq is the sequence of DROP TABLE, 0 while the table exists.
+	DroppedSeq int64 `json:"dropped_seq,omitempty"`
+}
+
+// TableName is a table's name from a sequence on.
+type TableName struct {
+	Seq  int64  `json:"seq"`
+	DB   string `json:"db"`
+	Name string `json:"name"`
+}
+
+// SchemaVersion is a schema and the sequence from which it is in force.
+type SchemaVersion struct {
+	Seq    int64  `json:"seq"`
+	Schema Schema `json:"schema"`
+}
+
+// ErrConflict marks a commit that cannot be applied to the lake as it now
+// stands (not a lost race, which is retried, but a real conflict).
+var ErrConflict = errors.New("commit conflicts with the lake")
+
+// Current returns the table's latest name.
+func (t *TableState) Current() TableName { return t.Names[len(t.Names)-1] }
+
+// Schema returns the table's latest schema.
+func (t *TableState) Schema() *Schema { return &t.Schemas[len(t.Schemas)-1].Schema }
+
+// NameAt returns the table's name in force at seq.
+func (t *TableState) NameAt(seq int64) TableName {
+	i := len(t.Names) - 1
+	for i > 0 && t.Names[i].Seq > seq {
+		i--
+	}
+	return t.Names[i]
+}
+
+// SchemaAt returns the schema in force at seq.
+func (t *TableState) SchemaAt(seq int64) *Schema {
+	i := len(t.Schemas) - 1
+	for i > 0 && t.Schemas[i].Seq > seq {
+		i--
+	}
+	return &t.Schemas[i].Schema
+}
+
+// SchemaVersion returns schema version v of the table.
+func (t *TableState) SchemaVersion(v int) (*Schema, bool) {
+	if v < 1 || v > len(t.Schemas) {
+		return nil, false
+	}
+	return &t.Schemas[v-1].Schema, true
+}
+
+// ExistsAt reports whether the table exists at seq.
+func (t *TableState) ExistsAt(seq int64) bool {
+	return t.CreatedSeq <= seq && (t.DroppedSeq == 0 || seq < t.DroppedSeq)
+}
+
+// TruncatedAt returns the sequence of the last truncation at or before seq
+// (0 if none): rows with a lower sequence are gone at seq.
+func (t *TableState) TruncatedAt(seq int64) int64 {
+	var last int64
+	for _, s := range t.Truncations {
+		if s <= seq {
+			last = s
+		}
+	}
+	return last
+}
+
+// SortedFiles returns the live files ordered by kind, then sequence, then path.
+func (t *TableState) SortedFiles() []AddFile {
+	out := slices.Collect(maps.Values(t.Files))
+	slices.SortFunc(out, func(a, b AddFile) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.MinSeq, b.MinSeq), cmp.Compare(a.Path, b.Path))
+	})
+	return out
+}
+
+// TableByName returns the table that has the name db.name at seq and exists
+// then.
+func (s *State) TableByName(db, name string, seq int64) (*TableState, bool) {
+	for _, t := range s.Tables {
+		n := t.NameAt(seq)
+		if t.ExistsAt(seq) && n.DB == db && n.Name == name {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// SortedTables returns every table, dropped ones included, by current name
+// then id.
+func (s *State) SortedTables() []*TableState {
+	out := slices.Collect(maps.Values(s.Tables))
+	slices.SortFunc(out, func(a, b *TableState) int {
+		an, bn := a.Current(), b.Current()
+		return cmp.Or(cmp.Compare(an.DB, bn.DB), cmp.Compare(an.Name, bn.Name), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// MaxTableID returns the highest table id ever used in this lake.
+func (s *State) MaxTableID() int64 {
+	var m int64
+	for id := range s.Tables {
+		m = max(m, id)
+	}
+	return m
+}
+
+// Apply returns the state after entry e, leaving s unchanged. It is the
+// whole semantics of the log: replaying entries 1…v with Apply from the
+// empty state gives the state at v. An entry that breaks a rule of the
+// format gives an error wrapping ErrConflict.
+func (s *State) Apply(e *Entry) (*State, error) {
+	n := *s
+	n.Tables = maps.Clone(s.Tables)
+	n.Lineage = slices.Clone(s.Lineage)
+	a := applier{st: &n, owned: map[int64]bool{}}
+	if err := a.apply(e); err != nil {
+		return nil, wrapApplyError(e, err)
+	}
+	return &n, nil
+}
+
+func wrapApplyError(e *Entry, err error) error {
+	return fmt.Errorf("version %d (%s): %w: %w", e.Version, e.Kind, ErrConflict, err)
+}
+
+// applier applies entries to a state it may change: tables it owns are
+// changed in place, the others are copied on first write (so a State shared
+// with readers is never changed).
+type applier struct {
+	st    *State
+	owned map[int64]bool // nil: every table is owned (replay of a private state)
+}
+
+// table returns table id for writing, or nil.
+func (a *applier) table(id int64) *TableState {
+	t := a.st.Tables[id]
+	if t == nil || a.owned == nil || a.owned[id] {
+		return t
+	}
+	c := *t
+	c.Names = slices.Clip(t.Names)
+	c.Schemas = slices.Clip(t.Schemas)
+	c.Truncations = slices.Clip(t.Truncations)
+	c.Files = maps.Clone(t.Files)
+	a.st.Tables[id] = &c
+	a.owned[id] = true
+	return &c
+}
+
+func (a *applier) apply(e *Entry) error {
+	s, n := *a.st, a.st // s: the state before, n: the state being built
+	if e.Version != s.Version+1 {
+		return fmt.Errorf("expected version %d", s.Version+1)
+	}
+	if (e.Kind == KindCreate) != (e.Version == 1) {
+		return errors.New("version 1, and only version 1, creates the lake")
+	}
+	if s.Version > 0 && !e.CommitTime.After(s.CommitTime) {
+		return fmt.Errorf("commit time %s is not after the previous one (%s)", e.CommitTime.Format(time.RFC3339Nano), s.CommitTime.Format(time.RFC3339Nano))
+	}
+	n.Version, n.CommitTime = e.Version, e.CommitTime
+	if e.Lake != nil {
+		n.Lake = *e.Lake
+	}
+
+	// Source progress: forward for kinds that read the source, unchanged for
+	// the others, back for rewinds.
+	switch {
+	case e.Kind == KindRewind:
+		if e.Rewind.ToVersion < 1 || e.Rewind.ToVersion >= e.Version {
+			return fmt.Errorf("rewind to version %d", e.Rewind.ToVersion)
+		}
+		if !n.inLineage(e.Rewind.ToVersion) {
+			return fmt.Errorf("rewind to version %d, which is not in this lake's history", e.Rewind.ToVersion)
+		}
+	case e.Kind.advancesSource():
+		if e.Progress.PrevSeq != s.Progress.MaxSeq {
+			return fmt.Errorf("built on change sequence %d, but the lake is at %d (is another ingest running on this lake?)", e.Progress.PrevSeq, s.Progress.MaxSeq)
+		}
+		if e.Progress.MaxTS < s.Progress.MaxTS {
+			return fmt.Errorf("source time goes back from %d to %d", s.Progress.MaxTS, e.Progress.MaxTS)
+		}
+		if len(e.Txns) > 0 && e.Txns[0].TS < s.Progress.MaxTS {
+			return fmt.Errorf("first transaction's time %d is before the lake's %d", e.Txns[0].TS, s.Progress.MaxTS)
+		}
+	default:
+		if e.Progress != s.Progress {
+			return fmt.Errorf("a %s commit must carry the progress unchanged", e.Kind)
+		}
+		if len(e.Txns) > 0 {
+			return fmt.Errorf("a %s commit holds no source transactions", e.Kind)
+		}
+	}
+	n.Progress = e.Progress
+	if e.Kind == KindRewind {
+		n.cutLineage(e.Rewind.ToVersion)
+		tables, err := tablesFromImages(e.Rewind.Tables)
+		if err != nil {
+			return err
+		}
+		n.Tables = tables
+		if a.owned != nil {
+			for id := range tables {
+				a.owned[id] = true
+			}
+		}
+	}
+	n.extendLineage(e.Version)
+
+	inRange := func(seq int64) bool { return seq > e.Progress.PrevSeq && seq <= e.Progress.MaxSeq }
+	for _, c := range e.Tables {
+		if e.Kind != KindRewind && !inRange(c.Seq) && e.Kind.advancesSource() {
+			return fmt.Errorf("table change at sequence %d outside this commit's range %d…%d", c.Seq, e.Progress.PrevSeq+1, e.Progress.MaxSeq)
+		}
+		if err := a.applyTable(c, e.Kind); err != nil {
+			return err
+		}
+	}
+	for _, r := range e.Remove {
+		t := a.table(r.TableID)
+		if t == nil {
+			return fmt.Errorf("remove %q: no table %d", r.Path, r.TableID)
+		}
+		if _, ok := t.Files[r.Path]; !ok {
+			return fmt.Errorf("remove %q: not a live file of table %d", r.Path, r.TableID)
+		}
+		delete(t.Files, r.Path)
+	}
+	for _, f := range e.Add {
+		t := a.table(f.TableID)
+		if t == nil {
+			return fmt.Errorf("add %q: no table %d", f.Path, f.TableID)
+		}
+		if _, ok := t.Files[f.Path]; ok {
+			return fmt.Errorf("add %q: already live", f.Path)
+		}
+		if _, ok := t.SchemaVersion(f.SchemaVersion); !ok {
+			return fmt.Errorf("add %q: table %d has no schema version %d", f.Path, f.TableID, f.SchemaVersion)
+		}
+		if e.Kind.advancesSource() && f.Rows > 0 && (!inRange(f.MinSeq) || !inRange(f.MaxSeq)) {
+			return fmt.Errorf("add %q: sequences %d…%d outside this commit's range %d…%d", f.Path, f.MinSeq, f.MaxSeq, e.Progress.PrevSeq+1, e.Progress.MaxSeq)
+		}
+		if f.Kind == FileSnapshot && f.AsOfSeq > n.Progress.MaxSeq {
+			return fmt.Errorf("add %q: snapshot as of sequence %d is beyond the lake's %d", f.Path, f.AsOfSeq, n.Progress.MaxSeq)
+		}
+		t.Files[f.Path] = f
+	}
+	return nil
+}
+
+func (a *applier) applyTable(c TableChange, kind EntryKind) error {
+	n := a.st
+	t := a.table(c.TableID)
+	if c.Op == TableCreate {
+		if t != nil {
+			return fmt.Errorf("create table %d: id already used", c.TableID)
+		}
+		sc := *c.Schema
+		if sc.Version != 1 {
+			return fmt.Errorf("create table %d: first schema must be version 1, not %d", c.TableID, sc.Version)
+		}
+		if a.owned != nil {
+			a.owned[c.TableID] = true
+		}
+		n.Tables[c.TableID] = &TableState{
+			ID:         c.TableID,
+			Names:      []TableName{{Seq: c.Seq, DB: c.DB, Name: c.Name}},
+			Schemas:    []SchemaVersion{{Seq: c.Seq, Schema: sc}},
+			Files:      map[string]AddFile{},
+			CreatedSeq: c.Seq,
+		}
+		return nil
+	}
+	if t == nil {
+		return fmt.Errorf("%s table %d: no such table", c.Op, c.TableID)
+	}
+	if t.DroppedSeq != 0 && kind != KindRewind {
+		return fmt.Errorf("%s table %d: the table was dropped", c.Op, c.TableID)
+	}
+	switch c.Op {
+	case TableAlter:
+		if c.Schema.Version != len(t.Schemas)+1 {
+			return fmt.Errorf("alter table %d: schema version %d, want %d", c.TableID, c.Schema.Version, len(t.Schemas)+1)
+		}
+		t.Schemas = append(t.Schemas, SchemaVersion{Seq: c.Seq, Schema: *c.Schema})
+	case TableRename:
+		t.Names = append(t.Names, TableName{Seq: c.Seq, DB: c.DB, Name: c.Name})
+	case TableTruncate:
+		t.Truncations = append(t.Truncations, c.Seq)
+	case TableDrop:
+		t.DroppedSeq = c.Seq
+	}
+	return nil
+}
+
+func (s *State) inLineage(v int64) bool {
+	for _, r := range s.Lineage {
+		if r.From <= v && v <= r.To {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *State) cutLineage(to int64) {
+	var out []VersionRange
+	for _, r := range s.Lineage {
+		if r.From > to {
+			break
+		}
+		r.To = min(r.To, to)
+		out = append(out, r)
+	}
+	s.Lineage = out
+}
+
+func (s *State) extendLineage(v int64) {
+	if n := len(s.Lineage); n > 0 && s.Lineage[n-1].To == v-1 {
+		s.Lineage[n-1].To = v
+		return
+	}
+	s.Lineage = append(s.Lineage, VersionRange{v, v})
+}
