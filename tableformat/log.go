@@ -123,13 +123,14 @@ func (l *Log) Latest(ctx context.Context) (*State, error) {
 	l.mu.Lock()
 	base := l.latest
 	l.mu.Unlock()
+	cached := base
 	if base == nil {
 		var err error
 		if base, err = l.loadCheckpointHint(ctx); err != nil {
 			return nil, err
 		}
 	}
-	versions, err := l.listAfter(ctx, base.Version)
+	versions, err := l.newVersions(ctx, base.Version, base == cached)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +221,23 @@ func (l *Log) readCheckpoint(ctx context.Context, v, size int64, checksum string
 		return nil, &CorruptError{key, "checksum differs from the hint's"}
 	}
 	return decodeCheckpoint(key, v, data)
+}
+
+// newVersions returns the versions of the entries after v. When probe is
+// set (v is a state already seen), it first checks for the entry of v+1, so
+// the common case — nothing new — costs one small request instead of a
+// listing of the log.
+func (l *Log) newVersions(ctx context.Context, v int64, probe bool) ([]int64, error) {
+	if probe {
+		_, err := l.store.Stat(ctx, EntryKey(v+1))
+		if IsNotExist(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", EntryKey(v+1), err)
+		}
+	}
+	return l.listAfter(ctx, v)
 }
 
 // listAfter returns the versions of the entries after v, checking that they
@@ -456,7 +474,7 @@ func (e *committedError) Error() string { return "committed by an earlier attemp
 // commit (its outcome was unknown but it landed), it returns a
 // *committedError holding the state right after it.
 func (l *Log) refresh(ctx context.Context, st *State, mine map[string]bool) (*State, error) {
-	versions, err := l.listAfter(ctx, st.Version)
+	versions, err := l.newVersions(ctx, st.Version, true)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// logRow is one line of `binlake log`.
+type logRow struct {
+	Version    int64    `json:"version"`
+	CommitTime string   `json:"commit_time"`
+	Kind       string   `json:"kind"`
+	Position   string   `json:"position,omitempty"`
+	GTIDSet    string   `json:"gtid_set,omitempty"`
+	MaxSeq     int64    `json:"max_seq"`
+	SourceTime string   `json:"source_time,omitempty"`
+	Txns       int      `json:"transactions"`
+	Tables     []string `json:"tables,omitempty"`
+	FilesAdded int      `json:"files_added"`
+	FilesGone  int      `json:"files_removed"`
+	RowsAdded  int64    `json:"rows_added"`
+	BytesAdded int64    `json:"bytes_added"`
+	Writer     string   `json:"writer"`
+	Note       string   `json:"note,omitempty"`
+}
+
+func runLog(ctx context.Context, env *cliEnv, args []string) error {
+	fs, cfgPath := newFlags(env, "log", "-c binlake.yaml [--format table|json] [--tail N]")
+	format := fs.String("format", "table", "output format: table or json (one object per line)")
+	tail := fs.Int64("tail", 0, "show only the last N versions (0: all)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat(*format, "table", "json"); err != nil {
+		return err
+	}
+	lk, err := openLake(ctx, env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := lk.log.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	from := int64(1)
+	if *tail > 0 {
+		from = max(1, st.Version-*tail+1)
+	}
+	var rows []logRow
+	// Names of tables as of the latest state; a table's id is shown when it
+	// is unknown there (never: dropped tables stay in the state).
+	for v := from; v <= st.Version; v += 256 {
+		end := min(st.Version, v+255)
+		for x := v; x <= end; x++ {
+			e, err := lk.log.Entry(ctx, x)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, makeLogRow(e, st))
+		}
+	}
+	if *format == "json" {
+		return writeJSONLines(env.stdout, rows)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tCOMMITTED (UTC)\tKIND\tPOSITION\tSEQ\tTXNS\tTABLES\tFILES +/-\tROWS +\tNOTE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t+%d/-%d\t%d\t%s\n", r.Version, r.CommitTime, r.Kind,
+			orDash(r.Position), r.MaxSeq, r.Txns, orDash(strings.Join(r.Tables, ",")), r.FilesAdded, r.FilesGone, r.RowsAdded, r.Note)
+	}
+	return tw.Flush()
+}
+
+func makeLogRow(e *tableformat.Entry, st *tableformat.State) logRow {
+	r := logRow{
+		Version:    e.Version,
+		CommitTime: e.CommitTime.UTC().Format(timeLayout),
+		Kind:       string(e.Kind),
+		Position:   e.Progress.Position.FilePos(),
+		GTIDSet:    e.Progress.Position.GTIDSet,
+		MaxSeq:     e.Progress.MaxSeq,
+		Txns:       len(e.Txns),
+		FilesAdded: len(e.Add),
+		FilesGone:  len(e.Remove),
+		Writer:     e.WriterID,
+	}
+	if r.Position == "" {
+		r.Position = r.GTIDSet
+	}
+	if e.Progress.MaxTS > 0 {
+		r.SourceTime = time.UnixMicro(e.Progress.MaxTS).UTC().Format(timeLayout)
+	}
+	name := func(id int64) string {
+		if t := st.Tables[id]; t != nil {
+			n := t.Current()
+			return n.DB + "." + n.Name
+		}
+		return fmt.Sprintf("table#%d", id)
+	}
+	var tables []string
+	for _, a := range e.Add {
+		r.RowsAdded += a.Rows
+		r.BytesAdded += a.Bytes
+		tables = append(tables, name(a.TableID))
+	}
+	for _, rm := range e.Remove {
+		tables = append(tables, name(rm.TableID))
+	}
+	var notes []string
+	for _, c := range e.Tables {
+		tables = append(tables, name(c.TableID))
+		notes = append(notes, fmt.Sprintf("%s %s", c.Op, name(c.TableID)))
+	}
+	if e.Rewind != nil {
+		notes = append(notes, fmt.Sprintf("rewound to version %d", e.Rewind.ToVersion))
+	}
+	slices.Sort(tables)
+	r.Tables = slices.Compact(tables)
+	r.Note = strings.Join(notes, "; ")
+	return r
+}
+
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func checkFormat(got string, allowed ...string) error {
+	if slices.Contains(allowed, got) {
+		return nil
+	}
+	return &usageError{fmt.Sprintf("--format %q: use %s", got, strings.Join(allowed, " or "))}
+}
+
+func writeJSONLines[T any](w io.Writer, rows []T) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

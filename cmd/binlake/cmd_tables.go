@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+type tableRow struct {
+	DB            string        `json:"db"`
+	Table         string        `json:"table"`
+	ID            int64         `json:"table_id"`
+	Dropped       bool          `json:"dropped,omitempty"`
+	SchemaVersion int           `json:"schema_version"`
+	Columns       []tableColumn `json:"columns"`
+	Key           []string      `json:"key"`
+	DataFiles     int           `json:"data_files"`
+	DataRows      int64         `json:"data_rows"`
+	DeleteFiles   int           `json:"delete_files"`
+	DeleteRows    int64         `json:"delete_rows"`
+	SnapshotFiles int           `json:"snapshot_files"`
+	SnapshotRows  int64         `json:"snapshot_rows"`
+	Bytes         int64         `json:"bytes"`
+}
+
+type tableColumn struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable"`
+}
+
+func runTables(ctx context.Context, env *cliEnv, args []string) error {
+	fs, cfgPath := newFlags(env, "tables", "-c binlake.yaml [--format table|json] [--all] [--columns]")
+	format := fs.String("format", "table", "output format: table or json (one object per line)")
+	all := fs.Bool("all", false, "include dropped tables")
+	columns := fs.Bool("columns", false, "list each table's columns (table format)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat(*format, "table", "json"); err != nil {
+		return err
+	}
+	lk, err := openLake(ctx, env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := lk.log.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	var rows []tableRow
+	for _, t := range st.SortedTables() {
+		if t.DroppedSeq != 0 && !*all {
+			continue
+		}
+		rows = append(rows, makeTableRow(t))
+	}
+	if *format == "json" {
+		return writeJSONLines(env.stdout, rows)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tID\tSCHEMA\tKEY\tDATA FILES/ROWS\tDELETE FILES/KEYS\tSNAPSHOT FILES/ROWS\tBYTES")
+	for _, r := range rows {
+		name := r.DB + "." + r.Table
+		if r.Dropped {
+			name += " (dropped)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\tv%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%d\n", name, r.ID, r.SchemaVersion,
+			orDash(strings.Join(r.Key, ",")), r.DataFiles, r.DataRows, r.DeleteFiles, r.DeleteRows, r.SnapshotFiles, r.SnapshotRows, r.Bytes)
+		if *columns {
+			for _, c := range r.Columns {
+				null := "not null"
+				if c.Nullable {
+					null = "null"
+				}
+				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\n", c.Name, c.Type, null)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func makeTableRow(t *tableformat.TableState) tableRow {
+	n := t.Current()
+	sc := t.Schema()
+	r := tableRow{DB: n.DB, Table: n.Name, ID: t.ID, Dropped: t.DroppedSeq != 0, SchemaVersion: sc.Version}
+	for _, c := range sc.Columns {
+		r.Columns = append(r.Columns, tableColumn{Name: c.Name, Type: c.Type.String(), Nullable: c.Nullable})
+	}
+	if len(sc.Key) > 0 {
+		for _, c := range sc.KeyColumns() {
+			r.Key = append(r.Key, c.Name)
+		}
+	}
+	for _, f := range t.Files {
+		r.Bytes += f.Bytes
+		switch f.Kind {
+		case tableformat.FileData:
+			r.DataFiles++
+			r.DataRows += f.Rows
+		case tableformat.FileDelete:
+			r.DeleteFiles++
+			r.DeleteRows += f.Rows
+		case tableformat.FileSnapshot:
+			r.SnapshotFiles++
+			r.SnapshotRows += f.Rows
+		}
+	}
+	return r
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is binlake.yaml. Every key can be overridden from the environment
+// as BINLAKE_<PATH> (for example warehouse.s3.endpoint is
+// BINLAKE_WAREHOUSE_S3_ENDPOINT). A key marked secret can also be read from
+// a file named by <key>_file / BINLAKE_<PATH>_FILE; secrets are never printed.
+type Config struct {
+	Source    SourceConfig    `yaml:"source"`
+	Warehouse WarehouseConfig `yaml:"warehouse"`
+	Lake      LakeConfig      `yaml:"lake"`
+	Log       LogConfig       `yaml:"log"`
+}
+
+// SourceConfig names the source database whose lake this is.
+type SourceConfig struct {
+	// Name is the lake's name: its folder under the warehouse.
+	Name string `yaml:"name"`
+}
+
+// WarehouseConfig says where lakes live.
+type WarehouseConfig struct {
+	// URL is file:///path (a local directory) or s3://bucket/prefix.
+	URL string   `yaml:"url"`
+	S3  S3Config `yaml:"s3"`
+}
+
+// S3Config configures an S3-compatible store.
+type S3Config struct {
+	Endpoint        string        `yaml:"endpoint"`
+	Region          string        `yaml:"region"`
+	AccessKeyID     string        `yaml:"access_key_id"`
+	SecretAccessKey string        `yaml:"secret_access_key" secret:"true"`
+	SessionToken    string        `yaml:"session_token" secret:"true"`
+	UseTLS          bool          `yaml:"use_tls"`
+	CAFile          string        `yaml:"ca_file"`
+	RequestTimeout  time.Duration `yaml:"request_timeout"`
+	MaxRetries      int           `yaml:"max_retries"`
+}
+
+// LakeConfig configures new lakes.
+type LakeConfig struct {
+	// CheckpointInterval applies when the lake is created.
+	CheckpointInterval int64 `yaml:"checkpoint_interval"`
+}
+
+// LogConfig configures binlake's own logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+func defaultConfig() Config {
+	return Config{
+		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
+		Lake:      LakeConfig{CheckpointInterval: 100},
+		Log:       LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// configError is a bad configuration: exit code 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+// loadConfig reads path (if not empty), then the environment, then secret
+// files, and validates the result.
+func loadConfig(path string, env func(string) (string, bool)) (*Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &configError{fmt.Sprintf("config %s: %v", path, err)}
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, &configError{fmt.Sprintf("config %s: %v", path, cleanYAMLError(err))}
+		}
+	}
+	var errs []string
+	walkConfig(reflect.ValueOf(&cfg).Elem(), "", func(key string, f reflect.Value, secret bool) {
+		name := envName(key)
+		if v, ok := env(name); ok {
+			if err := setValue(f, v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s (from %s): %v", key, name, err))
+			}
+		}
+		if !secret {
+			return
+		}
+		if file, ok := env(name + "_FILE"); ok {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: reading %s_FILE: %v", key, name, err))
+				return
+			}
+			f.SetString(strings.TrimRight(string(b), "\r\n"))
+		}
+	})
+	if len(errs) > 0 {
+		return nil, &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?`)
+
+func cleanYAMLError(err error) string {
+	return yamlLineRE.ReplaceAllString(err.Error(), "")
+}
+
+var sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Validate reports every problem at once, each with its key and a hint.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, a...))
+	}
+	if !sourceNameRE.MatchString(c.Source.Name) {
+		bad("source.name", "%q must be 1–63 characters of a-z, 0-9, _ and -, starting with a letter or digit (it names the lake's folder)", c.Source.Name)
+	}
+	switch {
+	case c.Warehouse.URL == "":
+		bad("warehouse.url", "missing: give file:///absolute/path or s3://bucket/prefix")
+	case strings.HasPrefix(c.Warehouse.URL, "s3://"):
+		s := c.Warehouse.S3
+		if s.Endpoint == "" {
+			bad("warehouse.s3.endpoint", "missing: host:port of the S3 service (e.g. s3.amazonaws.com or 127.0.0.1:9000)")
+		}
+		if s.AccessKeyID == "" || s.SecretAccessKey == "" {
+			bad("warehouse.s3.access_key_id", "an s3:// warehouse needs access_key_id and secret_access_key (or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY[_FILE])")
+		}
+		if s.RequestTimeout <= 0 {
+			bad("warehouse.s3.request_timeout", "must be positive, e.g. 30s")
+		}
+		if s.MaxRetries < 0 {
+			bad("warehouse.s3.max_retries", "must not be negative")
+		}
+	case strings.HasPrefix(c.Warehouse.URL, "file://"):
+	default:
+		bad("warehouse.url", "%q: the scheme must be file:// or s3://", c.Warehouse.URL)
+	}
+	if c.Lake.CheckpointInterval < 1 {
+		bad("lake.checkpoint_interval", "must be at least 1 (default 100)")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q: use text or json", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
+	}
+	return nil
+}
+
+// walkConfig calls fn for every leaf of a config struct with its dotted key.
+func walkConfig(v reflect.Value, prefix string, fn func(key string, f reflect.Value, secret bool)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			walkConfig(f, key, fn)
+			continue
+		}
+		fn(key, f, sf.Tag.Get("secret") == "true")
+	}
+}
+
+func envName(key string) string {
+	return "BINLAKE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+func setValue(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m)", s)
+		}
+		f.SetInt(int64(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		f.SetInt(n)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/tableformat"
+)
+
+// errStorage marks a store that cannot be reached or refuses requests.
+var errStorage = errors.New("storage unusable")
+
+// lake is an opened lake: its config, store and log.
+type lake struct {
+	cfg    *Config
+	store  objstore.Store
+	log    *tableformat.Log
+	logger *slog.Logger
+}
+
+// lakeURL is the lake's root: <warehouse>/<source>.
+func lakeURL(cfg *Config) string {
+	return strings.TrimRight(cfg.Warehouse.URL, "/") + "/" + cfg.Source.Name
+}
+
+// openLake loads the config at path and opens the lake it names.
+func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
+	cfg, err := loadConfig(path, env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	logger := newLogger(cfg.Log, env.stderr)
+	s3 := cfg.Warehouse.S3
+	store, err := objstore.Open(ctx, lakeURL(cfg), objstore.Options{
+		Endpoint: s3.Endpoint, Region: s3.Region, AccessKey: s3.AccessKeyID, SecretKey: s3.SecretAccessKey,
+		SessionToken: s3.SessionToken, UseTLS: s3.UseTLS, CACertFile: s3.CAFile,
+		RequestTimeout: s3.RequestTimeout, MaxRetries: s3.MaxRetries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errStorage, err)
+	}
+	l := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger})
+	if _, err := l.Latest(ctx); err != nil {
+		store.Close()
+		switch {
+		case errors.Is(err, tableformat.ErrNoLake):
+			return nil, fmt.Errorf("%s holds no lake yet: run 'binlake ingest' to create it: %w", lakeURL(cfg), err)
+		case errors.Is(err, tableformat.ErrCorrupt), ctx.Err() != nil:
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s: %w", errStorage, lakeURL(cfg), err)
+	}
+	return &lake{cfg: cfg, store: store, log: l, logger: logger}, nil
+}

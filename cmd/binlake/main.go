@@ -1,0 +1,149 @@
+// Command binlake mirrors a MySQL/MariaDB database into a lake on object
+// storage and answers SQL about any moment of its past.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// Exit codes a script can tell apart (docs/cli.md).
+const (
+	exitOK         = 0
+	exitFailure    = 1 // anything not listed below
+	exitUsage      = 2 // bad usage or configuration
+	exitStorage    = 3 // the object store is unreachable or refuses requests
+	exitCorrupt    = 4 // the lake's log or files are damaged
+	exitNoLake     = 5 // no lake at the configured place
+	exitInterrupts = 130
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// cliEnv is what every command gets: streams and the environment, so tests
+// run commands in-process.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) (string, bool)
+}
+
+func commands() []command {
+	return []command{
+		{"log", "the commit log: version, time, kind, position, tables, rows", runLog},
+		{"tables", "tables, schemas, row counts, files", runTables},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv}
+	os.Exit(run(ctx, env, os.Args[1:]))
+}
+
+func run(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, env, args[1:])
+			if err == nil {
+				return exitOK
+			}
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			fmt.Fprintf(env.stderr, "binlake %s: %v\n", c.name, err)
+			return exitCode(ctx, err)
+		}
+	}
+	fmt.Fprintf(env.stderr, "binlake: unknown command %q\n\n", args[0])
+	usage(env.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: binlake <command> -c binlake.yaml [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'binlake <command> -h' for a command's flags.")
+}
+
+// usageError is bad command-line usage: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func exitCode(ctx context.Context, err error) int {
+	var ue *usageError
+	var ce *configError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return exitUsage
+	case errors.Is(err, tableformat.ErrCorrupt):
+		return exitCorrupt
+	case errors.Is(err, tableformat.ErrNoLake):
+		return exitNoLake
+	case errors.Is(err, errStorage):
+		return exitStorage
+	case ctx.Err() != nil:
+		return exitInterrupts
+	}
+	return exitFailure
+}
+
+// newFlags returns a flag set with the flags every command has.
+func newFlags(env *cliEnv, name, synopsis string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("binlake "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	cfg := fs.String("c", "binlake.yaml", "config file (YAML)")
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "usage: binlake %s %s\n\nflags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs, cfg
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	return nil
+}
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

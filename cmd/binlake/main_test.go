@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/testenv"
+	"github.com/binlake/binlake/tableformat"
+)
+
+// runCLI runs binlake in-process with the given environment.
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &cliEnv{stdout: &out, stderr: &errb, getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	code = run(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// buildLake commits a small history to store: a table created, rows
+// ingested in two commits, a rename.
+func buildLake(t *testing.T, store tableformat.Store) {
+	t.Helper()
+	ctx := context.Background()
+	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	if _, err := l.Create(ctx, "shop", 10); err != nil {
+		t.Fatal(err)
+	}
+	schema := &tableformat.Schema{Version: 1, Columns: []tableformat.Column{
+		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
+		{ID: 2, Name: "total", Type: tableformat.Type{Kind: tableformat.KindDecimal, Precision: 12, Scale: 2}, Nullable: true},
+	}, Key: []int{1}}
+	ts := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixMicro()
+	add := func(seq int64) tableformat.AddFile {
+		var buf bytes.Buffer
+		w, err := tableformat.NewFileWriter(&buf, schema, tableformat.FileData, tableformat.FileWriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(tableformat.Row{Seq: seq, TS: ts, Op: tableformat.OpInsert, Values: []any{seq, "12.50"}}); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := tableformat.NewFileKey("shop", "orders", tableformat.FileData, seq, fmt.Sprint(seq))
+		if err := tableformat.PutBytes(ctx, store, key, buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		return tableformat.AddFile{Path: key, TableID: 1, Kind: tableformat.FileData, SchemaVersion: 1, Rows: stats.Rows,
+			Bytes: stats.Bytes, Checksum: stats.Checksum, MinSeq: stats.MinSeq, MaxSeq: stats.MaxSeq, MinTS: stats.MinTS, MaxTS: stats.MaxTS}
+	}
+	commits := []*tableformat.Entry{
+		{Kind: tableformat.KindIngest,
+			Tables:   []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "orders", Schema: schema}},
+			Add:      []tableformat.AddFile{add(2)},
+			Txns:     []tableformat.TxnMark{{Seq: 2, TS: ts, GTID: "0-1-2", File: "mysql-bin.000001", Pos: 400}},
+			Progress: tableformat.Progress{Position: tableformat.Position{GTIDSet: "0-1-2", File: "mysql-bin.000001", Pos: 400}, MaxSeq: 2, MaxTS: ts}},
+		{Kind: tableformat.KindIngest,
+			Add:      []tableformat.AddFile{add(3)},
+			Txns:     []tableformat.TxnMark{{Seq: 3, TS: ts, GTID: "0-1-3", File: "mysql-bin.000001", Pos: 800}},
+			Progress: tableformat.Progress{Position: tableformat.Position{GTIDSet: "0-1-3", File: "mysql-bin.000001", Pos: 800}, PrevSeq: 2, MaxSeq: 3, MaxTS: ts}},
+		{Kind: tableformat.KindSchema,
+			Tables:   []tableformat.TableChange{{Op: tableformat.TableRename, TableID: 1, Seq: 4, DB: "shop", Name: "purchases"}},
+			Txns:     []tableformat.TxnMark{{Seq: 4, TS: ts, GTID: "0-1-4", File: "mysql-bin.000001", Pos: 900}},
+			Progress: tableformat.Progress{Position: tableformat.Position{GTIDSet: "0-1-4", File: "mysql-bin.000001", Pos: 900}, PrevSeq: 3, MaxSeq: 4, MaxTS: ts}},
+	}
+	for _, e := range commits {
+		if _, err := l.Commit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkLogAndTables runs `log` and `tables` in both formats on the lake
+// built by buildLake.
+func checkLogAndTables(t *testing.T, env map[string]string, cfg string) {
+	t.Helper()
+	code, out, errs := runCLI(t, env, "log", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("log: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"VERSION", "create", "ingest", "mysql-bin.000001:800", "shop.purchases", "rename shop.purchases"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errs = runCLI(t, env, "log", "-c", cfg, "--format", "json", "--tail", "2")
+	if code != 0 {
+		t.Fatalf("log json: exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("--tail 2 printed %d lines:\n%s", len(lines), out)
+	}
+	var row logRow
+	if err := json.Unmarshal([]byte(lines[0]), &row); err != nil || row.Version != 3 || row.RowsAdded != 1 || row.GTIDSet != "0-1-3" {
+		t.Fatalf("log json line %q: %+v %v", lines[0], row, err)
+	}
+	code, out, errs = runCLI(t, env, "tables", "-c", cfg, "--columns")
+	if code != 0 {
+		t.Fatalf("tables: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"shop.purchases", "decimal(12,2)", "2/2", "id"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tables output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, env, "tables", "-c", cfg, "--format", "json")
+	var tr tableRow
+	if code != 0 || json.Unmarshal([]byte(out), &tr) != nil || tr.Table != "purchases" || tr.DataRows != 2 || len(tr.Key) != 1 {
+		t.Fatalf("tables json: exit %d %q %+v", code, out, tr)
+	}
+}
+
+func TestLogAndTablesLocal(t *testing.T) {
+	dir := t.TempDir()
+	store, err := objstore.NewLocal(filepath.Join(dir, "wh", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildLake(t, store)
+	cfg := writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\n", dir))
+	checkLogAndTables(t, nil, cfg)
+}
+
+func TestLogAndTablesMinIO(t *testing.T) {
+	mc := testenv.StartMinIO(t)
+	bucket := mc.NewBucket(t)
+	const secretSentinel = "SECRET-SENTINEL-d41d8cd98f"
+	dir := t.TempDir()
+	store, err := objstore.Open(t.Context(), "s3://"+bucket+"/lakes/shop", objstore.Options{
+		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: mc.SecretKey, RequestTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	buildLake(t, store)
+	cfg := writeFile(t, dir, "binlake.yaml", fmt.Sprintf(
+		"source:\n  name: shop\nwarehouse:\n  url: s3://%s/lakes\n  s3:\n    endpoint: %s\n    access_key_id: %s\n    use_tls: false\n",
+		bucket, mc.Endpoint, mc.AccessKey))
+	secretFile := writeFile(t, dir, "secret", mc.SecretKey+"\n")
+	env := map[string]string{"BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE": secretFile}
+	checkLogAndTables(t, env, cfg)
+
+	// A wrong secret: a storage error, exit 3, and the secret is not printed.
+	code, out, errs := runCLI(t, map[string]string{"BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY": secretSentinel}, "log", "-c", cfg)
+	if code != exitStorage {
+		t.Fatalf("wrong secret: exit %d, want %d: %s", code, exitStorage, errs)
+	}
+	if strings.Contains(out+errs, secretSentinel) {
+		t.Fatalf("the secret was printed: %s", errs)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\n", dir))
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"no command", nil, nil, exitUsage, "usage"},
+		{"unknown command", []string{"frobnicate"}, nil, exitUsage, "unknown command"},
+		{"unknown flag", []string{"log", "--bogus"}, nil, exitUsage, "bogus"},
+		{"bad format", []string{"log", "-c", good, "--format", "xml"}, nil, exitUsage, "--format"},
+		{"missing config", []string{"log", "-c", filepath.Join(dir, "none.yaml")}, nil, exitUsage, "none.yaml"},
+		{"no lake", []string{"tables", "-c", good}, nil, exitNoLake, "holds no lake"},
+		{"help", []string{"log", "-h"}, nil, exitOK, "--format"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, c.env, c.args...)
+			if code != c.code || !strings.Contains(out+errs, c.want) {
+				t.Fatalf("exit %d (want %d), output %q lacks %q", code, c.code, out+errs, c.want)
+			}
+			if strings.Contains(errs, "goroutine ") {
+				t.Fatalf("stack trace printed: %s", errs)
+			}
+		})
+	}
+}
+
+func TestCorruptLakeExitCode(t *testing.T) {
+	dir := t.TempDir()
+	store, err := objstore.NewLocal(filepath.Join(dir, "wh", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildLake(t, store)
+	if err := os.WriteFile(filepath.Join(dir, "wh", "shop", "_log", "00000000000000000003.json"), []byte("{garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\n", dir))
+	code, _, errs := runCLI(t, nil, "log", "-c", cfg)
+	if code != exitCorrupt || !strings.Contains(errs, "_log/00000000000000000003.json") {
+		t.Fatalf("exit %d, stderr %q: want %d naming the entry", code, errs, exitCorrupt)
+	}
+}
+
+func TestConfigValidationReportsEverything(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "bad.yaml", "source:\n  name: Bad Name\nwarehouse:\n  url: s3://b/p\nlake:\n  checkpoint_interval: 0\nlog:\n  level: loud\n")
+	_, err := loadConfig(cfg, func(string) (string, bool) { return "", false })
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, key := range []string{"source.name", "warehouse.s3.endpoint", "warehouse.s3.access_key_id", "lake.checkpoint_interval", "log.level"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s:\n%v", key, err)
+		}
+	}
+	unknown := writeFile(t, dir, "unknown.yaml", "source:\n  name: shop\n  nmae: typo\nwarehouse:\n  url: file:///x\n")
+	if _, err := loadConfig(unknown, func(string) (string, bool) { return "", false }); err == nil || !strings.Contains(err.Error(), "nmae") {
+		t.Fatalf("unknown key: %v", err)
+	}
+	env := map[string]string{"BINLAKE_SOURCE_NAME": "from_env", "BINLAKE_WAREHOUSE_URL": "file:///tmp/x", "BINLAKE_WAREHOUSE_S3_REQUEST_TIMEOUT": "nope"}
+	_, err = loadConfig("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "BINLAKE_WAREHOUSE_S3_REQUEST_TIMEOUT") {
+		t.Fatalf("bad env value: %v", err)
+	}
+	delete(env, "BINLAKE_WAREHOUSE_S3_REQUEST_TIMEOUT")
+	c, err := loadConfig("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil || c.Source.Name != "from_env" {
+		t.Fatalf("env override: %+v %v", c, err)
+	}
+}
+
+// TestExampleConfigs parses every file in configs/.
+func TestExampleConfigs(t *testing.T) {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("example configs: %v %v", files, err)
+	}
+	env := map[string]string{"BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY": "x"}
+	for _, f := range files {
+		if _, err := loadConfig(f, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+// Package archtest holds the test that keeps the project's dependencies
+// pointing one way (DESIGN §9): cmd → ingest, compaction, query →
+// tableformat; connectors implement what tableformat and ingest define;
+// tableformat imports no other package of the project; only connectors
+// import go-mysql and minio-go; only query and compaction import DuckDB.
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/binlake/binlake"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	rel := func(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+	under := func(path, dir string) bool { return path == dir || strings.HasPrefix(path, dir+"/") }
+	for _, p := range pkgs {
+		from := rel(p.ImportPath)
+		for _, imp := range p.Imports {
+			project := strings.HasPrefix(imp, module+"/")
+			to := rel(imp)
+			switch {
+			case under(from, "tableformat") && project && !under(to, "tableformat"):
+				t.Errorf("%s imports %s: tableformat imports no other package of the project", from, to)
+			case project && under(to, "cmd"):
+				t.Errorf("%s imports %s: nothing imports cmd", from, to)
+			case project && under(to, "internal/testenv"):
+				t.Errorf("%s imports %s: the test environment is for tests only", from, to)
+			case under(from, "connectors") && project && (under(to, "query") || under(to, "compaction") || under(to, "ingest")):
+				t.Errorf("%s imports %s: connectors implement interfaces, they do not use the pipeline", from, to)
+			case (strings.HasPrefix(imp, "github.com/go-mysql-org/") || strings.HasPrefix(imp, "github.com/minio/")) && !under(from, "connectors"):
+				t.Errorf("%s imports %s: only connectors/ talk to MySQL and S3", from, imp)
+			case strings.HasPrefix(imp, "github.com/duckdb/") && !under(from, "query") && !under(from, "compaction"):
+				t.Errorf("%s imports %s: only query/ (and compaction/) use DuckDB", from, imp)
+			case under(from, "query") && project && (under(to, "ingest") || under(to, "compaction")):
+				t.Errorf("%s imports %s: query depends on tableformat only", from, to)
+			}
+		}
+	}
+}
