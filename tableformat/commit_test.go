@@ -169,11 +169,17 @@ func TestCommitCollision(t *testing.T) {
 			}
 			ea, eb := entry("a"), entry("b")
 			resA, resB := make(chan error, 1), make(chan error, 1)
-			go func() { _, err := tableformat.NewLog(bs, tableformat.LogOptions{WriterID: "a"}).Commit(ctx, ea); resA <- err }()
+			go func() {
+				_, err := tableformat.NewLog(bs, tableformat.LogOptions{WriterID: "a"}).Commit(ctx, ea)
+				resA <- err
+			}()
 			if err := bs.WaitHeld(ctx, key, 1); err != nil {
 				t.Fatal(err)
 			}
-			go func() { _, err := tableformat.NewLog(bs, tableformat.LogOptions{WriterID: "b"}).Commit(ctx, eb); resB <- err }()
+			go func() {
+				_, err := tableformat.NewLog(bs, tableformat.LogOptions{WriterID: "b"}).Commit(ctx, eb)
+				resB <- err
+			}()
 			if err := bs.WaitHeld(ctx, key, 2); err != nil {
 				t.Fatal(err)
 			}

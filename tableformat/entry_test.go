@@ -10,8 +10,8 @@ import (
 
 func validEntry(v int64) *Entry {
 	e := &Entry{Kind: KindIngest,
-		Tables: []TableChange{{Op: TableCreate, TableID: 1, Seq: 1, DB: "d", Name: "t", Schema: testSchema(1)}},
-		Add:    []AddFile{{Path: "d/t/data/a", TableID: 1, Kind: FileData, Rows: 2, MinSeq: 2, MaxSeq: 3, MinTS: 5, MaxTS: 5}},
+		Tables:   []TableChange{{Op: TableCreate, TableID: 1, Seq: 1, DB: "d", Name: "t", Schema: testSchema(1)}},
+		Add:      []AddFile{{Path: "d/t/data/a", TableID: 1, Kind: FileData, Rows: 2, MinSeq: 2, MaxSeq: 3, MinTS: 5, MaxTS: 5}},
 		Progress: Progress{Position: Position{GTIDSet: "0-1-9", File: "b.000001", Pos: 77}, PrevSeq: 0, MaxSeq: 3, MaxTS: 5},
 		Txns:     []TxnMark{{Seq: 3, TS: 5, GTID: "0-1-9", File: "b.000001", Pos: 77}},
 	}

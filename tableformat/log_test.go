@@ -353,7 +353,10 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 	for name, damage := range map[string]func(Store){
 		"checkpoint": func(s Store) { _ = PutBytes(ctx, s, CheckpointKey(8), []byte("{")) },
 		"hint":       func(s Store) { _ = PutBytes(ctx, s, lastCheckpointKey, []byte("nonsense")) },
-		"both":       func(s Store) { _ = s.Delete(ctx, CheckpointKey(8)); _ = PutBytes(ctx, s, lastCheckpointKey, []byte("{}")) },
+		"both": func(s Store) {
+			_ = s.Delete(ctx, CheckpointKey(8))
+			_ = PutBytes(ctx, s, lastCheckpointKey, []byte("{}"))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			store := NewMemStore()

@@ -1,0 +1,254 @@
+package objstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// Store is a tableformat.Store that holds resources until closed.
+type Store interface {
+	tableformat.Store
+	io.Closer
+}
+
+// Options carry what a warehouse URL cannot: the S3 endpoint, credentials
+// and client settings. A file:// warehouse ignores them. Printing Options
+// never shows the secret key or the session token.
+type Options struct {
+	// Endpoint is the S3 server: host[:port], or http://host[:port] or
+	// https://host[:port], in which case the scheme decides TLS.
+	Endpoint       string
+	Region         string
+	AccessKey      string
+	SecretKey      string
+	SessionToken   string
+	UseTLS         bool
+	CACertFile     string
+	RequestTimeout time.Duration
+	MaxRetries     int
+}
+
+// String describes the options without their secrets.
+func (o Options) String() string {
+	return fmt.Sprintf("endpoint %q, region %q, tls %t, access key %q, secret key %s, session token %s",
+		o.Endpoint, o.Region, o.UseTLS, o.AccessKey, mask(o.SecretKey), mask(o.SessionToken))
+}
+
+// Format prints String for every verb, %#v included.
+func (o Options) Format(f fmt.State, verb rune) { io.WriteString(f, o.String()) }
+
+// LogValue implements slog.LogValuer without the secrets.
+func (o Options) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("endpoint", o.Endpoint),
+		slog.String("region", o.Region),
+		slog.Bool("tls", o.UseTLS),
+		slog.String("access_key", o.AccessKey),
+		slog.String("secret_key", mask(o.SecretKey)),
+		slog.String("session_token", mask(o.SessionToken)),
+	)
+}
+
+// MarshalJSON encodes the options with their secrets masked.
+func (o Options) MarshalJSON() ([]byte, error) {
+	type plain Options // drops the methods, so no recursion
+	p := plain(o)
+	p.SecretKey, p.SessionToken = maskJSON(o.SecretKey), maskJSON(o.SessionToken)
+	return json.Marshal(p)
+}
+
+// Warehouse is a parsed warehouse URL.
+type Warehouse struct {
+	Scheme string // "file" or "s3"
+	Path   string // file: the absolute directory
+	Bucket string // s3
+	Prefix string // s3: the key prefix without slashes at either end, or ""
+}
+
+// String returns the warehouse's canonical URL.
+func (w Warehouse) String() string {
+	if w.Scheme == "file" {
+		return (&url.URL{Scheme: "file", Path: w.Path}).String()
+	}
+	if w.Prefix == "" {
+		return "s3://" + w.Bucket
+	}
+	return "s3://" + w.Bucket + "/" + w.Prefix
+}
+
+const warehouseForms = "use file:///absolute/path, an absolute path, or s3://bucket/prefix"
+
+// ParseWarehouse parses file:///abs/path, a bare absolute path, or
+// s3://bucket/prefix. Errors name the URL (never a password in it) and say
+// what to write instead.
+func ParseWarehouse(raw string) (Warehouse, error) {
+	if raw == "" {
+		return Warehouse{}, fmt.Errorf("warehouse URL is empty: %s", warehouseForms)
+	}
+	if strings.HasPrefix(raw, "/") {
+		return Warehouse{Scheme: "file", Path: filepath.Clean(raw)}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, secrets and all
+		}
+		return Warehouse{}, fmt.Errorf("warehouse URL is not a valid URL (%v): %s", err, warehouseForms)
+	}
+	shown := u.Redacted()
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return Warehouse{}, fmt.Errorf("warehouse %s: a file URL names no host: write file:///%s%s (three slashes)",
+				shown, u.Host, u.Path)
+		}
+		if u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+			return Warehouse{}, fmt.Errorf("warehouse %s: relative path: use an absolute path, file:///absolute/path", shown)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return Warehouse{}, fmt.Errorf("warehouse %s: a file URL takes no query or fragment", shown)
+		}
+		return Warehouse{Scheme: "file", Path: filepath.Clean(u.Path)}, nil
+	case "s3":
+		if u.User != nil {
+			return Warehouse{}, fmt.Errorf("warehouse %s: credentials in the URL are not accepted: "+
+				"give the access key and secret key in the S3 options", shown)
+		}
+		if u.Host == "" {
+			return Warehouse{}, fmt.Errorf("warehouse %s: no bucket: write s3://bucket/prefix", shown)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return Warehouse{}, fmt.Errorf("warehouse %s: an s3 URL takes no query or fragment: "+
+				"give the endpoint and region in the S3 options", shown)
+		}
+		prefix := strings.Trim(u.Path, "/")
+		if prefix != "" {
+			if err := ValidateKey(prefix); err != nil {
+				return Warehouse{}, fmt.Errorf("warehouse %s: prefix: %w", shown, err)
+			}
+		}
+		return Warehouse{Scheme: "s3", Bucket: u.Host, Prefix: prefix}, nil
+	case "":
+		return Warehouse{}, fmt.Errorf("warehouse %s: relative path: %s", shown, warehouseForms)
+	default:
+		return Warehouse{}, fmt.Errorf("warehouse %s: unknown scheme %q: %s", shown, u.Scheme, warehouseForms)
+	}
+}
+
+// Open opens the store a warehouse URL names: a local directory (created if
+// missing) or an S3 bucket, whose existence and credentials it checks.
+func Open(ctx context.Context, warehouseURL string, opts Options) (Store, error) {
+	w, err := ParseWarehouse(warehouseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch w.Scheme {
+	case "file":
+		l, err := NewLocal(w.Path)
+		if err != nil {
+			return nil, fmt.Errorf("warehouse %s: %w", w, err)
+		}
+		return l, nil
+	default:
+		cfg, err := opts.s3Config(w)
+		if err != nil {
+			return nil, fmt.Errorf("warehouse %s: %w", w, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("warehouse %s: S3 options: %w", w, err)
+		}
+		s, err := NewS3(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+func (o Options) s3Config(w Warehouse) (S3Config, error) {
+	endpoint, useTLS := o.Endpoint, o.UseTLS
+	if scheme, host, ok := strings.Cut(endpoint, "://"); ok {
+		switch scheme {
+		case "http":
+			useTLS = false
+		case "https":
+			useTLS = true
+		default:
+			return S3Config{}, fmt.Errorf("endpoint %q: scheme must be http or https", o.Endpoint)
+		}
+		endpoint = strings.TrimSuffix(host, "/")
+	}
+	return S3Config{
+		Endpoint:       endpoint,
+		Bucket:         w.Bucket,
+		Prefix:         w.Prefix,
+		Region:         o.Region,
+		AccessKey:      o.AccessKey,
+		SecretKey:      o.SecretKey,
+		SessionToken:   o.SessionToken,
+		UseTLS:         useTLS,
+		CACertFile:     o.CACertFile,
+		RequestTimeout: o.RequestTimeout,
+		MaxRetries:     o.MaxRetries,
+	}, nil
+}
+
+// ProbeDir is where ProbePutIfAbsent writes its probe objects.
+const ProbeDir = "_probe/"
+
+// ErrNoConditionalWrites means a store accepted a second create of the same
+// key: it does not enforce put-if-absent, and two writers could both commit
+// the same lake version.
+var ErrNoConditionalWrites = errors.New("store does not enforce put-if-absent")
+
+// ProbePutIfAbsent checks that store enforces put-if-absent: it creates a
+// probe object under _probe/, checks that a second create of the same key
+// fails with fs.ErrExist and left the first content, then deletes it.
+func ProbePutIfAbsent(ctx context.Context, store tableformat.Store) (err error) {
+	var id [8]byte
+	rand.Read(id[:])
+	key := ProbeDir + "put-if-absent-" + hex.EncodeToString(id[:])
+	first := []byte("binlake put-if-absent probe, first create of " + key)
+	if err := store.PutIfAbsent(ctx, key, first); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("probe put-if-absent: %w: %w", ErrNoConditionalWrites, err)
+		}
+		return fmt.Errorf("probe put-if-absent: first create: %w", err)
+	}
+	defer func() {
+		if derr := store.Delete(ctx, key); derr != nil && err == nil {
+			err = fmt.Errorf("probe put-if-absent: remove probe: %w", derr)
+		}
+	}()
+	err = store.PutIfAbsent(ctx, key, []byte("binlake put-if-absent probe, second create"))
+	switch {
+	case err == nil:
+		return fmt.Errorf("probe put-if-absent: a second create of %s succeeded: %w; binlake commits by "+
+			"creating each log entry only if absent (S3 If-None-Match: *), so it needs a store that enforces it "+
+			"(MinIO, AWS S3, or another S3 API with conditional writes)", key, ErrNoConditionalWrites)
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("probe put-if-absent: second create: %w", err)
+	}
+	got, err := tableformat.ReadObject(ctx, store, key)
+	if err != nil {
+		return fmt.Errorf("probe put-if-absent: read back: %w", err)
+	}
+	if string(got) != string(first) {
+		return fmt.Errorf("probe put-if-absent: the refused second create still replaced %s: %w", key, ErrNoConditionalWrites)
+	}
+	return nil
+}

@@ -1,0 +1,515 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// S3 defaults.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxRetries     = 5
+)
+
+const redacted = "REDACTED"
+
+// S3Config configures an S3 store. Printing it (fmt, slog) never shows the
+// secret key or the session token.
+type S3Config struct {
+	// Endpoint is host[:port] without a scheme: "127.0.0.1:9000",
+	// "s3.eu-west-1.amazonaws.com".
+	Endpoint string
+	Bucket   string
+	// Prefix is prepended to every key ("lakes/prod" stores key k as
+	// "lakes/prod/k"); leading and trailing slashes are ignored.
+	Prefix string
+	// Region is the bucket's region; empty asks the server once.
+	Region       string
+	AccessKey    string
+	SecretKey    string
+	SessionToken string
+	// UseTLS selects https.
+	UseTLS bool
+	// CACertFile is a PEM file of extra certificate authorities to trust,
+	// for a server whose certificate a private CA signed. Needs UseTLS.
+	CACertFile string
+	// RequestTimeout bounds connecting and waiting for each response, and
+	// the whole of a PutIfAbsent; 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxRetries is how often a failed idempotent request (everything but
+	// PutIfAbsent) is retried on timeouts, connection errors, 5xx and
+	// throttling, with exponential backoff and full jitter (minio-go's own
+	// retry loop); PutIfAbsent retries only answers proving nothing was
+	// written (409, 429), as often. 0 means DefaultMaxRetries, a negative
+	// value disables retries.
+	MaxRetries int
+}
+
+// Validate reports every problem with the configuration at once.
+func (c S3Config) Validate() error {
+	var errs []error
+	switch {
+	case c.Endpoint == "":
+		errs = append(errs, errors.New("endpoint not set: give host[:port], e.g. 127.0.0.1:9000 for MinIO "+
+			"or s3.us-east-1.amazonaws.com for AWS"))
+	case strings.Contains(c.Endpoint, "://") || strings.ContainsAny(c.Endpoint, "/?#@"):
+		errs = append(errs, fmt.Errorf("endpoint %q: give host[:port] only, no scheme or path (UseTLS selects https)", c.Endpoint))
+	}
+	if err := s3utils.CheckValidBucketName(c.Bucket); err != nil {
+		errs = append(errs, fmt.Errorf("bucket %q: %w", c.Bucket, err))
+	}
+	if p := strings.Trim(c.Prefix, "/"); p != "" {
+		if err := ValidateKey(p); err != nil {
+			errs = append(errs, fmt.Errorf("prefix: %w", err))
+		}
+	}
+	if c.AccessKey == "" {
+		errs = append(errs, errors.New("access key not set"))
+	}
+	if c.SecretKey == "" {
+		errs = append(errs, errors.New("secret key not set"))
+	}
+	if c.CACertFile != "" && !c.UseTLS {
+		errs = append(errs, fmt.Errorf("CA file %s given but TLS is off: use https", c.CACertFile))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("request timeout %v is negative", c.RequestTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (c S3Config) withDefaults() S3Config {
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	switch {
+	case c.MaxRetries == 0:
+		c.MaxRetries = DefaultMaxRetries
+	case c.MaxRetries < 0:
+		c.MaxRetries = 0
+	}
+	return c
+}
+
+// url returns s3://bucket/prefix.
+func (c S3Config) url() string {
+	if p := strings.Trim(c.Prefix, "/"); p != "" {
+		return "s3://" + c.Bucket + "/" + p
+	}
+	return "s3://" + c.Bucket
+}
+
+// String describes the configuration without its secrets.
+func (c S3Config) String() string {
+	scheme := "http"
+	if c.UseTLS {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s at %s://%s (region %q, access key %q, secret key %s, session token %s)",
+		c.url(), scheme, c.Endpoint, c.Region, c.AccessKey, mask(c.SecretKey), mask(c.SessionToken))
+}
+
+// Format prints String for every verb, %#v included, so no verb can reveal
+// the secrets.
+func (c S3Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
+
+// LogValue implements slog.LogValuer without the secrets.
+func (c S3Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("endpoint", c.Endpoint),
+		slog.String("bucket", c.Bucket),
+		slog.String("prefix", c.Prefix),
+		slog.String("region", c.Region),
+		slog.Bool("tls", c.UseTLS),
+		slog.String("access_key", c.AccessKey),
+		slog.String("secret_key", mask(c.SecretKey)),
+		slog.String("session_token", mask(c.SessionToken)),
+	)
+}
+
+// MarshalJSON encodes the configuration with its secrets masked.
+func (c S3Config) MarshalJSON() ([]byte, error) {
+	type plain S3Config // drops the methods, so no recursion
+	p := plain(c)
+	p.SecretKey, p.SessionToken = maskJSON(c.SecretKey), maskJSON(c.SessionToken)
+	return json.Marshal(p)
+}
+
+func maskJSON(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return redacted
+}
+
+func mask(secret string) string {
+	if secret == "" {
+		return "(none)"
+	}
+	return redacted
+}
+
+// S3 is a Store in an S3 bucket, through minio-go. PutIfAbsent sends
+// If-None-Match: * in a single-part PUT and is never retried blindly; every
+// other call is idempotent and retried on timeouts, 5xx and throttling.
+type S3 struct {
+	cfg       S3Config // secrets cleared
+	prefix    string   // "" or "p/"
+	client    *minio.Client
+	once      *minio.Client // never retries: for PutIfAbsent
+	transport *http.Transport
+}
+
+var _ tableformat.Store = (*S3)(nil)
+
+// NewS3 connects to the bucket and checks that it exists and the
+// credentials work.
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
+	}
+	tr, err := newTransport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
+	}
+	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
+	newClient := func(region string, attempts int) (*minio.Client, error) {
+		return minio.New(cfg.Endpoint, &minio.Options{
+			Creds:      creds,
+			Secure:     cfg.UseTLS,
+			Transport:  tr,
+			Region:     region,
+			MaxRetries: attempts, // minio-go counts attempts: 1 is no retry
+		})
+	}
+	client, err := newClient(cfg.Region, cfg.MaxRetries+1)
+	if err != nil {
+		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
+	}
+	s, err := connect(ctx, cfg, client, newClient)
+	if err != nil {
+		tr.CloseIdleConnections()
+		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
+	}
+	s.transport = tr
+	return s, nil
+}
+
+func connect(ctx context.Context, cfg S3Config, client *minio.Client,
+	newClient func(region string, attempts int) (*minio.Client, error),
+) (*S3, error) {
+	cctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
+	defer cancel()
+	ok, err := client.BucketExists(cctx, cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("check bucket: %w", err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("bucket %s does not exist: create it first", cfg.Bucket)
+	}
+	region := cfg.Region
+	if region == "" {
+		// Resolve it now (BucketExists cached it), so that PutIfAbsent
+		// never needs an extra request that could fail on its own.
+		if region, err = client.GetBucketLocation(cctx, cfg.Bucket); err != nil {
+			return nil, fmt.Errorf("bucket location: %w", err)
+		}
+	}
+	once, err := newClient(region, 1)
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.Trim(cfg.Prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	cfg.SecretKey, cfg.SessionToken = "", ""
+	return &S3{cfg: cfg, prefix: prefix, client: client, once: once}, nil
+}
+
+func newTransport(cfg S3Config) (*http.Transport, error) {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: cfg.RequestTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       time.Minute,
+		TLSHandshakeTimeout:   cfg.RequestTimeout,
+		ResponseHeaderTimeout: cfg.RequestTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // objects are stored as sent
+	}
+	if cfg.UseTLS {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CACertFile != "" {
+			pem, err := os.ReadFile(cfg.CACertFile)
+			if err != nil {
+				return nil, fmt.Errorf("CA file: %w", err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("CA file %s: no PEM certificate in it", cfg.CACertFile)
+			}
+			tr.TLSClientConfig.RootCAs = pool
+		}
+	}
+	return tr, nil
+}
+
+// String returns the store's URL and endpoint.
+func (s *S3) String() string { return s.cfg.url() + " at " + s.cfg.Endpoint }
+
+// Format prints String for every verb.
+func (s *S3) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
+
+// Close releases idle connections.
+func (s *S3) Close() error {
+	s.transport.CloseIdleConnections()
+	return nil
+}
+
+func (s *S3) check(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ValidateKey(key)
+}
+
+// Put implements tableformat.Store. Objects up to 16 MiB go in one PUT,
+// larger ones as a multipart upload, which S3 makes visible atomically. A
+// failed request is retried only when r can seek back (minio-go rewinds
+// readers that implement io.Seeker and io.ReaderAt).
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := s.check(ctx, key); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if size < 0 {
+		return fmt.Errorf("put %s: negative size %d", key, size)
+	}
+	if r == nil {
+		r = bytes.NewReader(nil)
+	}
+	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.prefix+key, r, size,
+		minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	return s.wrap("put", key, err)
+}
+
+// PutIfAbsent implements tableformat.Store: one PUT with If-None-Match: *,
+// bounded by the request timeout. 412 Precondition Failed wraps
+// fs.ErrExist. A timeout, a broken connection or a 5xx wraps
+// tableformat.ErrUnknownOutcome. Only answers that prove nothing was written
+// (409 ConditionalRequestConflict, 429) are retried.
+func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if err := s.check(ctx, key); err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.putIfAbsentOnce(ctx, key, data)
+		if err == nil {
+			return nil
+		}
+		outcome := classifyConditionalPut(err)
+		switch {
+		case outcome == putExists:
+			return fmt.Errorf("put-if-absent %s: %w", key, fs.ErrExist)
+		case outcome == putRetry && attempt < s.cfg.MaxRetries:
+			if werr := backoff(ctx, attempt); werr != nil {
+				return fmt.Errorf("put-if-absent %s: %w (then %w)", key, err, werr)
+			}
+			continue
+		case outcome == putUnsupported:
+			return fmt.Errorf("put-if-absent %s: the server does not support conditional writes "+
+				"(If-None-Match: *): %w: %w", key, errors.ErrUnsupported, err)
+		case outcome == putUnknown:
+			return fmt.Errorf("put-if-absent %s: %w: %w", key, tableformat.ErrUnknownOutcome, err)
+		default:
+			return fmt.Errorf("put-if-absent %s: %w", key, err)
+		}
+	}
+}
+
+func (s *S3) putIfAbsentOnce(ctx context.Context, key string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	opts := minio.PutObjectOptions{
+		ContentType:      "application/octet-stream",
+		DisableMultipart: true, // conditional writes must be single-part
+		SendContentMd5:   true,
+	}
+	opts.SetMatchETagExcept("*")
+	_, err := s.once.PutObject(ctx, s.cfg.Bucket, s.prefix+key, bytes.NewReader(data), int64(len(data)), opts)
+	return err
+}
+
+type putOutcome int
+
+const (
+	putFailed      putOutcome = iota + 1 // rejected: nothing was written
+	putExists                            // lost to an existing object
+	putRetry                             // rejected for now: nothing was written, try again
+	putUnsupported                       // the server ignores or refuses conditional writes
+	putUnknown                           // may or may not have been written
+)
+
+// classifyConditionalPut sorts the error of one conditional PUT by what it
+// proves about the object.
+func classifyConditionalPut(err error) putOutcome {
+	var er minio.ErrorResponse
+	if errors.As(err, &er) && er.StatusCode != 0 {
+		switch {
+		case er.StatusCode == http.StatusPreconditionFailed || er.Code == minio.PreconditionFailed:
+			return putExists
+		case er.StatusCode == http.StatusConflict || er.StatusCode == http.StatusTooManyRequests:
+			return putRetry
+		case er.StatusCode == http.StatusNotImplemented || er.Code == minio.NotImplemented:
+			return putUnsupported
+		case er.StatusCode >= 500:
+			return putUnknown
+		default:
+			return putFailed // any other 4xx: the request was refused
+		}
+	}
+	// No connection was made, so nothing was sent.
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	if errors.As(err, &dnsErr) || errors.As(err, &opErr) && opErr.Op == "dial" {
+		return putFailed
+	}
+	return putUnknown
+}
+
+// backoff waits before retry attempt+1: full jitter over an exponential
+// delay from 100 ms, capped at 2 s.
+func backoff(ctx context.Context, attempt int) error {
+	d := min(100*time.Millisecond<<min(attempt, 5), 2*time.Second)
+	t := time.NewTimer(rand.N(d) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Open implements tableformat.Store. ctx governs the whole read.
+func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := s.check(ctx, key); err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	obj, err := s.client.GetObject(ctx, s.cfg.Bucket, s.prefix+key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.wrap("open", key, err)
+	}
+	// Stat sends the GET, so a missing object shows here, not at Read.
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		return nil, s.wrap("open", key, err)
+	}
+	return obj, nil
+}
+
+// Stat implements tableformat.Store.
+func (s *S3) Stat(ctx context.Context, key string) (tableformat.ObjectInfo, error) {
+	if err := s.check(ctx, key); err != nil {
+		return tableformat.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	oi, err := s.client.StatObject(ctx, s.cfg.Bucket, s.prefix+key, minio.StatObjectOptions{})
+	if err != nil {
+		return tableformat.ObjectInfo{}, s.wrap("stat", key, err)
+	}
+	return tableformat.ObjectInfo{Key: key, Size: oi.Size, ModTime: oi.LastModified}, nil
+}
+
+// List implements tableformat.Store with ListObjectsV2 (recursive,
+// StartAfter), page by page.
+func (s *S3) List(ctx context.Context, prefix, startAfter string) ([]tableformat.ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list %q: %w", prefix, err)
+	}
+	if err := validatePrefix(prefix); err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing if we return early
+	fetchOwner := false
+	opts := minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true, FetchOwner: &fetchOwner}
+	if startAfter != "" {
+		opts.StartAfter = s.prefix + startAfter
+	}
+	var out []tableformat.ObjectInfo
+	for o := range s.client.ListObjectsIter(ctx, s.cfg.Bucket, opts) {
+		if o.Err != nil {
+			return nil, s.wrap("list", prefix, o.Err)
+		}
+		key, ok := strings.CutPrefix(o.Key, s.prefix)
+		// Skip "directory" markers some tools create, and anything a
+		// server returns outside what was asked.
+		if !ok || strings.HasSuffix(key, "/") || !strings.HasPrefix(key, prefix) || key <= startAfter {
+			continue
+		}
+		out = append(out, tableformat.ObjectInfo{Key: key, Size: o.Size, ModTime: o.LastModified})
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list %q: %w", prefix, err)
+	}
+	// S3 lists in UTF-8 byte order, as Go compares strings; sorting keeps
+	// the contract with servers that do not.
+	slices.SortFunc(out, func(a, b tableformat.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// Delete implements tableformat.Store.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := s.check(ctx, key); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	err := s.client.RemoveObject(ctx, s.cfg.Bucket, s.prefix+key, minio.RemoveObjectOptions{})
+	if err = s.wrap("delete", key, err); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// wrap maps a minio-go error: a missing object wraps fs.ErrNotExist; a
+// missing bucket does not, as it means the store itself is gone.
+func (s *S3) wrap(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var er minio.ErrorResponse
+	if errors.As(err, &er) {
+		switch {
+		case er.Code == minio.NoSuchBucket:
+			return fmt.Errorf("%s %s: bucket %s does not exist: %w", op, key, s.cfg.Bucket, err)
+		case er.Code == minio.NoSuchKey || er.StatusCode == http.StatusNotFound:
+			return fmt.Errorf("%s %s: %w", op, key, fs.ErrNotExist)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", op, key, err)
+}
