@@ -116,7 +116,7 @@ func (m *MemStore) List(ctx context.Context, prefix, startAfter string) ([]Objec
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list %q: %w", prefix, err)
 	}
-	if err := memCheckPrefix(prefix); err != nil {
+	if err := ValidatePrefix(prefix); err != nil {
 		return nil, fmt.Errorf("list %q: %w", prefix, err)
 	}
 	m.mu.RLock()
@@ -147,39 +147,5 @@ func memCheck(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return memCheckKey(key)
-}
-
-// memCheckKey mirrors objstore.ValidateKey: relative, slash-separated, no
-// empty, "." or ".." segment, no backslash or NUL.
-func memCheckKey(key string) error {
-	if key == "" {
-		return fmt.Errorf("invalid key: empty")
-	}
-	if strings.ContainsAny(key, "\\\x00") {
-		return fmt.Errorf("invalid key %q: contains a backslash or NUL", key)
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		switch seg {
-		case "":
-			return fmt.Errorf("invalid key %q: absolute, or has an empty segment or a trailing slash", key)
-		case ".", "..":
-			return fmt.Errorf("invalid key %q: has a %q segment", key, seg)
-		}
-	}
-	return nil
-}
-
-// memCheckPrefix accepts "" and any prefix whose directory part (up to its
-// last slash) is a valid key and whose last part has no backslash or NUL.
-func memCheckPrefix(prefix string) error {
-	if strings.ContainsAny(prefix, "\\\x00") {
-		return fmt.Errorf("invalid prefix %q: contains a backslash or NUL", prefix)
-	}
-	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		if err := memCheckKey(prefix[:i]); err != nil {
-			return fmt.Errorf("invalid prefix %q: %w", prefix, err)
-		}
-	}
-	return nil
+	return ValidateKey(key)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 )
 
@@ -76,3 +77,44 @@ func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // IsExist reports whether err means PutIfAbsent lost to an existing object.
 func IsExist(err error) bool { return errors.Is(err, fs.ErrExist) }
+
+// ValidateKey reports why key cannot name an object, or nil. A key is
+// relative and slash-separated: not empty, no leading or trailing slash, no
+// empty, "." or ".." segment, no backslash, no NUL. Every store applies the
+// same rule, so a key that works on S3 also works in a local directory and
+// no key can reach outside the lake's root.
+func ValidateKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("invalid key: empty")
+	}
+	if strings.ContainsAny(key, "\\\x00") {
+		return fmt.Errorf("invalid key %q: contains a backslash or NUL", key)
+	}
+	if key[0] == '/' {
+		return fmt.Errorf("invalid key %q: absolute", key)
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch seg {
+		case "":
+			return fmt.Errorf("invalid key %q: has an empty segment or a trailing slash", key)
+		case ".", "..":
+			return fmt.Errorf("invalid key %q: has a %q segment", key, seg)
+		}
+	}
+	return nil
+}
+
+// ValidatePrefix accepts "" and any List prefix whose directory part (up to
+// its last slash) is a valid key and that has no backslash or NUL: "a/b" and
+// "a/b/" are fine, "../" and "a//" are not.
+func ValidatePrefix(prefix string) error {
+	if strings.ContainsAny(prefix, "\\\x00") {
+		return fmt.Errorf("invalid prefix %q: contains a backslash or NUL", prefix)
+	}
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		if err := ValidateKey(prefix[:i]); err != nil {
+			return fmt.Errorf("invalid prefix %q: %w", prefix, err)
+		}
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -33,23 +34,14 @@ type logRow struct {
 }
 
 func runLog(ctx context.Context, env *cliEnv, args []string) error {
-	fs, cfgPath := newFlags(env, "log", "-c binlake.yaml [--format table|json] [--tail N]")
-	format := fs.String("format", "table", "output format: table or json (one object per line)")
-	tail := fs.Int64("tail", 0, "show only the last N versions (0: all)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := checkFormat(*format, "table", "json"); err != nil {
-		return err
-	}
-	lk, err := openLake(ctx, env, *cfgPath)
+	rc := newReadCommand(env, "log", "-c binlake.yaml [--format table|json] [--tail N]")
+	tail := rc.fs.Int64("tail", 0, "show only the last N versions (0: all)")
+	lk, st, err := rc.open(ctx, env, args)
 	if err != nil {
 		return err
 	}
-	st, err := lk.log.Latest(ctx)
-	if err != nil {
-		return err
-	}
+	defer lk.store.Close()
+	format := rc.format
 	from := int64(1)
 	if *tail > 0 {
 		from = max(1, st.Version-*tail+1)
@@ -137,11 +129,38 @@ func orDash(s string) string {
 	return s
 }
 
-func checkFormat(got string, allowed ...string) error {
-	if slices.Contains(allowed, got) {
-		return nil
+// readCommand is the shape of the commands that print what a lake holds:
+// -c and --format flags, then the lake's latest state.
+type readCommand struct {
+	fs      *flag.FlagSet
+	cfgPath *string
+	format  *string
+}
+
+func newReadCommand(env *cliEnv, name, synopsis string) readCommand {
+	fs, cfgPath := newFlags(env, name, synopsis)
+	format := fs.String("format", "table", "output format: table or json (one object per line)")
+	return readCommand{fs: fs, cfgPath: cfgPath, format: format}
+}
+
+// open parses args, opens the lake and reads its latest state.
+func (rc readCommand) open(ctx context.Context, env *cliEnv, args []string) (*lake, *tableformat.State, error) {
+	if err := parseFlags(rc.fs, args); err != nil {
+		return nil, nil, err
 	}
-	return &usageError{fmt.Sprintf("--format %q: use %s", got, strings.Join(allowed, " or "))}
+	if *rc.format != "table" && *rc.format != "json" {
+		return nil, nil, &usageError{fmt.Sprintf("--format %q: use table or json", *rc.format)}
+	}
+	lk, err := openLake(ctx, env, *rc.cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := lk.log.Latest(ctx)
+	if err != nil {
+		lk.store.Close()
+		return nil, nil, err
+	}
+	return lk, st, nil
 }
 
 func writeJSONLines[T any](w io.Writer, rows []T) error {

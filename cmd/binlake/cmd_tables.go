@@ -33,24 +33,15 @@ type tableColumn struct {
 }
 
 func runTables(ctx context.Context, env *cliEnv, args []string) error {
-	fs, cfgPath := newFlags(env, "tables", "-c binlake.yaml [--format table|json] [--all] [--columns]")
-	format := fs.String("format", "table", "output format: table or json (one object per line)")
-	all := fs.Bool("all", false, "include dropped tables")
-	columns := fs.Bool("columns", false, "list each table's columns (table format)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := checkFormat(*format, "table", "json"); err != nil {
-		return err
-	}
-	lk, err := openLake(ctx, env, *cfgPath)
+	rc := newReadCommand(env, "tables", "-c binlake.yaml [--format table|json] [--all] [--columns]")
+	all := rc.fs.Bool("all", false, "include dropped tables")
+	columns := rc.fs.Bool("columns", false, "list each table's columns (table format)")
+	lk, st, err := rc.open(ctx, env, args)
 	if err != nil {
 		return err
 	}
-	st, err := lk.log.Latest(ctx)
-	if err != nil {
-		return err
-	}
+	defer lk.store.Close()
+	format := rc.format
 	var rows []tableRow
 	for _, t := range st.SortedTables() {
 		if t.DroppedSeq != 0 && !*all {

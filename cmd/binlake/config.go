@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/binlake/binlake/internal/secret"
 )
 
 // Config is binlake.yaml. Every key can be overridden from the environment
 // as BINLAKE_<PATH> (for example warehouse.s3.endpoint is
 // BINLAKE_WAREHOUSE_S3_ENDPOINT). A key marked secret can also be read from
-// a file named by <key>_file / BINLAKE_<PATH>_FILE; secrets are never printed.
+// a file named by BINLAKE_<PATH>_FILE; secrets (secret.String) are never printed.
 type Config struct {
 	Source    SourceConfig    `yaml:"source"`
 	Warehouse WarehouseConfig `yaml:"warehouse"`
@@ -43,8 +45,8 @@ type S3Config struct {
 	Endpoint        string        `yaml:"endpoint"`
 	Region          string        `yaml:"region"`
 	AccessKeyID     string        `yaml:"access_key_id"`
-	SecretAccessKey string        `yaml:"secret_access_key" secret:"true"`
-	SessionToken    string        `yaml:"session_token" secret:"true"`
+	SecretAccessKey secret.String `yaml:"secret_access_key"`
+	SessionToken    secret.String `yaml:"session_token"`
 	UseTLS          bool          `yaml:"use_tls"`
 	CAFile          string        `yaml:"ca_file"`
 	RequestTimeout  time.Duration `yaml:"request_timeout"`
@@ -190,7 +192,7 @@ func walkConfig(v reflect.Value, prefix string, fn func(key string, f reflect.Va
 			walkConfig(f, key, fn)
 			continue
 		}
-		fn(key, f, sf.Tag.Get("secret") == "true")
+		fn(key, f, f.Type() == reflect.TypeFor[secret.String]())
 	}
 }
 

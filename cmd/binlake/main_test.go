@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
@@ -148,7 +149,7 @@ func TestLogAndTablesMinIO(t *testing.T) {
 	const secretSentinel = "SECRET-SENTINEL-d41d8cd98f"
 	dir := t.TempDir()
 	store, err := objstore.Open(t.Context(), "s3://"+bucket+"/lakes/shop", objstore.Options{
-		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: mc.SecretKey, RequestTimeout: 10 * time.Second})
+		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: secret.String(mc.SecretKey), RequestTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

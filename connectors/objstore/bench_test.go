@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
@@ -37,7 +38,7 @@ func BenchmarkPutIfAbsent(b *testing.B) {
 		mc := testenv.StartMinIO(b)
 		s, err := objstore.NewS3(b.Context(), objstore.S3Config{
 			Endpoint: mc.Endpoint, Bucket: mc.NewBucket(b), Region: mc.Region,
-			AccessKey: mc.AccessKey, SecretKey: mc.SecretKey,
+			AccessKey: mc.AccessKey, SecretKey: secret.String(mc.SecretKey),
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 	"github.com/binlake/binlake/tableformat/storetest"
@@ -106,7 +107,7 @@ func TestMinIO(t *testing.T) {
 		if err == nil {
 			t.Fatal("wrong secret key accepted")
 		}
-		if strings.Contains(err.Error(), cfg.SecretKey) {
+		if strings.Contains(err.Error(), cfg.SecretKey.Reveal()) {
 			t.Fatalf("error shows the secret key: %v", err)
 		}
 	})
@@ -118,7 +119,7 @@ func TestMinIO(t *testing.T) {
 			Endpoint:  mc.URL(),
 			Region:    mc.Region,
 			AccessKey: mc.AccessKey,
-			SecretKey: mc.SecretKey,
+			SecretKey: secret.String(mc.SecretKey),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -181,6 +182,6 @@ func s3Config(mc *testenv.MinIO, bucket, prefix string) objstore.S3Config {
 		Prefix:    prefix,
 		Region:    mc.Region,
 		AccessKey: mc.AccessKey,
-		SecretKey: mc.SecretKey,
+		SecretKey: secret.String(mc.SecretKey),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 	"github.com/binlake/binlake/tableformat/storetest"
@@ -24,7 +25,7 @@ func TestLogCommitRaceMinIO(t *testing.T) {
 func newMinIOStore(tb testing.TB, mc *testenv.MinIO) tableformat.Store {
 	tb.Helper()
 	s, err := objstore.Open(tb.Context(), "s3://"+mc.NewBucket(tb)+"/lake", objstore.Options{
-		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: mc.SecretKey,
+		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: secret.String(mc.SecretKey),
 		RequestTimeout: 30 * time.Second, MaxRetries: 3})
 	if err != nil {
 		tb.Fatal(err)

@@ -4,17 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -26,48 +25,19 @@ type Store interface {
 
 // Options carry what a warehouse URL cannot: the S3 endpoint, credentials
 // and client settings. A file:// warehouse ignores them. Printing Options
-// never shows the secret key or the session token.
+// never shows the secret key or the session token (secret.String).
 type Options struct {
 	// Endpoint is the S3 server: host[:port], or http://host[:port] or
 	// https://host[:port], in which case the scheme decides TLS.
 	Endpoint       string
 	Region         string
 	AccessKey      string
-	SecretKey      string
-	SessionToken   string
+	SecretKey      secret.String
+	SessionToken   secret.String
 	UseTLS         bool
 	CACertFile     string
 	RequestTimeout time.Duration
 	MaxRetries     int
-}
-
-// String describes the options without their secrets.
-func (o Options) String() string {
-	return fmt.Sprintf("endpoint %q, region %q, tls %t, access key %q, secret key %s, session token %s",
-		o.Endpoint, o.Region, o.UseTLS, o.AccessKey, mask(o.SecretKey), mask(o.SessionToken))
-}
-
-// Format prints String for every verb, %#v included.
-func (o Options) Format(f fmt.State, verb rune) { io.WriteString(f, o.String()) }
-
-// LogValue implements slog.LogValuer without the secrets.
-func (o Options) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("endpoint", o.Endpoint),
-		slog.String("region", o.Region),
-		slog.Bool("tls", o.UseTLS),
-		slog.String("access_key", o.AccessKey),
-		slog.String("secret_key", mask(o.SecretKey)),
-		slog.String("session_token", mask(o.SessionToken)),
-	)
-}
-
-// MarshalJSON encodes the options with their secrets masked.
-func (o Options) MarshalJSON() ([]byte, error) {
-	type plain Options // drops the methods, so no recursion
-	p := plain(o)
-	p.SecretKey, p.SessionToken = maskJSON(o.SecretKey), maskJSON(o.SessionToken)
-	return json.Marshal(p)
 }
 
 // Warehouse is a parsed warehouse URL.

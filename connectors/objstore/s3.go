@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -23,6 +21,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
+	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -31,8 +30,6 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultMaxRetries     = 5
 )
-
-const redacted = "REDACTED"
 
 // S3Config configures an S3 store. Printing it (fmt, slog) never shows the
 // secret key or the session token.
@@ -47,8 +44,8 @@ type S3Config struct {
 	// Region is the bucket's region; empty asks the server once.
 	Region       string
 	AccessKey    string
-	SecretKey    string
-	SessionToken string
+	SecretKey    secret.String
+	SessionToken secret.String
 	// UseTLS selects https.
 	UseTLS bool
 	// CACertFile is a PEM file of extra certificate authorities to trust,
@@ -127,47 +124,7 @@ func (c S3Config) String() string {
 		scheme = "https"
 	}
 	return fmt.Sprintf("%s at %s://%s (region %q, access key %q, secret key %s, session token %s)",
-		c.url(), scheme, c.Endpoint, c.Region, c.AccessKey, mask(c.SecretKey), mask(c.SessionToken))
-}
-
-// Format prints String for every verb, %#v included, so no verb can reveal
-// the secrets.
-func (c S3Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
-
-// LogValue implements slog.LogValuer without the secrets.
-func (c S3Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("endpoint", c.Endpoint),
-		slog.String("bucket", c.Bucket),
-		slog.String("prefix", c.Prefix),
-		slog.String("region", c.Region),
-		slog.Bool("tls", c.UseTLS),
-		slog.String("access_key", c.AccessKey),
-		slog.String("secret_key", mask(c.SecretKey)),
-		slog.String("session_token", mask(c.SessionToken)),
-	)
-}
-
-// MarshalJSON encodes the configuration with its secrets masked.
-func (c S3Config) MarshalJSON() ([]byte, error) {
-	type plain S3Config // drops the methods, so no recursion
-	p := plain(c)
-	p.SecretKey, p.SessionToken = maskJSON(c.SecretKey), maskJSON(c.SessionToken)
-	return json.Marshal(p)
-}
-
-func maskJSON(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return redacted
-}
-
-func mask(secret string) string {
-	if secret == "" {
-		return "(none)"
-	}
-	return redacted
+		c.url(), scheme, c.Endpoint, c.Region, c.AccessKey, c.SecretKey, c.SessionToken)
 }
 
 // S3 is a Store in an S3 bucket, through minio-go. PutIfAbsent sends
@@ -194,7 +151,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
 	}
-	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
+	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey.Reveal(), cfg.SessionToken.Reveal())
 	newClient := func(region string, attempts int) (*minio.Client, error) {
 		return minio.New(cfg.Endpoint, &minio.Options{
 			Creds:      creds,
