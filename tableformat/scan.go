@@ -1,0 +1,204 @@
+package tableformat
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// ErrNoTable is returned when a table does not exist at the point read.
+var ErrNoTable = errors.New("no such table at this point")
+
+// ReadAddFile reads a file a log entry names, verifies its size and SHA-256
+// against the entry, and decodes it. A missing, damaged or mismatching file
+// is a CorruptError naming its key: never rows.
+func ReadAddFile(ctx context.Context, store Store, f AddFile) (*FileContents, error) {
+	data, err := ReadObject(ctx, store, f.Path)
+	if IsNotExist(err) {
+		return nil, &CorruptError{f.Path, "the log names this file but the store does not have it"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	if err := VerifyChecksum(data, f.Bytes, f.Checksum); err != nil {
+		return nil, &CorruptError{f.Path, err.Error()}
+	}
+	fc, err := ReadFile(data)
+	if err != nil {
+		return nil, &CorruptError{f.Path, err.Error()}
+	}
+	if fc.Kind != f.Kind || fc.Schema.Version != f.SchemaVersion || int64(len(fc.Rows)) != f.Rows {
+		return nil, &CorruptError{f.Path, fmt.Sprintf("file holds %s rows of schema version %d (%d rows), the log says %s version %d (%d rows)",
+			fc.Kind, fc.Schema.Version, len(fc.Rows), f.Kind, f.SchemaVersion, f.Rows)}
+	}
+	return fc, nil
+}
+
+// ScanTable returns the rows of a table at point p (FORMAT.md §8): the
+// latest snapshot at or before p.Seq, the data rows after it, less the rows
+// deleted by a later change up to p.Seq and the rows before the last
+// truncation. Rows come in change-sequence order, with the columns of the
+// schema in force at p.Seq; each keeps the sequence, time and op of the
+// change that wrote it. It is the reference reader of the format: slow and
+// simple, for tests and verification; the query layer reads the same files
+// through DuckDB.
+func ScanTable(ctx context.Context, store Store, p Point, tableID int64) (*Schema, []Row, error) {
+	t := p.State.Tables[tableID]
+	if t == nil || !t.ExistsAt(p.Seq) {
+		return nil, nil, fmt.Errorf("table %d at sequence %d: %w", tableID, p.Seq, ErrNoTable)
+	}
+	schema := t.SchemaAt(p.Seq)
+	files := t.SortedFiles()
+	var snapSeq int64 // A: the as-of sequence of the snapshot used, 0 if none
+	for _, f := range files {
+		if f.Kind == FileSnapshot && f.AsOfSeq <= p.Seq {
+			snapSeq = max(snapSeq, f.AsOfSeq)
+		}
+	}
+	trunc := t.TruncatedAt(p.Seq) // rows before the last truncation are gone
+	var events []scanEvent
+	for _, f := range files {
+		switch {
+		case f.Kind == FileSnapshot && f.AsOfSeq != snapSeq:
+			continue
+		case f.Kind != FileSnapshot && (f.MaxSeq <= snapSeq || f.MinSeq > p.Seq):
+			continue
+		}
+		fc, err := ReadAddFile(ctx, store, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		var projected []Row
+		if f.Kind != FileDelete {
+			if projected, err = fc.Project(schema); err != nil {
+				return nil, nil, &CorruptError{f.Path, err.Error()}
+			}
+		}
+		byID := make(map[int]int, len(fc.Columns))
+		ids := make([]int, len(fc.Columns))
+		for i, c := range fc.Columns {
+			byID[c.ID], ids[i] = i, c.ID
+		}
+		for i, r := range fc.Rows {
+			if r.Seq > p.Seq || r.Seq < trunc || (f.Kind != FileSnapshot && r.Seq <= snapSeq) {
+				continue
+			}
+			ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, byID: byID, raw: r.Values}
+			if ev.del {
+				ev.keyIDs = ids
+			} else {
+				ev.row = projected[i]
+			}
+			events = append(events, ev)
+		}
+	}
+	// Deletes of a sequence come before inserts of the same sequence: an
+	// update removes the old image, then adds the new one.
+	slices.SortStableFunc(events, func(a, b scanEvent) int {
+		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(boolInt(!a.del), boolInt(!b.del)))
+	})
+	// Live rows indexed by each set of column ids that deletes identify rows
+	// by (one set, unless the key changed); entries of rows deleted through
+	// another set are skipped by their alive flag.
+	index := map[string]map[string][]*scanEvent{}
+	var keySets [][]int
+	for i := range events {
+		ev := &events[i]
+		if !ev.del {
+			ev.alive = true
+			for _, ids := range keySets {
+				m, k := index[fmt.Sprint(ids)], ev.key(ids)
+				m[k] = append(m[k], ev)
+			}
+			continue
+		}
+		name := fmt.Sprint(ev.keyIDs)
+		m := index[name]
+		if m == nil {
+			m = map[string][]*scanEvent{}
+			for j := range events[:i] {
+				if x := &events[j]; x.alive {
+					k := x.key(ev.keyIDs)
+					m[k] = append(m[k], x)
+				}
+			}
+			index[name] = m
+			keySets = append(keySets, ev.keyIDs)
+		}
+		// The most recent live row with a lower sequence goes: for a keyed
+		// table there is at most one; a keyless table is a multiset.
+		k := ev.key(ev.keyIDs)
+		cands := m[k]
+		for j := len(cands) - 1; j >= 0; j-- {
+			if cands[j].alive && cands[j].seq < ev.seq {
+				cands[j].alive = false
+				m[k] = slices.Delete(cands, j, j+1)
+				break
+			}
+		}
+	}
+	var out []Row
+	for _, ev := range events {
+		if ev.alive {
+			out = append(out, ev.row)
+		}
+	}
+	return schema, out, nil
+}
+
+type scanEvent struct {
+	seq    int64
+	del    bool
+	alive  bool
+	row    Row         // data and snapshot rows: projected to the point's schema
+	raw    []any       // the values as the file holds them
+	byID   map[int]int // column id → index in raw
+	keyIDs []int       // deletes: the column ids of raw
+}
+
+// key encodes the values of the given column ids, unambiguously.
+func (ev *scanEvent) key(ids []int) string {
+	var b []byte
+	for _, id := range ids {
+		i, ok := ev.byID[id]
+		if !ok {
+			b = append(b, 0)
+			continue
+		}
+		b = appendKeyValue(b, ev.raw[i])
+	}
+	return string(b)
+}
+
+func appendKeyValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 0)
+	case int64:
+		return binary.BigEndian.AppendUint64(append(b, 1), uint64(x))
+	case uint64:
+		return binary.BigEndian.AppendUint64(append(b, 2), x)
+	case int32:
+		return binary.BigEndian.AppendUint32(append(b, 3), uint32(x))
+	case float32:
+		return binary.BigEndian.AppendUint64(append(b, 4), math.Float64bits(float64(x)))
+	case float64:
+		return binary.BigEndian.AppendUint64(append(b, 4), math.Float64bits(x))
+	case string:
+		return append(binary.AppendUvarint(append(b, 5), uint64(len(x))), x...)
+	case []byte:
+		return append(binary.AppendUvarint(append(b, 6), uint64(len(x))), x...)
+	}
+	return fmt.Appendf(append(b, 7), "%T:%v;", v, v)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
