@@ -90,26 +90,36 @@ func makeLogRow(e *tableformat.Entry, st *tableformat.State) logRow {
 	if e.Progress.MaxTS > 0 {
 		r.SourceTime = time.UnixMicro(e.Progress.MaxTS).UTC().Format(timeLayout)
 	}
-	name := func(id int64) string {
+	// Names as they were at this entry: the latest state holds every
+	// table's name history.
+	name := func(id, seq int64) string {
 		if t := st.Tables[id]; t != nil {
-			n := t.Current()
+			n := t.NameAt(seq)
 			return n.DB + "." + n.Name
 		}
 		return fmt.Sprintf("table#%d", id)
 	}
+	at := e.Progress.MaxSeq
 	var tables []string
 	for _, a := range e.Add {
 		r.RowsAdded += a.Rows
 		r.BytesAdded += a.Bytes
-		tables = append(tables, name(a.TableID))
+		tables = append(tables, name(a.TableID, at))
 	}
 	for _, rm := range e.Remove {
-		tables = append(tables, name(rm.TableID))
+		tables = append(tables, name(rm.TableID, at))
 	}
 	var notes []string
 	for _, c := range e.Tables {
-		tables = append(tables, name(c.TableID))
-		notes = append(notes, fmt.Sprintf("%s %s", c.Op, name(c.TableID)))
+		tables = append(tables, name(c.TableID, c.Seq))
+		switch c.Op {
+		case tableformat.TableRename:
+			notes = append(notes, fmt.Sprintf("rename %s to %s", name(c.TableID, c.Seq-1), name(c.TableID, c.Seq)))
+		case tableformat.TableAlter:
+			notes = append(notes, fmt.Sprintf("alter %s (schema v%d)", name(c.TableID, c.Seq), c.Schema.Version))
+		default:
+			notes = append(notes, fmt.Sprintf("%s %s", c.Op, name(c.TableID, c.Seq)))
+		}
 	}
 	if e.Rewind != nil {
 		notes = append(notes, fmt.Sprintf("rewound to version %d", e.Rewind.ToVersion))

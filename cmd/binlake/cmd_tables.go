@@ -60,7 +60,7 @@ func runTables(ctx context.Context, env *cliEnv, args []string) error {
 			name += " (dropped)"
 		}
 		fmt.Fprintf(tw, "%s\t%d\tv%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%d\n", name, r.ID, r.SchemaVersion,
-			orDash(strings.Join(r.Key, ",")), r.DataFiles, r.DataRows, r.DeleteFiles, r.DeleteRows, r.SnapshotFiles, r.SnapshotRows, r.Bytes)
+			keyText(r.Key), r.DataFiles, r.DataRows, r.DeleteFiles, r.DeleteRows, r.SnapshotFiles, r.SnapshotRows, r.Bytes)
 		if *columns {
 			for _, c := range r.Columns {
 				null := "not null"
@@ -101,4 +101,12 @@ func makeTableRow(t *tableformat.TableState) tableRow {
 		}
 	}
 	return r
+}
+
+// keyText shows a table's key; a table without one is keyed by its whole row.
+func keyText(key []string) string {
+	if len(key) == 0 {
+		return "(whole row)"
+	}
+	return strings.Join(key, ",")
 }

@@ -99,7 +99,8 @@ func checkLogAndTables(t *testing.T, env map[string]string, cfg string) {
 	if code != 0 {
 		t.Fatalf("log: exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"VERSION", "create", "ingest", "mysql-bin.000001:800", "shop.purchases", "rename shop.purchases"} {
+	t.Logf("binlake log:\n%s", out)
+	for _, want := range []string{"VERSION", "create", "ingest", "mysql-bin.000001:800", "shop.purchases", "create shop.orders", "rename shop.orders to shop.purchases"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log output lacks %q:\n%s", want, out)
 		}
@@ -120,6 +121,7 @@ func checkLogAndTables(t *testing.T, env map[string]string, cfg string) {
 	if code != 0 {
 		t.Fatalf("tables: exit %d: %s", code, errs)
 	}
+	t.Logf("binlake tables --columns:\n%s", out)
 	for _, want := range []string{"shop.purchases", "decimal(12,2)", "2/2", "id"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tables output lacks %q:\n%s", want, out)
