@@ -27,7 +27,7 @@ test-unit:
 	$(GO) test $(GOFLAGS) -short -count=1 $(PKGS)
 
 bench: deps
-	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 3x -timeout 60m $(PKGS)
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x -timeout 60m $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
