@@ -35,7 +35,7 @@ func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
 	}
 	logger := newLogger(cfg.Log, env.stderr)
 	s3 := cfg.Warehouse.S3
-	store, err := objstore.Open(ctx, lakeURL(cfg), objstore.Options{
+	store, err := objstore.Open(ctx, lakeURL(cfg), objstore.S3Config{
 		Endpoint: s3.Endpoint, Region: s3.Region, AccessKey: s3.AccessKeyID, SecretKey: s3.SecretAccessKey,
 		SessionToken: s3.SessionToken, UseTLS: s3.UseTLS, CACertFile: s3.CAFile,
 		RequestTimeout: s3.RequestTimeout, MaxRetries: s3.MaxRetries,

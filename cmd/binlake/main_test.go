@@ -150,7 +150,7 @@ func TestLogAndTablesMinIO(t *testing.T) {
 	bucket := mc.NewBucket(t)
 	const secretSentinel = "SECRET-SENTINEL-d41d8cd98f"
 	dir := t.TempDir()
-	store, err := objstore.Open(t.Context(), "s3://"+bucket+"/lakes/shop", objstore.Options{
+	store, err := objstore.Open(t.Context(), "s3://"+bucket+"/lakes/shop", objstore.S3Config{
 		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: secret.String(mc.SecretKey), RequestTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

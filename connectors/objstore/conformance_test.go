@@ -115,7 +115,7 @@ func TestMinIO(t *testing.T) {
 	t.Run("OpenAndProbe", func(t *testing.T) {
 		ctx := t.Context()
 		bucket := mc.NewBucket(t)
-		s, err := objstore.Open(ctx, "s3://"+bucket+"/lakes/prod", objstore.Options{
+		s, err := objstore.Open(ctx, "s3://"+bucket+"/lakes/prod", objstore.S3Config{
 			Endpoint:  mc.URL(),
 			Region:    mc.Region,
 			AccessKey: mc.AccessKey,

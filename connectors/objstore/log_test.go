@@ -24,7 +24,7 @@ func TestLogCommitRaceMinIO(t *testing.T) {
 
 func newMinIOStore(tb testing.TB, mc *testenv.MinIO) tableformat.Store {
 	tb.Helper()
-	s, err := objstore.Open(tb.Context(), "s3://"+mc.NewBucket(tb)+"/lake", objstore.Options{
+	s, err := objstore.Open(tb.Context(), "s3://"+mc.NewBucket(tb)+"/lake", objstore.S3Config{
 		Endpoint: mc.Endpoint, Region: mc.Region, AccessKey: mc.AccessKey, SecretKey: secret.String(mc.SecretKey),
 		RequestTimeout: 30 * time.Second, MaxRetries: 3})
 	if err != nil {

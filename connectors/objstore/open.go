@@ -11,9 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -21,23 +19,6 @@ import (
 type Store interface {
 	tableformat.Store
 	io.Closer
-}
-
-// Options carry what a warehouse URL cannot: the S3 endpoint, credentials
-// and client settings. A file:// warehouse ignores them. Printing Options
-// never shows the secret key or the session token (secret.String).
-type Options struct {
-	// Endpoint is the S3 server: host[:port], or http://host[:port] or
-	// https://host[:port], in which case the scheme decides TLS.
-	Endpoint       string
-	Region         string
-	AccessKey      string
-	SecretKey      secret.String
-	SessionToken   secret.String
-	UseTLS         bool
-	CACertFile     string
-	RequestTimeout time.Duration
-	MaxRetries     int
 }
 
 // Warehouse is a parsed warehouse URL.
@@ -121,7 +102,9 @@ func ParseWarehouse(raw string) (Warehouse, error) {
 
 // Open opens the store a warehouse URL names: a local directory (created if
 // missing) or an S3 bucket, whose existence and credentials it checks.
-func Open(ctx context.Context, warehouseURL string, opts Options) (Store, error) {
+// s3 carries what the URL cannot (endpoint, credentials, client settings);
+// a file:// warehouse ignores it.
+func Open(ctx context.Context, warehouseURL string, s3 S3Config) (Store, error) {
 	w, err := ParseWarehouse(warehouseURL)
 	if err != nil {
 		return nil, err
@@ -134,7 +117,7 @@ func Open(ctx context.Context, warehouseURL string, opts Options) (Store, error)
 		}
 		return l, nil
 	default:
-		cfg, err := opts.s3Config(w)
+		cfg, err := s3.forWarehouse(w)
 		if err != nil {
 			return nil, fmt.Errorf("warehouse %s: %w", w, err)
 		}
@@ -149,32 +132,26 @@ func Open(ctx context.Context, warehouseURL string, opts Options) (Store, error)
 	}
 }
 
-func (o Options) s3Config(w Warehouse) (S3Config, error) {
-	endpoint, useTLS := o.Endpoint, o.UseTLS
-	if scheme, host, ok := strings.Cut(endpoint, "://"); ok {
+// forWarehouse returns the S3 settings with the bucket and prefix of the
+// warehouse URL; an Endpoint written as http://host or https://host decides
+// TLS by its scheme.
+func (c S3Config) forWarehouse(w Warehouse) (S3Config, error) {
+	if c.Bucket != "" || c.Prefix != "" {
+		return S3Config{}, errors.New("the bucket and prefix come from the warehouse URL: leave them out of the S3 settings")
+	}
+	c.Bucket, c.Prefix = w.Bucket, w.Prefix
+	if scheme, host, ok := strings.Cut(c.Endpoint, "://"); ok {
 		switch scheme {
 		case "http":
-			useTLS = false
+			c.UseTLS = false
 		case "https":
-			useTLS = true
+			c.UseTLS = true
 		default:
-			return S3Config{}, fmt.Errorf("endpoint %q: scheme must be http or https", o.Endpoint)
+			return S3Config{}, fmt.Errorf("endpoint %q: scheme must be http or https", c.Endpoint)
 		}
-		endpoint = strings.TrimSuffix(host, "/")
+		c.Endpoint = strings.TrimSuffix(host, "/")
 	}
-	return S3Config{
-		Endpoint:       endpoint,
-		Bucket:         w.Bucket,
-		Prefix:         w.Prefix,
-		Region:         o.Region,
-		AccessKey:      o.AccessKey,
-		SecretKey:      o.SecretKey,
-		SessionToken:   o.SessionToken,
-		UseTLS:         useTLS,
-		CACertFile:     o.CACertFile,
-		RequestTimeout: o.RequestTimeout,
-		MaxRetries:     o.MaxRetries,
-	}, nil
+	return c, nil
 }
 
 // ProbeDir is where ProbePutIfAbsent writes its probe objects.

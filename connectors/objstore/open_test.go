@@ -73,7 +73,7 @@ func TestOpenFile(t *testing.T) {
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "lake")
 	for _, raw := range []string{"file://" + dir, dir} {
-		s, err := objstore.Open(ctx, raw, objstore.Options{})
+		s, err := objstore.Open(ctx, raw, objstore.S3Config{})
 		if err != nil {
 			t.Fatalf("Open(%q): %v", raw, err)
 		}
@@ -90,7 +90,7 @@ func TestOpenFile(t *testing.T) {
 }
 
 func TestOpenS3ReportsMissingOptions(t *testing.T) {
-	_, err := objstore.Open(t.Context(), "s3://bucket/p", objstore.Options{})
+	_, err := objstore.Open(t.Context(), "s3://bucket/p", objstore.S3Config{})
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -99,7 +99,7 @@ func TestOpenS3ReportsMissingOptions(t *testing.T) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
 	}
-	_, err = objstore.Open(t.Context(), "s3://bucket", objstore.Options{Endpoint: "ftp://x", AccessKey: "a", SecretKey: "s"})
+	_, err = objstore.Open(t.Context(), "s3://bucket", objstore.S3Config{Endpoint: "ftp://x", AccessKey: "a", SecretKey: "s"})
 	if err == nil || !strings.Contains(err.Error(), "http or https") {
 		t.Fatalf("ftp endpoint: got %v", err)
 	}

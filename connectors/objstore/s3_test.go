@@ -248,7 +248,7 @@ func TestS3ConfigRedaction(t *testing.T) {
 		Endpoint: "s3.example.com", Bucket: "b", Prefix: "p", Region: "eu-west-1",
 		AccessKey: "AKIAEXAMPLE", SecretKey: testSecret, SessionToken: testToken, UseTLS: true,
 	}
-	opts := objstore.Options{Endpoint: "https://s3.example.com", AccessKey: "AKIAEXAMPLE", SecretKey: testSecret, SessionToken: testToken}
+	opts := objstore.S3Config{Endpoint: "https://s3.example.com", AccessKey: "AKIAEXAMPLE", SecretKey: testSecret, SessionToken: testToken}
 	var outputs []string
 	for _, v := range []any{cfg, &cfg, opts, &opts} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
@@ -278,7 +278,7 @@ func TestS3ConfigRedaction(t *testing.T) {
 		t.Fatal("NewS3 without endpoint succeeded")
 	}
 	outputs = append(outputs, err.Error())
-	_, err = objstore.Open(t.Context(), "s3://b/p", objstore.Options{SecretKey: testSecret, SessionToken: testToken})
+	_, err = objstore.Open(t.Context(), "s3://b/p", objstore.S3Config{SecretKey: testSecret, SessionToken: testToken})
 	if err == nil {
 		t.Fatal("Open without endpoint succeeded")
 	}
