@@ -1,0 +1,268 @@
+package ingest
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// batch gathers source transactions for one commit. Rows of the open
+// transaction are kept apart until its Commit event: a lake commit never
+// holds part of a source transaction.
+type batch struct {
+	opts Options
+	tr   *tracker
+
+	prevSeq   int64 // the lake's MaxSeq: this batch's sequences start after it
+	seq       int64 // the last sequence allocated (open transaction included)
+	closedSeq int64 // the last sequence of a closed transaction
+	ts        int64 // effective source time so far
+
+	// Closed transactions, waiting for the commit.
+	end         tableformat.Position
+	hasEnd      bool
+	changes     []tableformat.TableChange
+	txns        []tableformat.TxnMark
+	closed      map[bufKey]*rowBuf
+	closedBytes int64
+	firstClosed time.Time
+
+	// The open transaction.
+	openChanges []tableformat.TableChange
+	open        map[bufKey]*rowBuf
+	openBytes   int64
+
+	spilled      []pendingFile
+	spilledBytes int64 // estimated bytes of the rows in spilled files
+}
+
+type bufKey struct {
+	table   int64
+	version int
+	kind    tableformat.FileKind
+}
+
+type rowBuf struct {
+	table  *tracked
+	schema tableformat.Schema
+	rows   []tableformat.Row
+}
+
+func newBatch(st *tableformat.State, opts Options) *batch {
+	return &batch{opts: opts, tr: newTracker(st), prevSeq: st.Progress.MaxSeq, seq: st.Progress.MaxSeq,
+		closedSeq: st.Progress.MaxSeq, ts: st.Progress.MaxTS, closed: map[bufKey]*rowBuf{}, open: map[bufKey]*rowBuf{}}
+}
+
+func (b *batch) nextSeq() int64 { b.seq++; return b.seq }
+
+// add takes one source event.
+func (b *batch) add(ev Event) error {
+	switch e := ev.(type) {
+	case *Rows:
+		return b.addRows(e)
+	case *DDL:
+		c, err := b.tr.ddl(e, b.nextSeq)
+		if c != nil {
+			b.openChanges = append(b.openChanges, *c)
+		}
+		return err
+	case *Commit:
+		b.closeTxn(e)
+		return nil
+	}
+	return fmt.Errorf("unknown source event %T", ev)
+}
+
+func (b *batch) addRows(e *Rows) error {
+	tt, change, err := b.tr.resolve(e.Table, b.nextSeq)
+	if err != nil {
+		return err
+	}
+	if change != nil {
+		b.openChanges = append(b.openChanges, *change)
+	}
+	keyIdx := keyIndexes(&tt.schema)
+	take := func(kind tableformat.FileKind) *rowBuf {
+		k := bufKey{tt.id, tt.schema.Version, kind}
+		rb := b.open[k]
+		if rb == nil {
+			rb = &rowBuf{table: tt, schema: tt.schema}
+			b.open[k] = rb
+		}
+		return rb
+	}
+	width := len(tt.schema.Columns)
+	check := func(row []any) error {
+		if len(row) != width {
+			return fmt.Errorf("table %s.%s: a row of %d values for %d columns", e.Table.DB, e.Table.Name, len(row), width)
+		}
+		return nil
+	}
+	switch e.Op {
+	case RowInsert:
+		data := take(tableformat.FileData)
+		for _, r := range e.After {
+			if err := check(r); err != nil {
+				return err
+			}
+			data.rows = append(data.rows, tableformat.Row{Seq: b.nextSeq(), TS: e.Time, Op: tableformat.OpInsert, Values: r})
+			b.openBytes += rowBytes(r)
+		}
+	case RowUpdate:
+		if len(e.Before) != len(e.After) {
+			return fmt.Errorf("table %s.%s: %d old images for %d new ones", e.Table.DB, e.Table.Name, len(e.Before), len(e.After))
+		}
+		data, dels := take(tableformat.FileData), take(tableformat.FileDelete)
+		for i, r := range e.After {
+			if err := check(r); err != nil {
+				return err
+			}
+			if err := check(e.Before[i]); err != nil {
+				return err
+			}
+			s := b.nextSeq()
+			dels.rows = append(dels.rows, tableformat.Row{Seq: s, TS: e.Time, Op: tableformat.OpUpdateBefore, Values: pick(e.Before[i], keyIdx)})
+			data.rows = append(data.rows, tableformat.Row{Seq: s, TS: e.Time, Op: tableformat.OpUpdateAfter, Values: r})
+			b.openBytes += rowBytes(r) + rowBytes(e.Before[i])
+		}
+	case RowDelete:
+		dels := take(tableformat.FileDelete)
+		for _, r := range e.Before {
+			if err := check(r); err != nil {
+				return err
+			}
+			dels.rows = append(dels.rows, tableformat.Row{Seq: b.nextSeq(), TS: e.Time, Op: tableformat.OpDelete, Values: pick(r, keyIdx)})
+			b.openBytes += rowBytes(r)
+		}
+	default:
+		return fmt.Errorf("table %s.%s: unknown row operation %d", e.Table.DB, e.Table.Name, e.Op)
+	}
+	return nil
+}
+
+// closeTxn ends the open transaction: its rows, changes and spilled files
+// join the closed ones.
+func (b *batch) closeTxn(c *Commit) {
+	b.ts = max(b.ts, c.Time)
+	if b.seq > b.closedSeq {
+		b.txns = append(b.txns, tableformat.TxnMark{Seq: b.seq, TS: b.ts, GTID: c.GTID, File: c.End.File, Pos: c.End.Pos})
+	}
+	b.closedSeq = b.seq
+	b.end, b.hasEnd = c.End, true
+	b.changes = append(b.changes, b.openChanges...)
+	b.openChanges = nil
+	for k, rb := range b.open {
+		if cb := b.closed[k]; cb != nil {
+			cb.rows = append(cb.rows, rb.rows...)
+		} else {
+			b.closed[k] = rb
+		}
+	}
+	b.open = map[bufKey]*rowBuf{}
+	b.closedBytes += b.openBytes
+	b.openBytes = 0
+	for i := range b.spilled {
+		b.spilled[i].open = false
+	}
+	if b.firstClosed.IsZero() {
+		b.firstClosed = b.opts.Now()
+	}
+}
+
+// pending reports whether closed transactions wait for a commit.
+func (b *batch) pending() bool { return b.hasEnd }
+
+// due reports whether the closed transactions should be committed now.
+func (b *batch) due(now time.Time) bool {
+	return b.hasEnd && (now.Sub(b.firstClosed) >= b.opts.CommitInterval || b.closedBytes+b.spilledBytes >= b.opts.MaxBatchBytes)
+}
+
+// takeRows removes and returns the buffered rows as file jobs: the closed
+// transactions' rows, and with includeOpen the open one's too.
+func (b *batch) takeRows(includeOpen bool) []fileJob {
+	var jobs []fileJob
+	collect := func(m map[bufKey]*rowBuf, open bool) {
+		for k, rb := range m {
+			if len(rb.rows) > 0 {
+				jobs = append(jobs, fileJob{table: rb.table, schema: rb.schema, kind: k.kind, rows: rb.rows, open: open})
+			}
+		}
+	}
+	collect(b.closed, false)
+	if includeOpen {
+		collect(b.open, true)
+		b.spilledBytes += b.closedBytes + b.openBytes
+		b.open, b.openBytes = map[bufKey]*rowBuf{}, 0
+	}
+	b.closed, b.closedBytes = map[bufKey]*rowBuf{}, 0
+	return jobs
+}
+
+// closedSpilled removes and returns the spilled files of closed transactions.
+func (b *batch) closedSpilled() []pendingFile {
+	var out, keep []pendingFile
+	for _, f := range b.spilled {
+		if f.open {
+			keep = append(keep, f)
+		} else {
+			out = append(out, f)
+		}
+	}
+	b.spilled = keep
+	return out
+}
+
+// entry builds the log entry for the closed transactions and files.
+func (b *batch) entry(files []pendingFile) *tableformat.Entry {
+	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: b.changes, Txns: b.txns,
+		Progress: tableformat.Progress{Position: b.end, PrevSeq: b.prevSeq, MaxSeq: b.closedSeq, MaxTS: b.ts}}
+	for _, f := range files {
+		e.Add = append(e.Add, f.add)
+	}
+	sortFiles(e.Add)
+	return e
+}
+
+// committed resets the batch after its entry was committed as st.
+func (b *batch) committed(st *tableformat.State) {
+	b.prevSeq = st.Progress.MaxSeq
+	b.changes, b.txns, b.hasEnd, b.firstClosed, b.spilledBytes = nil, nil, false, time.Time{}, 0
+}
+
+// keyIndexes returns the positions of the key columns in the schema's
+// column order (every column when the table has no key).
+func keyIndexes(sc *tableformat.Schema) []int {
+	cols := sc.KeyColumns()
+	out := make([]int, len(cols))
+	for i, k := range cols {
+		for j, c := range sc.Columns {
+			if c.ID == k.ID {
+				out[i] = j
+			}
+		}
+	}
+	return out
+}
+
+func pick(row []any, idx []int) []any {
+	out := make([]any, len(idx))
+	for i, j := range idx {
+		out[i] = row[j]
+	}
+	return out
+}
+
+// rowBytes estimates the memory a row holds.
+func rowBytes(row []any) int64 {
+	n := int64(24 + 16*len(row))
+	for _, v := range row {
+		switch x := v.(type) {
+		case string:
+			n += int64(len(x))
+		case []byte:
+			n += int64(len(x))
+		}
+	}
+	return n
+}

@@ -1,0 +1,270 @@
+package ingest
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// Options configure a Pipeline. Zero values take the defaults.
+type Options struct {
+	// CommitInterval is how long committed source transactions may wait
+	// before the lake commit that holds them (group commit); default 1s.
+	CommitInterval time.Duration
+	// MaxBatchBytes closes a batch early when its buffered rows reach it;
+	// default 64 MiB.
+	MaxBatchBytes int64
+	// MemoryBudget bounds the rows held in memory: past it, the buffered rows
+	// are written to files at once (a transaction bigger than the budget is
+	// spilled as it arrives and committed when it ends); default 256 MiB.
+	MemoryBudget int64
+	// UploadParallelism bounds concurrent file uploads; default 4.
+	UploadParallelism int
+	// FileWriter configures the Parquet files.
+	FileWriter tableformat.FileWriterOptions
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = time.Second
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 64 << 20
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 256 << 20
+	}
+	if o.UploadParallelism <= 0 {
+		o.UploadParallelism = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Pipeline moves changes from a Source into a lake, exactly once: each
+// commit holds whole source transactions and the position after the last of
+// them, and the source is opened at the lake's position.
+type Pipeline struct {
+	log   *tableformat.Log
+	store tableformat.Store
+	opts  Options
+}
+
+// New returns a pipeline writing to the lake of log.
+func New(log *tableformat.Log, opts Options) *Pipeline {
+	return &Pipeline{log: log, store: log.Store(), opts: opts.withDefaults()}
+}
+
+// Run reads src until it returns io.EOF (then commits what it has and
+// returns nil), ctx ends (then commits the whole transactions it has and
+// returns ctx's error), or an error occurs. The source must have been
+// opened at the lake's current position.
+func (p *Pipeline) Run(ctx context.Context, src Source) error {
+	st, err := p.log.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	events := make(chan Event, 256)
+	readErr := make(chan error, 1)
+	readCtx, stopRead := context.WithCancel(ctx)
+	defer stopRead()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			ev, err := src.Next(readCtx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case events <- ev:
+			case <-readCtx.Done():
+				readErr <- readCtx.Err()
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer stopRead()
+
+	b := newBatch(st, p.opts)
+	ticker := time.NewTicker(p.opts.CommitInterval / 4)
+	defer ticker.Stop()
+	for {
+		select {
+		case ev := <-events:
+			if err := p.handle(ctx, b, ev); err != nil {
+				return err
+			}
+		case <-ticker.C:
+			if b.due(p.opts.Now()) {
+				if err := p.flush(ctx, b); err != nil {
+					return err
+				}
+			}
+		case err := <-readErr:
+			// Drain what the reader queued before it stopped.
+			for len(events) > 0 {
+				if herr := p.handle(ctx, b, <-events); herr != nil {
+					return herr
+				}
+			}
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				// Finish the commit in flight: the whole transactions.
+				if ferr := p.flush(context.WithoutCancel(ctx), b); ferr != nil {
+					return ferr
+				}
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return ctx.Err()
+			}
+			return fmt.Errorf("read source: %w", err)
+		}
+	}
+}
+
+// handle takes one event, then spills or commits when the budget or the
+// batch's age says so.
+func (p *Pipeline) handle(ctx context.Context, b *batch, ev Event) error {
+	if err := b.add(ev); err != nil {
+		return err
+	}
+	if b.openBytes > p.opts.MemoryBudget {
+		if err := p.spill(ctx, b); err != nil {
+			return err
+		}
+	}
+	if b.due(p.opts.Now()) {
+		return p.flush(ctx, b)
+	}
+	return nil
+}
+
+// spill writes the rows held in memory to files now; they join the batch's
+// next commit.
+func (p *Pipeline) spill(ctx context.Context, b *batch) error {
+	p.opts.Logger.Debug("spilling rows to files", "bytes", b.openBytes)
+	files, err := p.writeFiles(ctx, b.takeRows(true))
+	if err != nil {
+		return err
+	}
+	b.spilled = append(b.spilled, files...)
+	return nil
+}
+
+// flush commits the batch's whole transactions.
+func (p *Pipeline) flush(ctx context.Context, b *batch) error {
+	if !b.pending() {
+		return nil
+	}
+	closed := b.takeRows(false)
+	files, err := p.writeFiles(ctx, closed)
+	if err != nil {
+		return err
+	}
+	e := b.entry(append(b.closedSpilled(), files...))
+	start := p.opts.Now()
+	st, err := p.log.Commit(ctx, e)
+	if err != nil {
+		return fmt.Errorf("commit %d transactions: %w", len(e.Txns), err)
+	}
+	p.opts.Logger.Info("committed", "version", st.Version, "transactions", len(e.Txns), "files", len(e.Add),
+		"position", st.Progress.Position.String(), "took", p.opts.Now().Sub(start))
+	b.committed(st)
+	return nil
+}
+
+// fileJob is one file to write: rows of one table, one schema version and
+// one kind.
+type fileJob struct {
+	table  *tracked
+	schema tableformat.Schema
+	kind   tableformat.FileKind
+	rows   []tableformat.Row
+	// open marks rows of the open transaction (spilled before its commit).
+	open bool
+}
+
+// writeFiles writes and uploads the jobs' files concurrently.
+func (p *Pipeline) writeFiles(ctx context.Context, jobs []fileJob) ([]pendingFile, error) {
+	out := make([]pendingFile, len(jobs))
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, p.opts.UploadParallelism)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			f, err := p.writeFile(ctx, j)
+			out[i], errs[i] = pendingFile{add: f, open: j.open}, err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *Pipeline) writeFile(ctx context.Context, j fileJob) (tableformat.AddFile, error) {
+	var buf bytes.Buffer
+	w, err := tableformat.NewFileWriter(&buf, &j.schema, j.kind, p.opts.FileWriter)
+	if err != nil {
+		return tableformat.AddFile{}, err
+	}
+	if err := w.Write(j.rows...); err != nil {
+		return tableformat.AddFile{}, fmt.Errorf("table %s.%s: %w", j.table.name.db, j.table.name.name, err)
+	}
+	stats, err := w.Close()
+	if err != nil {
+		return tableformat.AddFile{}, err
+	}
+	key := tableformat.NewFileKey(j.table.name.db, j.table.name.name, j.kind, stats.MinSeq, uuid.NewString())
+	if err := tableformat.PutBytes(ctx, p.store, key, buf.Bytes()); err != nil {
+		return tableformat.AddFile{}, fmt.Errorf("upload %s: %w", key, err)
+	}
+	return tableformat.AddFile{Path: key, TableID: j.table.id, Kind: j.kind, SchemaVersion: j.schema.Version,
+		Rows: stats.Rows, Bytes: stats.Bytes, Checksum: stats.Checksum, MinSeq: stats.MinSeq, MaxSeq: stats.MaxSeq,
+		MinTS: stats.MinTS, MaxTS: stats.MaxTS}, nil
+}
+
+// pendingFile is an uploaded file waiting for its commit.
+type pendingFile struct {
+	add  tableformat.AddFile
+	open bool // holds rows of the transaction that was open when it was written
+}
+
+// sortFiles orders a commit's files deterministically.
+func sortFiles(fs []tableformat.AddFile) {
+	slices.SortFunc(fs, func(a, b tableformat.AddFile) int {
+		return cmp.Or(cmp.Compare(a.TableID, b.TableID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.MinSeq, b.MinSeq))
+	})
+}

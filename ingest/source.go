@@ -1,0 +1,105 @@
+// Package ingest is the daemon's pipeline: source events → whole
+// transactions → per-table batches → Parquet files → one commit that also
+// records the source position, so a restart resumes exactly where the lake
+// stands.
+package ingest
+
+import (
+	"context"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// Source is where changes come from, in binlog order. Next blocks until the
+// next event; a transaction is its Rows events followed by one Commit. The
+// source is opened at the position the lake has reached (Progress.Position).
+type Source interface {
+	Next(ctx context.Context) (Event, error)
+	Close() error
+}
+
+// Event is one of *Rows, *Commit or *DDL.
+type Event interface{ event() }
+
+// Table names a source table and describes its columns as the source
+// decoded them at this event's position (DESIGN §6: never the live table).
+type Table struct {
+	DB, Name string
+	// Columns in table order; IDs are assigned by the pipeline.
+	Columns []SourceColumn
+	// Key lists key column names in key order; empty: the whole row.
+	Key []string
+}
+
+// SourceColumn is a column as the source knows it.
+type SourceColumn struct {
+	Name     string
+	Type     tableformat.Type
+	Nullable bool
+}
+
+// Rows is a chunk of row changes to one table inside the open transaction.
+// Values follow the tableformat.Type contract, in Table.Columns order.
+type Rows struct {
+	Table *Table
+	Op    RowOp
+	// Before holds the old images (updates and deletes), After the new
+	// images (inserts and updates); for updates they pair by index.
+	Before, After [][]any
+	// Time is the transaction's commit time, µs since the Unix epoch (the
+	// binlog records it at the transaction's start, when it is written).
+	Time int64
+}
+
+// RowOp is the kind of a Rows event.
+type RowOp int8
+
+// Row operations.
+const (
+	RowInsert RowOp = 1
+	RowUpdate RowOp = 2
+	RowDelete RowOp = 3
+)
+
+// Commit ends the open transaction (or stands alone after a DDL).
+type Commit struct {
+	GTID string
+	// End is the position after the transaction: the executed GTID set
+	// including it, and the binlog file and offset after it.
+	End tableformat.Position
+	// Time is the source's commit time, µs since the Unix epoch.
+	Time int64
+}
+
+// DDL is a schema change the source saw in the binlog.
+type DDL struct {
+	Op       DDLOp
+	DB, Name string
+	// Table is the table's structure right after a create or alter, when the
+	// source knows it: the lake then records the new schema at the DDL's own
+	// position. Without it, the change shows at the table's next Rows event.
+	Table *Table
+	// NewDB, NewName: the new name of a renamed table.
+	NewDB, NewName string
+	// ColumnRenames maps old to new column names (ALTER … RENAME COLUMN /
+	// CHANGE), so a renamed column keeps its id.
+	ColumnRenames map[string]string
+	// SQL is the statement, for the log.
+	SQL string
+}
+
+// DDLOp is the kind of a DDL event.
+type DDLOp int8
+
+// DDL operations.
+const (
+	DDLAlter    DDLOp = 1
+	DDLRename   DDLOp = 2
+	DDLTruncate DDLOp = 3
+	DDLDrop     DDLOp = 4
+	DDLCreate   DDLOp = 5
+)
+
+func (*Rows) event()   {}
+func (*Commit) event() {}
+func (*DDL) event()    {}
