@@ -40,7 +40,7 @@ func (s *script) Close() error { return nil }
 // openAt positions the script after the transaction that ended at pos.
 func (s *script) openAt(pos tableformat.Position) {
 	s.i = 0
-	if pos.GTIDSet == "" {
+	if pos.GTIDSet == "" && pos.File == binlogStart.File && pos.Pos == binlogStart.Pos || pos.IsZero() {
 		return
 	}
 	for i, ev := range s.events {
