@@ -1,6 +1,7 @@
 // Package archtest holds the test that keeps the project's dependencies
 // pointing one way (DESIGN §9): cmd → ingest, compaction, query →
-// tableformat; connectors implement what tableformat and ingest define;
+// tableformat; connectors implement what tableformat and ingest define (they
+// may import those two, and nothing imports them but cmd);
 // tableformat imports no other package of the project; only connectors
 // import go-mysql and minio-go; only query and compaction import DuckDB.
 package archtest
@@ -50,8 +51,10 @@ func TestDependencyDirection(t *testing.T) {
 				t.Errorf("%s imports %s: nothing imports cmd", from, to)
 			case project && under(to, "internal/testenv"):
 				t.Errorf("%s imports %s: the test environment is for tests only", from, to)
-			case under(from, "connectors") && project && (under(to, "query") || under(to, "compaction") || under(to, "ingest")):
-				t.Errorf("%s imports %s: connectors implement interfaces, they do not use the pipeline", from, to)
+			case under(from, "connectors") && project && (under(to, "query") || under(to, "compaction")):
+				t.Errorf("%s imports %s: connectors implement the interfaces of tableformat and ingest, nothing more", from, to)
+			case (under(from, "ingest") || under(from, "query") || under(from, "compaction")) && project && under(to, "connectors"):
+				t.Errorf("%s imports %s: concrete connectors are wired in cmd/ only", from, to)
 			case (strings.HasPrefix(imp, "github.com/go-mysql-org/") || strings.HasPrefix(imp, "github.com/minio/")) && !under(from, "connectors"):
 				t.Errorf("%s imports %s: only connectors/ talk to MySQL and S3", from, imp)
 			case strings.HasPrefix(imp, "github.com/duckdb/") && !under(from, "query") && !under(from, "compaction"):
