@@ -18,6 +18,7 @@ FORCE:
 # deps installs the servers the tests start as local processes.
 deps:
 	bash scripts/ensure-minio.sh
+	bash scripts/ensure-mariadb.sh
 
 test: deps lint
 	$(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
