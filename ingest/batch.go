@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/binlake/binlake/tableformat"
@@ -24,14 +25,16 @@ type batch struct {
 	hasEnd      bool
 	changes     []tableformat.TableChange
 	txns        []tableformat.TxnMark
-	closed      map[bufKey]*rowBuf
 	closedBytes int64
 	firstClosed time.Time
 
 	// The open transaction.
 	openChanges []tableformat.TableChange
-	open        map[bufKey]*rowBuf
 	openBytes   int64
+
+	// Rows by table, schema version and kind: those of closed transactions
+	// first, then the open one's.
+	bufs map[bufKey]*rowBuf
 
 	spilled      []pendingFile
 	spilledBytes int64 // estimated bytes of the rows in spilled files
@@ -47,11 +50,12 @@ type rowBuf struct {
 	table  *tracked
 	schema tableformat.Schema
 	rows   []tableformat.Row
+	closed int // rows[:closed] belong to closed transactions
 }
 
 func newBatch(st *tableformat.State, opts Options) *batch {
 	return &batch{opts: opts, tr: newTracker(st), prevSeq: st.Progress.MaxSeq, seq: st.Progress.MaxSeq,
-		closedSeq: st.Progress.MaxSeq, ts: st.Progress.MaxTS, closed: map[bufKey]*rowBuf{}, open: map[bufKey]*rowBuf{}}
+		closedSeq: st.Progress.MaxSeq, ts: st.Progress.MaxTS, bufs: map[bufKey]*rowBuf{}}
 }
 
 func (b *batch) nextSeq() int64 { b.seq++; return b.seq }
@@ -85,10 +89,10 @@ func (b *batch) addRows(e *Rows) error {
 	keyIdx := keyIndexes(&tt.schema)
 	take := func(kind tableformat.FileKind) *rowBuf {
 		k := bufKey{tt.id, tt.schema.Version, kind}
-		rb := b.open[k]
+		rb := b.bufs[k]
 		if rb == nil {
 			rb = &rowBuf{table: tt, schema: tt.schema}
-			b.open[k] = rb
+			b.bufs[k] = rb
 		}
 		return rb
 	}
@@ -152,14 +156,9 @@ func (b *batch) closeTxn(c *Commit) {
 	b.end, b.hasEnd = c.End, true
 	b.changes = append(b.changes, b.openChanges...)
 	b.openChanges = nil
-	for k, rb := range b.open {
-		if cb := b.closed[k]; cb != nil {
-			cb.rows = append(cb.rows, rb.rows...)
-		} else {
-			b.closed[k] = rb
-		}
+	for _, rb := range b.bufs {
+		rb.closed = len(rb.rows)
 	}
-	b.open = map[bufKey]*rowBuf{}
 	b.closedBytes += b.openBytes
 	b.openBytes = 0
 	for i := range b.spilled {
@@ -182,20 +181,27 @@ func (b *batch) due(now time.Time) bool {
 // transactions' rows, and with includeOpen the open one's too.
 func (b *batch) takeRows(includeOpen bool) []fileJob {
 	var jobs []fileJob
-	collect := func(m map[bufKey]*rowBuf, open bool) {
-		for k, rb := range m {
-			if len(rb.rows) > 0 {
-				jobs = append(jobs, fileJob{table: rb.table, schema: rb.schema, kind: k.kind, rows: rb.rows, open: open})
-			}
+	for k, rb := range b.bufs {
+		closed, open := rb.rows[:rb.closed], rb.rows[rb.closed:]
+		if len(closed) > 0 {
+			jobs = append(jobs, fileJob{table: rb.table, schema: rb.schema, kind: k.kind, rows: closed})
+		}
+		switch {
+		case includeOpen && len(open) > 0:
+			jobs = append(jobs, fileJob{table: rb.table, schema: rb.schema, kind: k.kind, rows: open, open: true})
+			delete(b.bufs, k)
+		case len(open) > 0:
+			// Keep the open rows in a new array: the job owns the old one.
+			rb.rows, rb.closed = slices.Clone(open), 0
+		default:
+			delete(b.bufs, k)
 		}
 	}
-	collect(b.closed, false)
 	if includeOpen {
-		collect(b.open, true)
 		b.spilledBytes += b.closedBytes + b.openBytes
-		b.open, b.openBytes = map[bufKey]*rowBuf{}, 0
+		b.openBytes = 0
 	}
-	b.closed, b.closedBytes = map[bufKey]*rowBuf{}, 0
+	b.closedBytes = 0
 	return jobs
 }
 

@@ -25,6 +25,7 @@ type tracked struct {
 	schema   tableformat.Schema // the current version
 	maxColID int                // the highest column id ever used
 	renames  map[string]string  // pending column renames from an ALTER
+	seen     *Table             // the source's last Table value, already resolved
 }
 
 // newTracker starts from the live tables of a lake state.
@@ -60,13 +61,17 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 		if err != nil {
 			return nil, nil, err
 		}
-		tt.schema = sc
+		tt.schema, tt.seen = sc, t
 		tr.tables[tt.id] = tt
 		tr.byName[key] = tt.id
 		return tt, &tableformat.TableChange{Op: tableformat.TableCreate, TableID: tt.id, Seq: nextSeq(),
 			DB: t.DB, Name: t.Name, Schema: &sc}, nil
 	}
 	tt := tr.tables[id]
+	if tt.seen == t && tt.renames == nil {
+		return tt, nil, nil // the same structure as last time
+	}
+	tt.seen = t
 	sc, err := tt.schemaFor(t, tt.schema.Version+1)
 	if err != nil {
 		return nil, nil, err

@@ -23,6 +23,9 @@ type Event interface{ event() }
 
 // Table names a source table and describes its columns as the source
 // decoded them at this event's position (DESIGN §6: never the live table).
+// A source passes the same *Table while a table's structure is unchanged and
+// never modifies one it has passed: the pipeline compares the pointer before
+// comparing the columns.
 type Table struct {
 	DB, Name string
 	// Columns in table order; IDs are assigned by the pipeline.
