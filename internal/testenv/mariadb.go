@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -167,30 +166,11 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 	defer logFile.Close() // the child keeps its own descriptor
 	cmd := exec.Command(bins.server, "--defaults-file="+cnf)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bins.server, err)
+	pr, err := startProc(cmd)
+	if err != nil {
+		return nil, err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
+	exited := pr.exited
 	m := &MariaDB{
 		Host:         "127.0.0.1",
 		Port:         port,
@@ -204,11 +184,7 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		client:       bins.client,
 	}
 	fail := func(err error) (*MariaDB, error) {
-		stop()
-		if waitErr != nil {
-			err = fmt.Errorf("%w (%v)", err, waitErr)
-		}
-		return nil, fmt.Errorf("%w\n--- tail of %s ---\n%s", err, logPath, tail(logPath))
+		return nil, fmt.Errorf("%w\n--- tail of %s ---\n%s", pr.failed(err), logPath, tail(logPath))
 	}
 	if err := m.waitReady(exited); err != nil {
 		return fail(err)
@@ -227,7 +203,7 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		return fail(err)
 	}
 	m.Version = strings.TrimSpace(version)
-	t.Cleanup(stop)
+	t.Cleanup(pr.stop)
 	return m, nil
 }
 

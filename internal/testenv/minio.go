@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -108,39 +107,15 @@ func launch(t testing.TB, bin, dir string, attempt int) (*MinIO, error) {
 		"HOME="+run,
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+	pr, err := startProc(cmd)
+	if err != nil {
+		return nil, err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-
-	stop := func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
+	exited := pr.exited
 	if err := waitReady(endpoint, exited); err != nil {
-		stop()
-		if waitErr != nil {
-			err = fmt.Errorf("%w (%v)", err, waitErr)
-		}
-		return nil, fmt.Errorf("%w\n--- tail of %s ---\n%s", err, logPath, tail(logPath))
+		return nil, fmt.Errorf("%w\n--- tail of %s ---\n%s", pr.failed(err), logPath, tail(logPath))
 	}
-	t.Cleanup(stop)
+	t.Cleanup(pr.stop)
 	return &MinIO{
 		Endpoint:  endpoint,
 		AccessKey: minioUser,
