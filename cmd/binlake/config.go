@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,13 +26,54 @@ type Config struct {
 	Source    SourceConfig    `yaml:"source"`
 	Warehouse WarehouseConfig `yaml:"warehouse"`
 	Lake      LakeConfig      `yaml:"lake"`
+	Ingest    IngestConfig    `yaml:"ingest"`
 	Log       LogConfig       `yaml:"log"`
 }
 
-// SourceConfig names the source database whose lake this is.
+// SourceConfig names the source database whose lake this is and says how
+// to reach it.
 type SourceConfig struct {
 	// Name is the lake's name: its folder under the warehouse.
-	Name string `yaml:"name"`
+	Name     string        `yaml:"name"`
+	Flavor   string        `yaml:"flavor"` // mariadb or mysql
+	Host     string        `yaml:"host"`
+	Port     int           `yaml:"port"`
+	User     string        `yaml:"user"`
+	Password secret.String `yaml:"password"`
+	// ServerID is binlake's replica id: unique among the source's replicas.
+	ServerID int64     `yaml:"server_id"`
+	TLS      TLSConfig `yaml:"tls"`
+	// Include and Exclude are db.table patterns (path.Match: "shop.*",
+	// "*.orders"); a table is mirrored when it matches an Include pattern
+	// (every table when Include is empty) and no Exclude pattern.
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+	// Heartbeat is how often an idle source is asked to prove it is alive.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+}
+
+// TLSConfig secures the connection to the source.
+type TLSConfig struct {
+	// Mode: disabled, required (encrypted, unverified), verify-ca (the
+	// server's certificate is signed by CAFile) or verify-full (and names
+	// ServerName, or the host).
+	Mode       string `yaml:"mode"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// IngestConfig tunes the ingest pipeline.
+type IngestConfig struct {
+	// CommitInterval is the group commit: how long committed source
+	// transactions may wait for the lake commit that holds them.
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	// MaxBatchBytes closes a batch early at this many buffered bytes.
+	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
+	// MemoryBudget bounds the rows held in memory; a bigger transaction is
+	// spilled to files as it arrives.
+	MemoryBudget int64 `yaml:"memory_budget"`
+	// UploadParallelism bounds concurrent file uploads.
+	UploadParallelism int `yaml:"upload_parallelism"`
 }
 
 // WarehouseConfig says where lakes live.
@@ -69,6 +112,8 @@ func defaultConfig() Config {
 	return Config{
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
+		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}},
+		Ingest:    IngestConfig{CommitInterval: time.Second, MaxBatchBytes: 64 << 20, MemoryBudget: 256 << 20, UploadParallelism: 4},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -160,6 +205,25 @@ func (c *Config) Validate() error {
 	default:
 		bad("warehouse.url", "%q: the scheme must be file:// or s3://", c.Warehouse.URL)
 	}
+	if c.Source.Flavor != "mariadb" && c.Source.Flavor != "mysql" {
+		bad("source.flavor", "%q: use mariadb or mysql", c.Source.Flavor)
+	}
+	for _, p := range append(slices.Clone(c.Source.Include), c.Source.Exclude...) {
+		if _, err := path.Match(p, "db.table"); err != nil || !strings.Contains(p, ".") {
+			bad("source.include/exclude", "%q: write db.table patterns such as shop.* or *.orders", p)
+		}
+	}
+	switch c.Source.TLS.Mode {
+	case "disabled", "required", "verify-ca", "verify-full":
+	default:
+		bad("source.tls.mode", "%q: use disabled, required, verify-ca or verify-full", c.Source.TLS.Mode)
+	}
+	if (c.Source.TLS.Mode == "verify-ca" || c.Source.TLS.Mode == "verify-full") && c.Source.TLS.CAFile == "" {
+		bad("source.tls.ca_file", "tls mode %s needs the CA certificate file that signed the server's certificate", c.Source.TLS.Mode)
+	}
+	if c.Ingest.CommitInterval <= 0 || c.Ingest.MaxBatchBytes <= 0 || c.Ingest.MemoryBudget <= 0 || c.Ingest.UploadParallelism <= 0 {
+		bad("ingest", "commit_interval, max_batch_bytes, memory_budget and upload_parallelism must be positive")
+	}
 	if c.Lake.CheckpointInterval < 1 {
 		bad("lake.checkpoint_interval", "must be at least 1 (default 100)")
 	}
@@ -170,6 +234,28 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "%q: use text or json", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
+	}
+	return nil
+}
+
+// validateConnection reports what a command that connects to the source
+// needs beyond Validate.
+func (c *Config) validateConnection() error {
+	var errs []string
+	if c.Source.Host == "" {
+		errs = append(errs, "source.host: missing: the MySQL/MariaDB server's host name or address")
+	}
+	if c.Source.Port < 1 || c.Source.Port > 65535 {
+		errs = append(errs, fmt.Sprintf("source.port: %d is not a TCP port", c.Source.Port))
+	}
+	if c.Source.User == "" {
+		errs = append(errs, "source.user: missing: a user with REPLICATION SLAVE, BINLOG MONITOR (REPLICATION CLIENT on MySQL) and SELECT")
+	}
+	if c.Source.ServerID < 1 || c.Source.ServerID > 1<<32-1 {
+		errs = append(errs, "source.server_id: missing or out of range: a number 1…4294967295 that no other replica of the source uses")
 	}
 	if len(errs) > 0 {
 		return &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
@@ -219,6 +305,17 @@ func setValue(f reflect.Value, s string) error {
 			return fmt.Errorf("%q is not true or false", s)
 		}
 		f.SetBool(b)
+	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot be set from the environment")
+		}
+		var items []string
+		for it := range strings.SplitSeq(s, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		f.Set(reflect.ValueOf(items))
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {

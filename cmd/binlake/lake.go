@@ -27,13 +27,8 @@ func lakeURL(cfg *Config) string {
 	return strings.TrimRight(cfg.Warehouse.URL, "/") + "/" + cfg.Source.Name
 }
 
-// openLake loads the config at path and opens the lake it names.
-func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
-	cfg, err := loadConfig(path, env.getenv)
-	if err != nil {
-		return nil, err
-	}
-	logger := newLogger(cfg.Log, env.stderr)
+// openStore opens the object store of the lake the config names.
+func openStore(ctx context.Context, cfg *Config) (objstore.Store, error) {
 	s3 := cfg.Warehouse.S3
 	store, err := objstore.Open(ctx, lakeURL(cfg), objstore.S3Config{
 		Endpoint: s3.Endpoint, Region: s3.Region, AccessKey: s3.AccessKeyID, SecretKey: s3.SecretAccessKey,
@@ -42,6 +37,20 @@ func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errStorage, err)
+	}
+	return store, nil
+}
+
+// openLake loads the config at path and opens the lake it names.
+func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
+	cfg, err := loadConfig(path, env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	logger := newLogger(cfg.Log, env.stderr)
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
 	l := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger})
 	if _, err := l.Latest(ctx); err != nil {

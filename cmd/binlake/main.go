@@ -19,13 +19,14 @@ import (
 
 // Exit codes a script can tell apart (docs/cli.md).
 const (
-	exitOK         = 0
-	exitFailure    = 1 // anything not listed below
-	exitUsage      = 2 // bad usage or configuration
-	exitStorage    = 3 // the object store is unreachable or refuses requests
-	exitCorrupt    = 4 // the lake's log or files are damaged
-	exitNoLake     = 5 // no lake at the configured place
-	exitInterrupts = 130
+	exitOK           = 0
+	exitFailure      = 1 // anything not listed below
+	exitUsage        = 2 // bad usage or configuration
+	exitStorage      = 3 // the object store is unreachable or refuses requests
+	exitCorrupt      = 4 // the lake's log or files are damaged
+	exitNoLake       = 5 // no lake at the configured place
+	exitPositionLost = 6 // the source no longer has the binlog the lake needs
+	exitInterrupts   = 130
 )
 
 type command struct {
@@ -43,6 +44,7 @@ type cliEnv struct {
 
 func commands() []command {
 	return []command{
+		{"ingest", "mirror the source's binlog into the lake (a daemon; SIGTERM finishes the commit in flight)", runIngest},
 		{"log", "the commit log: version, time, kind, position, tables, rows", runLog},
 		{"tables", "tables, schemas, row counts, files", runTables},
 	}
@@ -97,7 +99,10 @@ func (e *usageError) Error() string { return e.msg }
 func exitCode(ctx context.Context, err error) int {
 	var ue *usageError
 	var ce *configError
+	var ee *exitError
 	switch {
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.As(err, &ue), errors.As(err, &ce):
 		return exitUsage
 	case errors.Is(err, tableformat.ErrCorrupt):

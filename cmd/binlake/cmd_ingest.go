@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+
+	"github.com/binlake/binlake/connectors/mysql"
+	"github.com/binlake/binlake/ingest"
+	"github.com/binlake/binlake/tableformat"
+)
+
+func runIngest(ctx context.Context, env *cliEnv, args []string) error {
+	fs, cfgPath := newFlags(env, "ingest", "-c binlake.yaml [--exit-when-caught-up] [--start-position FILE:POS | --start-gtid SET]")
+	caughtUp := fs.Bool("exit-when-caught-up", false, "stop once everything the source had when ingest started is in the lake")
+	startPos := fs.String("start-position", "", "start (or rewind the lake and replay) from this binlog position, FILE:POS")
+	startGTID := fs.String("start-gtid", "", "start (or rewind the lake and replay) from this GTID set")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var start *ingest.StartPoint
+	switch {
+	case *startPos != "" && *startGTID != "":
+		return &usageError{"give --start-position or --start-gtid, not both"}
+	case *startPos != "":
+		file, pos, err := tableformat.ParseFilePos(*startPos)
+		if err != nil {
+			return &usageError{"--start-position: " + err.Error()}
+		}
+		start = &ingest.StartPoint{File: file, Pos: pos}
+	case *startGTID != "":
+		if _, err := tableformat.ParseGTIDSet(*startGTID); err != nil {
+			return &usageError{"--start-gtid: " + err.Error()}
+		}
+		start = &ingest.StartPoint{GTID: *startGTID}
+	}
+	cfg, err := loadConfig(*cfgPath, env.getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.validateConnection(); err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, env.stderr)
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	lakeLog := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger})
+	st, err := lakeLog.Create(ctx, cfg.Source.Name, cfg.Lake.CheckpointInterval)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", errStorage, lakeURL(cfg), err)
+	}
+
+	// Where to read from: a rewind to the start point, the lake's own
+	// position, or (a new lake) the server's current position.
+	from := st.Progress.Position
+	if start != nil {
+		if from, err = ingest.Rewind(ctx, lakeLog, *start); err != nil {
+			return err
+		}
+	} else if from.IsZero() {
+		return &usageError{"the lake is new: give --start-position FILE:POS or --start-gtid SET to say where to start " +
+			"reading the binlog (the initial snapshot of existing rows is not built yet)"}
+	}
+	srcCfg, err := sourceConfig(cfg, *caughtUp)
+	if err != nil {
+		return err
+	}
+	srcCfg.Logger = logger
+	src, err := mysql.NewBinlogSource(ctx, srcCfg, from)
+	if err != nil {
+		return sourceError(err)
+	}
+	defer src.Close()
+	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
+		"from", from.String(), "version", st.Version)
+	p := ingest.New(lakeLog, ingest.Options{
+		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
+		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
+	})
+	err = p.Run(ctx, src)
+	if zd := src.ZeroDates(); zd > 0 {
+		logger.Warn("zero dates stored as NULL", "count", zd)
+	}
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		logger.Info("ingest stopped: the last whole transactions are committed")
+		return nil
+	}
+	return sourceError(err)
+}
+
+// sourceError marks a lost position for its exit code.
+func sourceError(err error) error {
+	if errors.Is(err, mysql.ErrPositionLost) {
+		return &exitError{code: exitPositionLost, err: err}
+	}
+	return err
+}
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// sourceConfig turns the config into the binlog source's settings.
+func sourceConfig(cfg *Config, stopAtCaughtUp bool) (mysql.SourceConfig, error) {
+	s := cfg.Source
+	sc := mysql.SourceConfig{Flavor: s.Flavor, Host: s.Host, Port: uint16(s.Port), User: s.User, Password: s.Password,
+		ServerID: uint32(s.ServerID), HeartbeatPeriod: s.Heartbeat, StopAtCaughtUp: stopAtCaughtUp,
+		Include: tableFilter(s.Include, s.Exclude)}
+	if s.TLS.Mode == "disabled" {
+		return sc, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.TLS.ServerName}
+	if tc.ServerName == "" {
+		tc.ServerName = s.Host
+	}
+	switch s.TLS.Mode {
+	case "required":
+		tc.InsecureSkipVerify = true // encrypted, not verified: the mode's meaning
+	case "verify-ca", "verify-full":
+		pem, err := os.ReadFile(s.TLS.CAFile)
+		if err != nil {
+			return sc, &configError{fmt.Sprintf("source.tls.ca_file: %v", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return sc, &configError{fmt.Sprintf("source.tls.ca_file: %s holds no PEM certificate", s.TLS.CAFile)}
+		}
+		tc.RootCAs = pool
+		if s.TLS.Mode == "verify-ca" {
+			// Verify the chain but not the name.
+			tc.InsecureSkipVerify = true
+			tc.VerifyPeerCertificate = verifyChainOnly(pool)
+		}
+	}
+	sc.TLS = tc
+	return sc, nil
+}
+
+// verifyChainOnly checks that the server's certificate chains to pool,
+// without checking its name (TLS mode verify-ca).
+func verifyChainOnly(pool *x509.CertPool) func([][]byte, [][]*x509.Certificate) error {
+	return func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return errors.New("the server sent no certificate")
+		}
+		certs := make([]*x509.Certificate, len(raw))
+		for i, r := range raw {
+			c, err := x509.ParseCertificate(r)
+			if err != nil {
+				return fmt.Errorf("server certificate: %w", err)
+			}
+			certs[i] = c
+		}
+		inter := x509.NewCertPool()
+		for _, c := range certs[1:] {
+			inter.AddCert(c)
+		}
+		_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
+		return err
+	}
+}
+
+// tableFilter returns whether db.table is mirrored under the include and
+// exclude patterns (validated by Config.Validate).
+func tableFilter(include, exclude []string) func(db, table string) bool {
+	match := func(patterns []string, name string) bool {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, name); ok {
+				return true
+			}
+		}
+		return false
+	}
+	return func(db, table string) bool {
+		switch db {
+		case "mysql", "information_schema", "performance_schema", "sys":
+			return false
+		}
+		name := db + "." + table
+		return (len(include) == 0 || match(include, name)) && !match(exclude, name)
+	}
+}

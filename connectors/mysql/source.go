@@ -1,0 +1,617 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
+
+	"github.com/binlake/binlake/ingest"
+	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/tableformat"
+)
+
+// ErrPositionLost reports that the server no longer has the binlog at the
+// start position (purged, or never there). Retrying cannot help: start a new
+// lake, or replay from a position the server still has.
+var ErrPositionLost = errors.New("the source no longer has the binlog at the start position")
+
+// SourceConfig configures a BinlogSource.
+type SourceConfig struct {
+	Flavor   string // "mariadb" (default) or "mysql"
+	Host     string
+	Port     uint16
+	User     string
+	Password secret.String
+	ServerID uint32      // this replica's id, unique among the source's replicas
+	TLS      *tls.Config // nil: plain
+	// Include reports whether a table is mirrored; nil: every table except
+	// the system schemas (mysql, information_schema, performance_schema, sys).
+	Include         func(db, table string) bool
+	HeartbeatPeriod time.Duration // default 10s
+	ReadTimeout     time.Duration // default 3×heartbeat
+	// StopAtCaughtUp: Next returns io.EOF once every transaction the server
+	// had written when the source was opened has been returned.
+	StopAtCaughtUp bool
+	Logger         *slog.Logger
+}
+
+// connectTimeout bounds each connection attempt and query of the control
+// connection.
+const connectTimeout = 10 * time.Second
+
+// maxCachedTables bounds the table structure cache; past it the cache starts
+// over (the pipeline then compares columns instead of pointers).
+const maxCachedTables = 10_000
+
+func (c SourceConfig) withDefaults() SourceConfig {
+	if c.Flavor == "" {
+		c.Flavor = gomysql.MariaDBFlavor
+	}
+	if c.HeartbeatPeriod <= 0 {
+		c.HeartbeatPeriod = 10 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 3 * c.HeartbeatPeriod
+	}
+	if c.Include == nil {
+		c.Include = defaultInclude
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func defaultInclude(db, _ string) bool {
+	switch strings.ToLower(db) {
+	case "mysql", "information_schema", "performance_schema", "sys":
+		return false
+	}
+	return true
+}
+
+// BinlogSource streams a MySQL/MariaDB binlog as ingest events: whole
+// transactions of Rows events, each followed by a Commit that names the
+// position after it, and DDL.
+type BinlogSource struct {
+	cfg      SourceConfig
+	syncer   *replication.BinlogSyncer
+	streamer *replication.BinlogStreamer
+	start    tableformat.Position
+
+	// gtids is the executed set up to the last returned commit (nil when
+	// the start has none: MySQL from a file position).
+	gtids gomysql.GTIDSet
+	file  string // the current binlog file (Rotate events)
+	pos   uint32 // the end of the last event read, for errors
+
+	// The open transaction.
+	inTxn bool
+	// multi: the transaction ends with XID or COMMIT (MariaDB GTID event
+	// without the standalone flag, or a BEGIN); otherwise its one
+	// statement, a DDL, is the whole transaction.
+	multi   bool
+	txnGTID string
+	txnTime int64 // µs
+
+	tables map[uint64]*cachedTable
+	queue  []ingest.Event // events decided but not yet returned
+
+	// target is the server's position when the source was opened
+	// (StopAtCaughtUp); caughtUp is set once it is reached.
+	target   tableformat.Position
+	caughtUp bool
+
+	zeroDates atomic.Int64
+}
+
+type cachedTable struct {
+	fingerprint string
+	table       *ingest.Table // nil: not mirrored
+	cols        []TableColumn
+}
+
+// NewBinlogSource connects to the server and starts streaming at start: its
+// GTID set when it has one, else its file and offset; an empty start means
+// the server's current position (see Start). A start the server no longer
+// has yields ErrPositionLost, here or from the first Next.
+func NewBinlogSource(ctx context.Context, cfg SourceConfig, start tableformat.Position) (*BinlogSource, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Flavor != gomysql.MariaDBFlavor && cfg.Flavor != gomysql.MySQLFlavor {
+		return nil, fmt.Errorf("binlog source: flavor %q: want mariadb or mysql", cfg.Flavor)
+	}
+	s := &BinlogSource{cfg: cfg, tables: map[uint64]*cachedTable{}}
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	current, err := s.serverPosition(conn)
+	if err != nil {
+		return nil, err
+	}
+	s.target = current
+	// Stream by GTID when the caller named a GTID set, else by file
+	// position (a new lake starts at the server's current file position).
+	byGTID := start.GTIDSet != ""
+	switch {
+	case start.IsZero():
+		start = current
+	case !byGTID && cfg.Flavor == gomysql.MariaDBFlavor:
+		// Seed the running GTID set with the server's view of the file
+		// position, so commits name both.
+		start.GTIDSet, err = s.binlogGTIDPos(conn, start.File, start.Pos)
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.start = start
+	// MariaDB: the executed set is always known (possibly empty); MySQL:
+	// only when the start names it.
+	if start.GTIDSet != "" || cfg.Flavor == gomysql.MariaDBFlavor {
+		if s.gtids, err = s.parseGTIDSet(start.GTIDSet); err != nil {
+			return nil, fmt.Errorf("binlog source: start: %w", err)
+		}
+	}
+	if cfg.StopAtCaughtUp {
+		s.caughtUp, err = s.reached(start)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := s.startSync(start, byGTID); err != nil {
+		return nil, err
+	}
+	cfg.Logger.Info("binlog source started", "start", start.String(), "server_position", current.String())
+	return s, nil
+}
+
+// Start returns the position the source was opened at (the server's current
+// position when NewBinlogSource was given an empty one): what ingest.Begin
+// records for a new lake.
+func (s *BinlogSource) Start() tableformat.Position { return s.start }
+
+// ZeroDates returns how many zero dates were turned into NULL so far.
+func (s *BinlogSource) ZeroDates() int64 { return s.zeroDates.Load() }
+
+// Close stops streaming; the syncer's goroutine ends before it returns.
+func (s *BinlogSource) Close() error {
+	if s.syncer != nil {
+		s.syncer.Close()
+	}
+	return nil
+}
+
+func (s *BinlogSource) addr() string {
+	return net.JoinHostPort(s.cfg.Host, strconv.Itoa(int(s.cfg.Port)))
+}
+
+// connect opens the control connection (positions, GTID sets), which also
+// checks the credentials before streaming starts.
+func (s *BinlogSource) connect(ctx context.Context) (*client.Conn, error) {
+	opts := []client.Option{}
+	if s.cfg.TLS != nil {
+		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(s.cfg.TLS); return nil })
+	}
+	conn, err := client.ConnectWithContext(ctx, s.addr(), s.cfg.User, s.cfg.Password.Reveal(), "", connectTimeout, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("binlog source: connect to %s as user %q: %w", s.addr(), s.cfg.User, err)
+	}
+	return conn, nil
+}
+
+// serverPosition reads the server's current binlog position and the GTID
+// set executed up to it.
+func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, error) {
+	r, err := conn.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		return tableformat.Position{}, fmt.Errorf("binlog source: show master status on %s: %w", s.addr(), err)
+	}
+	if r.RowNumber() == 0 {
+		return tableformat.Position{}, fmt.Errorf("binlog source: %s has binary logging off (set log_bin)", s.addr())
+	}
+	file, _ := r.GetString(0, 0)
+	pos, _ := r.GetUint(0, 1)
+	p := tableformat.Position{File: file, Pos: pos}
+	if s.cfg.Flavor == gomysql.MySQLFlavor {
+		if r.ColumnNumber() >= 5 {
+			set, _ := r.GetString(0, 4)
+			p.GTIDSet = strings.ReplaceAll(strings.TrimSpace(set), "\n", "")
+		}
+		return p, nil
+	}
+	p.GTIDSet, err = s.binlogGTIDPos(conn, file, pos)
+	return p, err
+}
+
+// binlogGTIDPos asks MariaDB for the GTID set at a file position.
+func (s *BinlogSource) binlogGTIDPos(conn *client.Conn, file string, pos uint64) (string, error) {
+	r, err := conn.Execute("SELECT BINLOG_GTID_POS(?, ?)", file, pos)
+	if err != nil {
+		return "", fmt.Errorf("binlog source: gtid position of %s:%d: %w", file, pos, err)
+	}
+	if r.RowNumber() == 0 {
+		return "", s.lost(tableformat.Position{File: file, Pos: pos}, errors.New("binlog_gtid_pos gave no row"))
+	}
+	v, err := r.GetValue(0, 0)
+	if err != nil || v == nil {
+		return "", s.lost(tableformat.Position{File: file, Pos: pos}, errors.New("binlog_gtid_pos is NULL"))
+	}
+	set, _ := r.GetString(0, 0)
+	return set, nil
+}
+
+func (s *BinlogSource) parseGTIDSet(set string) (gomysql.GTIDSet, error) {
+	if s.cfg.Flavor == gomysql.MySQLFlavor {
+		return gomysql.ParseMysqlGTIDSet(set)
+	}
+	return gomysql.ParseMariadbGTIDSet(set)
+}
+
+// reached reports whether p is at or past the caught-up target.
+func (s *BinlogSource) reached(p tableformat.Position) (bool, error) {
+	if p.GTIDSet != "" && s.target.GTIDSet != "" {
+		have, err1 := tableformat.ParseGTIDSet(p.GTIDSet)
+		want, err2 := tableformat.ParseGTIDSet(s.target.GTIDSet)
+		if err := errors.Join(err1, err2); err != nil {
+			return false, fmt.Errorf("binlog source: %w", err)
+		}
+		return have.ContainsSet(want)
+	}
+	if p.File == "" || s.target.File == "" {
+		return false, nil
+	}
+	c, err := tableformat.CompareFilePos(p.File, p.Pos, s.target.File, s.target.Pos)
+	if err != nil {
+		return false, fmt.Errorf("binlog source: %w", err)
+	}
+	return c >= 0, nil
+}
+
+func (s *BinlogSource) startSync(start tableformat.Position, byGTID bool) error {
+	cfg := SyncerConfig(replication.BinlogSyncerConfig{
+		ServerID:        s.cfg.ServerID,
+		Flavor:          s.cfg.Flavor,
+		Host:            s.cfg.Host,
+		Port:            s.cfg.Port,
+		User:            s.cfg.User,
+		Password:        s.cfg.Password.Reveal(),
+		TLSConfig:       s.cfg.TLS,
+		HeartbeatPeriod: s.cfg.HeartbeatPeriod,
+		ReadTimeout:     s.cfg.ReadTimeout,
+		// A broken connection ends Next with an error: the daemon resumes
+		// from the lake's position, the only place a transaction can
+		// restart from once some of its rows were handed out.
+		DisableRetrySync: true,
+		Logger:           s.cfg.Logger,
+	})
+	s.syncer = replication.NewBinlogSyncer(cfg)
+	var err error
+	if byGTID {
+		s.streamer, err = s.syncer.StartSyncGTID(s.gtids.Clone())
+	} else {
+		s.file = start.File
+		s.streamer, err = s.syncer.StartSync(gomysql.Position{Name: start.File, Pos: uint32(start.Pos)})
+	}
+	if err != nil {
+		s.syncer.Close()
+		s.syncer = nil
+		return s.streamError(start, err)
+	}
+	return nil
+}
+
+// streamError classifies an error of the replication stream.
+func (s *BinlogSource) streamError(at tableformat.Position, err error) error {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
+			return s.lost(at, err)
+		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR, gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
+			return fmt.Errorf("binlog source: stream from %s as user %q: %w", s.addr(), s.cfg.User, err)
+		}
+	}
+	return fmt.Errorf("binlog source: stream from %s at %s: %w", s.addr(), at.String(), err)
+}
+
+func (s *BinlogSource) lost(at tableformat.Position, cause error) error {
+	return fmt.Errorf("binlog source: read at %s: %w (%v): start a new lake, or use --start-position/--start-gtid with a position the server still has (SHOW BINARY LOGS)",
+		at.String(), ErrPositionLost, cause)
+}
+
+// Next returns the next event: Rows of the open transaction, the Commit
+// that ends it, or DDL (followed by its Commit). With StopAtCaughtUp it
+// returns io.EOF once the server's position at open is reached, between
+// transactions.
+func (s *BinlogSource) Next(ctx context.Context) (ingest.Event, error) {
+	for {
+		if len(s.queue) > 0 {
+			ev := s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			return ev, nil
+		}
+		if s.caughtUp && !s.inTxn {
+			return nil, io.EOF
+		}
+		if s.streamer == nil {
+			return nil, errors.New("binlog source: closed")
+		}
+		ev, err := s.streamer.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, s.streamError(s.position(s.pos), err)
+		}
+		if err := s.handle(ev); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// position is the position after an event ending at logPos.
+func (s *BinlogSource) position(logPos uint32) tableformat.Position {
+	p := tableformat.Position{File: s.file, Pos: uint64(logPos)}
+	if s.gtids != nil {
+		p.GTIDSet = s.gtids.String()
+	}
+	return p
+}
+
+func (s *BinlogSource) handle(ev *replication.BinlogEvent) error {
+	if ev.Header.LogPos > 0 {
+		s.pos = ev.Header.LogPos
+	}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		s.file = string(e.NextLogName)
+		return nil
+	case *replication.MariadbGTIDEvent:
+		s.begin(e.GTID.String(), ev.Header.Timestamp)
+		s.multi = !e.IsStandalone()
+		return nil
+	case *replication.GTIDEvent:
+		gtid := ""
+		if e.GNO > 0 { // 0: an anonymous transaction (gtid_mode OFF)
+			u, err := uuid.FromBytes(e.SID)
+			if err != nil {
+				return fmt.Errorf("binlog source: gtid event: %w", err)
+			}
+			gtid = u.String() + ":" + strconv.FormatInt(e.GNO, 10)
+		}
+		s.begin(gtid, ev.Header.Timestamp)
+		return nil
+	case *replication.TableMapEvent:
+		_, err := s.table(e)
+		return err
+	case *replication.RowsEvent:
+		return s.rows(ev.Header.EventType, e)
+	case *replication.XIDEvent:
+		return s.commit(ev.Header.LogPos)
+	case *replication.QueryEvent:
+		return s.query(ev, e)
+	}
+	if s.cfg.StopAtCaughtUp && !s.inTxn && ev.Header.LogPos > 0 && s.file != "" {
+		// Between transactions (format description, GTID list, checkpoint
+		// events): the position may already be the target.
+		ok, err := s.reached(tableformat.Position{File: s.file, Pos: uint64(ev.Header.LogPos)})
+		if err != nil {
+			return err
+		}
+		s.caughtUp = s.caughtUp || ok
+	}
+	return nil
+}
+
+func (s *BinlogSource) begin(gtid string, ts uint32) {
+	s.inTxn, s.multi = true, false
+	s.txnGTID = gtid
+	s.txnTime = int64(ts) * 1_000_000
+}
+
+// commit ends the open transaction at logPos, adding its GTID to the
+// executed set.
+func (s *BinlogSource) commit(logPos uint32) error {
+	if s.txnGTID != "" && s.gtids != nil {
+		if err := s.gtids.Update(s.txnGTID); err != nil {
+			return fmt.Errorf("binlog source: add gtid %s to %s: %w", s.txnGTID, s.gtids.String(), err)
+		}
+	}
+	c := &ingest.Commit{GTID: s.txnGTID, End: s.position(logPos), Time: s.txnTime}
+	s.queue = append(s.queue, c)
+	s.inTxn, s.multi, s.txnGTID = false, false, ""
+	if s.cfg.StopAtCaughtUp && !s.caughtUp {
+		ok, err := s.reached(tableformat.Position{File: c.End.File, Pos: c.End.Pos})
+		if err != nil {
+			return err
+		}
+		s.caughtUp = ok
+	}
+	return nil
+}
+
+func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEvent) error {
+	sql := strings.TrimSpace(string(e.Query))
+	switch strings.ToUpper(sql) {
+	case "BEGIN":
+		if !s.inTxn { // MySQL without GTIDs
+			s.begin("", ev.Header.Timestamp)
+		}
+		s.multi = true
+		return nil
+	case "COMMIT": // non-transactional tables
+		return s.commit(ev.Header.LogPos)
+	}
+	if !s.inTxn {
+		s.begin("", ev.Header.Timestamp)
+	}
+	for _, d := range ParseDDL(string(e.Schema), sql) {
+		if s.cfg.Include(d.DB, d.Name) || (d.NewName != "" && s.cfg.Include(d.NewDB, d.NewName)) {
+			// DDL.Table stays nil: the new structure shows in the table's
+			// next TableMap event, which the pipeline compares.
+			s.queue = append(s.queue, d)
+		}
+	}
+	if !s.multi {
+		return s.commit(ev.Header.LogPos)
+	}
+	return nil
+}
+
+// table returns the cached description of a TableMap event's table, or nil
+// when the table is not mirrored. The same *ingest.Table is returned while
+// the table id and its structure are unchanged.
+func (s *BinlogSource) table(e *replication.TableMapEvent) (*cachedTable, error) {
+	fp := fingerprint(e)
+	if c, ok := s.tables[e.TableID]; ok && c.fingerprint == fp {
+		return c, nil
+	}
+	if len(s.tables) >= maxCachedTables {
+		clear(s.tables)
+	}
+	c := &cachedTable{fingerprint: fp}
+	db, name := string(e.Schema), string(e.Table)
+	if s.cfg.Include(db, name) {
+		cols, key, err := ColumnsFromTableMap(e)
+		if err != nil {
+			return nil, fmt.Errorf("binlog source: %w", err)
+		}
+		t := &ingest.Table{DB: db, Name: name, Columns: make([]ingest.SourceColumn, len(cols))}
+		for i, col := range cols {
+			t.Columns[i] = ingest.SourceColumn{Name: col.Name, Type: col.Type, Nullable: col.Nullable}
+		}
+		for _, k := range key {
+			t.Key = append(t.Key, cols[k].Name)
+		}
+		c.table, c.cols = t, cols
+	}
+	s.tables[e.TableID] = c
+	return c, nil
+}
+
+// fingerprint identifies a table's structure as a TableMap event logs it.
+func fingerprint(e *replication.TableMapEvent) string {
+	var b strings.Builder
+	field := func(p []byte) {
+		b.WriteString(strconv.Itoa(len(p)))
+		b.WriteByte(':')
+		b.Write(p)
+	}
+	field(e.Schema)
+	field(e.Table)
+	field(e.ColumnType)
+	for _, m := range e.ColumnMeta {
+		b.WriteString(strconv.Itoa(int(m)))
+		b.WriteByte(',')
+	}
+	field(e.NullBitmap)
+	field(e.SignednessBitmap)
+	for _, names := range e.ColumnName {
+		field(names)
+	}
+	for _, pk := range e.PrimaryKey {
+		b.WriteString(strconv.FormatUint(pk, 10))
+		b.WriteByte(',')
+	}
+	b.WriteByte('|')
+	for _, v := range [][]uint64{e.DefaultCharset, e.ColumnCharset, e.EnumSetDefaultCharset, e.EnumSetColumnCharset} {
+		for _, x := range v {
+			b.WriteString(strconv.FormatUint(x, 10))
+			b.WriteByte(',')
+		}
+		b.WriteByte('|')
+	}
+	for _, labels := range append(append([][][]byte{}, e.EnumStrValue...), e.SetStrValue...) {
+		for _, l := range labels {
+			field(l)
+		}
+		b.WriteByte('|')
+	}
+	return b.String()
+}
+
+func (s *BinlogSource) rows(typ replication.EventType, e *replication.RowsEvent) error {
+	if e.Table == nil {
+		return fmt.Errorf("binlog source: rows event for table id %d without a table map", e.TableID)
+	}
+	c, err := s.table(e.Table)
+	if err != nil {
+		return err
+	}
+	if c.table == nil {
+		return nil
+	}
+	var op ingest.RowOp
+	switch typ {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
+		op = ingest.RowInsert
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1, replication.PARTIAL_UPDATE_ROWS_EVENT:
+		op = ingest.RowUpdate
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		op = ingest.RowDelete
+	default:
+		return fmt.Errorf("binlog source: table %s.%s: unexpected rows event %s", c.table.DB, c.table.Name, typ)
+	}
+	for _, skipped := range e.SkippedColumns {
+		if len(skipped) > 0 {
+			return fmt.Errorf("binlog source: table %s.%s: partial row image (set binlog_row_image=FULL)", c.table.DB, c.table.Name)
+		}
+	}
+	r := &ingest.Rows{Table: c.table, Op: op, Time: s.txnTime}
+	for i, raw := range e.Rows {
+		row, err := s.decodeRow(c, raw)
+		if err != nil {
+			return err
+		}
+		switch {
+		case op == ingest.RowInsert:
+			r.After = append(r.After, row)
+		case op == ingest.RowDelete:
+			r.Before = append(r.Before, row)
+		case i%2 == 0:
+			r.Before = append(r.Before, row)
+		default:
+			r.After = append(r.After, row)
+		}
+	}
+	if len(r.Before) != len(r.After) && op == ingest.RowUpdate {
+		return fmt.Errorf("binlog source: table %s.%s: update event with an odd number of row images", c.table.DB, c.table.Name)
+	}
+	s.queue = append(s.queue, r)
+	return nil
+}
+
+func (s *BinlogSource) decodeRow(c *cachedTable, raw []any) ([]any, error) {
+	if len(raw) != len(c.cols) {
+		return nil, fmt.Errorf("binlog source: table %s.%s: row of %d values, table map has %d columns",
+			c.table.DB, c.table.Name, len(raw), len(c.cols))
+	}
+	row := make([]any, len(raw))
+	for i, col := range c.cols {
+		v, err := DecodeBinlogValue(col.Type, raw[i])
+		if errors.Is(err, ErrZeroDate) {
+			s.zeroDates.Add(1)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("binlog source: table %s.%s column %q: %w", c.table.DB, c.table.Name, col.Name, err)
+		}
+		row[i] = v
+	}
+	return row, nil
+}
