@@ -6,8 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path"
+	"time"
 
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/ingest"
@@ -73,26 +76,81 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	srcCfg.Logger = logger
-	src, err := mysql.NewBinlogSource(ctx, srcCfg, from)
-	if err != nil {
-		return sourceError(err)
-	}
-	defer src.Close()
-	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
-		"from", from.String(), "version", st.Version)
 	p := ingest.New(lakeLog, ingest.Options{
 		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
 	})
+	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
+		"from", from.String(), "version", st.Version)
+	// Reconnect from the lake's position after a failure: every commit holds
+	// whole transactions and its position, so a new source opened there
+	// replays nothing twice. Failures that retrying cannot fix end the run;
+	// so do maxStalledAttempts failures in a row without progress.
+	stalled := 0
+	for attempt := 0; ; attempt++ {
+		err := runSource(ctx, p, srcCfg, from, logger)
+		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+			if err != nil {
+				logger.Info("ingest stopped: the last whole transactions are committed")
+			}
+			return nil
+		}
+		if fatalIngestError(err) {
+			return sourceError(err)
+		}
+		latest, lerr := lakeLog.Latest(ctx)
+		if lerr != nil {
+			return fmt.Errorf("%w (then reading the lake: %w)", err, lerr)
+		}
+		if latest.Progress.Position == from {
+			stalled++
+		} else {
+			stalled = 0
+		}
+		if stalled >= maxStalledAttempts {
+			return fmt.Errorf("giving up after %d attempts without progress: %w", stalled, err)
+		}
+		from = latest.Progress.Position
+		wait := backoff(stalled)
+		logger.Warn("ingest interrupted; reconnecting from the lake's position", "err", err, "from", from.String(), "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// maxStalledAttempts bounds reconnections that make no progress.
+const maxStalledAttempts = 8
+
+// backoff is the wait before reconnection attempt n: exponential from
+// 500 ms to 30 s, with jitter.
+func backoff(n int) time.Duration {
+	d := min(30*time.Second, 500*time.Millisecond<<min(n, 6))
+	return d/2 + rand.N(d/2+1)
+}
+
+// runSource opens the binlog at from and runs the pipeline on it.
+func runSource(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, from tableformat.Position, logger *slog.Logger) error {
+	src, err := mysql.NewBinlogSource(ctx, cfg, from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
 	err = p.Run(ctx, src)
 	if zd := src.ZeroDates(); zd > 0 {
 		logger.Warn("zero dates stored as NULL", "count", zd)
 	}
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		logger.Info("ingest stopped: the last whole transactions are committed")
-		return nil
-	}
-	return sourceError(err)
+	return err
+}
+
+// fatalIngestError reports errors that retrying cannot fix.
+func fatalIngestError(err error) bool {
+	var ce *configError
+	var ive *tableformat.InvalidValueError
+	return errors.Is(err, mysql.ErrPositionLost) || errors.Is(err, tableformat.ErrConflict) ||
+		errors.Is(err, tableformat.ErrCorrupt) || errors.As(err, &ce) || errors.As(err, &ive)
 }
 
 // sourceError marks a lost position for its exit code.

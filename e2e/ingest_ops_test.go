@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// waitForGTID polls the lake until it has reached gtid, with a deadline.
+func waitForGTID(t *testing.T, store tableformat.Store, gtid string, deadline time.Duration) {
+	t.Helper()
+	want, err := tableformat.ParseGTIDSet(gtid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		st, err := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
+		if err == nil {
+			have, _ := tableformat.ParseGTIDSet(st.Progress.Position.GTIDSet)
+			if ok, _ := have.ContainsSet(want); ok {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	t.Fatalf("the lake did not reach %s within %v", gtid, deadline)
+}
+
+// TestIngestReconnectsAndStopsCleanly: the source's binlog dump thread is
+// killed while the daemon runs; the daemon reconnects from the lake's
+// position by itself. SIGTERM then stops it with exit code 0.
+func TestIngestReconnectsAndStopsCleanly(t *testing.T) {
+	e := newEnv(t)
+	store := e.store()
+	start := binlogPos(t, e.db)
+	w := newWorkload(t, e.db, 4)
+	cmd := e.ingest("--start-gtid", start)
+	ctx := context.Background()
+	for range 60 {
+		w.txn(ctx)
+	}
+	waitForGTID(t, store, w.moments[len(w.moments)-1].gtid, 30*time.Second)
+	ids := strings.Fields(e.db.Query(t, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'"))
+	if len(ids) == 0 {
+		t.Fatal("no binlog dump thread to kill")
+	}
+	for _, id := range ids {
+		e.db.Exec(t, "KILL "+id)
+	}
+	for range 60 {
+		w.txn(ctx)
+	}
+	waitForGTID(t, store, w.moments[len(w.moments)-1].gtid, 60*time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit code 0", err)
+	}
+	w.check(store)
+}
+
+// TestIngestReplayFromGTID: --start-gtid on a lake that is past it rewinds
+// the lake (a rewind commit, history kept) and replays from there; the lake
+// then equals the source at every transaction again.
+func TestIngestReplayFromGTID(t *testing.T) {
+	e := newEnv(t)
+	store := e.store()
+	start := binlogPos(t, e.db)
+	w := newWorkload(t, e.db, 5)
+	for range 80 {
+		w.txn(context.Background())
+	}
+	if err := e.ingest("--exit-when-caught-up", "--start-gtid", start).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		w.txn(context.Background())
+	}
+	middle := w.moments[30].gtid
+	if err := e.ingest("--exit-when-caught-up", "--start-gtid", middle).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	rewinds := 0
+	latest, err := l.Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := before.Version + 1; v <= latest.Version; v++ {
+		en, err := l.Entry(context.Background(), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if en.Kind == tableformat.KindRewind {
+			rewinds++
+		}
+	}
+	if rewinds != 1 {
+		t.Fatalf("%d rewind commits after version %d, want 1", rewinds, before.Version)
+	}
+	if _, err := l.AtVersion(context.Background(), before.Version); err != nil {
+		t.Fatalf("history before the rewind: %v", err)
+	}
+	w.check(store)
+}
+
+// TestIngestPositionLost: a start position the server has purged gives its
+// own exit code and a message that says what to do; the lake is unchanged.
+func TestIngestPositionLost(t *testing.T) {
+	e := newEnv(t)
+	store := e.store()
+	first := strings.Fields(e.db.Query(t, "SHOW BINARY LOGS"))[0]
+	e.db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)", "INSERT INTO shop.t VALUES (1)", "FLUSH BINARY LOGS")
+	current := strings.Fields(e.db.Query(t, "SHOW MASTER STATUS"))[0]
+	// MariaDB purges a binlog only once its checkpoint has moved past it.
+	for end := time.Now().Add(30 * time.Second); ; {
+		e.db.Exec(t, "PURGE BINARY LOGS TO '"+current+"'")
+		if !strings.Contains(e.db.Query(t, "SHOW BINARY LOGS"), first) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s was not purged", first)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	cmd := e.ingest("--exit-when-caught-up", "--start-position", first+":4")
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 6 {
+		t.Fatalf("exit: %v, want exit code 6 (position lost)", err)
+	}
+	out, _ := os.ReadFile(filepath.Join(e.logDir, "ingest-001.log"))
+	if !strings.Contains(string(out), first) || !strings.Contains(string(out), "SHOW BINARY LOGS") || strings.Contains(string(out), "goroutine ") {
+		t.Fatalf("the error should name the position and say what to do, without a stack trace:\n%s", out)
+	}
+	st, lerr := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
+	if lerr != nil || st.Progress.MaxSeq != 0 {
+		t.Fatalf("the lake changed: %v, max seq %d", lerr, st.Progress.MaxSeq)
+	}
+}
