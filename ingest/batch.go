@@ -104,13 +104,17 @@ func (b *batch) addRows(e *Rows) error {
 		return nil
 	}
 	switch e.Op {
-	case RowInsert:
+	case RowInsert, RowSnapshot:
+		op := tableformat.OpInsert
+		if e.Op == RowSnapshot {
+			op = tableformat.OpSnapshot
+		}
 		data := take(tableformat.FileData)
 		for _, r := range e.After {
 			if err := check(r); err != nil {
 				return err
 			}
-			data.rows = append(data.rows, tableformat.Row{Seq: b.nextSeq(), TS: e.Time, Op: tableformat.OpInsert, Values: r})
+			data.rows = append(data.rows, tableformat.Row{Seq: b.nextSeq(), TS: e.Time, Op: op, Values: r})
 			b.openBytes += rowBytes(r)
 		}
 	case RowUpdate:

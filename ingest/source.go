@@ -62,6 +62,10 @@ const (
 	RowInsert RowOp = 1
 	RowUpdate RowOp = 2
 	RowDelete RowOp = 3
+	// RowSnapshot rows were read by an initial snapshot: they are inserts
+	// (tableformat.OpSnapshot), and the snapshot's rows end with one Commit
+	// holding the binlog position the consistent read was taken at.
+	RowSnapshot RowOp = 4
 )
 
 // Commit ends the open transaction (or stands alone after a DDL).
