@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +37,33 @@ func waitForGTID(t *testing.T, store tableformat.Store, gtid string, deadline ti
 	t.Fatalf("the lake did not reach %s within %v", gtid, deadline)
 }
 
+// get fetches a path of the daemon's ops endpoint.
+func (e *env) get(path string) (int, string) {
+	resp, err := http.Get("http://" + e.ops + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady polls /readyz until it answers 200, with a deadline.
+func (e *env) waitReady(deadline time.Duration) {
+	e.t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		code, body := e.get("/readyz")
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(end) {
+			e.t.Fatalf("/readyz: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
 // TestIngestReconnectsAndStopsCleanly: the source's binlog dump thread is
 // killed while the daemon runs; the daemon reconnects from the lake's
 // position by itself. SIGTERM then stops it with exit code 0.
@@ -44,6 +73,10 @@ func TestIngestReconnectsAndStopsCleanly(t *testing.T) {
 	start := binlogPos(t, e.db)
 	w := newWorkload(t, e.db, 4)
 	cmd := e.ingest("--start-gtid", start)
+	e.waitReady(30 * time.Second)
+	if code, _ := e.get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz: %d", code)
+	}
 	ctx := context.Background()
 	for range 60 {
 		w.txn(ctx)
@@ -60,6 +93,16 @@ func TestIngestReconnectsAndStopsCleanly(t *testing.T) {
 		w.txn(ctx)
 	}
 	waitForGTID(t, store, w.moments[len(w.moments)-1].gtid, 60*time.Second)
+	e.waitReady(30 * time.Second)
+	code, metrics := e.get("/metrics")
+	for _, want := range []string{"binlake_ingest_commits_total", `binlake_ingest_row_changes_total{db="shop",op="insert",table="orders"}`, "binlake_ingest_lag_seconds"} {
+		if code != http.StatusOK || !strings.Contains(metrics, want) {
+			t.Fatalf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+	if strings.Contains(metrics, e.db.UserPassword) || strings.Contains(metrics, e.minio.SecretKey) {
+		t.Fatal("/metrics shows a secret")
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v, want exit code 0", err)

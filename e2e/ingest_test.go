@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,12 +57,19 @@ type env struct {
 	envs   []string
 	logDir string
 	runs   int
+	ops    string // host:port of the daemon's /metrics, /healthz, /readyz
 }
 
 func newEnv(t *testing.T) *env {
 	e := &env{t: t, db: testenv.StartMariaDB(t), minio: testenv.StartMinIO(t), logDir: t.TempDir()}
 	e.bucket = e.minio.NewBucket(t)
 	e.config = filepath.Join(t.TempDir(), "binlake.yaml")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ops = ln.Addr().String()
+	ln.Close()
 	cfg := fmt.Sprintf(`source:
   name: shop
   host: 127.0.0.1
@@ -77,9 +85,10 @@ warehouse:
     use_tls: false
 ingest:
   commit_interval: 100ms
+  listen: %s
 log:
   level: debug
-`, e.db.Port, e.db.User, e.bucket, e.minio.Endpoint, e.minio.AccessKey)
+`, e.db.Port, e.db.User, e.bucket, e.minio.Endpoint, e.minio.AccessKey, e.ops)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type batch struct {
 	// first, then the open one's.
 	bufs map[bufKey]*rowBuf
 
+	lastSourceTS int64 // the source commit time of the last closed transaction
+
 	spilled      []pendingFile
 	spilledBytes int64 // estimated bytes of the rows in spilled files
 }
@@ -86,6 +88,7 @@ func (b *batch) addRows(e *Rows) error {
 	if change != nil {
 		b.openChanges = append(b.openChanges, *change)
 	}
+	b.opts.Metrics.rows(e.Table, e.Op, max(len(e.After), len(e.Before)))
 	keyIdx := keyIndexes(&tt.schema)
 	take := func(kind tableformat.FileKind) *rowBuf {
 		k := bufKey{tt.id, tt.schema.Version, kind}
@@ -153,6 +156,8 @@ func (b *batch) addRows(e *Rows) error {
 // join the closed ones.
 func (b *batch) closeTxn(c *Commit) {
 	b.ts = max(b.ts, c.Time)
+	b.lastSourceTS = c.Time
+	b.opts.Metrics.transaction()
 	if b.seq > b.closedSeq {
 		b.txns = append(b.txns, tableformat.TxnMark{Seq: b.seq, TS: b.ts, GTID: c.GTID, File: c.End.File, Pos: c.End.Pos})
 	}

@@ -33,8 +33,10 @@ type Options struct {
 	UploadParallelism int
 	// FileWriter configures the Parquet files.
 	FileWriter tableformat.FileWriterOptions
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Metrics, when set, receives the pipeline's figures.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -170,6 +172,7 @@ func (p *Pipeline) spill(ctx context.Context, b *batch) error {
 		return err
 	}
 	b.spilled = append(b.spilled, files...)
+	p.opts.Metrics.spill()
 	return nil
 }
 
@@ -183,14 +186,20 @@ func (p *Pipeline) flush(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	e := b.entry(append(b.closedSpilled(), files...))
 	start := p.opts.Now()
+	e := b.entry(append(b.closedSpilled(), files...))
 	st, err := p.log.Commit(ctx, e)
 	if err != nil {
 		return fmt.Errorf("commit %d transactions: %w", len(e.Txns), err)
 	}
+	took := p.opts.Now().Sub(start)
+	var bytes int64
+	for _, f := range e.Add {
+		bytes += f.Bytes
+	}
+	p.opts.Metrics.committed(st.Version, took, len(e.Add), bytes, b.lastSourceTS)
 	p.opts.Logger.Info("committed", "version", st.Version, "transactions", len(e.Txns), "files", len(e.Add),
-		"position", st.Progress.Position.String(), "took", p.opts.Now().Sub(start))
+		"position", st.Progress.Position.String(), "took", took)
 	b.committed(st)
 	return nil
 }

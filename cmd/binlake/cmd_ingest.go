@@ -76,9 +76,16 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	srcCfg.Logger = logger
+	reg := newRegistry()
+	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer ops.close()
 	p := ingest.New(lakeLog, ingest.Options{
 		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
+		Metrics: ingest.NewMetrics(reg, nil),
 	})
 	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
 		"from", from.String(), "version", st.Version)
@@ -88,7 +95,8 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	// so do maxStalledAttempts failures in a row without progress.
 	stalled := 0
 	for attempt := 0; ; attempt++ {
-		err := runSource(ctx, p, srcCfg, from, logger)
+		err := runSource(ctx, p, srcCfg, from, logger, ops)
+		ops.setReady(false, fmt.Sprint(err))
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			if err != nil {
 				logger.Info("ingest stopped: the last whole transactions are committed")
@@ -132,12 +140,13 @@ func backoff(n int) time.Duration {
 }
 
 // runSource opens the binlog at from and runs the pipeline on it.
-func runSource(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, from tableformat.Position, logger *slog.Logger) error {
+func runSource(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, from tableformat.Position, logger *slog.Logger, ops *opsServer) error {
 	src, err := mysql.NewBinlogSource(ctx, cfg, from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	ops.setReady(true, "")
 	err = p.Run(ctx, src)
 	if zd := src.ZeroDates(); zd > 0 {
 		logger.Warn("zero dates stored as NULL", "count", zd)

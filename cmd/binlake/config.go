@@ -74,6 +74,9 @@ type IngestConfig struct {
 	MemoryBudget int64 `yaml:"memory_budget"`
 	// UploadParallelism bounds concurrent file uploads.
 	UploadParallelism int `yaml:"upload_parallelism"`
+	// Listen is the address of /metrics, /healthz and /readyz ("" turns
+	// them off).
+	Listen string `yaml:"listen"`
 }
 
 // WarehouseConfig says where lakes live.
@@ -113,7 +116,7 @@ func defaultConfig() Config {
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
 		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}},
-		Ingest:    IngestConfig{CommitInterval: time.Second, MaxBatchBytes: 64 << 20, MemoryBudget: 256 << 20, UploadParallelism: 4},
+		Ingest:    IngestConfig{CommitInterval: time.Second, MaxBatchBytes: 64 << 20, MemoryBudget: 256 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464"},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }

@@ -1,0 +1,91 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the pipeline's Prometheus metrics (docs/metrics.md). A nil
+// *Metrics records nothing.
+type Metrics struct {
+	rowChanges    *prometheus.CounterVec
+	transactions  prometheus.Counter
+	commits       prometheus.Counter
+	commitSeconds prometheus.Histogram
+	files         prometheus.Counter
+	bytes         prometheus.Counter
+	spills        prometheus.Counter
+	version       prometheus.Gauge
+	sourceTime    prometheus.Gauge
+	lag           prometheus.Gauge
+	now           func() time.Time
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Metrics{
+		rowChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "binlake_ingest_row_changes_total",
+			Help: "Row changes read from the source, by table and operation (insert, update, delete, snapshot)."}, []string{"db", "table", "op"}),
+		transactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_transactions_total",
+			Help: "Source transactions read (including ones that touched no mirrored table)."}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_commits_total",
+			Help: "Lake commits made by ingest."}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "binlake_ingest_commit_duration_seconds",
+			Help: "Time to write a batch's files and commit it.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		files: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_files_written_total",
+			Help: "Parquet files uploaded."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_bytes_written_total",
+			Help: "Bytes of Parquet files uploaded."}),
+		spills: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_spills_total",
+			Help: "Times buffered rows were written to files early because they reached the memory budget."}),
+		version: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_lake_version",
+			Help: "The lake version of ingest's last commit."}),
+		sourceTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_ingest_source_commit_timestamp_seconds",
+			Help: "Source commit time of the last transaction in the lake (Unix seconds)."}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_ingest_lag_seconds",
+			Help: "Seconds between the source commit of the last transaction in the lake and its lake commit."}),
+		now: now,
+	}
+	reg.MustRegister(m.rowChanges, m.transactions, m.commits, m.commitSeconds, m.files, m.bytes, m.spills,
+		m.version, m.sourceTime, m.lag)
+	return m
+}
+
+func (m *Metrics) rows(t *Table, op RowOp, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	name := [...]string{RowInsert: "insert", RowUpdate: "update", RowDelete: "delete", RowSnapshot: "snapshot"}[op]
+	m.rowChanges.WithLabelValues(t.DB, t.Name, name).Add(float64(n))
+}
+
+func (m *Metrics) transaction() {
+	if m != nil {
+		m.transactions.Inc()
+	}
+}
+
+func (m *Metrics) spill() {
+	if m != nil {
+		m.spills.Inc()
+	}
+}
+
+func (m *Metrics) committed(version int64, took time.Duration, files int, bytes int64, sourceTS int64) {
+	if m == nil {
+		return
+	}
+	m.commits.Inc()
+	m.commitSeconds.Observe(took.Seconds())
+	m.files.Add(float64(files))
+	m.bytes.Add(float64(bytes))
+	m.version.Set(float64(version))
+	if sourceTS > 0 {
+		m.sourceTime.Set(float64(sourceTS) / 1e6)
+		m.lag.Set(m.now().Sub(time.UnixMicro(sourceTS)).Seconds())
+	}
+}
