@@ -193,3 +193,36 @@ func TestIngestPositionLost(t *testing.T) {
 		t.Fatalf("the lake changed: %v, max seq %d", lerr, st.Progress.MaxSeq)
 	}
 }
+
+// TestCheck: `binlake check` on a correctly set up source and MinIO passes
+// every check, storage put-if-absent included; with binlog_row_metadata
+// turned down it fails (exit 1) and prints the fix.
+func TestCheck(t *testing.T) {
+	e := newEnv(t)
+	run := func() (int, string) {
+		cmd := exec.Command(binary, "check", "-c", e.config)
+		cmd.Env = e.envs
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	code, out := run()
+	if code != 0 || !strings.Contains(out, "storage put-if-absent") || strings.Contains(out, "FAIL") || strings.Contains(out, "fix:") {
+		t.Fatalf("check: exit %d\n%s", code, out)
+	}
+	e.db.Exec(t, "SET GLOBAL binlog_row_metadata=MINIMAL")
+	code, out = run()
+	if code != 1 || !strings.Contains(out, "SET GLOBAL binlog_row_metadata=FULL") {
+		t.Fatalf("check with MINIMAL row metadata: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, e.db.UserPassword) || strings.Contains(out, e.minio.SecretKey) {
+		t.Fatal("check printed a secret")
+	}
+	t.Logf("binlake check:\n%s", out)
+}

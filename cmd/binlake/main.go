@@ -44,6 +44,7 @@ type cliEnv struct {
 
 func commands() []command {
 	return []command{
+		{"check", "prerequisites: binlog settings, grants, storage put-if-absent", runCheck},
 		{"ingest", "mirror the source's binlog into the lake (a daemon; SIGTERM finishes the commit in flight)", runIngest},
 		{"log", "the commit log: version, time, kind, position, tables, rows", runLog},
 		{"tables", "tables, schemas, row counts, files", runTables},
