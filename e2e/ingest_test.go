@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 
 // env is one source database and one lake warehouse.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *testenv.MariaDB
 	minio  *testenv.MinIO
 	bucket string
@@ -60,7 +60,7 @@ type env struct {
 	ops    string // host:port of the daemon's /metrics, /healthz, /readyz
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	e := &env{t: t, db: testenv.StartMariaDB(t), minio: testenv.StartMinIO(t), logDir: t.TempDir()}
 	e.bucket = e.minio.NewBucket(t)
 	e.config = filepath.Join(t.TempDir(), "binlake.yaml")

@@ -268,9 +268,11 @@ func pick(row []any, idx []int) []any {
 	return out
 }
 
-// rowBytes estimates the memory a row holds.
+// rowBytes estimates the memory a row holds: the Row and its slice, an
+// interface per value (16 bytes) and the boxed value behind it (about 16),
+// and string and byte contents.
 func rowBytes(row []any) int64 {
-	n := int64(24 + 16*len(row))
+	n := int64(64 + 32*len(row))
 	for _, v := range row {
 		switch x := v.(type) {
 		case string:

@@ -84,7 +84,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	if err != nil {
 		return err
 	}
-	events := make(chan Event, 256)
+	events := make(chan Event, 16) // a few events: the batch is where rows wait
 	readErr := make(chan error, 1)
 	readCtx, stopRead := context.WithCancel(ctx)
 	defer stopRead()

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path"
+	"runtime/debug"
 	"time"
 
 	"github.com/binlake/binlake/connectors/mysql"
@@ -49,6 +50,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	logger := newLogger(cfg.Log, env.stderr)
+	setMemoryLimit(cfg.Ingest.MemoryLimit, env.getenv, logger)
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -258,4 +260,15 @@ func tableFilter(include, exclude []string) func(db, table string) bool {
 		name := db + "." + table
 		return (len(include) == 0 || match(include, name)) && !match(exclude, name)
 	}
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit, so the garbage
+// collector works harder before the heap outgrows it, unless GOMEMLIMIT
+// already sets one.
+func setMemoryLimit(limit int64, getenv func(string) (string, bool), logger *slog.Logger) {
+	if _, ok := getenv("GOMEMLIMIT"); ok || limit <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	logger.Debug("memory limit set", "bytes", limit)
 }
