@@ -27,8 +27,10 @@ test: deps lint
 test-unit:
 	$(GO) test $(GOFLAGS) -short -count=1 $(PKGS)
 
+# Component benchmarks repeat 50 times; end-to-end ones (seconds each) once.
 bench: deps
-	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x -timeout 60m $(PKGS)
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x -timeout 60m $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
