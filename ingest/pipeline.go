@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/binlake/binlake/tableformat"
 )
@@ -218,26 +219,16 @@ type fileJob struct {
 // writeFiles writes and uploads the jobs' files concurrently.
 func (p *Pipeline) writeFiles(ctx context.Context, jobs []fileJob) ([]pendingFile, error) {
 	out := make([]pendingFile, len(jobs))
-	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, p.opts.UploadParallelism)
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.opts.UploadParallelism)
 	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			f, err := p.writeFile(ctx, j)
-			out[i], errs[i] = pendingFile{add: f, open: j.open}, err
-		}()
+		g.Go(func() error {
+			f, err := p.writeFile(gctx, j)
+			out[i] = pendingFile{add: f, open: j.open}
+			return err
+		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultCheckpointInterval is the checkpoint interval of a new lake.
@@ -301,39 +302,26 @@ func (l *Log) Entry(ctx context.Context, v int64) (*Entry, error) {
 // fetchEntries reads and decodes the entries of versions, concurrently.
 func (l *Log) fetchEntries(ctx context.Context, versions []int64) ([]*Entry, error) {
 	out := make([]*Entry, len(versions))
-	errs := make([]error, len(versions))
-	sem := make(chan struct{}, l.opts.FetchParallelism)
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(l.opts.FetchParallelism)
 	for i, v := range versions {
-		if e := l.cachedEntry(v); e != nil {
-			out[i] = e
+		if out[i] = l.cachedEntry(v); out[i] != nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			key := EntryKey(v)
-			data, err := ReadObject(ctx, l.store, key)
+			data, err := ReadObject(gctx, l.store, key)
 			if IsNotExist(err) {
-				errs[i] = fmt.Errorf("version %d: %w", v, ErrVersionNotFound)
-				return
+				return fmt.Errorf("version %d: %w", v, ErrVersionNotFound)
 			}
 			if err != nil {
-				errs[i] = fmt.Errorf("read %s: %w", key, err)
-				return
+				return fmt.Errorf("read %s: %w", key, err)
 			}
-			out[i], errs[i] = DecodeEntry(key, v, data)
-		}()
+			out[i], err = DecodeEntry(key, v, data)
+			return err
+		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	for _, e := range out {

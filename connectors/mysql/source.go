@@ -195,20 +195,29 @@ func (s *BinlogSource) Close() error {
 	return nil
 }
 
-func (s *BinlogSource) addr() string {
-	return net.JoinHostPort(s.cfg.Host, strconv.Itoa(int(s.cfg.Port)))
+func (s *BinlogSource) addr() string { return sourceAddr(s.cfg) }
+
+func sourceAddr(cfg SourceConfig) string {
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 }
 
 // connect opens the control connection (positions, GTID sets), which also
 // checks the credentials before streaming starts.
 func (s *BinlogSource) connect(ctx context.Context) (*client.Conn, error) {
+	return dial(ctx, s.cfg, "binlog source")
+}
+
+// dial opens a client connection to the source with cfg's credentials and
+// TLS; who names the caller in errors (never the password).
+func dial(ctx context.Context, cfg SourceConfig, who string) (*client.Conn, error) {
 	opts := []client.Option{}
-	if s.cfg.TLS != nil {
-		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(s.cfg.TLS); return nil })
+	if cfg.TLS != nil {
+		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(cfg.TLS); return nil })
 	}
-	conn, err := client.ConnectWithContext(ctx, s.addr(), s.cfg.User, s.cfg.Password.Reveal(), "", connectTimeout, opts...)
+	addr := sourceAddr(cfg)
+	conn, err := client.ConnectWithContext(ctx, addr, cfg.User, cfg.Password.Reveal(), "", connectTimeout, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("binlog source: connect to %s as user %q: %w", s.addr(), s.cfg.User, err)
+		return nil, fmt.Errorf("%s: connect to %s as user %q: %w", who, addr, cfg.User, err)
 	}
 	return conn, nil
 }
@@ -239,16 +248,22 @@ func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, 
 
 // binlogGTIDPos asks MariaDB for the GTID set at a file position.
 func (s *BinlogSource) binlogGTIDPos(conn *client.Conn, file string, pos uint64) (string, error) {
+	return binlogGTIDPos(conn, "binlog source", file, pos)
+}
+
+// binlogGTIDPos asks MariaDB for the GTID set at a file position; who names
+// the caller in errors.
+func binlogGTIDPos(conn *client.Conn, who, file string, pos uint64) (string, error) {
 	r, err := conn.Execute("SELECT BINLOG_GTID_POS(?, ?)", file, pos)
 	if err != nil {
-		return "", fmt.Errorf("binlog source: gtid position of %s:%d: %w", file, pos, err)
+		return "", fmt.Errorf("%s: gtid position of %s:%d: %w", who, file, pos, err)
 	}
 	if r.RowNumber() == 0 {
-		return "", s.lost(tableformat.Position{File: file, Pos: pos}, errors.New("binlog_gtid_pos gave no row"))
+		return "", positionLost(tableformat.Position{File: file, Pos: pos}, errors.New("binlog_gtid_pos gave no row"))
 	}
 	v, err := r.GetValue(0, 0)
 	if err != nil || v == nil {
-		return "", s.lost(tableformat.Position{File: file, Pos: pos}, errors.New("binlog_gtid_pos is NULL"))
+		return "", positionLost(tableformat.Position{File: file, Pos: pos}, errors.New("binlog_gtid_pos is NULL"))
 	}
 	set, _ := r.GetString(0, 0)
 	return set, nil
@@ -329,6 +344,10 @@ func (s *BinlogSource) streamError(at tableformat.Position, err error) error {
 }
 
 func (s *BinlogSource) lost(at tableformat.Position, cause error) error {
+	return positionLost(at, cause)
+}
+
+func positionLost(at tableformat.Position, cause error) error {
 	return fmt.Errorf("binlog source: read at %s: %w (%v): start a new lake, or use --start-position/--start-gtid with a position the server still has (SHOW BINARY LOGS)",
 		at.String(), ErrPositionLost, cause)
 }

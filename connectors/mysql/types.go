@@ -252,13 +252,21 @@ func labelType(k tableformat.TypeKind, raw []string, collation uint64) (tablefor
 		}
 	}
 	labels := make([]string, len(raw))
-	quoted := make([]string, len(raw))
 	for i, l := range raw {
 		s, err := toUTF8([]byte(l), charset)
 		if err != nil {
 			return tableformat.Type{}, fmt.Errorf("%s label %d: %w", k, i+1, err)
 		}
 		labels[i] = s
+	}
+	return enumSetType(k, labels, charset)
+}
+
+// enumSetType is an ENUM or SET type with UTF-8 labels of a column in
+// charset.
+func enumSetType(k tableformat.TypeKind, labels []string, charset string) (tableformat.Type, error) {
+	quoted := make([]string, len(labels))
+	for i, s := range labels {
 		quoted[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	}
 	t := tableformat.Type{Kind: k, Elems: labels, Charset: charset,
