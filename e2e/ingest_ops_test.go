@@ -17,7 +17,7 @@ import (
 )
 
 // waitForGTID polls the lake until it has reached gtid, with a deadline.
-func waitForGTID(t *testing.T, store tableformat.Store, gtid string, deadline time.Duration) {
+func waitForGTID(t testing.TB, store tableformat.Store, gtid string, deadline time.Duration) {
 	t.Helper()
 	want, err := tableformat.ParseGTIDSet(gtid)
 	if err != nil {

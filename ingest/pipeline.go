@@ -21,7 +21,8 @@ import (
 // Options configure a Pipeline. Zero values take the defaults.
 type Options struct {
 	// CommitInterval is how long committed source transactions may wait
-	// before the lake commit that holds them (group commit); default 1s.
+	// before the lake commit that holds them (group commit); default 500ms,
+	// which keeps the time from a source commit to the lake under a second.
 	CommitInterval time.Duration
 	// MaxBatchBytes closes a batch early when its buffered rows reach it;
 	// default 64 MiB.
@@ -42,7 +43,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.CommitInterval <= 0 {
-		o.CommitInterval = time.Second
+		o.CommitInterval = 500 * time.Millisecond
 	}
 	if o.MaxBatchBytes <= 0 {
 		o.MaxBatchBytes = 64 << 20

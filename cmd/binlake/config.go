@@ -119,7 +119,7 @@ func defaultConfig() Config {
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
 		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}},
-		Ingest:    IngestConfig{CommitInterval: time.Second, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
+		Ingest:    IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }

@@ -235,9 +235,9 @@ func typeFromColumnType(colType string, collation uint64) (tableformat.Type, uin
 }
 
 // splitColumnType splits a COLUMN_TYPE such as "int(10) unsigned zerofill",
-// "decimal(10,2)" or "enum('a','it”s')" into its lower-case base name, the
-// arguments in parentheses (ENUM and SET labels unquoted, in their own
-// case) and the rest.
+// "decimal(10,2)" or "enum('a','b')" into its lower-case base name, the
+// arguments in parentheses (ENUM and SET labels unquoted, doubled quotes and
+// backslash escapes undone, in their own case) and the rest.
 func splitColumnType(colType string) (base string, args []string, rest string, err error) {
 	s := strings.TrimSpace(colType)
 	i := strings.IndexAny(s, "( ")

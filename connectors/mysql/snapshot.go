@@ -32,8 +32,9 @@ const (
 )
 
 // SnapshotSource reads the included tables in one consistent read and hands
-// them out as ingest events: RowSnapshot chunks of every table, then one
-// Commit at the binlog position the read corresponds to, then io.EOF. A
+// them out as ingest events: RowSnapshot chunks of every table (an empty
+// table: one DDLCreate carrying its structure instead), then one Commit at
+// the binlog position the read corresponds to, then io.EOF. A
 // BinlogSource opened at Position() continues exactly after it.
 //
 // On MariaDB the consistent read is START TRANSACTION WITH CONSISTENT
@@ -75,8 +76,8 @@ type snapshotTable struct {
 }
 
 type snapshotItem struct {
-	rows *ingest.Rows
-	err  error
+	ev  ingest.Event
+	err error
 }
 
 // NewSnapshotSource opens a consistent read of the included tables and the
@@ -188,8 +189,8 @@ func (s *SnapshotSource) Tables() []*ingest.Table {
 // ZeroDates returns how many zero dates were turned into NULL so far.
 func (s *SnapshotSource) ZeroDates() int64 { return s.zeroDates.Load() }
 
-// Next returns the next chunk of snapshot rows, then the Commit at
-// Position(), then io.EOF.
+// Next returns the next chunk of snapshot rows (or the DDLCreate of an empty
+// table), then the Commit at Position(), then io.EOF.
 func (s *SnapshotSource) Next(ctx context.Context) (ingest.Event, error) {
 	if s.err != nil {
 		return nil, s.err
@@ -222,7 +223,7 @@ func (s *SnapshotSource) Next(ctx context.Context) (ingest.Event, error) {
 			s.err = it.err
 			return nil, it.err
 		}
-		return it.rows, nil
+		return it.ev, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -285,7 +286,7 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		ev := &ingest.Rows{Table: t, Op: ingest.RowSnapshot, After: chunk, Time: s.time}
 		chunk, chunkBytes = nil, 0
 		select {
-		case s.items <- snapshotItem{rows: ev}:
+		case s.items <- snapshotItem{ev: ev}:
 		case <-s.stop:
 			return errSnapshotStopped
 		}
@@ -333,6 +334,15 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 	}, nil)
 	if err == nil {
 		err = send()
+	}
+	if err == nil && total == 0 {
+		// An empty table has no Rows to carry its structure: declare it,
+		// inside the snapshot's transaction, so the lake lists it.
+		select {
+		case s.items <- snapshotItem{ev: &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t}}:
+		case <-s.stop:
+			err = errSnapshotStopped
+		}
 	}
 	if errors.Is(err, errSnapshotStopped) {
 		return err

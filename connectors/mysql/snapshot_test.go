@@ -20,6 +20,7 @@ import (
 
 	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/internal/testenv"
+	"github.com/binlake/binlake/tableformat"
 )
 
 // parityColumns adds to the all-types table the variants whose TableMap
@@ -179,6 +180,10 @@ func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Eve
 				t.Errorf("table %s: a new *Table for a later chunk", n)
 			}
 			tables[n] = e.Table
+		case *ingest.DDL:
+			if e.Op != ingest.DDLCreate || e.Table == nil {
+				t.Errorf("ddl %+v: want the create of an empty table", e)
+			}
 		case *ingest.Commit:
 			if e.End != snap.Position() || e.Time <= 0 {
 				t.Errorf("commit %+v, want end %+v and a time", e, snap.Position())
@@ -265,6 +270,7 @@ func TestSnapshotThenBinlog(t *testing.T) {
 	m.Exec(t, "CREATE DATABASE s",
 		"CREATE TABLE s.big (id INT PRIMARY KEY, v INT, s VARCHAR(40))",
 		"CREATE TABLE s.nokey (a INT, b VARCHAR(10))",
+		"CREATE TABLE s.empty (id BIGINT UNSIGNED PRIMARY KEY, t TEXT)",
 		"INSERT INTO s.big SELECT seq, seq % 1000, CONCAT('row ', seq) FROM s.seq_1_to_20000",
 		"INSERT INTO s.nokey SELECT seq % 50, 'init' FROM s.seq_1_to_500")
 	w := startWriter(rootConn(t, m), 42)
@@ -358,6 +364,13 @@ func TestSnapshotThenBinlog(t *testing.T) {
 	t.Logf("snapshot log:\n%s", logs.String())
 	t.Logf("snapshot commit: kind %s, %d files, %d rows, %d ops by the writer so far", e.Kind, files, rows, opsAfter)
 
+	if got, want := lakeTableNames(t, ctx, l), []string{"s.big", "s.empty", "s.nokey"}; !slices.Equal(got, want) {
+		t.Errorf("lake tables after the snapshot %v, want %v", got, want)
+	}
+	if n := assertMirrors(t, ctx, l, m, "s", "empty"); n != 0 {
+		t.Errorf("s.empty: %d rows, want 0", n)
+	}
+
 	src := openSource(t, ctx, m, 700, pos)
 	if err := ingest.New(l, ingest.Options{CommitInterval: 50 * time.Millisecond}).Run(ctx, src); err != nil {
 		t.Fatalf("ingest binlog: %v", err)
@@ -393,5 +406,47 @@ func TestSnapshotMySQLUnsupported(t *testing.T) {
 	_, err := NewSnapshotSource(context.Background(), SourceConfig{Flavor: "mysql"})
 	if !errors.Is(err, ErrSnapshotUnsupported) {
 		t.Errorf("mysql flavor: %v, want ErrSnapshotUnsupported", err)
+	}
+}
+
+// TestTypeFromColumnType covers the COLUMN_TYPE spellings the server test
+// does not produce and the refusals.
+func TestTypeFromColumnType(t *testing.T) {
+	const utf8mb4 = 45 // utf8mb4_general_ci
+	tests := []struct {
+		colType string
+		coll    uint64
+		want    tableformat.Type
+	}{
+		{"int(8) unsigned zerofill", 0, tableformat.Type{Kind: tableformat.KindInt, Unsigned: true, SQL: "int unsigned"}},
+		{"tinyint(1)", 0, tableformat.Type{Kind: tableformat.KindTinyInt, SQL: "tinyint"}},
+		{"DECIMAL(65,30) UNSIGNED", 0, tableformat.Type{Kind: tableformat.KindDecimal, Unsigned: true, Precision: 65, Scale: 30, SQL: "decimal(65,30) unsigned"}},
+		{"double precision", 0, tableformat.Type{Kind: tableformat.KindDouble, SQL: "double"}},
+		{"float(7,4) unsigned", 0, tableformat.Type{Kind: tableformat.KindFloat, Unsigned: true, SQL: "float unsigned"}},
+		{"datetime(3)", 0, tableformat.Type{Kind: tableformat.KindDatetime, FSP: 3, SQL: "datetime(3)"}},
+		{"time", 0, tableformat.Type{Kind: tableformat.KindTime, SQL: "time"}},
+		{"year", 0, tableformat.Type{Kind: tableformat.KindYear, SQL: "year(4)"}},
+		{"varchar(20)", utf8mb4, tableformat.Type{Kind: tableformat.KindVarchar, Charset: "utf8mb4", SQL: "varchar(20)"}},
+		{"binary(4)", 0, tableformat.Type{Kind: tableformat.KindBinary, Length: 4, SQL: "binary(4)"}},
+		{"mediumblob", 0, tableformat.Type{Kind: tableformat.KindBlob, SQL: "mediumblob"}},
+		{"multipolygon", 0, tableformat.Type{Kind: tableformat.KindGeometry, SQL: "geometry"}},
+		{`enum('a,b','it''s','\\x',')')`, utf8mb4, tableformat.Type{Kind: tableformat.KindEnum, Charset: "utf8mb4",
+			Elems: []string{"a,b", "it's", `\x`, ")"}, SQL: `enum('a,b','it''s','\x',')')`}},
+		{"set('A','b')", utf8mb4, tableformat.Type{Kind: tableformat.KindSet, Charset: "utf8mb4", Elems: []string{"A", "b"}, SQL: "set('A','b')"}},
+	}
+	for _, tc := range tests {
+		got, _, err := typeFromColumnType(tc.colType, tc.coll)
+		if err != nil {
+			t.Errorf("%q: %v", tc.colType, err)
+			continue
+		}
+		if !typesEqual(got, tc.want) {
+			t.Errorf("%q: %+v, want %+v", tc.colType, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"uuid", "inet6", "enum('a'", "decimal(x,2)", "enum(a)"} {
+		if _, _, err := typeFromColumnType(bad, utf8mb4); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }
