@@ -65,7 +65,9 @@ func (l *Log) AtGTID(ctx context.Context, set string) (Point, error) {
 		},
 		func(m TxnMark) (bool, error) {
 			if m.GTID == "" {
-				return false, errors.New("the lake recorded no GTIDs for its transactions: resolve by time or binlog position")
+				// An initial snapshot, or a source without GTIDs: the
+				// entry's end position (already outside G) decides.
+				return false, nil
 			}
 			return g.ContainsGTID(m.GTID)
 		})

@@ -63,15 +63,13 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	}
 
 	// Where to read from: a rewind to the start point, the lake's own
-	// position, or (a new lake) the server's current position.
+	// position, or (a new lake, or snapshot: always) the position of an
+	// initial snapshot, or with snapshot: never the server's current one.
 	from := st.Progress.Position
 	if start != nil {
 		if from, err = ingest.Rewind(ctx, lakeLog, *start); err != nil {
 			return err
 		}
-	} else if from.IsZero() {
-		return &usageError{"the lake is new: give --start-position FILE:POS or --start-gtid SET to say where to start " +
-			"reading the binlog (the initial snapshot of existing rows is not built yet)"}
 	}
 	srcCfg, err := sourceConfig(cfg, *caughtUp)
 	if err != nil {
@@ -89,6 +87,13 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
 		Metrics: ingest.NewMetrics(reg, nil),
 	})
+	newLake := from.IsZero()
+	if start == nil && ((newLake && cfg.Source.Snapshot == "auto") || cfg.Source.Snapshot == "always") {
+		ops.setReady(true, "")
+		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger); err != nil {
+			return sourceError(err)
+		}
+	}
 	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
 		"from", from.String(), "version", st.Version)
 	// Reconnect from the lake's position after a failure: every commit holds
@@ -97,7 +102,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	// so do maxStalledAttempts failures in a row without progress.
 	stalled := 0
 	for attempt := 0; ; attempt++ {
-		err := runSource(ctx, p, srcCfg, from, logger, ops)
+		err := runSource(ctx, p, lakeLog, srcCfg, from, logger, ops)
 		ops.setReady(false, fmt.Sprint(err))
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			if err != nil {
@@ -131,6 +136,32 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	}
 }
 
+// takeSnapshot reads a consistent snapshot of the source into the lake as
+// one commit and returns the binlog position to stream from. With resync,
+// the snapshot replaces the lake's contents (history kept).
+func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, resync bool, logger *slog.Logger) (tableformat.Position, error) {
+	snapCfg := cfg
+	snapCfg.StopAtCaughtUp = false
+	snap, err := mysql.NewSnapshotSource(ctx, snapCfg)
+	if err != nil {
+		return tableformat.Position{}, fmt.Errorf("initial snapshot: %w", err)
+	}
+	defer snap.Close()
+	logger.Info("initial snapshot started", "position", snap.Position().String(), "tables", len(snap.Tables()), "resync", resync)
+	var src ingest.Source = snap
+	if resync {
+		src = ingest.Resync(snap)
+	}
+	if err := p.Run(ctx, src); err != nil {
+		return tableformat.Position{}, fmt.Errorf("initial snapshot: %w", err)
+	}
+	if zd := snap.ZeroDates(); zd > 0 {
+		logger.Warn("zero dates stored as NULL", "count", zd)
+	}
+	logger.Info("initial snapshot committed", "position", snap.Position().String())
+	return snap.Position(), nil
+}
+
 // maxStalledAttempts bounds reconnections that make no progress.
 const maxStalledAttempts = 8
 
@@ -142,12 +173,19 @@ func backoff(n int) time.Duration {
 }
 
 // runSource opens the binlog at from and runs the pipeline on it.
-func runSource(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, from tableformat.Position, logger *slog.Logger, ops *opsServer) error {
+func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log, cfg mysql.SourceConfig,
+	from tableformat.Position, logger *slog.Logger, ops *opsServer) error {
 	src, err := mysql.NewBinlogSource(ctx, cfg, from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	if from.IsZero() {
+		// A new lake without a snapshot starts where the server is now.
+		if err := ingest.Begin(ctx, lakeLog, src.Start()); err != nil {
+			return err
+		}
+	}
 	ops.setReady(true, "")
 	err = p.Run(ctx, src)
 	if zd := src.ZeroDates(); zd > 0 {

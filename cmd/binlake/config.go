@@ -50,6 +50,11 @@ type SourceConfig struct {
 	Exclude []string `yaml:"exclude"`
 	// Heartbeat is how often an idle source is asked to prove it is alive.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// Snapshot: auto (a new lake starts with a consistent snapshot of the
+	// existing rows), never (a new lake starts at the binlog's current
+	// position), always (every start takes a new snapshot that replaces the
+	// lake's contents; history is kept).
+	Snapshot string `yaml:"snapshot"`
 }
 
 // TLSConfig secures the connection to the source.
@@ -118,7 +123,7 @@ func defaultConfig() Config {
 	return Config{
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
-		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}},
+		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto"},
 		Ingest:    IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
@@ -210,6 +215,9 @@ func (c *Config) Validate() error {
 	case strings.HasPrefix(c.Warehouse.URL, "file://"):
 	default:
 		bad("warehouse.url", "%q: the scheme must be file:// or s3://", c.Warehouse.URL)
+	}
+	if c.Source.Snapshot != "auto" && c.Source.Snapshot != "never" && c.Source.Snapshot != "always" {
+		bad("source.snapshot", "%q: use auto, never or always", c.Source.Snapshot)
 	}
 	if c.Source.Flavor != "mariadb" && c.Source.Flavor != "mysql" {
 		bad("source.flavor", "%q: use mariadb or mysql", c.Source.Flavor)
