@@ -244,6 +244,9 @@ func TestIngestSnapshotThenStream(t *testing.T) {
 		w.txn(ctx) // writes while the snapshot runs and after
 	}
 	waitForGTID(t, store, w.moments[len(w.moments)-1].gtid, 60*time.Second)
+	if code, metrics := e.get("/metrics"); code != http.StatusOK || !strings.Contains(metrics, `binlake_snapshot_rows{db="shop",table="orders"}`) {
+		t.Fatalf("/metrics (%d) lacks the snapshot's progress", code)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v", err)

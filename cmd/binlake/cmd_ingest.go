@@ -90,7 +90,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	newLake := from.IsZero()
 	if start == nil && ((newLake && cfg.Source.Snapshot == "auto") || cfg.Source.Snapshot == "always") {
 		ops.setReady(true, "")
-		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger); err != nil {
+		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg)); err != nil {
 			return sourceError(err)
 		}
 	}
@@ -139,7 +139,8 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 // takeSnapshot reads a consistent snapshot of the source into the lake as
 // one commit and returns the binlog position to stream from. With resync,
 // the snapshot replaces the lake's contents (history kept).
-func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, resync bool, logger *slog.Logger) (tableformat.Position, error) {
+func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig, resync bool, logger *slog.Logger,
+	progress *snapshotProgress) (tableformat.Position, error) {
 	snapCfg := cfg
 	snapCfg.StopAtCaughtUp = false
 	snap, err := mysql.NewSnapshotSource(ctx, snapCfg)
@@ -152,7 +153,26 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 	if resync {
 		src = ingest.Resync(snap)
 	}
-	if err := p.Run(ctx, src); err != nil {
+	stop := make(chan struct{})
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				progress.update(snap.Progress())
+				return
+			case <-tick.C:
+				progress.update(snap.Progress())
+			}
+		}
+	}()
+	err = p.Run(ctx, src)
+	close(stop)
+	<-followed
+	if err != nil {
 		return tableformat.Position{}, fmt.Errorf("initial snapshot: %w", err)
 	}
 	if zd := snap.ZeroDates(); zd > 0 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
@@ -260,6 +261,25 @@ func TestExampleConfigs(t *testing.T) {
 	for _, f := range files {
 		if _, err := loadConfig(f, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestSnapshotProgressLine(t *testing.T) {
+	cases := []struct {
+		t    mysql.TableProgress
+		el   time.Duration
+		want string
+	}{
+		{mysql.TableProgress{Rows: 2500, Estimate: 10000, Reading: true}, 5 * time.Second,
+			"snapshot shop.orders: 2500 rows, 500 rows/s (~25% of ~10000), ETA 15s"},
+		{mysql.TableProgress{Rows: 10000, Estimate: 9000, Done: true}, 20 * time.Second,
+			"snapshot shop.orders: 10000 rows, 500 rows/s, done in 20s"},
+		{mysql.TableProgress{Rows: 0, Estimate: 0, Reading: true}, 0, "snapshot shop.orders: 0 rows, 0 rows/s"},
+	}
+	for _, c := range cases {
+		if got := progressLine("shop.orders", c.t, c.el); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
 		}
 	}
 }

@@ -73,6 +73,8 @@ type snapshotTable struct {
 	cols     []TableColumn
 	key      []int
 	estimate int64 // information_schema.TABLES.TABLE_ROWS
+	rows     atomic.Int64
+	state    atomic.Int32 // 0 waiting, 1 reading, 2 read
 }
 
 type snapshotItem struct {
@@ -258,10 +260,32 @@ func (s *SnapshotSource) read() error {
 	return nil
 }
 
+// TableProgress is how far the snapshot of one table has got.
+type TableProgress struct {
+	DB, Table string
+	Rows      int64 // rows read and handed on
+	Estimate  int64 // the server's estimate of the table's rows
+	Reading   bool
+	Done      bool
+}
+
+// Progress returns every table's progress; safe to call while Next runs.
+func (s *SnapshotSource) Progress() []TableProgress {
+	out := make([]TableProgress, len(s.plans))
+	for i, p := range s.plans {
+		st := p.state.Load()
+		out[i] = TableProgress{DB: p.table.DB, Table: p.table.Name, Rows: p.rows.Load(), Estimate: p.estimate,
+			Reading: st == 1, Done: st == 2}
+	}
+	return out
+}
+
 func (s *SnapshotSource) readTable(p *snapshotTable) error {
 	t := p.table
 	log := s.cfg.Logger.With("table", t.DB+"."+t.Name)
 	log.Info("snapshot table started", "estimated_rows", p.estimate)
+	p.state.Store(1)
+	defer p.state.Store(2)
 	exprs := make([]string, len(p.cols))
 	for i, c := range p.cols {
 		exprs[i] = SnapshotSelectExpr(c)
@@ -284,6 +308,7 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 			return nil
 		}
 		ev := &ingest.Rows{Table: t, Op: ingest.RowSnapshot, After: chunk, Time: s.time}
+		p.rows.Add(int64(len(chunk)))
 		chunk, chunkBytes = nil, 0
 		select {
 		case s.items <- snapshotItem{ev: ev}:
