@@ -86,16 +86,8 @@ func freshness(b *testing.B, interval string) {
 	var id int64
 	for range 1000 {
 		<-pace.C
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO shop.fresh VALUES ")
-		for i := range 100 {
-			id++
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			fmt.Fprintf(&sb, "(%d,'v%d',NOW(6))", id, id)
-		}
-		if _, err := conn.ExecContext(ctx, sb.String()); err != nil {
+		q := multiRowInsert("shop.fresh", &id, 100, func(id int64) string { return fmt.Sprintf("(%d,'v%d',NOW(6))", id, id) })
+		if _, err := conn.ExecContext(ctx, q); err != nil {
 			b.Fatal(err)
 		}
 		at := time.Now()

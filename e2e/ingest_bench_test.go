@@ -40,24 +40,33 @@ func genBinlog(b *testing.B, m *testenv.MariaDB, changes int) {
 			done += 500
 			continue
 		}
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO shop.bench VALUES ")
-		for i := range 500 {
-			id++
-			if i > 0 {
-				sb.WriteByte(',')
-			}
+		q := multiRowInsert("shop.bench", &id, 500, func(id int64) string {
 			note := "NULL"
 			if id%3 == 0 {
 				note = "'left at the door, ring twice'"
 			}
-			fmt.Fprintf(&sb, "(%d,%d,'shipped',%d.%02d,'2026-05-01 10:00:00.%06d',%s)", id, id%5000, id%100000, id%100, id%1000000, note)
-		}
-		if _, err := db.ExecContext(ctx, sb.String()); err != nil {
+			return fmt.Sprintf("(%d,%d,'shipped',%d.%02d,'2026-05-01 10:00:00.%06d',%s)", id, id%5000, id%100000, id%100, id%1000000, note)
+		})
+		if _, err := db.ExecContext(ctx, q); err != nil {
 			b.Fatal(err)
 		}
 		done += 500
 	}
+}
+
+// multiRowInsert builds one INSERT of n rows into table, with ids after *id
+// (advanced past them) and each row's VALUES tuple from row.
+func multiRowInsert(table string, id *int64, n int, row func(id int64) string) string {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO " + table + " VALUES ")
+	for i := range n {
+		*id++
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(row(*id))
+	}
+	return sb.String()
 }
 
 // rawDecodeRate reads the binlog from start to the server's current end
