@@ -123,24 +123,19 @@ func (p *ddlParser) ddl(op ingest.DDLOp, db, name string) *ingest.DDL {
 	return &ingest.DDL{Op: op, DB: db, Name: name, SQL: p.sql}
 }
 
-// rename: RENAME TABLE[S] [IF EXISTS] a TO b [, c TO d]…
-func (p *ddlParser) rename() []*ingest.DDL {
+// tableList parses TABLE[S] [IF EXISTS] item [, item]…, reading each item
+// with item, which reports false at the first it cannot read.
+func (p *ddlParser) tableList(item func() (*ingest.DDL, bool)) []*ingest.DDL {
 	if !p.word("TABLE") && !p.word("TABLES") {
 		return nil
 	}
 	p.words("IF", "EXISTS")
 	var out []*ingest.DDL
 	for {
-		db, name, ok := p.name()
-		if !ok || !p.word("TO") {
-			return out
-		}
-		ndb, nname, ok := p.name()
+		d, ok := item()
 		if !ok {
 			return out
 		}
-		d := p.ddl(ingest.DDLRename, db, name)
-		d.NewDB, d.NewName = ndb, nname
 		out = append(out, d)
 		if !p.punct(",") {
 			return out
@@ -148,24 +143,33 @@ func (p *ddlParser) rename() []*ingest.DDL {
 	}
 }
 
+// rename: RENAME TABLE[S] [IF EXISTS] a TO b [, c TO d]…
+func (p *ddlParser) rename() []*ingest.DDL {
+	return p.tableList(func() (*ingest.DDL, bool) {
+		db, name, ok := p.name()
+		if !ok || !p.word("TO") {
+			return nil, false
+		}
+		ndb, nname, ok := p.name()
+		if !ok {
+			return nil, false
+		}
+		d := p.ddl(ingest.DDLRename, db, name)
+		d.NewDB, d.NewName = ndb, nname
+		return d, true
+	})
+}
+
 // drop: DROP TABLE[S] [IF EXISTS] a [, b]… (DROP TEMPORARY TABLE is not a
 // mirrored table: row-based binlogs never carry temporary tables' rows).
 func (p *ddlParser) drop() []*ingest.DDL {
-	if !p.word("TABLE") && !p.word("TABLES") {
-		return nil
-	}
-	p.words("IF", "EXISTS")
-	var out []*ingest.DDL
-	for {
+	return p.tableList(func() (*ingest.DDL, bool) {
 		db, name, ok := p.name()
 		if !ok {
-			return out
+			return nil, false
 		}
-		out = append(out, p.ddl(ingest.DDLDrop, db, name))
-		if !p.punct(",") {
-			return out
-		}
-	}
+		return p.ddl(ingest.DDLDrop, db, name), true
+	})
 }
 
 // create: CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t … — OR REPLACE drops
