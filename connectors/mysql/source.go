@@ -52,6 +52,9 @@ type SourceConfig struct {
 // connection.
 const connectTimeout = 10 * time.Second
 
+// eventQueue is how many decoded events go-mysql may hold ahead of Next.
+const eventQueue = 64
+
 // maxCachedTables bounds the table structure cache; past it the cache starts
 // over (the pipeline then compares columns instead of pointers).
 const maxCachedTables = 10_000
@@ -311,7 +314,13 @@ func (s *BinlogSource) startSync(start tableformat.Position, byGTID bool) error 
 		// from the lake's position, the only place a transaction can
 		// restart from once some of its rows were handed out.
 		DisableRetrySync: true,
-		Logger:           s.cfg.Logger,
+		// go-mysql decodes ahead of Next into a buffered channel (10240
+		// events by default: gigabytes of decoded rows when events carry
+		// hundreds of rows and the pipeline is the slower stage). A short
+		// queue keeps the decoder one step ahead without holding memory
+		// the pipeline's budget does not see.
+		EventCacheCount: eventQueue,
+		Logger:          s.cfg.Logger,
 	})
 	s.syncer = replication.NewBinlogSyncer(cfg)
 	var err error
