@@ -92,8 +92,11 @@ log:
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The daemon runs in a zone of +05:45 (POSIX TZ syntax: no tzdata
+	// needed): TIMESTAMP values must still land as UTC instants and
+	// DATETIME values as the wall clock the source stored.
 	e.envs = append(os.Environ(), "BINLAKE_SOURCE_PASSWORD="+e.db.UserPassword,
-		"BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY="+e.minio.SecretKey)
+		"BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY="+e.minio.SecretKey, "TZ=XST-5:45")
 	return e
 }
 

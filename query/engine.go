@@ -1,0 +1,332 @@
+// Package query is the embedded DuckDB view layer: SQL about the mirrored
+// database as of any point of the lake's history (DESIGN §4, §8). A Session
+// pins one point, fetches the files that point names into a local
+// checksum-verified cache, and exposes each table as the view db.table, each
+// table's history as the table macro db.table(seq), and its changes as
+// db."table$changes"(from, to), in an in-memory DuckDB locked down to one
+// read-only statement at a time.
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// Options configure an Engine. Zero values take the defaults.
+type Options struct {
+	// Threads DuckDB may use; default 2.
+	Threads int
+	// MemoryLimit bounds DuckDB's memory, in DuckDB's syntax ("1GB");
+	// default "1GB". Past it, DuckDB spills to the cache's spill directory.
+	MemoryLimit string
+	// Timeout bounds each statement; default 5 minutes.
+	Timeout time.Duration
+	// Meta exposes the _binlake_seq, _binlake_ts and _binlake_op columns in
+	// the views.
+	Meta   bool
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Threads <= 0 {
+		o.Threads = 2
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = "1GB"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Engine opens sessions on one lake.
+type Engine struct {
+	log   *tableformat.Log
+	cache *Cache
+	opts  Options
+}
+
+// NewEngine returns an engine reading the lake of log through cache.
+func NewEngine(log *tableformat.Log, cache *Cache, opts Options) *Engine {
+	return &Engine{log: log, cache: cache, opts: opts.withDefaults()}
+}
+
+// At names an "as of" point the way a user does; the zero At is the latest.
+// At most one field may be set.
+type At struct {
+	Time     time.Time
+	Version  int64
+	GTID     string
+	Position string // binlog FILE:POS
+}
+
+// String describes the point for messages.
+func (a At) String() string {
+	switch {
+	case !a.Time.IsZero():
+		return "time " + a.Time.UTC().Format(time.RFC3339Nano)
+	case a.Version > 0:
+		return fmt.Sprintf("version %d", a.Version)
+	case a.GTID != "":
+		return "gtid set " + a.GTID
+	case a.Position != "":
+		return "position " + a.Position
+	}
+	return "latest"
+}
+
+// Resolve turns a user's point into a lake point.
+func (e *Engine) Resolve(ctx context.Context, a At) (tableformat.Point, error) {
+	set := 0
+	for _, b := range []bool{!a.Time.IsZero(), a.Version != 0, a.GTID != "", a.Position != ""} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		return tableformat.Point{}, errors.New("give at most one of a time, a version, a GTID set and a position")
+	}
+	switch {
+	case !a.Time.IsZero():
+		return e.log.AtTime(ctx, a.Time)
+	case a.Version != 0:
+		if a.Version < 0 {
+			return tableformat.Point{}, fmt.Errorf("version %d: versions start at 1", a.Version)
+		}
+		return e.log.AtVersion(ctx, a.Version)
+	case a.GTID != "":
+		return e.log.AtGTID(ctx, a.GTID)
+	case a.Position != "":
+		file, pos, err := tableformat.ParseFilePos(a.Position)
+		if err != nil {
+			return tableformat.Point{}, err
+		}
+		return e.log.AtFilePos(ctx, file, pos)
+	}
+	return e.log.AtLatest(ctx)
+}
+
+// Session is an in-memory DuckDB whose views show the lake at one point.
+// It is not safe for concurrent use.
+type Session struct {
+	Point tableformat.Point
+	db    *sql.DB
+	conn  *sql.Conn
+	cache *Cache
+	pins  []string
+	spill string
+	opts  Options
+}
+
+// Open opens a session at p. Every file the point's views and the tables'
+// macros read is fetched (and verified) first: a query never waits on, or
+// reads past, the pinned version.
+func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err error) {
+	s = &Session{Point: p, cache: e.cache, opts: e.opts}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	var views, macros []*tablePlan
+	for _, t := range p.State.SortedTables() {
+		if t.ExistsAt(p.Seq) {
+			v, err := planTable(t, p.Seq)
+			if err != nil {
+				return nil, err
+			}
+			views = append(views, v)
+		}
+		if t.DroppedSeq == 0 {
+			m, err := planMacro(t)
+			if err != nil {
+				return nil, err
+			}
+			macros = append(macros, m)
+		}
+	}
+	var allowed []string
+	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
+		for _, f := range pl.files() {
+			path, err := e.cache.Fetch(ctx, e.log.Store(), f.add)
+			if err != nil {
+				return nil, err
+			}
+			s.pins = append(s.pins, path)
+			f.path = path
+			allowed = append(allowed, path)
+		}
+	}
+	if _, err := e.cache.Evict(); err != nil {
+		e.opts.Logger.Warn("query cache eviction failed", "err", err)
+	}
+	if s.spill, err = os.MkdirTemp(e.cache.SpillDir(), "session-*"); err != nil {
+		return nil, fmt.Errorf("query cache: %w", err)
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	s.db = sql.OpenDB(connector)
+	if s.conn, err = s.db.Conn(ctx); err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	setup := []string{
+		fmt.Sprintf("SET threads = %d", e.opts.Threads),
+		"SET memory_limit = " + quoteString(e.opts.MemoryLimit),
+		"SET temp_directory = " + quoteString(s.spill),
+		"SET TimeZone = 'UTC'",
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+	}
+	schemas := map[string]bool{}
+	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
+		if !schemas[pl.db] {
+			schemas[pl.db] = true
+			setup = append(setup, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(pl.db))
+		}
+	}
+	for _, v := range views {
+		setup = append(setup, fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(v.db), quoteIdent(v.name), v.selectSQL(e.opts.Meta)))
+	}
+	for _, m := range macros {
+		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), m.selectSQL(e.opts.Meta)))
+	}
+	setup = append(setup, s.pointTables()...)
+	// Lock down: the files of this point only, no extensions, no settings.
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = quoteString(a)
+	}
+	setup = append(setup,
+		"SET allowed_paths = ["+strings.Join(quoted, ", ")+"]",
+		"SET allowed_directories = ["+quoteString(s.spill+string(filepath.Separator))+"]",
+		"SET enable_external_access = false",
+		"SET lock_configuration = true")
+	for _, stmt := range setup {
+		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("set up the views: %w (statement: %.200s)", err, stmt)
+		}
+	}
+	return s, nil
+}
+
+// pointTables creates binlake.commits (one row per lake version of this
+// point's history) and binlake.transactions (one row per source
+// transaction the log marks), and the scalar macros that turn a time, a
+// version or a GTID into the change sequence the table macros take.
+func (s *Session) pointTables() []string {
+	return []string{
+		"CREATE SCHEMA IF NOT EXISTS binlake",
+		"CREATE TABLE binlake.point AS SELECT " + fmt.Sprintf("%d::BIGINT AS version, %d::BIGINT AS seq", s.Point.Version, s.Point.Seq),
+	}
+}
+
+// Close releases the session's database and its pins on cached files.
+func (s *Session) Close() error {
+	var errs []error
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	for _, p := range s.pins {
+		s.cache.Unpin(p)
+	}
+	s.pins = nil
+	if s.spill != "" {
+		errs = append(errs, os.RemoveAll(s.spill))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrRefused marks a statement the session does not run.
+var ErrRefused = errors.New("statement refused")
+
+// Query runs one read-only statement (SELECT, or EXPLAIN of one) and
+// returns its rows; anything else — several statements, COPY, ATTACH, SET,
+// PRAGMA, INSTALL, LOAD, CREATE, … — is refused before it runs. The
+// statement is bounded by the session's timeout.
+func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.CancelFunc, error) {
+	if err := s.check(ctx, query); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	rows, err := s.conn.QueryContext(ctx, query)
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("query stopped after %s (the statement time limit): %w", s.opts.Timeout, ctx.Err())
+		}
+		return nil, nil, err
+	}
+	return rows, cancel, nil
+}
+
+// check prepares query and refuses it unless it is exactly one SELECT or
+// EXPLAIN statement.
+func (s *Session) check(ctx context.Context, query string) error {
+	if strings.TrimSpace(query) == "" {
+		return fmt.Errorf("%w: the statement is empty", ErrRefused)
+	}
+	return s.conn.Raw(func(dc any) error {
+		c, ok := dc.(*duckdb.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		st, err := c.PrepareContext(ctx, query)
+		if err != nil {
+			if strings.Contains(err.Error(), "multiple statements") {
+				return fmt.Errorf("%w: one statement per query (%v)", ErrRefused, err)
+			}
+			return err
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return fmt.Errorf("unexpected driver statement %T", st)
+		}
+		typ, err := ds.StatementType()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
+			return nil
+		}
+		return fmt.Errorf("%w: only SELECT (or EXPLAIN) statements run here; this is a %s statement", ErrRefused, stmtTypeName(typ))
+	})
+}
+
+func stmtTypeName(t duckdb.StmtType) string {
+	names := map[duckdb.StmtType]string{
+		duckdb.STATEMENT_TYPE_INSERT: "INSERT", duckdb.STATEMENT_TYPE_UPDATE: "UPDATE", duckdb.STATEMENT_TYPE_DELETE: "DELETE",
+		duckdb.STATEMENT_TYPE_CREATE: "CREATE", duckdb.STATEMENT_TYPE_DROP: "DROP", duckdb.STATEMENT_TYPE_ALTER: "ALTER",
+		duckdb.STATEMENT_TYPE_COPY: "COPY", duckdb.STATEMENT_TYPE_ATTACH: "ATTACH", duckdb.STATEMENT_TYPE_DETACH: "DETACH",
+		duckdb.STATEMENT_TYPE_SET: "SET", duckdb.STATEMENT_TYPE_PRAGMA: "PRAGMA", duckdb.STATEMENT_TYPE_LOAD: "INSTALL or LOAD",
+		duckdb.STATEMENT_TYPE_EXPORT: "EXPORT", duckdb.STATEMENT_TYPE_TRANSACTION: "transaction",
+		duckdb.STATEMENT_TYPE_CALL: "CALL", duckdb.STATEMENT_TYPE_VACUUM: "VACUUM", duckdb.STATEMENT_TYPE_PREPARE: "PREPARE",
+		duckdb.STATEMENT_TYPE_EXECUTE: "EXECUTE", duckdb.STATEMENT_TYPE_ANALYZE: "ANALYZE", duckdb.STATEMENT_TYPE_VARIABLE_SET: "SET VARIABLE",
+		duckdb.STATEMENT_TYPE_CREATE_FUNC: "CREATE FUNCTION", duckdb.STATEMENT_TYPE_MULTI: "multi-statement",
+	}
+	if n, ok := names[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("type-%d", t)
+}

@@ -1,0 +1,381 @@
+package query
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// This file turns a table at a point into DuckDB SQL (FORMAT.md §8): the
+// latest snapshot at or before the point ⊕ the data rows after it, less the
+// rows a later delete up to the point removed and the rows before the last
+// truncation, projected to the columns of the schema in force at the point.
+// The SQL is built from the log alone; tableformat.ScanTable is the
+// reference it is tested against.
+
+// tablePlan is what one table's view (or macro) reads.
+type tablePlan struct {
+	db, name string
+	schema   *tableformat.Schema // the columns the view exposes
+	// seq is the point's change sequence, as SQL: a literal for a view, the
+	// macro's parameter for a table macro.
+	seq string
+	// trunc is the sequence of the last truncation at or before seq, as SQL.
+	trunc string
+	// snap is the as-of sequence of the snapshot used (0: none), as SQL:
+	// snapshot files of another as-of sequence and deltas at or below it
+	// are skipped.
+	snap string
+	rows []planFile
+	dels []deleteGroup
+}
+
+// planFile is one Parquet file and the column ids it holds.
+type planFile struct {
+	add  tableformat.AddFile
+	ids  map[int]bool
+	path string // local path, set once fetched
+}
+
+// deleteGroup is the delete files that identify rows by the same columns.
+type deleteGroup struct {
+	keyed bool
+	ids   []int
+	files []planFile
+}
+
+// planTable plans the view of t at sequence seq.
+func planTable(t *tableformat.TableState, seq int64) (*tablePlan, error) {
+	name := t.NameAt(seq)
+	p := &tablePlan{db: name.DB, name: name.Name, schema: t.SchemaAt(seq), seq: strconv.FormatInt(seq, 10),
+		trunc: strconv.FormatInt(t.TruncatedAt(seq), 10)}
+	files := t.SortedFiles()
+	var snap int64
+	for _, f := range files {
+		if f.Kind == tableformat.FileSnapshot && f.AsOfSeq <= seq {
+			snap = max(snap, f.AsOfSeq)
+		}
+	}
+	p.snap = strconv.FormatInt(snap, 10)
+	err := p.addFiles(t, files, func(f tableformat.AddFile) bool {
+		if f.Kind == tableformat.FileSnapshot {
+			return f.AsOfSeq == snap
+		}
+		return f.MaxSeq > snap && f.MinSeq <= seq
+	})
+	return p, err
+}
+
+// planMacro plans a table macro over every point the live files can serve,
+// with the sequence, the snapshot and the truncation as functions of the
+// macro's parameter s: the latest snapshot at or before s (DuckDB folds the
+// others' filters to false and skips them) and the deltas after it. It
+// exposes the table's latest columns; columns a point did not have read as
+// NULL.
+func planMacro(t *tableformat.TableState) (*tablePlan, error) {
+	name := t.Current()
+	p := &tablePlan{db: name.DB, name: name.Name, schema: t.Schema(), seq: "s", trunc: lastAtOrBefore(t.Truncations, "s")}
+	files := t.SortedFiles()
+	var snaps []int64
+	for _, f := range files {
+		if f.Kind == tableformat.FileSnapshot {
+			snaps = append(snaps, f.AsOfSeq)
+		}
+	}
+	p.snap = lastAtOrBefore(snaps, "s")
+	err := p.addFiles(t, files, func(tableformat.AddFile) bool { return true })
+	return p, err
+}
+
+// lastAtOrBefore is SQL for the greatest of seqs at or below the sequence
+// s, 0 if none.
+func lastAtOrBefore(seqs []int64, s string) string {
+	if len(seqs) == 0 {
+		return "0"
+	}
+	var b strings.Builder
+	b.WriteString("CASE")
+	sorted := slices.Compact(slices.Sorted(slices.Values(seqs)))
+	for _, t := range slices.Backward(sorted) {
+		fmt.Fprintf(&b, " WHEN %s >= %d THEN %d", s, t, t)
+	}
+	b.WriteString(" ELSE 0 END")
+	return b.String()
+}
+
+func (p *tablePlan) addFiles(t *tableformat.TableState, files []tableformat.AddFile, keep func(tableformat.AddFile) bool) error {
+	for _, f := range files {
+		if !keep(f) {
+			continue
+		}
+		sc, ok := t.SchemaVersion(f.SchemaVersion)
+		if !ok {
+			return &tableformat.CorruptError{Key: f.Path, Reason: fmt.Sprintf("schema version %d of table %d is not in the log", f.SchemaVersion, t.ID)}
+		}
+		cols := sc.Columns
+		if f.Kind == tableformat.FileDelete {
+			cols = sc.KeyColumns()
+		}
+		pf := planFile{add: f, ids: map[int]bool{}}
+		for _, c := range cols {
+			pf.ids[c.ID] = true
+		}
+		if f.Kind != tableformat.FileDelete {
+			p.rows = append(p.rows, pf)
+			continue
+		}
+		ids := make([]int, len(cols))
+		for i, c := range cols {
+			ids[i] = c.ID
+		}
+		keyed := len(sc.Key) > 0
+		i := slices.IndexFunc(p.dels, func(g deleteGroup) bool { return g.keyed == keyed && slices.Equal(g.ids, ids) })
+		if i < 0 {
+			p.dels = append(p.dels, deleteGroup{keyed: keyed, ids: ids})
+			i = len(p.dels) - 1
+		}
+		p.dels[i].files = append(p.dels[i].files, pf)
+	}
+	// Keyed groups first: their anti-joins commute; keyless groups then
+	// remove one identical row each (see keyless).
+	slices.SortStableFunc(p.dels, func(a, b deleteGroup) int { return boolCmp(!a.keyed, !b.keyed) })
+	return nil
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// files returns every file the plan reads.
+func (p *tablePlan) files() []*planFile {
+	var out []*planFile
+	for i := range p.rows {
+		out = append(out, &p.rows[i])
+	}
+	for g := range p.dels {
+		for i := range p.dels[g].files {
+			out = append(out, &p.dels[g].files[i])
+		}
+	}
+	return out
+}
+
+// selectSQL is the SELECT of the table's rows at the point: its columns
+// under their names and types, and with meta the change that wrote each
+// row (_binlake_seq, _binlake_ts, _binlake_op).
+func (p *tablePlan) selectSQL(meta bool) string {
+	var proj []string
+	for _, c := range p.schema.Columns {
+		proj = append(proj, castColumn(colName(c.ID), c.Type)+" AS "+quoteIdent(c.Name))
+	}
+	if meta {
+		proj = append(proj, "_binlake_seq", "_binlake_ts", opLabel("_binlake_op")+" AS _binlake_op")
+	}
+	merged := p.mergedSQL()
+	if merged == "" {
+		// No rows at all: the right columns, empty.
+		var empty []string
+		for _, c := range p.schema.Columns {
+			empty = append(empty, "CAST(NULL AS "+duckType(c.Type)+") AS "+quoteIdent(c.Name))
+		}
+		if meta {
+			empty = append(empty, "CAST(NULL AS BIGINT) AS _binlake_seq", "CAST(NULL AS TIMESTAMPTZ) AS _binlake_ts",
+				"CAST(NULL AS VARCHAR) AS _binlake_op")
+		}
+		return "SELECT " + strings.Join(empty, ", ") + " WHERE false"
+	}
+	return "SELECT " + strings.Join(proj, ", ") + " FROM (" + merged + ")"
+}
+
+// neededIDs are the column ids the merge reads from rows files: the view's
+// columns and every delete group's key columns.
+func (p *tablePlan) neededIDs() []int {
+	var ids []int
+	for _, c := range p.schema.Columns {
+		ids = append(ids, c.ID)
+	}
+	for _, g := range p.dels {
+		ids = append(ids, g.ids...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// mergedSQL is the merge of the plan's files, columns c<ID> plus the
+// _binlake_* columns; "" when there are no rows files.
+func (p *tablePlan) mergedSQL() string {
+	var snaps, data []planFile
+	for _, f := range p.rows {
+		if f.add.Kind == tableformat.FileSnapshot {
+			snaps = append(snaps, f)
+		} else {
+			data = append(data, f)
+		}
+	}
+	ids := p.neededIDs()
+	var parts []string
+	// One read per snapshot: the files of one as-of sequence.
+	slices.SortStableFunc(snaps, func(a, b planFile) int { return cmp.Compare(a.add.AsOfSeq, b.add.AsOfSeq) })
+	for len(snaps) > 0 {
+		asOf := snaps[0].add.AsOfSeq
+		n := 1
+		for n < len(snaps) && snaps[n].add.AsOfSeq == asOf {
+			n++
+		}
+		parts = append(parts, readSQL(snaps[:n], ids, fmt.Sprintf("%d = %s AND _binlake_seq >= %s AND _binlake_seq <= %s", asOf, p.snap, p.trunc, p.seq)))
+		snaps = snaps[n:]
+	}
+	if len(data) > 0 {
+		parts = append(parts, readSQL(data, ids, p.deltaFilter()))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	rel := strings.Join(parts, " UNION ALL BY NAME ")
+	for _, g := range p.dels {
+		if g.keyed {
+			rel = p.antiJoin(rel, g)
+		} else {
+			rel = p.keyless(rel, g)
+		}
+	}
+	return rel
+}
+
+// deltaFilter keeps the changes after the snapshot, up to the point, from
+// the last truncation on.
+func (p *tablePlan) deltaFilter() string {
+	return fmt.Sprintf("_binlake_seq > %s AND _binlake_seq <= %s AND _binlake_seq >= %s", p.snap, p.seq, p.trunc)
+}
+
+// readSQL reads files with union_by_name, selecting the ids (NULL where no
+// file has one) and the _binlake_* columns, filtered by where.
+func readSQL(files []planFile, ids []int, where string) string {
+	var cols []string
+	for _, id := range ids {
+		if slices.ContainsFunc(files, func(f planFile) bool { return f.ids[id] }) {
+			cols = append(cols, colName(id))
+		} else {
+			cols = append(cols, "NULL AS "+colName(id))
+		}
+	}
+	cols = append(cols, "_binlake_seq", "_binlake_ts", "_binlake_op")
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = quoteString(f.path)
+	}
+	return fmt.Sprintf("SELECT %s FROM read_parquet([%s], union_by_name = true) WHERE %s",
+		strings.Join(cols, ", "), strings.Join(paths, ", "), where)
+}
+
+// antiJoin removes the rows of rel that a later delete of group g (up to
+// the point) names by key: in a keyed table at most one row per key is live,
+// so a delete with a higher sequence than a row's removes it.
+func (p *tablePlan) antiJoin(rel string, g deleteGroup) string {
+	var keys, on []string
+	for _, id := range g.ids {
+		keys = append(keys, colName(id))
+		on = append(on, fmt.Sprintf("r.%s IS NOT DISTINCT FROM d.%s", colName(id), colName(id)))
+	}
+	dels := fmt.Sprintf("SELECT %s, max(_binlake_seq) AS _del_seq FROM (%s) GROUP BY ALL",
+		strings.Join(keys, ", "), readSQL(g.files, g.ids, p.deltaFilter()))
+	return fmt.Sprintf("SELECT r.* FROM (%s) r LEFT JOIN (%s) d ON %s WHERE d._del_seq IS NULL OR d._del_seq <= r._binlake_seq",
+		rel, dels, strings.Join(on, " AND "))
+}
+
+// keyless removes, for each delete of group g, the most recent identical
+// row with a lower sequence (a keyless table is a multiset). Per value, in
+// sequence order (a delete before a row of the same sequence), rows push and
+// deletes pop: a row survives when the running count never drops below its
+// own height afterwards.
+func (p *tablePlan) keyless(rel string, g deleteGroup) string {
+	var part []string
+	for _, id := range g.ids {
+		part = append(part, colName(id))
+	}
+	by := strings.Join(part, ", ")
+	events := fmt.Sprintf("SELECT *, 1 AS _w FROM (%s) UNION ALL BY NAME SELECT %s, _binlake_seq, -1 AS _w FROM (%s)",
+		rel, by, readSQL(g.files, g.ids, p.deltaFilter()))
+	heights := fmt.Sprintf("SELECT *, sum(_w) OVER (PARTITION BY %s ORDER BY _binlake_seq, _w ROWS UNBOUNDED PRECEDING) AS _h FROM (%s)", by, events)
+	lows := fmt.Sprintf("SELECT *, min(_h) OVER (PARTITION BY %s ORDER BY _binlake_seq, _w ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS _low FROM (%s)", by, heights)
+	return fmt.Sprintf("SELECT * EXCLUDE (_w, _h, _low) FROM (%s) WHERE _w = 1 AND _low >= _h", lows)
+}
+
+func colName(id int) string { return "c" + strconv.Itoa(id) }
+
+// quoteIdent quotes a SQL identifier for DuckDB.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteString quotes a SQL string literal.
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// opLabel is SQL naming a change's operation.
+func opLabel(col string) string {
+	return fmt.Sprintf("CASE %s WHEN 1 THEN 'insert' WHEN 2 THEN 'update_after' WHEN 3 THEN 'delete' WHEN 4 THEN 'update_before' WHEN 5 THEN 'snapshot' END", col)
+}
+
+// duckType is the DuckDB type a column of type t reads as (DESIGN §5).
+func duckType(t tableformat.Type) string {
+	u := func(signed, unsigned string) string {
+		if t.Unsigned {
+			return unsigned
+		}
+		return signed
+	}
+	switch t.Kind {
+	case tableformat.KindTinyInt:
+		return u("TINYINT", "UTINYINT")
+	case tableformat.KindSmallInt:
+		return u("SMALLINT", "USMALLINT")
+	case tableformat.KindMediumInt, tableformat.KindInt:
+		return u("INTEGER", "UINTEGER")
+	case tableformat.KindBigInt:
+		return u("BIGINT", "UBIGINT")
+	case tableformat.KindDecimal:
+		if t.Precision <= 38 {
+			return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
+		}
+		return "VARCHAR"
+	case tableformat.KindFloat:
+		return "FLOAT"
+	case tableformat.KindDouble:
+		return "DOUBLE"
+	case tableformat.KindDate:
+		return "DATE"
+	case tableformat.KindYear:
+		return "SMALLINT"
+	case tableformat.KindDatetime:
+		return "TIMESTAMP"
+	case tableformat.KindTimestamp:
+		return "TIMESTAMPTZ"
+	case tableformat.KindTime:
+		return "INTERVAL"
+	case tableformat.KindJSON:
+		return "JSON"
+	case tableformat.KindBinary, tableformat.KindVarbinary, tableformat.KindBlob, tableformat.KindGeometry:
+		return "BLOB"
+	case tableformat.KindBit:
+		return "UBIGINT"
+	}
+	return "VARCHAR" // char, varchar, text, enum, set
+}
+
+// castColumn is SQL converting the stored column to its view type: TIME's
+// microseconds become an INTERVAL; everything else is a cast to the type
+// (a no-op unless the column's type changed across the files read).
+func castColumn(col string, t tableformat.Type) string {
+	if t.Kind == tableformat.KindTime {
+		return "to_microseconds(CAST(" + col + " AS BIGINT))"
+	}
+	return "CAST(" + col + " AS " + duckType(t) + ")"
+}

@@ -1,0 +1,428 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/binlake/binlake/tableformat"
+)
+
+// history drives random source transactions on one table into a lake
+// through real Parquet files: inserts, updates (some of the key), deletes,
+// duplicate rows in a keyless table, ADD/DROP/RENAME COLUMN, RENAME TABLE,
+// truncations, snapshots and delta merges. It keeps its own rows only to
+// make valid changes; the expected answers come from tableformat.ScanTable,
+// the format's reference reader.
+type history struct {
+	t       *testing.T
+	ctx     context.Context
+	store   tableformat.Store
+	log     *tableformat.Log
+	rnd     *rand.Rand
+	keyed   bool
+	schema  tableformat.Schema
+	name    string
+	rows    []histRow
+	seq, ts int64
+	nextKey int64
+	maxCol  int
+	prevSeq int64
+	file    int
+	// the open commit
+	data, dels []tableformat.Row
+	changes    []tableformat.TableChange
+	adds       []tableformat.AddFile
+	txns       []tableformat.TxnMark
+}
+
+type histRow struct {
+	seq  int64
+	vals map[int]any // by column id
+}
+
+func newHistory(t *testing.T, keyed bool, seed uint64) *history {
+	h := &history{t: t, ctx: context.Background(), store: tableformat.NewMemStore(), rnd: rand.New(rand.NewPCG(seed, 11)),
+		keyed: keyed, name: "t", ts: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), maxCol: 2}
+	h.log = tableformat.NewLog(h.store, tableformat.LogOptions{})
+	if _, err := h.log.Create(h.ctx, "src", 5); err != nil {
+		t.Fatal(err)
+	}
+	h.schema = tableformat.Schema{Version: 1, Columns: []tableformat.Column{
+		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
+		{ID: 2, Name: "v", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 20}, Nullable: true},
+	}}
+	if keyed {
+		h.schema.Key = []int{1}
+	}
+	h.seq = 1
+	sc := h.schema
+	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "d", Name: "t", Schema: &sc})
+	h.commit(tableformat.KindIngest)
+	return h
+}
+
+func (h *history) value(c tableformat.Column) any {
+	if c.ID == 1 {
+		h.nextKey++
+		return h.nextKey
+	}
+	if h.rnd.IntN(5) == 0 {
+		return nil
+	}
+	if c.Type.Kind == tableformat.KindBigInt {
+		return int64(h.rnd.IntN(3))
+	}
+	return fmt.Sprintf("v%d", h.rnd.IntN(3)) // few values: keyless duplicates happen
+}
+
+// image is a row's values in the current schema's column order.
+func (h *history) image(r histRow) []any {
+	out := make([]any, len(h.schema.Columns))
+	for i, c := range h.schema.Columns {
+		out[i] = r.vals[c.ID]
+	}
+	return out
+}
+
+func (h *history) keyImage(r histRow) []any {
+	var out []any
+	for _, c := range h.schema.KeyColumns() {
+		out = append(out, r.vals[c.ID])
+	}
+	return out
+}
+
+// txn is one source transaction of 1–3 row changes.
+func (h *history) txn() {
+	h.ts += int64(h.rnd.IntN(2_000_000))
+	for range 1 + h.rnd.IntN(3) {
+		h.seq++
+		switch r := h.rnd.IntN(10); {
+		case r < 5 || len(h.rows) == 0:
+			row := histRow{seq: h.seq, vals: map[int]any{}}
+			for _, c := range h.schema.Columns {
+				row.vals[c.ID] = h.value(c)
+			}
+			if !h.keyed && len(h.rows) > 0 && h.rnd.IntN(3) == 0 {
+				row.vals = maps(h.rows[h.rnd.IntN(len(h.rows))].vals) // an identical row
+			}
+			h.rows = append(h.rows, row)
+			h.data = append(h.data, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpInsert, Values: h.image(row)})
+		case r < 8:
+			i := h.rnd.IntN(len(h.rows))
+			old := h.rows[i]
+			h.dels = append(h.dels, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpUpdateBefore, Values: h.keyImage(h.lastIdentical(i))})
+			row := histRow{seq: h.seq, vals: maps(old.vals)}
+			for _, c := range h.schema.Columns[1:] {
+				row.vals[c.ID] = h.value(c)
+			}
+			if h.rnd.IntN(3) == 0 {
+				row.vals[1] = h.value(h.schema.Columns[0])
+			}
+			h.rows = slices.Delete(h.rows, h.lastIndex(i), h.lastIndex(i)+1)
+			h.rows = append(h.rows, row)
+			h.data = append(h.data, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpUpdateAfter, Values: h.image(row)})
+		default:
+			i := h.lastIndex(h.rnd.IntN(len(h.rows)))
+			h.dels = append(h.dels, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpDelete, Values: h.keyImage(h.rows[i])})
+			h.rows = slices.Delete(h.rows, i, i+1)
+		}
+	}
+	h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
+}
+
+// lastIndex is the most recent row identical to row i (a keyless delete
+// removes that one).
+func (h *history) lastIndex(i int) int {
+	if h.keyed {
+		return i
+	}
+	for j := len(h.rows) - 1; j >= 0; j-- {
+		if fmt.Sprint(h.image(h.rows[j])) == fmt.Sprint(h.image(h.rows[i])) {
+			return j
+		}
+	}
+	return i
+}
+
+func (h *history) lastIdentical(i int) histRow { return h.rows[h.lastIndex(i)] }
+
+func maps(m map[int]any) map[int]any {
+	out := make(map[int]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// alter changes the table's structure between transactions.
+func (h *history) alter() {
+	h.flushFiles()
+	h.seq++
+	h.ts++
+	sc := h.schema
+	sc.Version++
+	sc.Columns = slices.Clone(sc.Columns)
+	switch r := h.rnd.IntN(4); {
+	case r == 0 && len(sc.Columns) > 2:
+		i := 1 + h.rnd.IntN(len(sc.Columns)-1)
+		sc.Columns = slices.Delete(sc.Columns, i, i+1) // DROP COLUMN
+	case r == 1:
+		i := 1 + h.rnd.IntN(len(sc.Columns)-1)
+		sc.Columns[i].Name += "x" // RENAME COLUMN: the id stays
+	case r == 2:
+		h.name += "_r" // RENAME TABLE
+		h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableRename, TableID: 1, Seq: h.seq, DB: "d", Name: h.name})
+		h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
+		return
+	default:
+		h.maxCol++
+		kind := tableformat.KindBigInt
+		if h.rnd.IntN(2) == 0 {
+			kind = tableformat.KindVarchar
+		}
+		sc.Columns = append(sc.Columns, tableformat.Column{ID: h.maxCol, Name: fmt.Sprintf("n%d", h.maxCol),
+			Type: tableformat.Type{Kind: kind, Length: 20}, Nullable: true})
+	}
+	h.schema = sc
+	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableAlter, TableID: 1, Seq: h.seq, Schema: &sc})
+	h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
+}
+
+func (h *history) truncate() {
+	h.flushFiles()
+	h.seq++
+	h.ts++
+	h.rows = nil
+	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableTruncate, TableID: 1, Seq: h.seq})
+	h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
+	h.commit(tableformat.KindTruncate)
+}
+
+func (h *history) writeFile(kind tableformat.FileKind, rows []tableformat.Row, asOf int64) tableformat.AddFile {
+	var buf bytes.Buffer
+	sc := h.schema
+	w, err := tableformat.NewFileWriter(&buf, &sc, kind, tableformat.FileWriterOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := w.Write(rows...); err != nil {
+		h.t.Fatal(err)
+	}
+	st, err := w.Close()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.file++
+	key := tableformat.NewFileKey("d", "t", kind, st.MinSeq, fmt.Sprint(h.file))
+	if err := tableformat.PutBytes(h.ctx, h.store, key, buf.Bytes()); err != nil {
+		h.t.Fatal(err)
+	}
+	return tableformat.AddFile{Path: key, TableID: 1, Kind: kind, SchemaVersion: sc.Version, Rows: st.Rows, Bytes: st.Bytes,
+		Checksum: st.Checksum, MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS, AsOfSeq: asOf}
+}
+
+// flushFiles writes the open commit's rows under the current schema.
+func (h *history) flushFiles() {
+	if len(h.data) > 0 {
+		h.adds = append(h.adds, h.writeFile(tableformat.FileData, h.data, 0))
+	}
+	if len(h.dels) > 0 {
+		h.adds = append(h.adds, h.writeFile(tableformat.FileDelete, h.dels, 0))
+	}
+	h.data, h.dels = nil, nil
+}
+
+func (h *history) commit(kind tableformat.EntryKind) {
+	h.flushFiles()
+	e := &tableformat.Entry{Kind: kind, Tables: h.changes, Add: h.adds, Txns: h.txns,
+		Progress: tableformat.Progress{PrevSeq: h.prevSeq, MaxSeq: h.seq, MaxTS: h.ts}}
+	if _, err := h.log.Commit(h.ctx, e); err != nil {
+		h.t.Fatal(err)
+	}
+	h.changes, h.adds, h.txns, h.prevSeq = nil, nil, nil, h.seq
+}
+
+// snapshot commits the table's current contents as a snapshot file.
+func (h *history) snapshot() {
+	if len(h.rows) == 0 {
+		return
+	}
+	rows := make([]tableformat.Row, len(h.rows))
+	for i, r := range h.rows {
+		rows[i] = tableformat.Row{Seq: r.seq, TS: h.ts, Op: tableformat.OpSnapshot, Values: h.image(r)}
+	}
+	f := h.writeFile(tableformat.FileSnapshot, rows, h.seq)
+	if _, err := h.log.Commit(h.ctx, &tableformat.Entry{Kind: tableformat.KindCompaction, Add: []tableformat.AddFile{f}}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// merge rewrites the live delta files of one kind written under the
+// current schema version into one file keeping every row's sequence.
+func (h *history) merge(kind tableformat.FileKind) {
+	st, err := h.log.Latest(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var rows []tableformat.Row
+	var remove []tableformat.RemoveFile
+	for _, f := range st.Tables[1].SortedFiles() {
+		if f.Kind != kind || f.SchemaVersion != h.schema.Version {
+			continue
+		}
+		fc, err := tableformat.ReadAddFile(h.ctx, h.store, f)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rows = append(rows, fc.Rows...)
+		remove = append(remove, tableformat.RemoveFile{Path: f.Path, TableID: 1})
+	}
+	if len(remove) < 2 {
+		return
+	}
+	add := h.writeFile(kind, rows, 0)
+	if _, err := h.log.Commit(h.ctx, &tableformat.Entry{Kind: tableformat.KindCompaction, Remove: remove, Add: []tableformat.AddFile{add}}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// run makes n commits of random work.
+func (h *history) run(n int) {
+	for range n {
+		for range 1 + h.rnd.IntN(4) {
+			if h.rnd.IntN(8) == 0 {
+				h.alter()
+			}
+			h.txn()
+		}
+		h.commit(tableformat.KindIngest)
+		switch h.rnd.IntN(14) {
+		case 0, 1:
+			h.snapshot()
+		case 2:
+			h.truncate()
+		case 3:
+			h.merge(tableformat.FileData)
+		case 4:
+			h.merge(tableformat.FileDelete)
+		}
+	}
+}
+
+// rowStrings renders rows for comparison, sorted.
+func rowStrings(rows [][]any) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprint(r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func queryAll(t *testing.T, s *Session, q string) [][]any {
+	t.Helper()
+	rows, cancel, err := s.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer cancel()
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+func newTestEngine(t *testing.T, log *tableformat.Log) *Engine {
+	cache, err := OpenCache(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewEngine(log, cache, Options{})
+}
+
+// TestViewsMatchScanTable: through random histories of a keyed and a
+// keyless table, the DuckDB view of the table at every lake version, and
+// the table macro at every version's sequence, equal the reference reader.
+func TestViewsMatchScanTable(t *testing.T) {
+	for _, keyed := range []bool{true, false} {
+		for seed := range uint64(3) {
+			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
+				h := newHistory(t, keyed, seed)
+				h.run(30)
+				e := newTestEngine(t, h.log)
+				latest, err := e.Resolve(h.ctx, At{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ls, err := e.Open(h.ctx, latest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ls.Close()
+				lt := latest.State.Tables[1]
+				for v := int64(2); v <= latest.Version; v++ {
+					p, err := e.Resolve(h.ctx, At{Version: v})
+					if err != nil {
+						t.Fatal(err)
+					}
+					sc, want, err := tableformat.ScanTable(h.ctx, h.store, p, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantVals := make([][]any, len(want))
+					for i, r := range want {
+						wantVals[i] = r.Values
+					}
+					s, err := e.Open(h.ctx, p)
+					if err != nil {
+						t.Fatalf("version %d: %v", v, err)
+					}
+					n := p.State.Tables[1].NameAt(p.Seq)
+					got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
+					s.Close()
+					if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
+						t.Fatalf("view at version %d (seq %d):\n got %v\nwant %v", v, p.Seq, g, w)
+					}
+					// The macro shows the latest columns: project the reference.
+					proj := make([][]any, len(want))
+					for i, r := range want {
+						for _, c := range lt.Schema().Columns {
+							var val any
+							for j, oc := range sc.Columns {
+								if oc.ID == c.ID {
+									val = r.Values[j]
+								}
+							}
+							proj[i] = append(proj[i], val)
+						}
+					}
+					cur := lt.Current()
+					got = queryAll(t, ls, fmt.Sprintf("SELECT * FROM %s.%s(%d)", quoteIdent(cur.DB), quoteIdent(cur.Name), p.Seq))
+					if g, w := rowStrings(got), rowStrings(proj); !slices.Equal(g, w) {
+						t.Fatalf("macro at version %d (seq %d):\n got %v\nwant %v", v, p.Seq, g, w)
+					}
+				}
+			})
+		}
+	}
+}
