@@ -53,7 +53,7 @@ func BenchmarkIngestInProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 		took := time.Since(began)
-		b.ReportMetric((cpuTime(b) - cpu0).Seconds()/took.Seconds(), "cores_busy")
+		b.ReportMetric((cpuTime(b)-cpu0).Seconds()/took.Seconds(), "cores_busy")
 		src.Close()
 		b.ReportMetric(changes/took.Seconds(), "changes/s")
 		b.ReportMetric(raw, "gomysql_raw_changes/s")

@@ -71,7 +71,9 @@ func OpenCache(dir string, maxBytes int64, logger *slog.Logger) (*Cache, error) 
 func (c *Cache) Dir() string { return c.dir }
 
 // ObjectsDir is the directory DuckDB may read: the verified files.
-func (c *Cache) ObjectsDir() string { return filepath.Join(c.dir, "objects") + string(filepath.Separator) }
+func (c *Cache) ObjectsDir() string {
+	return filepath.Join(c.dir, "objects") + string(filepath.Separator)
+}
 
 // SpillDir is where DuckDB may write temporary files.
 func (c *Cache) SpillDir() string { return filepath.Join(c.dir, "spill") }
