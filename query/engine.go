@@ -10,6 +10,7 @@ package query
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -259,7 +260,7 @@ func (s *Session) Close() error {
 // ErrRefused marks a statement the session does not run.
 var ErrRefused = errors.New("statement refused")
 
-// Query runs one read-only statement (SELECT, or EXPLAIN of one) and
+// Query runs one read-only statement (a SELECT) and
 // returns its rows; anything else — several statements, COPY, ATTACH, SET,
 // PRAGMA, INSTALL, LOAD, CREATE, … — is refused before it runs. The
 // statement is bounded by the session's timeout.
@@ -279,11 +280,36 @@ func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.C
 	return rows, cancel, nil
 }
 
-// check prepares query and refuses it unless it is exactly one SELECT or
-// EXPLAIN statement.
+// check refuses query unless it is exactly one SELECT statement. DuckDB's
+// own parser decides, through json_serialize_sql, which parses without
+// running anything and serializes SELECT statements only; the statement is
+// then prepared alone (the driver would run every statement but the last
+// of a multi-statement string while preparing it) and its prepared type
+// checked once more.
 func (s *Session) check(ctx context.Context, query string) error {
 	if strings.TrimSpace(query) == "" {
 		return fmt.Errorf("%w: the statement is empty", ErrRefused)
+	}
+	var parsed string
+	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", query).Scan(&parsed); err != nil {
+		return fmt.Errorf("parse the statement: %w", err)
+	}
+	var res struct {
+		Error      bool              `json:"error"`
+		ErrorType  string            `json:"error_type"`
+		Message    string            `json:"error_message"`
+		Statements []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(parsed), &res); err != nil {
+		return fmt.Errorf("parse the statement: %w", err)
+	}
+	switch {
+	case res.Error && res.ErrorType == "parser":
+		return fmt.Errorf("%w: %s", ErrRefused, res.Message)
+	case res.Error:
+		return fmt.Errorf("%w: only SELECT statements run here (%s)", ErrRefused, res.Message)
+	case len(res.Statements) != 1:
+		return fmt.Errorf("%w: one statement per query, not %d", ErrRefused, len(res.Statements))
 	}
 	return s.conn.Raw(func(dc any) error {
 		c, ok := dc.(*duckdb.Conn)
@@ -292,9 +318,6 @@ func (s *Session) check(ctx context.Context, query string) error {
 		}
 		st, err := c.PrepareContext(ctx, query)
 		if err != nil {
-			if strings.Contains(err.Error(), "multiple statements") {
-				return fmt.Errorf("%w: one statement per query (%v)", ErrRefused, err)
-			}
 			return err
 		}
 		defer st.Close()
@@ -306,11 +329,10 @@ func (s *Session) check(ctx context.Context, query string) error {
 		if err != nil {
 			return err
 		}
-		switch typ {
-		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
-			return nil
+		if typ != duckdb.STATEMENT_TYPE_SELECT {
+			return fmt.Errorf("%w: only SELECT statements run here; this is a %s statement", ErrRefused, stmtTypeName(typ))
 		}
-		return fmt.Errorf("%w: only SELECT (or EXPLAIN) statements run here; this is a %s statement", ErrRefused, stmtTypeName(typ))
+		return nil
 	})
 }
 
