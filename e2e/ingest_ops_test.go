@@ -94,8 +94,12 @@ func TestIngestReconnectsAndStopsCleanly(t *testing.T) {
 	}
 	waitForGTID(t, store, w.moments[len(w.moments)-1].gtid, 60*time.Second)
 	e.waitReady(30 * time.Second)
+	// Caught up: no binlog left between the lake's position and the
+	// server's end.
+	e.waitLagBytes("0", 3*lagPollEvery)
 	code, metrics := e.get("/metrics")
-	for _, want := range []string{"binlake_ingest_commits_total", `binlake_ingest_row_changes_total{db="shop",op="insert",table="orders"}`, "binlake_ingest_lag_seconds"} {
+	for _, want := range []string{"binlake_ingest_commits_total", `binlake_ingest_row_changes_total{db="shop",op="insert",table="orders"}`,
+		"binlake_ingest_lag_seconds", "binlake_ingest_lag_bytes"} {
 		if code != http.StatusOK || !strings.Contains(metrics, want) {
 			t.Fatalf("/metrics (%d) lacks %s", code, want)
 		}

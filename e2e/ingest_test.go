@@ -60,8 +60,12 @@ type env struct {
 	ops    string // host:port of the daemon's /metrics, /healthz, /readyz
 }
 
-func newEnv(t testing.TB) *env {
-	e := &env{t: t, db: testenv.StartMariaDB(t), minio: testenv.StartMinIO(t), logDir: t.TempDir()}
+func newEnv(t testing.TB) *env { return newEnvOn(t, testenv.StartMariaDB(t), "") }
+
+// newEnvOn is newEnv on db, with sourceYAML (indented keys) added to the
+// config's source section.
+func newEnvOn(t testing.TB, db *testenv.MariaDB, sourceYAML string) *env {
+	e := &env{t: t, db: db, minio: testenv.StartMinIO(t), logDir: t.TempDir()}
 	e.bucket = e.minio.NewBucket(t)
 	e.config = filepath.Join(t.TempDir(), "binlake.yaml")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,7 +81,7 @@ func newEnv(t testing.TB) *env {
   user: %s
   server_id: 4242
   include: ["shop.*"]
-warehouse:
+%swarehouse:
   url: s3://%s/lakes
   s3:
     endpoint: %s
@@ -88,7 +92,7 @@ ingest:
   listen: %s
 log:
   level: debug
-`, e.db.Port, e.db.User, e.bucket, e.minio.Endpoint, e.minio.AccessKey, e.ops)
+`, e.db.Port, e.db.User, sourceYAML, e.bucket, e.minio.Endpoint, e.minio.AccessKey, e.ops)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

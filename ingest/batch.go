@@ -68,10 +68,8 @@ func (b *batch) add(ev Event) error {
 	case *Rows:
 		return b.addRows(e)
 	case *DDL:
-		c, err := b.tr.ddl(e, b.nextSeq)
-		if c != nil {
-			b.openChanges = append(b.openChanges, *c)
-		}
+		cs, err := b.tr.ddl(e, b.nextSeq)
+		b.openChanges = append(b.openChanges, cs...)
 		return err
 	case *Commit:
 		b.closeTxn(e)

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,9 @@ type Metrics struct {
 	version       prometheus.Gauge
 	sourceTime    prometheus.Gauge
 	lag           prometheus.Gauge
+	lagBytes      prometheus.Gauge
+	lagBytesOnce  sync.Once
+	reg           prometheus.Registerer
 	now           func() time.Time
 }
 
@@ -48,6 +52,9 @@ func NewMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 			Help: "Source commit time of the last transaction in the lake (Unix seconds)."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_ingest_lag_seconds",
 			Help: "Seconds between the source commit of the last transaction in the lake and its lake commit."}),
+		lagBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_ingest_lag_bytes",
+			Help: "Bytes of source binlog between the position of the lake's last commit and the source's current end of binlog, summed across binlog files."}),
+		reg: reg,
 		now: now,
 	}
 	reg.MustRegister(m.rowChanges, m.transactions, m.commits, m.commitSeconds, m.files, m.bytes, m.spills,
@@ -88,4 +95,15 @@ func (m *Metrics) committed(version int64, took time.Duration, files int, bytes 
 		m.sourceTime.Set(float64(sourceTS) / 1e6)
 		m.lag.Set(m.now().Sub(time.UnixMicro(sourceTS)).Seconds())
 	}
+}
+
+// SetLagBytes sets binlake_ingest_lag_bytes: the bytes of source binlog
+// between the lake's last commit and the source's end of binlog. The gauge
+// is exported from its first measurement on (no figure before one exists).
+func (m *Metrics) SetLagBytes(n int64) {
+	if m == nil {
+		return
+	}
+	m.lagBytes.Set(float64(n))
+	m.lagBytesOnce.Do(func() { m.reg.MustRegister(m.lagBytes) })
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/binlake/binlake/tableformat"
@@ -26,6 +27,10 @@ type tracked struct {
 	maxColID int                // the highest column id ever used
 	renames  map[string]string  // pending column renames from an ALTER
 	seen     *Table             // the source's last Table value, already resolved
+	// stale: an ALTER the tracker could not apply changed the table, so its
+	// schema is known again only at the next Rows event; until then no
+	// later ALTER is applied on top of the outdated schema.
+	stale bool
 }
 
 // newTracker starts from the live tables of a lake state.
@@ -76,7 +81,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 	if err != nil {
 		return nil, nil, err
 	}
-	tt.renames = nil
+	tt.renames, tt.stale = nil, false
 	if reflect.DeepEqual(sc.Columns, tt.schema.Columns) && reflect.DeepEqual(sc.Key, tt.schema.Key) {
 		return tt, nil, nil
 	}
@@ -126,13 +131,50 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 	return sc, nil
 }
 
-// ddl applies a DDL and returns its table change, if the table is one the
-// lake mirrors (or one a create with a known structure brings in).
-func (tr *tracker) ddl(d *DDL, seq func() int64) (*tableformat.TableChange, error) {
+// ddl applies a DDL and returns its table changes: none when the table is
+// not one the lake mirrors (and no create with a known structure brings it
+// in), one for most statements, one drop per table for DROP DATABASE.
+//
+// An ALTER whose operations are Complete is applied to the tracked schema
+// at once: the new schema version takes effect at the DDL's own sequence,
+// so it is in the lake commit that holds the DDL's transaction even when
+// no row of the table follows. The next Rows event's structure is then
+// compared by value (seen is cleared): if the source's TableMap disagrees
+// with what the DDL said (a gap in the DDL parser), the TableMap's
+// structure becomes the next version there — the row events' structure is
+// the authority. An ALTER that is not Complete (or that the tracker cannot
+// decide, see applyAlter) changes nothing now: its column renames wait, and
+// the new structure shows at the table's next Rows event, as it always did.
+func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
+	one := func(c *tableformat.TableChange, err error) ([]tableformat.TableChange, error) {
+		if c == nil {
+			return nil, err
+		}
+		return []tableformat.TableChange{*c}, err
+	}
+	if d.Op == DDLDropDatabase {
+		var ids []int64
+		for id, tt := range tr.tables {
+			if tt.name.db == d.DB {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		var out []tableformat.TableChange
+		for _, id := range ids {
+			delete(tr.byName, tr.tables[id].name)
+			delete(tr.tables, id)
+			out = append(out, tableformat.TableChange{Op: tableformat.TableDrop, TableID: id, Seq: seq(), DDL: d.SQL})
+		}
+		return out, nil
+	}
 	id, ok := tr.byName[tableName{d.DB, d.Name}]
 	if d.Op == DDLCreate && !ok && d.Table != nil {
 		_, c, err := tr.resolve(d.Table, seq)
-		return c, err
+		if c != nil {
+			c.DDL = d.SQL
+		}
+		return one(c, err)
 	}
 	if !ok {
 		return nil, nil
@@ -140,6 +182,23 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) (*tableformat.TableChange, erro
 	tt := tr.tables[id]
 	switch d.Op {
 	case DDLAlter, DDLCreate:
+		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.renames == nil {
+			sc, applied, err := tt.applyAlter(d.Alter)
+			if err != nil {
+				return nil, err
+			}
+			if applied {
+				tt.seen = nil // compare the next TableMap by value
+				if reflect.DeepEqual(sc.Columns, tt.schema.Columns) && reflect.DeepEqual(sc.Key, tt.schema.Key) {
+					return nil, nil // ADD INDEX, ENGINE=, …: no structural change
+				}
+				for _, c := range sc.Columns {
+					tt.maxColID = max(tt.maxColID, c.ID)
+				}
+				tt.schema = sc
+				return one(&tableformat.TableChange{Op: tableformat.TableAlter, TableID: tt.id, Seq: seq(), Schema: &sc, DDL: d.SQL}, nil)
+			}
+		}
 		if len(d.ColumnRenames) > 0 {
 			if tt.renames == nil {
 				tt.renames = map[string]string{}
@@ -149,24 +208,202 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) (*tableformat.TableChange, erro
 			}
 		}
 		if d.Table == nil {
-			return nil, nil // the new columns show in the next Rows event
+			// The new columns show in the next Rows event.
+			tt.stale, tt.seen = true, nil
+			return nil, nil
 		}
 		_, c, err := tr.resolve(d.Table, seq)
 		if c != nil {
 			c.DDL = d.SQL
 		}
-		return c, err
+		return one(c, err)
 	case DDLRename:
 		delete(tr.byName, tt.name)
 		tt.name = tableName{d.NewDB, d.NewName}
 		tr.byName[tt.name] = id
-		return &tableformat.TableChange{Op: tableformat.TableRename, TableID: id, Seq: seq(), DB: d.NewDB, Name: d.NewName, DDL: d.SQL}, nil
+		return one(&tableformat.TableChange{Op: tableformat.TableRename, TableID: id, Seq: seq(), DB: d.NewDB, Name: d.NewName, DDL: d.SQL}, nil)
 	case DDLTruncate:
-		return &tableformat.TableChange{Op: tableformat.TableTruncate, TableID: id, Seq: seq(), DDL: d.SQL}, nil
+		return one(&tableformat.TableChange{Op: tableformat.TableTruncate, TableID: id, Seq: seq(), DDL: d.SQL}, nil)
 	case DDLDrop:
 		delete(tr.byName, tt.name)
 		delete(tr.tables, id)
-		return &tableformat.TableChange{Op: tableformat.TableDrop, TableID: id, Seq: seq(), DDL: d.SQL}, nil
+		return one(&tableformat.TableChange{Op: tableformat.TableDrop, TableID: id, Seq: seq(), DDL: d.SQL}, nil)
 	}
 	return nil, fmt.Errorf("table %s.%s: unknown DDL operation %d", d.DB, d.Name, d.Op)
+}
+
+// applyAlter computes the schema an ALTER's operations give the table, the
+// way the server builds the new column list (mysql_prepare_alter_table):
+// the old columns in order, less the dropped ones, each changed or renamed
+// column in its old place (keeping its id); then, in statement order, each
+// added column appended (or put FIRST / AFTER a column of the new list) and
+// each changed column with FIRST / AFTER moved there. New columns get fresh
+// ids. applied is false when the result cannot be decided from the schema
+// alone (the server may promote a unique index to the key: on a table
+// without a key, a dropped column, a column made NOT NULL or an added
+// unique index; a key column dropped or made nullable) or when the
+// operations do not fit the table (the server would have refused them, so
+// the schema the tracker holds is not the server's): the caller then waits
+// for the next TableMap.
+func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied bool, err error) {
+	old := tt.schema.Columns
+	find := func(cols []tableformat.Column, name string) int {
+		return slices.IndexFunc(cols, func(c tableformat.Column) bool { return strings.EqualFold(c.Name, name) })
+	}
+	inKey := func(id int) bool { return slices.Contains(tt.schema.Key, id) }
+	keyless := len(tt.schema.Key) == 0
+	type placement struct {
+		col   tableformat.Column
+		move  bool // a changed column (already in the list) rather than an added one
+		first bool
+		after string
+	}
+	dropped := map[int]bool{}
+	changed := map[int]tableformat.Column{}
+	var placements []placement
+	var setKey []string
+	var uniques [][]string
+	var added []string
+	nextID := tt.maxColID
+	// A column dropped by the statement may be added again by it.
+	droppedNames := map[string]bool{}
+	for _, op := range ops {
+		if o, ok := op.(*DropColumn); ok {
+			droppedNames[strings.ToLower(o.Name)] = true
+		}
+	}
+	// target finds the old column an op names: skip when it is absent
+	// and the op says IF EXISTS, bad when it is absent or an earlier op
+	// already dropped or changed it (the server's rules there are not
+	// worth guessing: the next TableMap decides).
+	target := func(name string, ifExists bool) (i int, skip, bad bool) {
+		i = find(old, name)
+		if i < 0 {
+			return i, ifExists, !ifExists
+		}
+		_, done := changed[i]
+		return i, false, dropped[i] || done
+	}
+	for _, op := range ops {
+		switch o := op.(type) {
+		case *AddColumn:
+			exists := find(old, o.Column.Name) >= 0 && !droppedNames[strings.ToLower(o.Column.Name)] ||
+				slices.ContainsFunc(added, func(n string) bool { return strings.EqualFold(n, o.Column.Name) })
+			if exists {
+				if o.IfNotExists {
+					continue
+				}
+				return sc, false, nil
+			}
+			nextID++
+			added = append(added, o.Column.Name)
+			placements = append(placements, placement{col: tableformat.Column{ID: nextID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable},
+				first: o.First, after: o.After})
+		case *DropColumn:
+			i, skip, bad := target(o.Name, o.IfExists)
+			if skip {
+				continue
+			}
+			if bad || keyless || inKey(old[i].ID) {
+				return sc, false, nil
+			}
+			dropped[i] = true
+		case *ModifyColumn:
+			i, skip, bad := target(o.Name, o.IfExists)
+			if skip {
+				continue
+			}
+			if bad {
+				return sc, false, nil
+			}
+			c := tableformat.Column{ID: old[i].ID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
+			if inKey(c.ID) && c.Nullable || keyless && old[i].Nullable && !c.Nullable {
+				return sc, false, nil
+			}
+			changed[i] = c
+			if o.First || o.After != "" {
+				placements = append(placements, placement{col: c, move: true, first: o.First, after: o.After})
+			}
+		case *RenameColumn:
+			i, skip, bad := target(o.From, o.IfExists)
+			if skip {
+				continue
+			}
+			if bad {
+				return sc, false, nil
+			}
+			c := old[i]
+			c.Name = o.To
+			changed[i] = c
+		case *SetKey:
+			if setKey != nil {
+				return sc, false, nil
+			}
+			setKey = o.Columns
+		case *AddUnique:
+			uniques = append(uniques, o.Columns)
+		default:
+			return sc, false, fmt.Errorf("table %s.%s: unknown ALTER operation %T", tt.name.db, tt.name.name, op)
+		}
+	}
+	var cols []tableformat.Column
+	for i, c := range old {
+		if dropped[i] {
+			continue
+		}
+		if n, ok := changed[i]; ok {
+			c = n
+		}
+		cols = append(cols, c)
+	}
+	for _, p := range placements {
+		if p.move {
+			cols = slices.DeleteFunc(cols, func(c tableformat.Column) bool { return c.ID == p.col.ID })
+		}
+		switch {
+		case p.first:
+			cols = slices.Insert(cols, 0, p.col)
+		case p.after != "":
+			i := find(cols, p.after)
+			if i < 0 {
+				return sc, false, nil
+			}
+			cols = slices.Insert(cols, i+1, p.col)
+		default:
+			cols = append(cols, p.col)
+		}
+	}
+	sc = tableformat.Schema{Version: tt.schema.Version + 1, Columns: cols}
+	if setKey != nil {
+		for _, k := range setKey {
+			i := find(cols, k)
+			if i < 0 || slices.Contains(sc.Key, cols[i].ID) {
+				return sc, false, nil
+			}
+			cols[i].Nullable = false // primary key columns are NOT NULL
+			sc.Key = append(sc.Key, cols[i].ID)
+		}
+	} else {
+		sc.Key = slices.Clone(tt.schema.Key)
+	}
+	for _, u := range uniques {
+		if len(sc.Key) > 0 {
+			break // a unique index never displaces the key a table has
+		}
+		nullable := false
+		for _, k := range u {
+			i := find(cols, k)
+			if i < 0 {
+				return sc, false, nil
+			}
+			nullable = nullable || cols[i].Nullable
+		}
+		if !nullable {
+			return sc, false, nil // the server may make it the key
+		}
+	}
+	if err := sc.Validate(); err != nil {
+		return sc, false, nil
+	}
+	return sc, true, nil
 }

@@ -89,11 +89,79 @@ type DDL struct {
 	// NewDB, NewName: the new name of a renamed table.
 	NewDB, NewName string
 	// ColumnRenames maps old to new column names (ALTER … RENAME COLUMN /
-	// CHANGE), so a renamed column keeps its id.
+	// CHANGE), so a renamed column keeps its id when the new structure is
+	// learnt from the next Rows event (an ALTER that is not Complete).
 	ColumnRenames map[string]string
+	// Alter lists the column-level operations of an ALTER TABLE in statement
+	// order. When Complete, they fully describe the structural change and
+	// the lake records the new schema version at the DDL's own position;
+	// otherwise they are ignored (but ColumnRenames) and the new structure
+	// shows at the table's next Rows event.
+	Alter []AlterOp
+	// Complete reports that Alter describes the whole structural effect of
+	// an ALTER (for a CREATE, Table being set says the same).
+	Complete bool
 	// SQL is the statement, for the log.
 	SQL string
 }
+
+// AlterOp is one column-level operation of an ALTER TABLE: *AddColumn,
+// *DropColumn, *ModifyColumn, *RenameColumn, *SetKey or *AddUnique. Column
+// names compare case-insensitively; AFTER names refer to the columns as
+// they are named after the statement. The operations are applied as the
+// server does (see the tracker): changed and renamed columns keep their
+// place (and id) unless moved with FIRST/AFTER, dropped ones go, then
+// added and moved columns are placed in statement order.
+type AlterOp interface{ alterOp() }
+
+// AddColumn is ADD [COLUMN] [IF NOT EXISTS] def [FIRST | AFTER col].
+type AddColumn struct {
+	Column      SourceColumn
+	IfNotExists bool
+	First       bool
+	After       string
+}
+
+// DropColumn is DROP [COLUMN] [IF EXISTS] col.
+type DropColumn struct {
+	Name     string
+	IfExists bool
+}
+
+// ModifyColumn is MODIFY [COLUMN] [IF EXISTS] col def or CHANGE [COLUMN]
+// [IF EXISTS] col new_col def, [FIRST | AFTER col]: Column is the whole new
+// definition (Column.Name the new name), which keeps Name's column id.
+type ModifyColumn struct {
+	Name     string
+	Column   SourceColumn
+	IfExists bool
+	First    bool
+	After    string
+}
+
+// RenameColumn is RENAME COLUMN [IF EXISTS] from TO to: only the name
+// changes.
+type RenameColumn struct {
+	From, To string
+	IfExists bool
+}
+
+// SetKey is ADD PRIMARY KEY (cols) (or a column defined PRIMARY KEY): the
+// key becomes these columns, which become NOT NULL.
+type SetKey struct{ Columns []string }
+
+// AddUnique is ADD UNIQUE (cols) (or a column defined UNIQUE). It leaves a
+// table that has a key as it is; on a table without one, the server may
+// promote it to the key, which the tracker does not decide: the change is
+// then taken as not Complete.
+type AddUnique struct{ Columns []string }
+
+func (*AddColumn) alterOp()    {}
+func (*DropColumn) alterOp()   {}
+func (*ModifyColumn) alterOp() {}
+func (*RenameColumn) alterOp() {}
+func (*SetKey) alterOp()       {}
+func (*AddUnique) alterOp()    {}
 
 // DDLOp is the kind of a DDL event.
 type DDLOp int8
@@ -105,6 +173,9 @@ const (
 	DDLTruncate DDLOp = 3
 	DDLDrop     DDLOp = 4
 	DDLCreate   DDLOp = 5
+	// DDLDropDatabase (DROP DATABASE / DROP SCHEMA DB) drops every table
+	// of DB; Name is empty.
+	DDLDropDatabase DDLOp = 6
 )
 
 func (*Rows) event()   {}

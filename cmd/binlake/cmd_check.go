@@ -36,7 +36,7 @@ func runCheck(ctx context.Context, env *cliEnv, args []string) error {
 	results, err := mysql.CheckSource(ctx, srcCfg)
 	if err != nil {
 		results = []mysql.CheckResult{{Name: "connect to the source", Found: err.Error(),
-			Fix: "check source.host, source.port, source.user and the password (BINLAKE_SOURCE_PASSWORD)"}}
+			Fix: "check source.host, source.port, source.user, the password (BINLAKE_SOURCE_PASSWORD) and source.tls"}}
 	}
 	results = append(results, storageCheck(ctx, cfg))
 	if *format == "json" {

@@ -82,11 +82,14 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer ops.close()
+	metrics := ingest.NewMetrics(reg, nil)
 	p := ingest.New(lakeLog, ingest.Options{
 		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
-		Metrics: ingest.NewMetrics(reg, nil),
+		Metrics: metrics,
 	})
+	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger}
+	defer lag.start(ctx)()
 	newLake := from.IsZero()
 	if start == nil && ((newLake && cfg.Source.Snapshot == "auto") || cfg.Source.Snapshot == "always") {
 		ops.setReady(true, "")
@@ -218,7 +221,7 @@ func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log
 func fatalIngestError(err error) bool {
 	var ce *configError
 	var ive *tableformat.InvalidValueError
-	return errors.Is(err, mysql.ErrPositionLost) || errors.Is(err, tableformat.ErrConflict) ||
+	return errors.Is(err, mysql.ErrPositionLost) || errors.Is(err, mysql.ErrTLSCertificate) || errors.Is(err, tableformat.ErrConflict) ||
 		errors.Is(err, tableformat.ErrCorrupt) || errors.As(err, &ce) || errors.As(err, &ive)
 }
 
@@ -245,6 +248,11 @@ func sourceConfig(cfg *Config, stopAtCaughtUp bool) (mysql.SourceConfig, error) 
 	sc := mysql.SourceConfig{Flavor: s.Flavor, Host: s.Host, Port: uint16(s.Port), User: s.User, Password: s.Password,
 		ServerID: uint32(s.ServerID), HeartbeatPeriod: s.Heartbeat, StopAtCaughtUp: stopAtCaughtUp,
 		Include: tableFilter(s.Include, s.Exclude)}
+	strategy, err := mysql.ParseSnapshotStrategy(s.SnapshotStrategy)
+	if err != nil {
+		return sc, &configError{"source.snapshot_strategy: " + err.Error()}
+	}
+	sc.SnapshotStrategy = strategy
 	if s.TLS.Mode == "disabled" {
 		return sc, nil
 	}
@@ -294,8 +302,10 @@ func verifyChainOnly(pool *x509.CertPool) func([][]byte, [][]*x509.Certificate) 
 		for _, c := range certs[1:] {
 			inter.AddCert(c)
 		}
-		_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
-		return err
+		if _, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter}); err != nil {
+			return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+		}
+		return nil
 	}
 }
 

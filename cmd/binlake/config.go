@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/internal/secret"
 )
 
@@ -27,7 +28,25 @@ type Config struct {
 	Warehouse WarehouseConfig `yaml:"warehouse"`
 	Lake      LakeConfig      `yaml:"lake"`
 	Ingest    IngestConfig    `yaml:"ingest"`
+	Query     QueryConfig     `yaml:"query"`
 	Log       LogConfig       `yaml:"log"`
+}
+
+// QueryConfig configures the embedded DuckDB of query and serve.
+type QueryConfig struct {
+	// CacheDir holds the lake files queries read (verified copies); shared
+	// by every binlake process on the machine. Default: the user's cache
+	// directory (~/.cache/binlake).
+	CacheDir string `yaml:"cache_dir"`
+	// CacheMaxBytes bounds the cache; least recently used files go first.
+	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
+	// Threads DuckDB may use (0: 2).
+	Threads int `yaml:"threads"`
+	// MemoryLimit bounds DuckDB's memory, e.g. "1GB"; past it, DuckDB
+	// spills to the cache directory.
+	MemoryLimit string `yaml:"memory_limit"`
+	// Timeout bounds each statement.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // SourceConfig names the source database whose lake this is and says how
@@ -50,6 +69,12 @@ type SourceConfig struct {
 	Exclude []string `yaml:"exclude"`
 	// Heartbeat is how often an idle source is asked to prove it is alive.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// SnapshotStrategy is how the initial snapshot gets a binlog position
+	// consistent with its read (docs/snapshot.md): auto, binlog_snapshot
+	// (MariaDB, lock-free), global_read_lock (FLUSH TABLES WITH READ LOCK
+	// for a moment; needs RELOAD) or table_locks (LOCK TABLES … READ on the
+	// mirrored tables for a moment; needs LOCK TABLES).
+	SnapshotStrategy string `yaml:"snapshot_strategy"`
 	// Snapshot: auto (a new lake starts with a consistent snapshot of the
 	// existing rows), never (a new lake starts at the binlog's current
 	// position), always (every start takes a new snapshot that replaces the
@@ -124,6 +149,7 @@ func defaultConfig() Config {
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
 		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto"},
+		Query:     QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute},
 		Ingest:    IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
@@ -218,6 +244,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Source.Snapshot != "auto" && c.Source.Snapshot != "never" && c.Source.Snapshot != "always" {
 		bad("source.snapshot", "%q: use auto, never or always", c.Source.Snapshot)
+	}
+	if _, err := mysql.ParseSnapshotStrategy(c.Source.SnapshotStrategy); err != nil {
+		bad("source.snapshot_strategy", "%v", err)
+	}
+	if c.Query.CacheMaxBytes <= 0 || c.Query.Threads <= 0 || c.Query.Timeout <= 0 || c.Query.MemoryLimit == "" {
+		bad("query", "cache_max_bytes, threads, memory_limit and timeout must be set and positive")
 	}
 	if c.Source.Flavor != "mariadb" && c.Source.Flavor != "mysql" {
 		bad("source.flavor", "%q: use mariadb or mysql", c.Source.Flavor)

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,12 @@ func CheckSource(ctx context.Context, cfg SourceConfig) ([]CheckResult, error) {
 	add("server id set and distinct from binlake's", sid != 0 && sid != uint64(s.cfg.ServerID),
 		fmt.Sprintf("server_id=%d, binlake's source.server_id=%d", sid, s.cfg.ServerID),
 		"give the server a non-zero server_id, and binlake a source.server_id that no replica of this server uses")
-	out = append(out, grantChecks(conn, s.cfg)...)
+	if grants, err := readGrants(conn); err != nil {
+		out = append(out, CheckResult{Name: "privileges", Found: err.Error(), Fix: "let the user run SHOW GRANTS"})
+	} else {
+		out = append(out, grantChecks(grants, s.cfg)...)
+		out = append(out, snapshotCheck(conn, grants, s.cfg))
+	}
 	out = append(out, retentionCheck(vars))
 	for i := range out {
 		if out[i].OK {
@@ -81,44 +87,75 @@ func serverVariables(conn *client.Conn, names ...string) (map[string]string, err
 	defer res.Close()
 	vars := map[string]string{}
 	for i := range res.RowNumber() {
+		// GetString aliases the result's buffer, which Close recycles.
 		name, _ := res.GetString(i, 0)
 		val, _ := res.GetString(i, 1)
+		name, val = strings.Clone(name), strings.Clone(val)
 		vars[strings.ToLower(name)] = val
 	}
 	return vars, nil
 }
 
-// grantChecks checks the privileges ingest uses: replication (the binlog
-// stream), binlog monitoring (positions) and SELECT (snapshots).
-func grantChecks(conn *client.Conn, cfg SourceConfig) []CheckResult {
+// readGrants returns the user's SHOW GRANTS lines, upper case, without
+// password hashes.
+func readGrants(conn *client.Conn) ([]string, error) {
 	res, err := conn.Execute("SHOW GRANTS")
 	if err != nil {
-		return []CheckResult{{Name: "privileges", Found: err.Error(), Fix: "let the user run SHOW GRANTS"}}
+		return nil, err
 	}
 	defer res.Close()
 	var grants []string
 	for i := range res.RowNumber() {
 		g, _ := res.GetString(i, 0)
+		g = strings.Clone(g) // GetString aliases the result's buffer
+		g = passwordHash.ReplaceAllString(g, "")
 		grants = append(grants, strings.ToUpper(g))
 	}
-	all := strings.Join(grants, "\n")
-	global := func(privs ...string) bool {
-		for _, g := range grants {
-			if !strings.Contains(g, " ON *.* ") {
-				continue
-			}
-			if strings.Contains(g, "ALL PRIVILEGES") {
+	return grants, nil
+}
+
+var passwordHash = regexp.MustCompile(`(?i)\s+IDENTIFIED\s+(BY\s+PASSWORD|VIA|WITH)\s+.*$`)
+
+// privileges answers which privileges SHOW GRANTS lines give.
+type privileges []string
+
+// global reports whether one of privs (or ALL PRIVILEGES) is granted on *.*.
+func (p privileges) global(privs ...string) bool {
+	for _, g := range p {
+		if !strings.Contains(g, " ON *.* ") {
+			continue
+		}
+		if strings.Contains(g, "ALL PRIVILEGES") {
+			return true
+		}
+		for _, priv := range privs {
+			if strings.Contains(g, priv) {
 				return true
 			}
-			for _, p := range privs {
-				if strings.Contains(g, p) {
-					return true
-				}
-			}
 		}
-		return false
 	}
-	user := fmt.Sprintf("'%s'@'%%'", cfg.User)
+	return false
+}
+
+var databaseLevel = regexp.MustCompile(" ON (\\*|`[^`]*`)\\.\\* ")
+
+// database reports whether priv (or ALL PRIVILEGES) is granted on *.* or on
+// some database.
+func (p privileges) database(priv string) bool {
+	for _, g := range p {
+		if databaseLevel.MatchString(g) && (strings.Contains(g, priv) || strings.Contains(g, "ALL PRIVILEGES")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p privileges) String() string { return strings.Join(p, "; ") }
+
+// grantChecks checks the privileges ingest uses: replication (the binlog
+// stream), binlog monitoring (positions) and SELECT (snapshots).
+func grantChecks(grants privileges, cfg SourceConfig) []CheckResult {
+	user := grantee(cfg)
 	monitor := "BINLOG MONITOR"
 	if cfg.Flavor == "mysql" {
 		monitor = "REPLICATION CLIENT"
@@ -127,11 +164,11 @@ func grantChecks(conn *client.Conn, cfg SourceConfig) []CheckResult {
 		if ok {
 			return "granted"
 		}
-		return "missing; the user has: " + strings.ReplaceAll(all, "\n", "; ")
+		return "missing; the user has: " + grants.String()
 	}
-	repl := global("REPLICATION SLAVE", "REPLICATION REPLICA")
-	mon := global("BINLOG MONITOR", "REPLICATION CLIENT", "SUPER")
-	sel := global("SELECT") || strings.Contains(all, "GRANT SELECT")
+	repl := grants.global("REPLICATION SLAVE", "REPLICATION REPLICA")
+	mon := grants.global("BINLOG MONITOR", "REPLICATION CLIENT", "SUPER")
+	sel := grants.global("SELECT") || strings.Contains(strings.Join(grants, "\n"), "GRANT SELECT")
 	return []CheckResult{
 		{Name: "privilege REPLICATION SLAVE (read the binlog)", OK: repl, Found: found(repl),
 			Fix: "GRANT REPLICATION SLAVE ON *.* TO " + user},
@@ -140,6 +177,58 @@ func grantChecks(conn *client.Conn, cfg SourceConfig) []CheckResult {
 		{Name: "privilege SELECT (initial snapshot)", OK: sel, Found: found(sel),
 			Fix: "GRANT SELECT ON *.* TO " + user + " (or on each mirrored database)"},
 	}
+}
+
+// snapshotCheckName names the check of the snapshot's strategy.
+const snapshotCheckName = "initial snapshot consistency (privilege RELOAD or LOCK TABLES on MySQL)"
+
+// snapshotCheck checks that the initial snapshot can pin its binlog
+// position with the configured strategy (SnapshotSource): nothing more on
+// MariaDB; RELOAD (global_read_lock) or LOCK TABLES (table_locks) on MySQL.
+func snapshotCheck(conn *client.Conn, grants privileges, cfg SourceConfig) CheckResult {
+	user := grantee(cfg)
+	r := CheckResult{Name: snapshotCheckName}
+	st, err := ParseSnapshotStrategy(string(cfg.SnapshotStrategy))
+	if err != nil {
+		r.Found = err.Error()
+		r.Fix = "set the source's snapshot strategy to auto, binlog_snapshot, global_read_lock or table_locks"
+		return r
+	}
+	reload := grants.global("RELOAD")
+	lock := grants.database("LOCK TABLES")
+	fixReload := "GRANT RELOAD ON *.* TO " + user + " (FLUSH TABLES WITH READ LOCK, held for a few milliseconds at the snapshot's start)"
+	fixLock := "GRANT LOCK TABLES ON *.* TO " + user + " (or on each mirrored database; read locks on the mirrored tables, as briefly)"
+	switch {
+	case st == SnapshotBinlogSnapshot || (st == SnapshotAuto && cfg.Flavor != "mysql"):
+		if cfg.Flavor != "mysql" {
+			r.OK, r.Found = true, "binlog_snapshot: no lock, no privilege beyond SELECT"
+			return r
+		}
+		res, err := conn.Execute("SHOW STATUS LIKE 'binlog_snapshot_file'")
+		r.OK = err == nil && res.RowNumber() > 0
+		if r.OK {
+			r.Found = "binlog_snapshot: the server reports binlog_snapshot_file (Percona Server): no lock"
+		} else {
+			r.Found = "binlog_snapshot: the server has no binlog_snapshot_file status (MariaDB and Percona Server only)"
+			r.Fix = "set the source's snapshot strategy to auto, global_read_lock (" + fixReload + ") or table_locks (" + fixLock + ")"
+		}
+	case st == SnapshotGlobalReadLock:
+		r.OK = reload
+		r.Found = "global_read_lock: RELOAD " + map[bool]string{true: "granted", false: "missing; the user has: " + grants.String()}[reload]
+		r.Fix = fixReload + ", or snapshot strategy table_locks with " + fixLock
+	case st == SnapshotTableLocks:
+		r.OK = lock
+		r.Found = "table_locks: LOCK TABLES " + map[bool]string{true: "granted", false: "missing; the user has: " + grants.String()}[lock]
+		r.Fix = fixLock
+	case reload: // auto on MySQL
+		r.OK, r.Found = true, "global_read_lock: RELOAD granted (FLUSH TABLES WITH READ LOCK for a few milliseconds at the snapshot's start)"
+	case lock:
+		r.OK, r.Found = true, "table_locks: LOCK TABLES granted, RELOAD not (read locks on the mirrored tables for a few milliseconds at the snapshot's start)"
+	default:
+		r.Found = "neither RELOAD nor LOCK TABLES: the initial snapshot cannot pin its binlog position; the user has: " + grants.String()
+		r.Fix = fixReload + "; or " + fixLock
+	}
+	return r
 }
 
 // retentionCheck advises when the server keeps its binlog for less than a
@@ -163,3 +252,6 @@ func retentionCheck(vars map[string]string) CheckResult {
 	}
 	return r
 }
+
+// grantee is the source user as GRANT names it.
+func grantee(cfg SourceConfig) string { return fmt.Sprintf("'%s'@'%%'", cfg.User) }

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,4 +60,64 @@ func TestCheckSource(t *testing.T) {
 		strings.Contains(err.Error(), "wrong-password-sentinel") || !strings.Contains(err.Error(), m.User) {
 		t.Fatalf("wrong password: %v", err)
 	}
+}
+
+// TestCheckSnapshotPrivileges: on MySQL the initial snapshot needs RELOAD
+// (a global read lock) or LOCK TABLES (table locks); check says which it
+// will use, or which grant to add. Run with the mysql flavour against
+// MariaDB, whose SHOW GRANTS reads the same.
+func TestCheckSnapshotPrivileges(t *testing.T) {
+	ctx := context.Background()
+	m := testenv.StartMariaDB(t)
+	m.Exec(t, "CREATE DATABASE s")
+	user := fmt.Sprintf("'%s'@'%%'", m.User)
+	snapshotResult := func(flavor string, strategy SnapshotStrategy) CheckResult {
+		t.Helper()
+		cfg := checkConfig(m, m.User, m.UserPassword)
+		cfg.Flavor, cfg.SnapshotStrategy = flavor, strategy
+		results, err := CheckSource(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range results {
+			if strings.Contains(r.Found, "IDENTIFIED") || strings.Contains(r.Found, "PASSWORD") {
+				t.Errorf("check %q shows a password hash: %s", r.Name, r.Found)
+			}
+		}
+		for _, r := range results {
+			if r.Name == snapshotCheckName {
+				return r
+			}
+		}
+		t.Fatalf("no check %q in %+v", snapshotCheckName, results)
+		return CheckResult{}
+	}
+	expect := func(flavor string, strategy SnapshotStrategy, ok bool, found string, fixes ...string) {
+		t.Helper()
+		r := snapshotResult(flavor, strategy)
+		if r.OK != ok || !strings.Contains(r.Found, found) {
+			t.Errorf("%s, strategy %q: %+v, want ok=%v and found %q", flavor, strategy, r, ok, found)
+		}
+		for _, f := range fixes {
+			if !strings.Contains(r.Fix, f) {
+				t.Errorf("%s, strategy %q: fix %q does not say %q", flavor, strategy, r.Fix, f)
+			}
+		}
+		if ok && r.Fix != "" {
+			t.Errorf("%s, strategy %q: a fix for a check that holds: %q", flavor, strategy, r.Fix)
+		}
+	}
+	expect("mariadb", "", true, "binlog_snapshot")
+	expect("mysql", "", false, "neither RELOAD nor LOCK TABLES", "GRANT RELOAD ON *.* TO "+user, "GRANT LOCK TABLES ON *.* TO "+user)
+	expect("mysql", SnapshotTableLocks, false, "LOCK TABLES missing", "GRANT LOCK TABLES ON *.* TO "+user)
+	expect("mariadb", SnapshotGlobalReadLock, false, "RELOAD missing", "GRANT RELOAD ON *.* TO "+user)
+	expect("mysql", SnapshotBinlogSnapshot, true, "binlog_snapshot_file") // as on Percona Server
+
+	m.Exec(t, "GRANT LOCK TABLES ON s.* TO "+user)
+	expect("mysql", "", true, "table_locks")
+	expect("mysql", SnapshotTableLocks, true, "LOCK TABLES granted")
+
+	m.Exec(t, "GRANT RELOAD ON *.* TO "+user)
+	expect("mysql", "", true, "global_read_lock")
+	expect("mariadb", SnapshotGlobalReadLock, true, "RELOAD granted")
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/binlake/binlake/tableformat"
 )
 
-// ErrSnapshotUnsupported reports a flavour the snapshot source cannot read
-// consistently yet.
-var ErrSnapshotUnsupported = errors.New("initial snapshot not supported yet for this flavor")
+// ErrSnapshotUnsupported reports a flavour, or a strategy on this server,
+// the snapshot source cannot read consistently with.
+var ErrSnapshotUnsupported = errors.New("consistent snapshot not supported this way")
 
 // Snapshot chunking: a Rows event holds at most snapshotChunkRows rows or
 // about snapshotChunkBytes of values.
@@ -37,25 +37,54 @@ const (
 // the binlog position the read corresponds to, then io.EOF. A
 // BinlogSource opened at Position() continues exactly after it.
 //
-// On MariaDB the consistent read is START TRANSACTION WITH CONSISTENT
-// SNAPSHOT, whose binlog_snapshot_file/_position status variables name the
-// binlog position of the snapshot without any lock (needs no privilege
-// beyond SELECT; BINLOG_GTID_POS needs none either). Only transactional
-// (InnoDB) tables are consistent: MyISAM tables are read as they are while
-// the snapshot runs. A table altered after the snapshot started fails its
-// read (ER_TABLE_DEF_CHANGED): retry the snapshot.
+// The read is one REPEATABLE READ transaction started WITH CONSISTENT
+// SNAPSHOT. What differs between servers is how its binlog position is
+// known: a commit between the start of the read and the reading of the
+// position would be neither in the snapshot nor after the position. The
+// strategy (SourceConfig.SnapshotStrategy, docs/snapshot.md) is one of:
 //
-// MySQL is not supported yet: it has no binlog_snapshot_* variables, so the
-// position needs a short global lock around START TRANSACTION WITH
-// CONSISTENT SNAPSHOT and SHOW MASTER STATUS: FLUSH TABLES WITH READ LOCK
-// (RELOAD privilege) or, on 8.0+, LOCK INSTANCE FOR BACKUP (BACKUP_ADMIN)
-// with performance_schema.log_status.
+//   - binlog_snapshot (auto on MariaDB): no lock. MariaDB's
+//     binlog_snapshot_file/_position status variables name the position of
+//     the consistent read; BINLOG_GTID_POS gives its GTID set. Needs no
+//     privilege beyond SELECT. Percona Server for MySQL has the same status
+//     variables (untested here).
+//   - global_read_lock (auto on MySQL when allowed): FLUSH TABLES WITH READ
+//     LOCK, START TRANSACTION WITH CONSISTENT SNAPSHOT, SHOW MASTER STATUS
+//     (SHOW BINARY LOG STATUS on MySQL 8.4+: file, offset and, on MySQL,
+//     Executed_Gtid_Set), UNLOCK TABLES. Needs RELOAD (and REPLICATION
+//     CLIENT / BINLOG MONITOR for the status, which the binlog source needs
+//     anyway). Writers wait only for those few statements, but taking the
+//     lock waits for running statements to finish, and writers queue behind
+//     it meanwhile: the wait is bounded by lock_wait_timeout (10 s), after
+//     which the snapshot fails and can be retried.
+//   - table_locks (auto on MySQL without RELOAD): LOCK TABLES t1 READ, …
+//     on every mirrored table from a second connection, then the same
+//     statements on the snapshot connection, then UNLOCK TABLES. Needs LOCK
+//     TABLES (on *.* or on each mirrored database). Only writes to the
+//     mirrored tables wait, and only as briefly; the position is exact for
+//     those tables, which are all the lake holds. A mirrored table created
+//     or dropped meanwhile makes the snapshot take its locks again.
+//
+// Both locks are released as soon as the position is read (also on an error
+// or a cancelled context, which kills the waiting statement), and the log
+// says how long they were held; the rows are read afterwards, inside the
+// transaction, without any lock. performance_schema.log_status (MySQL
+// 8.0.14+, BACKUP_ADMIN) is not an option: it names a position consistent
+// with the logs, not with a transaction's read view, and LOCK INSTANCE FOR
+// BACKUP does not stop commits.
+//
+// Only transactional (InnoDB) tables are consistent: MyISAM tables are read
+// as they are while the snapshot runs. A table altered after the snapshot
+// started fails its read (ER_TABLE_DEF_CHANGED): retry the snapshot.
 type SnapshotSource struct {
 	cfg   SourceConfig
 	conn  *client.Conn
 	pos   tableformat.Position
 	time  int64 // µs, the server's clock at the snapshot's start
 	plans []*snapshotTable
+
+	strategy SnapshotStrategy // the strategy used (never auto)
+	lockHeld time.Duration    // how long the snapshot's lock was held
 
 	started  bool
 	items    chan snapshotItem
@@ -86,63 +115,75 @@ type snapshotItem struct {
 // binlog position it corresponds to. No rows are read before the first Next.
 func NewSnapshotSource(ctx context.Context, cfg SourceConfig) (*SnapshotSource, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Flavor != gomysql.MariaDBFlavor {
-		return nil, fmt.Errorf("snapshot source: flavor %q: %w (mariadb only; mysql needs FLUSH TABLES WITH READ LOCK or LOCK INSTANCE FOR BACKUP)", cfg.Flavor, ErrSnapshotUnsupported)
+	if cfg.Flavor != gomysql.MariaDBFlavor && cfg.Flavor != gomysql.MySQLFlavor {
+		return nil, fmt.Errorf("snapshot source: flavor %q: %w (want mariadb or mysql)", cfg.Flavor, ErrSnapshotUnsupported)
+	}
+	if _, err := ParseSnapshotStrategy(string(cfg.SnapshotStrategy)); err != nil {
+		return nil, fmt.Errorf("snapshot source: %w", err)
 	}
 	conn, err := dial(ctx, cfg, "snapshot source")
 	if err != nil {
 		return nil, err
 	}
 	s := &SnapshotSource{cfg: cfg, conn: conn, stop: make(chan struct{})}
-	if err := s.open(); err != nil {
+	if err := s.open(ctx); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *SnapshotSource) open() error {
+func (s *SnapshotSource) open(ctx context.Context) error {
 	for _, q := range []string{
 		SnapshotSessionSetup,
 		// A paused consumer must not make the server drop the stream.
 		"SET SESSION net_write_timeout = 3600, net_read_timeout = 3600",
 		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-		"START TRANSACTION WITH CONSISTENT SNAPSHOT",
 	} {
 		if _, err := s.conn.Execute(q); err != nil {
 			return fmt.Errorf("snapshot source: %s: %w", q, err)
 		}
 	}
-	r, err := s.conn.Execute("SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')")
-	if err != nil {
-		return fmt.Errorf("snapshot source: binlog snapshot position: %w", err)
-	}
-	for i := range r.RowNumber() {
-		name, _ := r.GetString(i, 0)
-		value, _ := r.GetString(i, 1)
-		switch strings.ToLower(name) {
-		case "binlog_snapshot_file":
-			s.pos.File = value
-		case "binlog_snapshot_position":
-			if s.pos.Pos, err = strconv.ParseUint(value, 10, 64); err != nil {
-				return fmt.Errorf("snapshot source: binlog_snapshot_position %q: %w", value, err)
+	for attempt := 1; ; attempt++ {
+		locked, err := s.pin(ctx)
+		if err == nil {
+			err = s.readServerTime()
+		}
+		if err == nil {
+			err = s.planTables()
+		}
+		if err == nil && locked != nil {
+			for _, p := range s.plans {
+				if !locked[tableKey(p.table.DB, p.table.Name)] {
+					err = fmt.Errorf("snapshot source: table %s.%s was not locked: %w", p.table.DB, p.table.Name, errTableSetChanged)
+					break
+				}
 			}
 		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errTableSetChanged) || attempt == maxTableLockAttempts {
+			return err
+		}
+		s.cfg.Logger.Warn("snapshot: the mirrored tables changed while they were locked; locking them again", "err", err, "attempt", attempt)
+		if _, rerr := s.conn.Execute("ROLLBACK"); rerr != nil {
+			return fmt.Errorf("snapshot source: end the consistent read: %w", rerr)
+		}
+		s.plans, s.pos = nil, tableformat.Position{}
 	}
-	if s.pos.File == "" || s.pos.Pos == 0 {
-		return fmt.Errorf("snapshot source: %s reports no binlog snapshot position (is log_bin on?)", sourceAddr(s.cfg))
-	}
-	if s.pos.GTIDSet, err = binlogGTIDPos(s.conn, "snapshot source", s.pos.File, s.pos.Pos); err != nil {
-		return err
-	}
-	r, err = s.conn.Execute("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)")
+}
+
+// readServerTime reads the server's clock, the time of the snapshot's rows.
+func (s *SnapshotSource) readServerTime() error {
+	r, err := s.conn.Execute("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)")
 	if err != nil {
 		return fmt.Errorf("snapshot source: server time: %w", err)
 	}
 	if s.time, err = r.GetInt(0, 0); err != nil {
 		return fmt.Errorf("snapshot source: server time: %w", err)
 	}
-	return s.planTables()
+	return nil
 }
 
 // planTables lists the included base tables and their columns.
@@ -178,6 +219,10 @@ WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 // Position returns the binlog position (GTID set and file:pos) of the
 // consistent read: stream the binlog from here afterwards.
 func (s *SnapshotSource) Position() tableformat.Position { return s.pos }
+
+// LockHeld returns how long the snapshot held its lock (zero for
+// binlog_snapshot, which takes none).
+func (s *SnapshotSource) LockHeld() time.Duration { return s.lockHeld }
 
 // Tables returns the tables the snapshot reads, in reading order.
 func (s *SnapshotSource) Tables() []*ingest.Table {

@@ -261,12 +261,35 @@ func (w *writer) waitOps(t *testing.T, n int64) {
 	}
 }
 
+// grantFor gives the least-privilege user what a snapshot strategy needs,
+// and no more: RELOAD for the global read lock, LOCK TABLES on the mirrored
+// database for table locks.
+func grantFor(t *testing.T, m *testenv.MariaDB, st SnapshotStrategy, db string) {
+	t.Helper()
+	switch st {
+	case SnapshotGlobalReadLock:
+		m.Exec(t, fmt.Sprintf("GRANT RELOAD ON *.* TO '%s'@'%%'", m.User))
+	case SnapshotTableLocks:
+		m.Exec(t, fmt.Sprintf("GRANT LOCK TABLES ON %s.* TO '%s'@'%%'", QuoteIdent(db), m.User))
+	}
+}
+
+// lockingStrategies are the strategies that work on MariaDB, each forced.
+var lockingStrategies = []SnapshotStrategy{SnapshotBinlogSnapshot, SnapshotGlobalReadLock, SnapshotTableLocks}
+
 // TestSnapshotThenBinlog snapshots two tables while a writer changes them,
 // then streams the binlog from the snapshot's position: the lake must equal
-// the tables, and the snapshot must be one commit.
+// the tables, and the snapshot must be one commit; with each strategy.
 func TestSnapshotThenBinlog(t *testing.T) {
+	for _, st := range lockingStrategies {
+		t.Run(string(st), func(t *testing.T) { testSnapshotThenBinlog(t, st) })
+	}
+}
+
+func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	ctx := testContext(t)
 	m := testenv.StartMariaDB(t)
+	grantFor(t, m, strategy, "s")
 	m.Exec(t, "CREATE DATABASE s",
 		"CREATE TABLE s.big (id INT PRIMARY KEY, v INT, s VARCHAR(40))",
 		"CREATE TABLE s.nokey (a INT, b VARCHAR(10))",
@@ -289,6 +312,7 @@ func TestSnapshotThenBinlog(t *testing.T) {
 	l := newLake(t, ctx)
 	cfg := sourceConfig(m, 0)
 	cfg.Include = func(db, _ string) bool { return db == "s" }
+	cfg.SnapshotStrategy = strategy
 
 	// Closing a snapshot in the middle of a table stops its reader.
 	early, err := NewSnapshotSource(ctx, cfg)
@@ -315,6 +339,9 @@ func TestSnapshotThenBinlog(t *testing.T) {
 	pos := snap.Position()
 	if pos.GTIDSet == "" || pos.File == "" || pos.Pos == 0 {
 		t.Fatalf("snapshot position %+v: want a GTID set and a file position", pos)
+	}
+	if got := snap.Strategy(); got != strategy {
+		t.Errorf("strategy %q, want %q", got, strategy)
 	}
 	if err := ingest.New(l, ingest.Options{MemoryBudget: 1 << 20, CommitInterval: 50 * time.Millisecond}).Run(ctx, snap); err != nil {
 		t.Fatalf("ingest snapshot: %v", err)
@@ -352,7 +379,12 @@ func TestSnapshotThenBinlog(t *testing.T) {
 	if len(perTable) != 2 || most < 2 {
 		t.Errorf("snapshot commit files per table %v: want both tables, s.big spilled in parts", perTable)
 	}
+	pinned := `msg="snapshot lock released" strategy=` + string(strategy)
+	if strategy == SnapshotBinlogSnapshot {
+		pinned = `msg="snapshot position pinned without a lock" strategy=binlog_snapshot`
+	}
 	for _, want := range []string{
+		pinned,
 		`msg="snapshot table started" table=s.big estimated_rows=`,
 		`msg="snapshot table done" table=s.big rows=20`,
 		`msg="snapshot table done" table=s.nokey rows=`,
@@ -401,11 +433,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestSnapshotMySQLUnsupported: the MySQL flavour says so.
-func TestSnapshotMySQLUnsupported(t *testing.T) {
-	_, err := NewSnapshotSource(context.Background(), SourceConfig{Flavor: "mysql"})
+// TestSnapshotConfigRefused: an unknown flavour or strategy is refused
+// before connecting.
+func TestSnapshotConfigRefused(t *testing.T) {
+	_, err := NewSnapshotSource(context.Background(), SourceConfig{Flavor: "postgres"})
 	if !errors.Is(err, ErrSnapshotUnsupported) {
-		t.Errorf("mysql flavor: %v, want ErrSnapshotUnsupported", err)
+		t.Errorf("postgres flavor: %v, want ErrSnapshotUnsupported", err)
+	}
+	_, err = NewSnapshotSource(context.Background(), SourceConfig{Flavor: "mysql", SnapshotStrategy: "backup_lock"})
+	if err == nil || !strings.Contains(err.Error(), "global_read_lock") {
+		t.Errorf("unknown strategy: %v, want an error listing the strategies", err)
 	}
 }
 

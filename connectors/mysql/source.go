@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,10 @@ type SourceConfig struct {
 	// had written when the source was opened has been returned.
 	StopAtCaughtUp bool
 	Logger         *slog.Logger
+	// SnapshotStrategy forces how the initial snapshot pins its binlog
+	// position (see SnapshotSource); "" or "auto" chooses by flavour and
+	// privileges.
+	SnapshotStrategy SnapshotStrategy
 }
 
 // connectTimeout bounds each connection attempt and query of the control
@@ -119,6 +124,10 @@ type BinlogSource struct {
 	caughtUp bool
 
 	zeroDates atomic.Int64
+
+	// lookup: the connection DDL parsing reads the server's defaults
+	// through (opened when first needed, closed by Close).
+	lookup *client.Conn
 }
 
 type cachedTable struct {
@@ -195,6 +204,10 @@ func (s *BinlogSource) Close() error {
 	if s.syncer != nil {
 		s.syncer.Close()
 	}
+	if s.lookup != nil {
+		s.lookup.Close()
+		s.lookup = nil
+	}
 	return nil
 }
 
@@ -218,9 +231,12 @@ func dial(ctx context.Context, cfg SourceConfig, who string) (*client.Conn, erro
 		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(cfg.TLS); return nil })
 	}
 	addr := sourceAddr(cfg)
-	conn, err := client.ConnectWithContext(ctx, addr, cfg.User, cfg.Password.Reveal(), "", connectTimeout, opts...)
+	// The greeting tells whether the server offers TLS, for the error of a
+	// plaintext login it refuses.
+	var sniff greetingSniffer
+	conn, err := client.ConnectWithDialer(ctx, "tcp", addr, cfg.User, cfg.Password.Reveal(), "", sniff.dial, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: connect to %s as user %q: %w", who, addr, cfg.User, err)
+		return nil, connectFailed(fmt.Sprintf("%s: connect to %s as user %q", who, addr, cfg.User), err, cfg.TLS != nil, sniff.result())
 	}
 	return conn, nil
 }
@@ -228,24 +244,14 @@ func dial(ctx context.Context, cfg SourceConfig, who string) (*client.Conn, erro
 // serverPosition reads the server's current binlog position and the GTID
 // set executed up to it.
 func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, error) {
-	r, err := conn.Execute("SHOW MASTER STATUS")
+	p, err := binlogStatus(conn)
 	if err != nil {
-		return tableformat.Position{}, fmt.Errorf("binlog source: show master status on %s: %w", s.addr(), err)
+		return p, fmt.Errorf("binlog source: %s: %w", s.addr(), err)
 	}
-	if r.RowNumber() == 0 {
-		return tableformat.Position{}, fmt.Errorf("binlog source: %s has binary logging off (set log_bin)", s.addr())
-	}
-	file, _ := r.GetString(0, 0)
-	pos, _ := r.GetUint(0, 1)
-	p := tableformat.Position{File: file, Pos: pos}
 	if s.cfg.Flavor == gomysql.MySQLFlavor {
-		if r.ColumnNumber() >= 5 {
-			set, _ := r.GetString(0, 4)
-			p.GTIDSet = strings.ReplaceAll(strings.TrimSpace(set), "\n", "")
-		}
 		return p, nil
 	}
-	p.GTIDSet, err = s.binlogGTIDPos(conn, file, pos)
+	p.GTIDSet, err = s.binlogGTIDPos(conn, p.File, p.Pos)
 	return p, err
 }
 
@@ -488,10 +494,15 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 	if !s.inTxn {
 		s.begin("", ev.Header.Timestamp)
 	}
-	for _, d := range ParseDDL(string(e.Schema), sql) {
-		if s.cfg.Include(d.DB, d.Name) || (d.NewName != "" && s.cfg.Include(d.NewDB, d.NewName)) {
-			// DDL.Table stays nil: the new structure shows in the table's
-			// next TableMap event, which the pipeline compares.
+	env := queryEnv(e.StatusVars)
+	env.Defaults = &serverDefaults{s: s}
+	for _, d := range ParseDDLWith(string(e.Schema), sql, env) {
+		// A create or alter the parser read completely carries the new
+		// structure (DDL.Table, DDL.Alter): the lake records it at the
+		// DDL's position; otherwise it shows at the table's next TableMap
+		// event. Either way the pipeline compares the next TableMap with
+		// what it holds, and the TableMap wins.
+		if d.Op == ingest.DDLDropDatabase || s.cfg.Include(d.DB, d.Name) || (d.NewName != "" && s.cfg.Include(d.NewDB, d.NewName)) {
 			s.queue = append(s.queue, d)
 		}
 	}
@@ -499,6 +510,143 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 		return s.commit(ev.Header.LogPos)
 	}
 	return nil
+}
+
+// Query event status variable codes (MariaDB's log_event.h).
+const (
+	qFlags2        = 0
+	qSQLMode       = 1
+	qCatalog       = 2
+	qAutoIncrement = 3
+	qCharset       = 4
+	qTimeZone      = 5
+	qCatalogNZ     = 6
+	qLCTimeNames   = 7
+	qCharsetDB     = 8
+	qTableMap      = 9
+	qMasterData    = 10
+	qInvoker       = 11
+	qHRNow         = 128
+	qXID           = 129
+)
+
+// queryEnv reads the session's sql_mode and client charset from a Query
+// event's status variables; SessionUnknown when sql_mode is not among
+// them (the variables come in code order, sql_mode second: an unknown code
+// before it stops the scan).
+func queryEnv(vars []byte) DDLEnv {
+	env := DDLEnv{SessionUnknown: true}
+	for i := 0; i < len(vars); {
+		code := vars[i]
+		i++
+		n := 0
+		switch code {
+		case qFlags2, qMasterData:
+			n = 4
+		case qSQLMode:
+			if i+8 > len(vars) {
+				return env
+			}
+			env.SQLMode = binary.LittleEndian.Uint64(vars[i:])
+			env.SessionUnknown = false
+			n = 8
+		case qCatalog:
+			if i >= len(vars) {
+				return env
+			}
+			n = 1 + int(vars[i]) + 1
+		case qAutoIncrement:
+			n = 4
+		case qCharset:
+			if i+6 > len(vars) {
+				return env
+			}
+			env.ClientCollation = uint64(binary.LittleEndian.Uint16(vars[i:]))
+			n = 6
+		case qTimeZone, qCatalogNZ:
+			if i >= len(vars) {
+				return env
+			}
+			n = 1 + int(vars[i])
+		case qLCTimeNames, qCharsetDB:
+			n = 2
+		case qTableMap, qXID:
+			n = 8
+		case qInvoker:
+			if i >= len(vars) {
+				return env
+			}
+			n = 1 + int(vars[i])
+			if i+n >= len(vars) {
+				return env
+			}
+			n += 1 + int(vars[i+n])
+		case qHRNow:
+			n = 3
+		default:
+			return env
+		}
+		i += n
+	}
+	return env
+}
+
+// lookupTimeout bounds a lookup of the server's defaults for a DDL.
+const lookupTimeout = 10 * time.Second
+
+// serverDefaults answers DDLDefaults from the live server's
+// information_schema: the defaults as they are now, not necessarily as they
+// were at the DDL's position (see DDLDefaults).
+type serverDefaults struct{ s *BinlogSource }
+
+func (d *serverDefaults) query(q string, args ...any) (*gomysql.Result, error) {
+	s := d.s
+	if s.lookup == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		defer cancel()
+		conn, err := dial(ctx, s.cfg, "binlog source: ddl defaults")
+		if err != nil {
+			return nil, err
+		}
+		s.lookup = conn
+	}
+	if err := s.lookup.SetDeadline(time.Now().Add(lookupTimeout)); err != nil {
+		return nil, err
+	}
+	r, err := s.lookup.Execute(q, args...)
+	if err != nil {
+		s.lookup.Close()
+		s.lookup = nil
+		s.cfg.Logger.Warn("ddl defaults lookup failed: the structure shows at the next row event", "err", err)
+		return nil, err
+	}
+	return r, nil
+}
+
+func (d *serverDefaults) id(q string, args ...any) (uint64, error) {
+	r, err := d.query(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	if r.RowNumber() == 0 {
+		return 0, errors.New("not found")
+	}
+	return r.GetUint(0, 0)
+}
+
+func (d *serverDefaults) TableCollation(db, table string) (uint64, error) {
+	return d.id(`SELECT co.ID FROM information_schema.TABLES t JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = t.TABLE_COLLATION
+WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?`, db, table)
+}
+
+func (d *serverDefaults) DatabaseCollation(db string) (uint64, error) {
+	return d.id(`SELECT co.ID FROM information_schema.SCHEMATA s JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = s.DEFAULT_COLLATION_NAME
+WHERE s.SCHEMA_NAME = ?`, db)
+}
+
+func (d *serverDefaults) ExplicitDefaultsForTimestamp() (bool, error) {
+	v, err := d.id("SELECT @@GLOBAL.explicit_defaults_for_timestamp + 0")
+	return v != 0, err
 }
 
 // table returns the cached description of a TableMap event's table, or nil

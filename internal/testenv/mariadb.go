@@ -49,6 +49,13 @@ type MariaDB struct {
 	UserPassword string
 	LogFile      string // the server's error log
 	Version      string // e.g. 10.11.19-MariaDB-0+deb12u1-log
+	// CAFile is the PEM certificate of the throwaway CA that signed the
+	// server's certificate (valid for 127.0.0.1 and localhost); empty
+	// unless the server was started with MariaDBOptions.TLS.
+	CAFile string
+	// RequireSecureTransport: the server refuses unencrypted TCP
+	// connections (the unix socket still works).
+	RequireSecureTransport bool
 
 	client string // the mariadb command-line client
 }
@@ -65,7 +72,27 @@ func (m *MariaDB) RootDSN(db string) string { return m.dsn(m.RootUser, m.RootPas
 func (m *MariaDB) UserDSN(db string) string { return m.dsn(m.User, m.UserPassword, db) }
 
 func (m *MariaDB) dsn(user, password, db string) string {
-	return fmt.Sprintf("%s:%s@tcp(%s)/%s", user, password, m.Addr(), db)
+	dsn := fmt.Sprintf("%s:%s@tcp(%s)/%s", user, password, m.Addr(), db)
+	if m.CAFile != "" {
+		// Encrypted (unverified): required under require_secure_transport;
+		// both go-mysql's driver and go-sql-driver/mysql take it.
+		dsn += "?tls=skip-verify"
+	}
+	return dsn
+}
+
+// MariaDBOptions are the settings of StartMariaDBWith.
+type MariaDBOptions struct {
+	// TLS generates a throwaway CA and a server certificate for 127.0.0.1
+	// and localhost (in t.TempDir()) and starts the server with ssl_ca,
+	// ssl_cert and ssl_key; MariaDB.CAFile names the CA.
+	TLS bool
+	// RequireSecureTransport (with TLS) sets require_secure_transport=ON:
+	// unencrypted TCP connections are refused.
+	RequireSecureTransport bool
+	// PerformanceSchema turns performance_schema on (off by default, to
+	// save memory): SessionCiphers needs it.
+	PerformanceSchema bool
 }
 
 // StartMariaDB initialises a data directory under t.TempDir(), starts
@@ -75,6 +102,15 @@ func (m *MariaDB) dsn(user, password, db string) string {
 // mariadb-server), failing the test if that fails.
 func StartMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
+	return StartMariaDBWith(t, MariaDBOptions{})
+}
+
+// StartMariaDBWith is StartMariaDB with options (TLS).
+func StartMariaDBWith(t testing.TB, opts MariaDBOptions) *MariaDB {
+	t.Helper()
+	if opts.RequireSecureTransport && !opts.TLS {
+		t.Fatalf("mariadb: RequireSecureTransport needs TLS")
+	}
 	bins, err := mariadbBinaries(t)
 	if err != nil {
 		t.Fatalf("mariadb: %v", err)
@@ -86,10 +122,16 @@ func StartMariaDB(t testing.TB) *MariaDB {
 		t.Fatalf("mariadb: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	var tf *tlsFiles
+	if opts.TLS {
+		if tf, err = writeServerTLS(filepath.Join(dir, "tls")); err != nil {
+			t.Fatalf("mariadb: tls: %v", err)
+		}
+	}
 
 	var lastErr error
 	for attempt := range 3 { // a port taken between probe and bind: try another
-		m, err := launchMariaDB(t, bins, dir, sockDir, attempt)
+		m, err := launchMariaDB(t, bins, dir, sockDir, attempt, tf, opts)
 		if err == nil {
 			return m
 		}
@@ -101,7 +143,7 @@ func StartMariaDB(t testing.TB) *MariaDB {
 
 type mariadbBins struct{ server, installDB, client string }
 
-func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt int) (*MariaDB, error) {
+func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt int, tf *tlsFiles, opts MariaDBOptions) (*MariaDB, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -142,14 +184,19 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		"innodb_log_file_size=48M",
 		"innodb_flush_log_at_trx_commit=2",
 		"sync_binlog=0",
-		"performance_schema=OFF",
+		"performance_schema=" + onOff(opts.PerformanceSchema),
 		"character-set-server=utf8mb4",
 		"collation-server=utf8mb4_general_ci",
-		"",
-		"[client]",
-		"socket=" + socket,
-		"",
-	}, "\n")
+	}, "\n") + "\n"
+	if tf != nil {
+		config += strings.Join([]string{
+			"ssl_ca=" + tf.ca,
+			"ssl_cert=" + tf.cert,
+			"ssl_key=" + tf.key,
+			"require_secure_transport=" + onOff(opts.RequireSecureTransport),
+		}, "\n") + "\n"
+	}
+	config += "\n[client]\nsocket=" + socket + "\n"
 	if err := os.WriteFile(cnf, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
@@ -183,6 +230,9 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		LogFile:      logPath,
 		client:       bins.client,
 	}
+	if tf != nil {
+		m.CAFile, m.RequireSecureTransport = tf.ca, opts.RequireSecureTransport
+	}
 	fail := func(err error) (*MariaDB, error) {
 		return nil, fmt.Errorf("%w\n--- tail of %s ---\n%s", pr.failed(err), logPath, tail(logPath))
 	}
@@ -203,8 +253,59 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		return fail(err)
 	}
 	m.Version = strings.TrimSpace(version)
+	if tf != nil {
+		ssl, err := m.query(context.Background(), "SELECT @@have_ssl")
+		if err != nil {
+			return fail(err)
+		}
+		if strings.TrimSpace(ssl) != "YES" {
+			return fail(fmt.Errorf("mariadbd %s started with ssl_cert but have_ssl=%s", m.Version, strings.TrimSpace(ssl)))
+		}
+	}
 	t.Cleanup(pr.stop)
 	return m, nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "ON"
+	}
+	return "OFF"
+}
+
+// SessionTLS is one client connection and the TLS it uses.
+type SessionTLS struct {
+	ID      int64  // the connection id (information_schema.PROCESSLIST.ID)
+	User    string // the account
+	Command string // e.g. "Binlog Dump", "Sleep", "Query"
+	Cipher  string // Ssl_cipher; empty: the connection is not encrypted
+	Version string // Ssl_version, e.g. TLSv1.3
+}
+
+// SessionCiphers lists the server's client connections over TCP with the
+// cipher each one uses (from performance_schema.status_by_thread: start
+// the server with MariaDBOptions.PerformanceSchema).
+func (m *MariaDB) SessionCiphers(t testing.TB) []SessionTLS {
+	t.Helper()
+	out := m.Query(t, `SELECT t.PROCESSLIST_ID, t.PROCESSLIST_USER, t.PROCESSLIST_COMMAND,
+  COALESCE(MAX(IF(s.VARIABLE_NAME = 'Ssl_cipher', s.VARIABLE_VALUE, NULL)), ''),
+  COALESCE(MAX(IF(s.VARIABLE_NAME = 'Ssl_version', s.VARIABLE_VALUE, NULL)), '')
+FROM performance_schema.threads t JOIN performance_schema.status_by_thread s USING (THREAD_ID)
+WHERE t.PROCESSLIST_ID IS NOT NULL AND t.PROCESSLIST_HOST NOT IN ('localhost', '')
+GROUP BY t.THREAD_ID, t.PROCESSLIST_ID, t.PROCESSLIST_USER, t.PROCESSLIST_COMMAND`)
+	var sessions []SessionTLS
+	for line := range strings.SplitSeq(strings.TrimRight(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			t.Fatalf("mariadb: session ciphers: unexpected row %q", line)
+		}
+		id, _ := strconv.ParseInt(f[0], 10, 64)
+		sessions = append(sessions, SessionTLS{ID: id, User: f[1], Command: f[2], Cipher: f[3], Version: f[4]})
+	}
+	return sessions
 }
 
 // waitReady polls the socket with a trivial query until the server answers,
