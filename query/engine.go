@@ -205,10 +205,23 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	for _, v := range views {
 		setup = append(setup, fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(v.db), quoteIdent(v.name), v.selectSQL(e.opts.Meta)))
 	}
+	names := map[[2]string]bool{}
+	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
+		names[[2]string{pl.db, pl.name}] = true
+	}
 	for _, m := range macros {
-		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), m.selectSQL(e.opts.Meta)))
+		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam, m.selectSQL(e.opts.Meta)))
+		feed := m.name + "_changes"
+		if names[[2]string{m.db, feed}] {
+			e.opts.Logger.Warn("no change feed macro: a table has its name", "table", m.db+"."+feed)
+			continue
+		}
+		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam, m.changesSQL()))
 	}
 	setup = append(setup, s.pointTables()...)
+	if err := registerSeqFuncs(s.conn, e); err != nil {
+		return nil, err
+	}
 	// Lock down: the files of this point only, no extensions, no settings.
 	quoted := make([]string, len(allowed))
 	for i, a := range allowed {

@@ -72,13 +72,13 @@ func planTable(t *tableformat.TableState, seq int64) (*tablePlan, error) {
 
 // planMacro plans a table macro over every point the live files can serve,
 // with the sequence, the snapshot and the truncation as functions of the
-// macro's parameter s: the latest snapshot at or before s (DuckDB folds the
+// macro's parameter: the latest snapshot at or before s (DuckDB folds the
 // others' filters to false and skips them) and the deltas after it. It
 // exposes the table's latest columns; columns a point did not have read as
 // NULL.
 func planMacro(t *tableformat.TableState) (*tablePlan, error) {
 	name := t.Current()
-	p := &tablePlan{db: name.DB, name: name.Name, schema: t.Schema(), seq: "s", trunc: lastAtOrBefore(t.Truncations, "s")}
+	p := &tablePlan{db: name.DB, name: name.Name, schema: t.Schema(), seq: macroParam, trunc: lastAtOrBefore(t.Truncations, macroParam)}
 	files := t.SortedFiles()
 	var snaps []int64
 	for _, f := range files {
@@ -86,10 +86,18 @@ func planMacro(t *tableformat.TableState) (*tablePlan, error) {
 			snaps = append(snaps, f.AsOfSeq)
 		}
 	}
-	p.snap = lastAtOrBefore(snaps, "s")
+	p.snap = lastAtOrBefore(snaps, macroParam)
 	err := p.addFiles(t, files, func(tableformat.AddFile) bool { return true })
 	return p, err
 }
+
+// The parameters of the table macros: names no column of the SQL they are
+// used in can have (those are c<ID> and _binlake_*).
+const (
+	macroParam = "_at_seq"
+	fromParam  = "_from_seq"
+	toParam    = "_to_seq"
+)
 
 // lastAtOrBefore is SQL for the greatest of seqs at or below the sequence
 // s, 0 if none.
@@ -381,4 +389,65 @@ func castColumn(col string, t tableformat.Type) string {
 		return "to_microseconds(CAST(" + col + " AS BIGINT))"
 	}
 	return "CAST(" + col + " AS " + duckType(t) + ")"
+}
+
+// changesSQL is the SELECT of the table's changes with a sequence after
+// fromParam and at most toParam (a plan from planMacro): one row per change
+// in sequence order (an update's old image before its new one), with its
+// _binlake_seq, _binlake_ts and _binlake_op (insert, update_before,
+// update_after, delete, snapshot) and the row image under the table's
+// latest columns. Delete files hold keys only: a deleted row's other columns
+// come from the latest row image with the same key and a lower sequence
+// (an ASOF join over every data and snapshot file).
+func (p *tablePlan) changesSQL() string {
+	where := fmt.Sprintf("_binlake_seq > %s AND _binlake_seq <= %s", fromParam, toParam)
+	var data, images []planFile
+	for _, f := range p.rows {
+		images = append(images, f)
+		if f.add.Kind == tableformat.FileData {
+			data = append(data, f)
+		}
+	}
+	ids := p.neededIDs()
+	var parts []string
+	if len(data) > 0 {
+		parts = append(parts, readSQL(data, ids, where))
+	}
+	for _, g := range p.dels {
+		dels := readSQL(g.files, g.ids, where)
+		if !g.keyed || len(images) == 0 {
+			parts = append(parts, dels)
+			continue
+		}
+		var cols, on []string
+		inKey := map[int]bool{}
+		for _, id := range g.ids {
+			inKey[id] = true
+			on = append(on, fmt.Sprintf("d.%s = r.%s", colName(id), colName(id)))
+		}
+		for _, id := range ids {
+			if inKey[id] {
+				cols = append(cols, "d."+colName(id))
+			} else {
+				cols = append(cols, "r."+colName(id))
+			}
+		}
+		cols = append(cols, "d._binlake_seq", "d._binlake_ts", "d._binlake_op")
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) d ASOF LEFT JOIN (%s) r ON %s AND d._binlake_seq > r._binlake_seq",
+			strings.Join(cols, ", "), dels, readSQL(images, ids, "true"), strings.Join(on, " AND ")))
+	}
+	proj := []string{"_binlake_seq", "_binlake_ts", opLabel("_binlake_op") + " AS _binlake_op"}
+	for _, c := range p.schema.Columns {
+		proj = append(proj, castColumn(colName(c.ID), c.Type)+" AS "+quoteIdent(c.Name))
+	}
+	if len(parts) == 0 {
+		empty := []string{"CAST(NULL AS BIGINT) AS _binlake_seq", "CAST(NULL AS TIMESTAMPTZ) AS _binlake_ts", "CAST(NULL AS VARCHAR) AS _binlake_op"}
+		for _, c := range p.schema.Columns {
+			empty = append(empty, "CAST(NULL AS "+duckType(c.Type)+") AS "+quoteIdent(c.Name))
+		}
+		return "SELECT " + strings.Join(empty, ", ") + " WHERE false"
+	}
+	// An update's old image (op 4) sorts before its new one (op 2).
+	return fmt.Sprintf("SELECT %s FROM (%s) ORDER BY _binlake_seq, CASE _binlake_op WHEN 4 THEN 0 WHEN 3 THEN 0 ELSE 1 END",
+		strings.Join(proj, ", "), strings.Join(parts, " UNION ALL BY NAME "))
 }

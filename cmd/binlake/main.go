@@ -38,8 +38,19 @@ type command struct {
 // cliEnv is what every command gets: streams and the environment, so tests
 // run commands in-process.
 type cliEnv struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) (string, bool)
+}
+
+// isTerminal reports whether a stream is a terminal.
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func commands() []command {
@@ -48,13 +59,14 @@ func commands() []command {
 		{"ingest", "mirror the source's binlog into the lake (a daemon; SIGTERM finishes the commit in flight)", runIngest},
 		{"log", "the commit log: version, time, kind, position, tables, rows", runLog},
 		{"tables", "tables, schemas, row counts, files", runTables},
+		{"query", "SQL about the lake as of any point (latest by default)", runQuery},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv}
+	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv}
 	os.Exit(run(ctx, env, os.Args[1:]))
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,10 +31,8 @@ func newSnapshotProgress(stderr io.Writer, reg prometheus.Registerer) *snapshotP
 		start: map[string]time.Time{}, done: map[string]bool{}, now: time.Now,
 	}
 	reg.MustRegister(p.rows, p.estimate)
-	if f, ok := stderr.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.out = stderr
-		}
+	if isTerminal(stderr) {
+		p.out = stderr
 	}
 	return p
 }

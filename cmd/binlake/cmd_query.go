@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/tableformat"
+)
+
+// asOfFlags are the flags that name a point of the lake's history.
+type asOfFlags struct {
+	time, gtid, position string
+	version              int64
+}
+
+func addAsOfFlags(fs *flag.FlagSet) *asOfFlags {
+	a := &asOfFlags{}
+	fs.StringVar(&a.time, "as-of", "", "read the lake as of this time (RFC 3339, e.g. 2026-11-21T09:30:00Z)")
+	fs.Int64Var(&a.version, "as-of-version", 0, "read the lake as of this lake version")
+	fs.StringVar(&a.gtid, "as-of-gtid", "", "read the lake as of this GTID set: every source transaction in it")
+	fs.StringVar(&a.position, "as-of-position", "", "read the lake as of this binlog position, FILE:POS")
+	return a
+}
+
+// at turns the flags into a query.At.
+func (a *asOfFlags) at() (query.At, error) {
+	var at query.At
+	n := 0
+	if a.time != "" {
+		t, err := time.Parse(time.RFC3339Nano, a.time)
+		if err != nil {
+			return at, &usageError{fmt.Sprintf("--as-of %q: want an RFC 3339 time such as 2026-11-21T09:30:00Z", a.time)}
+		}
+		at.Time = t
+		n++
+	}
+	if a.version != 0 {
+		if a.version < 1 {
+			return at, &usageError{fmt.Sprintf("--as-of-version %d: versions start at 1", a.version)}
+		}
+		at.Version = a.version
+		n++
+	}
+	if a.gtid != "" {
+		if _, err := tableformat.ParseGTIDSet(a.gtid); err != nil {
+			return at, &usageError{"--as-of-gtid: " + err.Error()}
+		}
+		at.GTID = a.gtid
+		n++
+	}
+	if a.position != "" {
+		if _, _, err := tableformat.ParseFilePos(a.position); err != nil {
+			return at, &usageError{"--as-of-position: " + err.Error()}
+		}
+		at.Position = a.position
+		n++
+	}
+	if n > 1 {
+		return at, &usageError{"give one of --as-of, --as-of-version, --as-of-gtid and --as-of-position"}
+	}
+	return at, nil
+}
+
+func runQuery(ctx context.Context, env *cliEnv, args []string) error {
+	fs, cfgPath := newFlags(env, "query", `-c binlake.yaml [--as-of TIME | --as-of-version N | --as-of-gtid SET | --as-of-position FILE:POS]
+       [--format table|csv|json] [--meta] "SQL"   (without SQL: an interactive session on a terminal, or the statement on stdin)`)
+	asOf := addAsOfFlags(fs)
+	format := fs.String("format", "table", "output format: table, csv (RFC 4180 with a header line) or json (one object per line)")
+	meta := fs.Bool("meta", false, "show each row's _binlake_seq, _binlake_ts and _binlake_op in the table views")
+	stmt, err := parseFlagsAndArg(fs, args)
+	if err != nil {
+		return err
+	}
+	at, err := asOf.at()
+	if err != nil {
+		return err
+	}
+	if _, err := query.NewWriter(*format, io.Discard); err != nil {
+		return &usageError{"--format: " + err.Error()}
+	}
+	lk, err := openLake(ctx, env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer lk.store.Close()
+	engine, err := newQueryEngine(lk, *meta)
+	if err != nil {
+		return err
+	}
+	p, err := engine.Resolve(ctx, at)
+	if err != nil {
+		return fmt.Errorf("as of %s: %w", at, err)
+	}
+	sess, err := engine.Open(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if stmt == "" {
+		if isTerminal(env.stdin) {
+			return interactive(ctx, env, sess, *format, at)
+		}
+		b, err := io.ReadAll(env.stdin)
+		if err != nil {
+			return err
+		}
+		if stmt = strings.TrimSpace(string(b)); stmt == "" {
+			return &usageError{"no SQL: give a statement as the argument or on stdin"}
+		}
+	}
+	return runStatement(ctx, env.stdout, sess, *format, stmt)
+}
+
+// parseFlagsAndArg parses flags before and after one positional argument.
+func parseFlagsAndArg(fs *flag.FlagSet, args []string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", &usageError{err.Error()}
+	}
+	if fs.NArg() == 0 {
+		return "", nil
+	}
+	arg, rest := fs.Arg(0), fs.Args()[1:]
+	if err := parseFlags(fs, rest); err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) && fs.NArg() > 0 {
+			return "", &usageError{"give the SQL as one argument (quote it)"}
+		}
+		return "", err
+	}
+	return arg, nil
+}
+
+// newQueryEngine opens the query cache and engine the config describes.
+func newQueryEngine(lk *lake, meta bool) (*query.Engine, error) {
+	qc := lk.cfg.Query
+	dir := qc.CacheDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, &configError{"query.cache_dir: no default cache directory here (" + err.Error() + "); set query.cache_dir"}
+		}
+		dir = filepath.Join(base, "binlake")
+	}
+	cache, err := query.OpenCache(dir, qc.CacheMaxBytes, lk.logger)
+	if err != nil {
+		return nil, err
+	}
+	return query.NewEngine(lk.log, cache, query.Options{Threads: qc.Threads, MemoryLimit: qc.MemoryLimit,
+		Timeout: qc.Timeout, Meta: meta, Logger: lk.logger}), nil
+}
+
+// runStatement runs one statement and writes its rows in format.
+func runStatement(ctx context.Context, w io.Writer, sess *query.Session, format, stmt string) error {
+	rows, cancel, err := sess.Query(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer rows.Close()
+	out, err := query.NewWriter(format, w)
+	if err != nil {
+		return err
+	}
+	_, _, err = query.WriteRows(rows, out, 0)
+	return err
+}
+
+// interactive reads statements ending in ";" from a terminal and prints
+// their results, until end of input or \q.
+func interactive(ctx context.Context, env *cliEnv, sess *query.Session, format string, at query.At) error {
+	fmt.Fprintf(env.stderr, "binlake: lake version %d (as of %s). End statements with ';', \\q quits.\n", sess.Point.Version, at)
+	in := bufio.NewScanner(env.stdin)
+	in.Buffer(make([]byte, 64<<10), 16<<20)
+	var stmt strings.Builder
+	for {
+		if stmt.Len() == 0 {
+			fmt.Fprint(env.stderr, "binlake> ")
+		} else {
+			fmt.Fprint(env.stderr, "     ... ")
+		}
+		if !in.Scan() {
+			fmt.Fprintln(env.stderr)
+			return in.Err()
+		}
+		line := in.Text()
+		if stmt.Len() == 0 && (strings.TrimSpace(line) == `\q` || strings.TrimSpace(line) == "exit") {
+			return nil
+		}
+		stmt.WriteString(line)
+		stmt.WriteByte('\n')
+		if !strings.HasSuffix(strings.TrimSpace(line), ";") {
+			continue
+		}
+		s := strings.TrimSuffix(strings.TrimSpace(stmt.String()), ";")
+		stmt.Reset()
+		if err := runStatement(ctx, env.stdout, sess, format, s); err != nil {
+			fmt.Fprintf(env.stderr, "error: %v\n", err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
