@@ -29,7 +29,19 @@ type Config struct {
 	Lake      LakeConfig      `yaml:"lake"`
 	Ingest    IngestConfig    `yaml:"ingest"`
 	Query     QueryConfig     `yaml:"query"`
+	Serve     ServeConfig     `yaml:"serve"`
 	Log       LogConfig       `yaml:"log"`
+}
+
+// ServeConfig configures binlake serve.
+type ServeConfig struct {
+	// Listen is the HTTP address of /query, /metrics and /healthz.
+	Listen string `yaml:"listen"`
+	// MaxRows caps the rows of one answer (the rest is cut, and the
+	// X-Binlake-Truncated trailer says so).
+	MaxRows int64 `yaml:"max_rows"`
+	// MaxConcurrent bounds the queries running at once; more wait.
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // QueryConfig configures the embedded DuckDB of query and serve.
@@ -149,6 +161,7 @@ func defaultConfig() Config {
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
 		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto"},
+		Serve:     ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
 		Query:     QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute},
 		Ingest:    IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -250,6 +263,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.CacheMaxBytes <= 0 || c.Query.Threads <= 0 || c.Query.Timeout <= 0 || c.Query.MemoryLimit == "" {
 		bad("query", "cache_max_bytes, threads, memory_limit and timeout must be set and positive")
+	}
+	if c.Serve.MaxRows <= 0 || c.Serve.MaxConcurrent <= 0 {
+		bad("serve", "max_rows and max_concurrent must be positive")
 	}
 	if c.Source.Flavor != "mariadb" && c.Source.Flavor != "mysql" {
 		bad("source.flavor", "%q: use mariadb or mysql", c.Source.Flavor)

@@ -60,6 +60,7 @@ func commands() []command {
 		{"log", "the commit log: version, time, kind, position, tables, rows", runLog},
 		{"tables", "tables, schemas, row counts, files", runTables},
 		{"query", "SQL about the lake as of any point (latest by default)", runQuery},
+		{"serve", "SQL over HTTP, as of any point", runServe},
 	}
 }
 
