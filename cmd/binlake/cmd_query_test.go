@@ -13,13 +13,7 @@ import (
 // rows in two commits, then a rename) at every kind of point, in every
 // format.
 func TestQueryCommand(t *testing.T) {
-	dir := t.TempDir()
-	store, err := objstore.NewLocal(filepath.Join(dir, "wh", "shop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	buildLake(t, store)
-	cfg := writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\nquery:\n  cache_dir: %s/cache\n", dir, dir))
+	cfg := queryTestLake(t)
 	cases := []struct {
 		args []string
 		want string
@@ -62,4 +56,17 @@ func TestQueryCommand(t *testing.T) {
 			t.Errorf("query %q: exit %d (want %d), stderr %q lacks %q", c.args, code, c.code, errs, c.want)
 		}
 	}
+}
+
+// queryTestLake writes buildLake's lake to a local warehouse and returns
+// the path of a config naming it, with a query cache of its own.
+func queryTestLake(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := objstore.NewLocal(filepath.Join(dir, "wh", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildLake(t, store)
+	return writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\nquery:\n  cache_dir: %s/cache\n", dir, dir))
 }

@@ -2,30 +2,20 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/binlake/binlake/connectors/objstore"
 )
 
 // TestServeQuery answers SQL over HTTP on the lake buildLake makes: JSON and
 // CSV, every kind of point, refusals, the row cap's trailer.
 func TestServeQuery(t *testing.T) {
-	dir := t.TempDir()
-	store, err := objstore.NewLocal(filepath.Join(dir, "wh", "shop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	buildLake(t, store)
-	cfg := writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\nquery:\n  cache_dir: %s/cache\n", dir, dir))
+	cfg := queryTestLake(t)
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }}
 	lk, err := openLake(context.Background(), env, cfg)
 	if err != nil {
