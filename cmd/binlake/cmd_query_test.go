@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/query"
 )
 
 // TestQueryCommand runs `binlake query` on the lake buildLake makes (two
@@ -69,4 +70,41 @@ func queryTestLake(t *testing.T) string {
 	}
 	buildLake(t, store)
 	return writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\nquery:\n  cache_dir: %s/cache\n", dir, dir))
+}
+
+// TestQueryInteractive drives the terminal loop: statements over several
+// lines, an error that does not end the session, \q.
+func TestQueryInteractive(t *testing.T) {
+	cfg := queryTestLake(t)
+	env := &cliEnv{getenv: func(string) (string, bool) { return "", false }}
+	var out, errb strings.Builder
+	env.stdout, env.stderr = &out, &errb
+	lk, err := openLake(t.Context(), env, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.store.Close()
+	engine, err := newQueryEngine(lk, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := engine.Resolve(t.Context(), query.At{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := engine.Open(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	env.stdin = strings.NewReader("SELECT count(*) AS n\n  FROM shop.purchases;\nSELECT * FROM nowhere;\nSELECT 7 AS x;\n\\q\nSELECT 8 AS never;\n")
+	if err := interactive(t.Context(), env, sess, "csv", query.At{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "n\n2\nx\n7\n" {
+		t.Errorf("stdout %q", got)
+	}
+	if !strings.Contains(errb.String(), "binlake> ") || !strings.Contains(errb.String(), "     ... ") || !strings.Contains(errb.String(), "error: ") {
+		t.Errorf("stderr %q", errb.String())
+	}
 }
