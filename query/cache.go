@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,9 @@ type Cache struct {
 
 	mu   sync.Mutex
 	pins map[string]*pin // object path → this process's shared lock on it
+	// downloaded counts the bytes this process has added: eviction walks
+	// the cache only when it grew.
+	downloaded atomic.Int64
 }
 
 type pin struct {
@@ -199,8 +203,12 @@ func (c *Cache) download(ctx context.Context, store tableformat.Store, f tablefo
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("query cache: %w", err)
 	}
+	c.downloaded.Add(n)
 	return nil
 }
+
+// Downloaded is the number of bytes this process has added to the cache.
+func (c *Cache) Downloaded() int64 { return c.downloaded.Load() }
 
 // Evict removes least recently used files until the cache fits its bound,
 // skipping files any process has pinned, and returns the bytes it holds.

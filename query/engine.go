@@ -162,6 +162,7 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		}
 	}
 	var allowed []string
+	before := e.cache.Downloaded()
 	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
 		for _, f := range pl.files() {
 			path, err := e.cache.Fetch(ctx, e.log.Store(), f.add)
@@ -173,8 +174,10 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 			allowed = append(allowed, path)
 		}
 	}
-	if _, err := e.cache.Evict(); err != nil {
-		e.opts.Logger.Warn("query cache eviction failed", "err", err)
+	if e.cache.Downloaded() != before {
+		if _, err := e.cache.Evict(); err != nil {
+			e.opts.Logger.Warn("query cache eviction failed", "err", err)
+		}
 	}
 	if s.spill, err = os.MkdirTemp(e.cache.SpillDir(), "session-*"); err != nil {
 		return nil, fmt.Errorf("query cache: %w", err)
