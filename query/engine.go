@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -132,6 +133,9 @@ type Session struct {
 	pins  []string
 	spill string
 	opts  Options
+	// macros are the session's own table macros, "schema.name" in lower
+	// case; the gate reads them once (see isPointMacro).
+	macros map[string]bool
 }
 
 // Open opens a session at p. Every file the point's views and the tables'
@@ -225,7 +229,8 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	if err := registerSeqFuncs(s.conn, e); err != nil {
 		return nil, err
 	}
-	// Lock down: the files of this point only, no extensions, no settings.
+	// Lock down: the files of this point only, no extensions, no secrets
+	// (nor their directory under ~/.duckdb), no settings.
 	quoted := make([]string, len(allowed))
 	for i, a := range allowed {
 		quoted[i] = quoteString(a)
@@ -233,6 +238,8 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	setup = append(setup,
 		"SET allowed_paths = ["+strings.Join(quoted, ", ")+"]",
 		"SET allowed_directories = ["+quoteString(s.spill+string(filepath.Separator))+"]",
+		"SET allow_community_extensions = false",
+		"SET allow_persistent_secrets = false",
 		"SET enable_external_access = false",
 		"SET lock_configuration = true")
 	for _, stmt := range setup {
@@ -296,25 +303,41 @@ func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.C
 	return rows, cancel, nil
 }
 
-// check refuses query unless it is exactly one SELECT statement. DuckDB's
-// own parser decides, through json_serialize_sql, which parses without
-// running anything and serializes SELECT statements only; the statement is
-// then prepared alone (the driver would run every statement but the last
-// of a multi-statement string while preparing it) and its prepared type
-// checked once more.
+// check refuses query unless it is exactly one SELECT statement that calls
+// no function able to reach past the lock-down. DuckDB's own parser
+// decides, through json_serialize_sql, which parses without running
+// anything and serializes SELECT statements only. The syntax tree it
+// returns is then walked: a table function runs only if it is one of the
+// harmless built-ins (tableFuncsAllowed) or one of the point's table
+// macros, and no function of funcsRefused is called anywhere (some table
+// functions change the session despite lock_configuration, or run SQL the
+// gate never saw). Last the statement is prepared alone — with the
+// driver's Prepare, which refuses several statements instead of running
+// every statement but the last as PrepareContext does — and its prepared
+// type checked once more. Parsing and preparing are bounded by the
+// session's timeout.
 func (s *Session) check(ctx context.Context, query string) error {
-	if strings.TrimSpace(query) == "" {
+	switch {
+	case strings.TrimSpace(query) == "":
 		return fmt.Errorf("%w: the statement is empty", ErrRefused)
+	case strings.IndexByte(query, 0) >= 0:
+		// DuckDB's parser stops at a NUL: the text after it would be
+		// checked by nobody.
+		return fmt.Errorf("%w: the statement contains a NUL byte", ErrRefused)
+	case !utf8.ValidString(query):
+		return fmt.Errorf("%w: the statement is not valid UTF-8", ErrRefused)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
 	var parsed string
 	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", query).Scan(&parsed); err != nil {
 		return fmt.Errorf("parse the statement: %w", err)
 	}
 	var res struct {
-		Error      bool              `json:"error"`
-		ErrorType  string            `json:"error_type"`
-		Message    string            `json:"error_message"`
-		Statements []json.RawMessage `json:"statements"`
+		Error      bool   `json:"error"`
+		ErrorType  string `json:"error_type"`
+		Message    string `json:"error_message"`
+		Statements []any  `json:"statements"`
 	}
 	if err := json.Unmarshal([]byte(parsed), &res); err != nil {
 		return fmt.Errorf("parse the statement: %w", err)
@@ -327,12 +350,17 @@ func (s *Session) check(ctx context.Context, query string) error {
 	case len(res.Statements) != 1:
 		return fmt.Errorf("%w: one statement per query, not %d", ErrRefused, len(res.Statements))
 	}
+	if err := s.checkFuncs(ctx, res.Statements[0]); err != nil {
+		return err
+	}
 	return s.conn.Raw(func(dc any) error {
 		c, ok := dc.(*duckdb.Conn)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		st, err := c.PrepareContext(ctx, query)
+		// Prepare, unlike PrepareContext, runs nothing: it fails on a
+		// string of several statements.
+		st, err := c.Prepare(query)
 		if err != nil {
 			return err
 		}
@@ -350,6 +378,118 @@ func (s *Session) check(ctx context.Context, query string) error {
 		}
 		return nil
 	})
+}
+
+// tableFuncsAllowed are the built-in table functions and table macros a
+// statement may call: they compute, or describe the session, and touch no
+// file. Every other table function is refused unless it names one of the
+// point's table macros (db.table(seq), db.table_changes(from, to)); the
+// lake's views and macros read their files themselves.
+var tableFuncsAllowed = map[string]bool{
+	"range": true, "generate_series": true, "unnest": true, "repeat": true, "repeat_row": true,
+	"json_each": true, "json_tree": true, "test_all_types": true, "test_vector_types": true,
+	"icu_calendar_names": true, "pg_timezone_names": true, "summary": true, "sql_auto_complete": true,
+	"histogram": true, "histogram_values": true,
+	"duckdb_approx_database_count": true, "duckdb_columns": true, "duckdb_connection_count": true,
+	"duckdb_constraints": true, "duckdb_coordinate_systems": true, "duckdb_databases": true,
+	"duckdb_dependencies": true, "duckdb_functions": true, "duckdb_indexes": true, "duckdb_keywords": true,
+	"duckdb_memory": true, "duckdb_optimizers": true, "duckdb_schemas": true, "duckdb_sequences": true,
+	"duckdb_settings": true, "duckdb_tables": true, "duckdb_temporary_files": true, "duckdb_types": true,
+	"duckdb_variables": true, "duckdb_views": true, "duckdb_table_sample": true,
+	"pragma_collations": true, "pragma_database_size": true, "pragma_metadata_info": true,
+	"pragma_platform": true, "pragma_show": true, "pragma_storage_info": true, "pragma_table_info": true,
+	"pragma_user_agent": true, "pragma_version": true,
+}
+
+// funcsRefused are refused wherever a statement names them, whatever the
+// schema: they change the session although lock_configuration is set
+// (parser, logging, profiling), run SQL or plans the gate never parsed,
+// take raw memory pointers, or write.
+var funcsRefused = map[string]string{
+	"arrow_scan": "takes raw memory pointers", "arrow_scan_dumb": "takes raw memory pointers",
+	"enable_peg_parser": "changes the session's parser", "disable_peg_parser": "changes the session's parser",
+	"check_peg_parser": "changes the session's parser",
+	"enable_logging":   "changes the session's logging", "disable_logging": "changes the session's logging",
+	"truncate_duckdb_logs": "changes the session's logging", "write_log": "writes to the session's log",
+	"enable_profiling": "changes the session's profiling", "disable_profiling": "changes the session's profiling",
+	"checkpoint": "writes the database", "force_checkpoint": "writes the database",
+	"query": "runs SQL given as a string", "query_table": "runs SQL given as a string",
+	"json_execute_serialized_sql": "runs serialized SQL", "json_serialize_plan": "plans SQL given as a string",
+}
+
+// checkFuncs walks a statement's serialized syntax tree for the functions
+// it calls (see check).
+func (s *Session) checkFuncs(ctx context.Context, node any) error {
+	switch n := node.(type) {
+	case []any:
+		for _, c := range n {
+			if err := s.checkFuncs(ctx, c); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if name, ok := n["function_name"].(string); ok {
+			if why, bad := funcsRefused[strings.ToLower(name)]; bad {
+				return fmt.Errorf("%w: %s %s", ErrRefused, name, why)
+			}
+		}
+		if n["type"] == "TABLE_FUNCTION" {
+			f, _ := n["function"].(map[string]any)
+			name, _ := f["function_name"].(string)
+			catalog, _ := f["catalog"].(string)
+			schema, _ := f["schema"].(string)
+			if name == "" {
+				return fmt.Errorf("%w: a table function the gate cannot name", ErrRefused)
+			}
+			if !tableFuncsAllowed[strings.ToLower(name)] {
+				ok, err := s.isPointMacro(ctx, catalog, schema, name)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fmt.Errorf("%w: table function %s: only the lake's tables and macros, and built-in table functions that read no files, run here", ErrRefused, name)
+				}
+			}
+		}
+		for _, c := range n {
+			if err := s.checkFuncs(ctx, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isPointMacro reports whether catalog.schema.name names one of the
+// session's own table macros (the only functions not built in).
+func (s *Session) isPointMacro(ctx context.Context, catalog, schema, name string) (bool, error) {
+	if catalog != "" && !strings.EqualFold(catalog, "memory") {
+		return false, nil
+	}
+	if schema == "" {
+		schema = "main"
+	}
+	if s.macros == nil {
+		rows, err := s.conn.QueryContext(ctx, `SELECT lower(schema_name) || '.' || lower(function_name) FROM duckdb_functions()
+			WHERE NOT internal AND function_type = 'table_macro' AND database_name = 'memory'`)
+		if err != nil {
+			return false, fmt.Errorf("check table function %s: %w", name, err)
+		}
+		defer rows.Close()
+		macros := map[string]bool{}
+		for rows.Next() {
+			var m string
+			if err := rows.Scan(&m); err != nil {
+				return false, fmt.Errorf("check table function %s: %w", name, err)
+			}
+			macros[m] = true
+		}
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("check table function %s: %w", name, err)
+		}
+		s.macros = macros
+	}
+	return s.macros[strings.ToLower(schema)+"."+strings.ToLower(name)], nil
 }
 
 func stmtTypeName(t duckdb.StmtType) string {
