@@ -376,10 +376,10 @@ func newTestEngine(t *testing.T, log *tableformat.Log) *Engine {
 // the table macro at every version's sequence, equal the reference reader.
 func TestViewsMatchScanTable(t *testing.T) {
 	for _, keyed := range []bool{true, false} {
-		for seed := range uint64(3) {
+		for seed := range uint64(2) {
 			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
 				h := newHistory(t, keyed, seed)
-				h.run(30)
+				h.run(25)
 				e := newTestEngine(t, h.log)
 				latest, err := e.Resolve(h.ctx, At{})
 				if err != nil {
