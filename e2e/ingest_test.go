@@ -4,16 +4,13 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -156,161 +153,6 @@ func (e *env) lakePositioned(store tableformat.Store) bool {
 	return !st.Progress.Position.IsZero()
 }
 
-// workload drives random transactions into MariaDB and keeps a model of
-// the tables' contents after each one, keyed by its GTID.
-type workload struct {
-	t       *testing.T
-	rnd     *rand.Rand
-	conn    *sql.Conn
-	orders  map[int64][]any // id → row
-	events  [][]any         // keyless table: rows (a multiset)
-	nextID  int64
-	moments []moment
-}
-
-type moment struct {
-	gtid   string
-	orders []string
-	events []string
-}
-
-const schemaSQL = `CREATE DATABASE shop;
-CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, customer INT NOT NULL, total DECIMAL(12,2) NOT NULL,
-  status ENUM('new','paid','shipped') NOT NULL, created DATETIME(6) NOT NULL, note TEXT NULL);
-CREATE TABLE shop.events (kind VARCHAR(16) NOT NULL, n INT NULL)`
-
-func newWorkload(t *testing.T, m *testenv.MariaDB, seed uint64) *workload {
-	db := m.RootDB(t, "")
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	for _, stmt := range strings.Split(schemaSQL, ";\n") {
-		if _, err := conn.ExecContext(context.Background(), stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &workload{t: t, rnd: rand.New(rand.NewPCG(seed, 11)), conn: conn, orders: map[int64][]any{}}
-}
-
-var statuses = []string{"new", "paid", "shipped"}
-
-func (w *workload) orderRow(id int64) []any {
-	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(w.rnd.Int64N(1e15)) * time.Microsecond)
-	var note any
-	if w.rnd.IntN(3) > 0 {
-		note = fmt.Sprintf("note %d ✓", w.rnd.IntN(100))
-	}
-	return []any{id, int64(w.rnd.IntN(500)), fmt.Sprintf("%d.%02d", w.rnd.IntN(100000), w.rnd.IntN(100)),
-		statuses[w.rnd.IntN(3)], created.UnixMicro(), note}
-}
-
-func sqlArgs(r []any) []any {
-	return []any{r[0], r[1], r[2], r[3], time.UnixMicro(r[4].(int64)).UTC().Format("2006-01-02 15:04:05.000000"), r[5]}
-}
-
-// txn runs one random transaction and records the moment after it.
-func (w *workload) txn(ctx context.Context) {
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			w.t.Fatalf("%s: %v", q, err)
-		}
-	}
-	for range 1 + w.rnd.IntN(3) {
-		keys := slices.Sorted(maps.Keys(w.orders))
-		switch r := w.rnd.IntN(10); {
-		case r < 4 || len(keys) == 0:
-			w.nextID++
-			row := w.orderRow(w.nextID)
-			exec("INSERT INTO shop.orders VALUES (?,?,?,?,?,?)", sqlArgs(row)...)
-			w.orders[w.nextID] = row
-		case r < 6:
-			old := keys[w.rnd.IntN(len(keys))]
-			id := old
-			if w.rnd.IntN(3) == 0 {
-				w.nextID++
-				id = w.nextID
-			}
-			row := w.orderRow(id)
-			a := sqlArgs(row)
-			exec("UPDATE shop.orders SET id=?, customer=?, total=?, status=?, created=?, note=? WHERE id=?", append(a, old)...)
-			delete(w.orders, old)
-			w.orders[id] = row
-		case r < 7:
-			old := keys[w.rnd.IntN(len(keys))]
-			exec("DELETE FROM shop.orders WHERE id=?", old)
-			delete(w.orders, old)
-		case r < 9 || len(w.events) == 0:
-			kind, n := fmt.Sprintf("k%d", w.rnd.IntN(3)), any(int64(w.rnd.IntN(3)))
-			if w.rnd.IntN(4) == 0 {
-				n = nil
-			}
-			exec("INSERT INTO shop.events VALUES (?,?)", kind, n)
-			w.events = append(w.events, []any{kind, n})
-		default:
-			i := w.rnd.IntN(len(w.events))
-			exec("DELETE FROM shop.events WHERE kind=? AND n<=>? LIMIT 1", w.events[i]...)
-			w.events = slices.Delete(w.events, i, i+1)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		w.t.Fatal(err)
-	}
-	var gtid string
-	if err := w.conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&gtid); err != nil {
-		w.t.Fatal(err)
-	}
-	var orders []string
-	for _, r := range w.orders {
-		orders = append(orders, fmt.Sprint(r))
-	}
-	slices.Sort(orders)
-	var events []string
-	for _, r := range w.events {
-		events = append(events, fmt.Sprint(r))
-	}
-	slices.Sort(events)
-	w.moments = append(w.moments, moment{gtid: gtid, orders: orders, events: events})
-}
-
-// check compares the lake, as of every recorded moment, with the model.
-func (w *workload) check(store tableformat.Store) {
-	ctx := context.Background()
-	l := tableformat.NewLog(store, tableformat.LogOptions{})
-	for _, m := range w.moments {
-		p, err := l.AtGTID(ctx, m.gtid)
-		if err != nil {
-			w.t.Fatalf("as of %s: %v", m.gtid, err)
-		}
-		for name, want := range map[string][]string{"orders": m.orders, "events": m.events} {
-			tb, ok := p.State.TableByName("shop", name, p.Seq)
-			if !ok {
-				if len(want) == 0 {
-					continue
-				}
-				w.t.Fatalf("as of %s: no table shop.%s in the lake", m.gtid, name)
-			}
-			_, rows, err := tableformat.ScanTable(ctx, store, p, tb.ID)
-			if err != nil {
-				w.t.Fatalf("as of %s: %v", m.gtid, err)
-			}
-			got := make([]string, len(rows))
-			for i, r := range rows {
-				got[i] = fmt.Sprint(r.Values)
-			}
-			slices.Sort(got)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				w.t.Fatalf("as of %s, shop.%s:\n got %d rows %v\nwant %d rows %v", m.gtid, name, len(got), got, len(want), want)
-			}
-		}
-	}
-}
-
 // binlogPos returns the server's current GTID position.
 func binlogPos(t *testing.T, m *testenv.MariaDB) string {
 	return strings.TrimSpace(m.Query(t, "SELECT @@gtid_binlog_pos"))
@@ -323,7 +165,8 @@ func TestIngestMatchesSourceAtEveryTransaction(t *testing.T) {
 	e := newEnv(t)
 	start := binlogPos(t, e.db)
 	w := newWorkload(t, e.db, 1)
-	for range 200 {
+	w.ddlEvery = 9
+	for range 300 {
 		w.txn(context.Background())
 	}
 	cmd := e.ingest("--exit-when-caught-up", "--start-gtid", start)
@@ -342,6 +185,7 @@ func TestIngestSurvivesKill9(t *testing.T) {
 	store := e.store()
 	start := binlogPos(t, e.db)
 	w := newWorkload(t, e.db, 2)
+	w.ddlEvery = 9
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})

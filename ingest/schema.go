@@ -25,8 +25,13 @@ type tracked struct {
 	name     tableName
 	schema   tableformat.Schema // the current version
 	maxColID int                // the highest column id ever used
-	renames  map[string]string  // pending column renames from an ALTER
-	seen     *Table             // the source's last Table value, already resolved
+	// pending maps column names (lower case) to the ids they carry once
+	// the next TableMap shows the table's structure, after ALTERs the
+	// tracker could not apply: renamed columns keep their ids, dropped ones
+	// retire theirs (a column added again under the name gets a new id).
+	// nil: nothing pending.
+	pending map[string]int
+	seen    *Table // the source's last Table value, already resolved
 	// stale: an ALTER the tracker could not apply changed the table, so its
 	// schema is known again only at the next Rows event; until then no
 	// later ALTER is applied on top of the outdated schema.
@@ -73,7 +78,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 			DB: t.DB, Name: t.Name, Schema: &sc}, nil
 	}
 	tt := tr.tables[id]
-	if tt.seen == t && tt.renames == nil {
+	if tt.seen == t && tt.pending == nil {
 		return tt, nil, nil // the same structure as last time
 	}
 	tt.seen = t
@@ -81,7 +86,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 	if err != nil {
 		return nil, nil, err
 	}
-	tt.renames, tt.stale = nil, false
+	tt.pending, tt.stale = nil, false
 	if reflect.DeepEqual(sc.Columns, tt.schema.Columns) && reflect.DeepEqual(sc.Key, tt.schema.Key) {
 		return tt, nil, nil
 	}
@@ -90,19 +95,13 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 }
 
 // schemaFor builds the schema of t as version v, keeping the ids of columns
-// the table already has (matched by name, case-insensitively, through any
-// pending renames) and giving new columns fresh ids.
+// the table already has (matched by name, case-insensitively, through the
+// pending ALTERs) and giving new columns fresh ids.
 func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 	sc := tableformat.Schema{Version: v}
-	byName := map[string]int{}
-	for _, c := range tt.schema.Columns {
-		name := strings.ToLower(c.Name)
-		for old, renamed := range tt.renames {
-			if strings.EqualFold(old, c.Name) {
-				name = strings.ToLower(renamed)
-			}
-		}
-		byName[name] = c.ID
+	byName := tt.pending
+	if byName == nil {
+		byName = tt.columnIDs()
 	}
 	for _, c := range t.Columns {
 		id, ok := byName[strings.ToLower(c.Name)]
@@ -131,6 +130,46 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 	return sc, nil
 }
 
+// columnIDs maps the current schema's column names (lower case) to ids.
+func (tt *tracked) columnIDs() map[string]int {
+	m := make(map[string]int, len(tt.schema.Columns))
+	for _, c := range tt.schema.Columns {
+		m[strings.ToLower(c.Name)] = c.ID
+	}
+	return m
+}
+
+// deferAlter records what an ALTER the tracker does not apply does to column
+// names, for the next TableMap: renames and drops act on the columns as
+// they were before the statement, then added names are new columns.
+func (tt *tracked) deferAlter(d *DDL) {
+	if tt.pending == nil {
+		tt.pending = tt.columnIDs()
+	}
+	renames := map[string]string{}
+	for o, n := range d.ColumnRenames {
+		renames[strings.ToLower(o)] = strings.ToLower(n)
+	}
+	dropped := map[string]bool{}
+	for _, n := range d.ColumnDrops {
+		dropped[strings.ToLower(n)] = true
+	}
+	next := make(map[string]int, len(tt.pending))
+	for name, id := range tt.pending {
+		if dropped[name] {
+			continue
+		}
+		if n, ok := renames[name]; ok {
+			name = n
+		}
+		next[name] = id
+	}
+	for _, n := range d.ColumnAdds {
+		delete(next, strings.ToLower(n))
+	}
+	tt.pending = next
+}
+
 // ddl applies a DDL and returns its table changes: none when the table is
 // not one the lake mirrors (and no create with a known structure brings it
 // in), one for most statements, one drop per table for DROP DATABASE.
@@ -143,7 +182,7 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 // with what the DDL said (a gap in the DDL parser), the TableMap's
 // structure becomes the next version there — the row events' structure is
 // the authority. An ALTER that is not Complete (or that the tracker cannot
-// decide, see applyAlter) changes nothing now: its column renames wait, and
+// decide, see applyAlter) changes nothing now: its effect on column names waits, and
 // the new structure shows at the table's next Rows event, as it always did.
 func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
 	one := func(c *tableformat.TableChange, err error) ([]tableformat.TableChange, error) {
@@ -182,7 +221,7 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 	tt := tr.tables[id]
 	switch d.Op {
 	case DDLAlter, DDLCreate:
-		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.renames == nil {
+		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.pending == nil {
 			sc, applied, err := tt.applyAlter(d.Alter)
 			if err != nil {
 				return nil, err
@@ -199,13 +238,8 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 				return one(&tableformat.TableChange{Op: tableformat.TableAlter, TableID: tt.id, Seq: seq(), Schema: &sc, DDL: d.SQL}, nil)
 			}
 		}
-		if len(d.ColumnRenames) > 0 {
-			if tt.renames == nil {
-				tt.renames = map[string]string{}
-			}
-			for o, n := range d.ColumnRenames {
-				tt.renames[o] = n
-			}
+		if d.Op == DDLAlter {
+			tt.deferAlter(d)
 		}
 		if d.Table == nil {
 			// The new columns show in the next Rows event.
@@ -304,7 +338,11 @@ func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied boo
 			if skip {
 				continue
 			}
-			if bad || keyless || inKey(old[i].ID) {
+			// On a keyless table the drop is applied as keyless: should it
+			// have left a unique index of NOT NULL columns the server
+			// promotes to a key, the next TableMap records the key (no
+			// rows are written under this version before it).
+			if bad || inKey(old[i].ID) {
 				return sc, false, nil
 			}
 			dropped[i] = true

@@ -92,9 +92,10 @@ func TestApplyAlter(t *testing.T) {
 		{"if exists / if not exists", base, []string{"id"}, []AlterOp{&DropColumn{Name: "nope", IfExists: true},
 			&AddColumn{Column: col("v", tInt, true), IfNotExists: true}, &ModifyColumn{Name: "nope", IfExists: true}, &RenameColumn{From: "nope", To: "x", IfExists: true}},
 			"1:id int!, 2:v varchar(10), 3:n int key(id)"},
+		// Applied as keyless; a key the server might promote comes with the next TableMap.
+		{"drop on a keyless table", keyless, nil, []AlterOp{&DropColumn{Name: "a"}}, "2:b int! key()"},
 		// Not decidable from the schema, or not fitting it.
 		{"unique not null on a keyless table", keyless, nil, []AlterOp{&AddUnique{Columns: []string{"b"}}}, ""},
-		{"drop on a keyless table", keyless, nil, []AlterOp{&DropColumn{Name: "a"}}, ""},
 		{"not null on a keyless table", keyless, nil, []AlterOp{&ModifyColumn{Name: "a", Column: col("a", tInt, false)}}, ""},
 		{"drop a key column", base, []string{"id"}, []AlterOp{&DropColumn{Name: "id"}}, ""},
 		{"key column made nullable", base, []string{"id"}, []AlterOp{&ModifyColumn{Name: "id", Column: col("id", tInt, true)}}, ""},
@@ -250,5 +251,38 @@ func TestPipelineAppliesDDL(t *testing.T) {
 	}
 	if _, ok := p.State.TableByName("o", "a", p.Seq); !ok {
 		t.Errorf("o.a dropped by DROP DATABASE d")
+	}
+}
+
+// TestDeferredAltersKeepColumnIDs: ALTERs the tracker cannot apply wait for
+// the next TableMap, but what they did to column names holds: a renamed
+// column keeps its id through a chain of renames, a dropped column's id is
+// retired (the name added again is a new column), within one statement
+// renames and drops act on the columns as they were before it.
+func TestDeferredAltersKeepColumnIDs(t *testing.T) {
+	tr, tt := trackedTable(t, []SourceColumn{col("a", tInt, true), col("b", tInt, true), col("c", tInt, true)})
+	var seq int64 = 10
+	next := func() int64 { seq++; return seq }
+	for _, d := range []*DDL{
+		{Op: DDLAlter, DB: "d", Name: "t", ColumnDrops: []string{"b"}},                                     // DROP b
+		{Op: DDLAlter, DB: "d", Name: "t", ColumnAdds: []string{"B"}},                                      // ADD B
+		{Op: DDLAlter, DB: "d", Name: "t", ColumnRenames: map[string]string{"a": "x"}},                     // a → x
+		{Op: DDLAlter, DB: "d", Name: "t", ColumnRenames: map[string]string{"x": "y", "c": "x"}},           // x → y, c → x
+		{Op: DDLAlter, DB: "d", Name: "t", ColumnDrops: []string{"x"}, ColumnAdds: []string{"x", "fresh"}}, // DROP x, ADD x, ADD fresh
+	} {
+		changes, err := tr.ddl(d, next)
+		if err != nil || len(changes) != 0 {
+			t.Fatalf("deferred ALTER %+v: changes %v, %v", d, changes, err)
+		}
+	}
+	_, c, err := tr.resolve(&Table{DB: "d", Name: "t", Columns: []SourceColumn{
+		col("y", tInt, true), col("B", tInt, true), col("x", tInt, true), col("fresh", tInt, true)}}, next)
+	if err != nil || c == nil {
+		t.Fatalf("resolve: %v, %v", c, err)
+	}
+	// a (1) is y; b (2) was dropped, B is new (4); c (3) was renamed x
+	// then dropped, the x added after is new (5); fresh is new (6).
+	if got, want := showSchema(tt.schema), "1:y int, 4:B int, 5:x int, 6:fresh int key()"; got != want {
+		t.Fatalf("schema after the TableMap:\n got %s\nwant %s", got, want)
 	}
 }

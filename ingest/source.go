@@ -92,6 +92,10 @@ type DDL struct {
 	// CHANGE), so a renamed column keeps its id when the new structure is
 	// learnt from the next Rows event (an ALTER that is not Complete).
 	ColumnRenames map[string]string
+	// ColumnDrops and ColumnAdds name the columns an ALTER drops and adds,
+	// recorded like ColumnRenames whether or not the ALTER is Complete: a
+	// column dropped and added again under its name is a new column.
+	ColumnDrops, ColumnAdds []string
 	// Alter lists the column-level operations of an ALTER TABLE in statement
 	// order. When Complete, they fully describe the structural change and
 	// the lake records the new schema version at the DDL's own position;

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/binlake/binlake/tableformat"
 )
@@ -20,6 +21,16 @@ import (
 // TableMap (display widths, ZEROFILL, POINT vs GEOMETRY, TINYINT(1) as
 // BOOLEAN, MariaDB's JSON being LONGTEXT with a json_valid check) the extra
 // knowledge is dropped on purpose.
+
+// errTableGone: the table was dropped (or renamed) while it was being read.
+var errTableGone = errors.New("the table is gone (dropped or renamed meanwhile)")
+
+// tableGone reports whether err says a table does not exist (any more):
+// errTableGone, or the server's ER_NO_SUCH_TABLE or ER_TABLE_DEF_CHANGED.
+func tableGone(err error) bool {
+	var me *gomysql.MyError
+	return errors.Is(err, errTableGone) || errors.As(err, &me) && (me.Code == gomysql.ER_NO_SUCH_TABLE || me.Code == 1412)
+}
 
 // InfoSchemaColumns reads the columns of db.table, in table order, and its
 // primary key (indexes into cols, in key order) from information_schema, as
@@ -35,7 +46,7 @@ WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`, db, 
 		return nil, nil, fmt.Errorf("table %s.%s: read columns: %w", db, table, err)
 	}
 	if r.RowNumber() == 0 {
-		return nil, nil, fmt.Errorf("table %s.%s: no columns in information_schema (dropped?)", db, table)
+		return nil, nil, fmt.Errorf("table %s.%s: no columns in information_schema: %w", db, table, errTableGone)
 	}
 	pri := map[string]bool{}
 	var errs []error

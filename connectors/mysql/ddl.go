@@ -55,6 +55,30 @@ type DDLDefaults interface {
 	ExplicitDefaultsForTimestamp() (bool, error)
 }
 
+// TableDefaultsLearner, when DDLEnv.Defaults implements it, is told the
+// default collation a CREATE TABLE or an ALTER TABLE … DEFAULT CHARSET /
+// CONVERT TO gives a table (id 0: a statement changed it in a way the
+// parser did not read), so a later ALTER's columns take the default in
+// force at its position rather than the live one (the table may be renamed
+// or dropped by then).
+type TableDefaultsLearner interface {
+	LearnTableCollation(db, table string, id uint64)
+}
+
+// learnTableCollation tells env.Defaults a table's default collation.
+func (p *ddlParser) learnTableCollation(db, table string, id uint64) {
+	if l, ok := p.env.Defaults.(TableDefaultsLearner); ok && id != 0 {
+		l.LearnTableCollation(db, table, id)
+	}
+}
+
+// forgetTableCollation tells env.Defaults the table's default is unknown.
+func (p *ddlParser) forgetTableCollation(db, table string) {
+	if l, ok := p.env.Defaults.(TableDefaultsLearner); ok {
+		l.LearnTableCollation(db, table, 0)
+	}
+}
+
 // sql_mode bits (MariaDB's sql_mode.h).
 const (
 	modeRealAsFloat        = 1 << 0
@@ -437,6 +461,9 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 			return 0, errIncomplete
 		}
 		return p.env.Defaults.DatabaseCollation(db)
+	}
+	if id, err := defaults(); err == nil {
+		p.learnTableCollation(db, name, id)
 	}
 	t := &ingest.Table{DB: db, Name: name}
 	resolved := make([]ingest.SourceColumn, len(cols))
@@ -1452,6 +1479,12 @@ func (p *ddlParser) alter() []*ingest.DDL {
 	if a.dropPrimary && !a.addPrimary {
 		complete = false // another unique index may become the key
 	}
+	switch {
+	case a.unknownDefault:
+		p.forgetTableCollation(db, name)
+	case a.collation != 0:
+		p.learnTableCollation(db, name, a.collation)
+	}
 	if complete {
 		if err := a.resolve(p, db, name); err != nil {
 			complete = false
@@ -1470,12 +1503,15 @@ func (p *ddlParser) alter() []*ingest.DDL {
 // alterState gathers an ALTER's operations; column definitions are
 // resolved at the end, when the statement's table charset is known.
 type alterState struct {
-	ops         []ingest.AlterOp
-	defs        map[ingest.AlterOp]*colDef
-	collation   uint64 // CHARACTER SET / COLLATE of the statement
-	dropPrimary bool
-	addPrimary  bool
-	rest        bool // the spec's remaining tokens are to be skipped (PARTITION …)
+	ops       []ingest.AlterOp
+	defs      map[ingest.AlterOp]*colDef
+	collation uint64 // CHARACTER SET / COLLATE of the statement
+	// unknownDefault: the statement changes the table's default charset
+	// in a way not read.
+	unknownDefault bool
+	dropPrimary    bool
+	addPrimary     bool
+	rest           bool // the spec's remaining tokens are to be skipped (PARTITION …)
 }
 
 func (a *alterState) add(op ingest.AlterOp, def *colDef) {
@@ -1586,8 +1622,16 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 		}
 		p.word("COLUMN")
 		ifNotExists := p.words("IF", "NOT", "EXISTS")
+		// The added names are recorded even if the definitions cannot be
+		// read: a name dropped before is a new column (ingest.DDL.ColumnAdds).
+		addName := func() {
+			if t, ok := p.peek(); ok && !t.punct {
+				alter.ColumnAdds = append(alter.ColumnAdds, t.text)
+			}
+		}
 		if p.punct("(") {
 			for {
+				addName()
 				c, err := p.columnDef()
 				if err != nil {
 					return err
@@ -1602,6 +1646,7 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 				}
 			}
 		}
+		addName()
 		c, err := p.columnDef()
 		if err != nil {
 			return err
@@ -1668,6 +1713,7 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 		if !p.word("RESTRICT") {
 			p.word("CASCADE")
 		}
+		alter.ColumnDrops = append(alter.ColumnDrops, col)
 		a.add(&ingest.DropColumn{Name: col, IfExists: ifExists}, nil)
 		return nil
 	case p.word("RENAME"):
@@ -1740,8 +1786,22 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 			p.i++ // partitioning clauses run to the end of the statement
 		}
 		return nil
-	case p.isWord(0, "CONVERT"):
-		return errIncomplete // CONVERT TO CHARACTER SET redefines every text column
+	case p.word("CONVERT"):
+		// CONVERT TO CHARACTER SET redefines every text column (the next
+		// TableMap shows them) and sets the table's default.
+		if p.word("TO") && (p.words("CHARACTER", "SET") || p.word("CHARSET")) {
+			if id, err := p.charsetName(); err == nil {
+				if p.word("COLLATE") {
+					id, err = p.collationName()
+				}
+				if err == nil {
+					a.collation = id
+					return errIncomplete
+				}
+			}
+		}
+		a.unknownDefault = true
+		return errIncomplete
 	}
 	id, err := p.tableOptions(false)
 	if err != nil {

@@ -201,6 +201,12 @@ WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 		}
 		est, _ := r.GetInt(i, 2)
 		cols, key, err := InfoSchemaColumns(s.conn, db, name)
+		if tableGone(err) {
+			// Dropped after the snapshot's position (the listing is not
+			// transactional): the binlog from there holds the DROP.
+			s.cfg.Logger.Warn("snapshot: table dropped while planning, skipped", "table", db+"."+name)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("snapshot source: %w", err)
 		}
@@ -294,6 +300,16 @@ func (s *SnapshotSource) read() error {
 		if err := s.readTable(p); err != nil {
 			if errors.Is(err, errSnapshotStopped) {
 				return nil
+			}
+			if tableGone(err) && p.rows.Load() == 0 {
+				// Dropped after the snapshot's position and before its
+				// first read (once read, the transaction's metadata lock
+				// holds a DROP back). Its rows can no longer be read: the
+				// lake has no history of the table between the snapshot's
+				// position and the DROP that follows in the binlog.
+				s.cfg.Logger.Warn("snapshot: table dropped before it was read, skipped", "table", p.table.DB+"."+p.table.Name)
+				p.state.Store(2)
+				continue
 			}
 			return err
 		}

@@ -128,6 +128,10 @@ type BinlogSource struct {
 	// lookup: the connection DDL parsing reads the server's defaults
 	// through (opened when first needed, closed by Close).
 	lookup *client.Conn
+	// tableColl holds the default collations tables got from the DDL this
+	// source read (CREATE TABLE, ALTER … DEFAULT CHARSET), following
+	// renames: they win over the live lookup.
+	tableColl map[[2]string]uint64
 }
 
 type cachedTable struct {
@@ -497,6 +501,7 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 	env := queryEnv(e.StatusVars)
 	env.Defaults = &serverDefaults{s: s}
 	for _, d := range ParseDDLWith(string(e.Schema), sql, env) {
+		s.followTableDefaults(d)
 		// A create or alter the parser read completely carries the new
 		// structure (DDL.Table, DDL.Alter): the lake records it at the
 		// DDL's position; otherwise it shows at the table's next TableMap
@@ -634,7 +639,46 @@ func (d *serverDefaults) id(q string, args ...any) (uint64, error) {
 	return r.GetUint(0, 0)
 }
 
+// LearnTableCollation records a table's default collation from its DDL
+// (0: unknown again, ask the server).
+func (d *serverDefaults) LearnTableCollation(db, table string, id uint64) {
+	if id == 0 {
+		delete(d.s.tableColl, [2]string{db, table})
+		return
+	}
+	if d.s.tableColl == nil {
+		d.s.tableColl = map[[2]string]uint64{}
+	}
+	d.s.tableColl[[2]string{db, table}] = id
+}
+
+// followTableDefaults moves or forgets learnt table defaults as tables are
+// renamed and dropped.
+func (s *BinlogSource) followTableDefaults(d *ingest.DDL) {
+	key := [2]string{d.DB, d.Name}
+	switch d.Op {
+	case ingest.DDLRename:
+		if id, ok := s.tableColl[key]; ok {
+			delete(s.tableColl, key)
+			s.tableColl[[2]string{d.NewDB, d.NewName}] = id
+		}
+	case ingest.DDLDrop:
+		delete(s.tableColl, key)
+	case ingest.DDLDropDatabase:
+		for k := range s.tableColl {
+			if k[0] == d.DB {
+				delete(s.tableColl, k)
+			}
+		}
+	}
+}
+
+// TableCollation is the table's default collation: as learnt from the DDL
+// read so far, else the live one.
 func (d *serverDefaults) TableCollation(db, table string) (uint64, error) {
+	if id, ok := d.s.tableColl[[2]string{db, table}]; ok {
+		return id, nil
+	}
 	return d.id(`SELECT co.ID FROM information_schema.TABLES t JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = t.TABLE_COLLATION
 WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?`, db, table)
 }
