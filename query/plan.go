@@ -293,7 +293,10 @@ func (p *tablePlan) antiJoin(rel string, g deleteGroup) string {
 	var keys, on []string
 	for _, id := range g.ids {
 		keys = append(keys, colName(id))
-		on = append(on, fmt.Sprintf("r.%s IS NOT DISTINCT FROM d.%s", colName(id), colName(id)))
+		// Key columns are NOT NULL (a primary key, or a unique key of NOT
+		// NULL columns): plain equality, which DuckDB pushes into the
+		// delete side of a point lookup (IS NOT DISTINCT FROM it does not).
+		on = append(on, fmt.Sprintf("r.%s = d.%s", colName(id), colName(id)))
 	}
 	dels := fmt.Sprintf("SELECT %s, max(_binlake_seq) AS _del_seq FROM (%s) GROUP BY ALL",
 		strings.Join(keys, ", "), readSQL(g.files, g.ids, p.deltaFilter()))

@@ -3,6 +3,7 @@ package query
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -343,8 +344,20 @@ func queryAll(t *testing.T, s *Session, q string) [][]any {
 		t.Fatalf("%s: %v", q, err)
 	}
 	defer cancel()
+	out, err := scanAll(rows)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+// scanAll reads and closes rows.
+func scanAll(rows *sql.Rows) ([][]any, error) {
 	defer rows.Close()
-	cols, _ := rows.Columns()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
 	var out [][]any
 	for rows.Next() {
 		vals := make([]any, len(cols))
@@ -353,14 +366,11 @@ func queryAll(t *testing.T, s *Session, q string) [][]any {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out = append(out, vals)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return out
+	return out, rows.Err()
 }
 
 func newTestEngine(t *testing.T, log *tableformat.Log) *Engine {
