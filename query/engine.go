@@ -199,6 +199,9 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		"SET memory_limit = " + quoteString(e.opts.MemoryLimit),
 		"SET temp_directory = " + quoteString(s.spill),
 		"SET TimeZone = 'UTC'",
+		// Footers are read once per file: by the statement check and again
+		// by the query.
+		"SET parquet_metadata_cache = true",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 	}
