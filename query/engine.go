@@ -34,6 +34,10 @@ type Options struct {
 	MemoryLimit string
 	// Timeout bounds each statement; default 5 minutes.
 	Timeout time.Duration
+	// MaxSpill bounds DuckDB's temporary files of one session, in DuckDB's
+	// syntax ("10GB"); default "10GB" (DuckDB's own default is 90% of the
+	// free disk).
+	MaxSpill string
 	// Meta exposes the _binlake_seq, _binlake_ts and _binlake_op columns in
 	// the views.
 	Meta   bool
@@ -49,6 +53,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
+	}
+	if o.MaxSpill == "" {
+		o.MaxSpill = "10GB"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -198,6 +205,7 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		fmt.Sprintf("SET threads = %d", e.opts.Threads),
 		"SET memory_limit = " + quoteString(e.opts.MemoryLimit),
 		"SET temp_directory = " + quoteString(s.spill),
+		"SET max_temp_directory_size = " + quoteString(e.opts.MaxSpill),
 		"SET TimeZone = 'UTC'",
 		// Footers are read once per file: by the statement check and again
 		// by the query.

@@ -203,9 +203,7 @@ func (h *hostileEnv) snapshotSettings(t testing.TB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, q := range []string{
-		// max_temp_directory_size shows "90% of available disk space" until
-		// the first spill computes it.
-		"SELECT name || '=' || coalesce(value, '') FROM duckdb_settings() WHERE name <> 'max_temp_directory_size' ORDER BY name",
+		"SELECT name || '=' || coalesce(value, '') FROM duckdb_settings() ORDER BY name",
 		"SELECT database_name || '.' || schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1",
 		"SELECT database_name || '.' || schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1",
 		"SELECT database_name FROM duckdb_databases() ORDER BY 1",

@@ -158,7 +158,7 @@ func newQueryEngine(lk *lake, meta bool) (*query.Engine, error) {
 		return nil, err
 	}
 	return query.NewEngine(lk.log, cache, query.Options{Threads: qc.Threads, MemoryLimit: qc.MemoryLimit,
-		Timeout: qc.Timeout, Meta: meta, Logger: lk.logger}), nil
+		Timeout: qc.Timeout, MaxSpill: qc.MaxSpill, Meta: meta, Logger: lk.logger}), nil
 }
 
 // runStatement runs one statement and writes its rows in format.

@@ -59,6 +59,8 @@ type QueryConfig struct {
 	MemoryLimit string `yaml:"memory_limit"`
 	// Timeout bounds each statement.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxSpill bounds one session's temporary files, e.g. "10GB".
+	MaxSpill string `yaml:"max_spill"`
 }
 
 // SourceConfig names the source database whose lake this is and says how
@@ -162,7 +164,7 @@ func defaultConfig() Config {
 		Lake:      LakeConfig{CheckpointInterval: 100},
 		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto"},
 		Serve:     ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
-		Query:     QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute},
+		Query:     QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB"},
 		Ingest:    IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
@@ -261,8 +263,8 @@ func (c *Config) Validate() error {
 	if _, err := mysql.ParseSnapshotStrategy(c.Source.SnapshotStrategy); err != nil {
 		bad("source.snapshot_strategy", "%v", err)
 	}
-	if c.Query.CacheMaxBytes <= 0 || c.Query.Threads <= 0 || c.Query.Timeout <= 0 || c.Query.MemoryLimit == "" {
-		bad("query", "cache_max_bytes, threads, memory_limit and timeout must be set and positive")
+	if c.Query.CacheMaxBytes <= 0 || c.Query.Threads <= 0 || c.Query.Timeout <= 0 || c.Query.MemoryLimit == "" || c.Query.MaxSpill == "" {
+		bad("query", "cache_max_bytes, threads, memory_limit, max_spill and timeout must be set and positive")
 	}
 	if c.Serve.MaxRows <= 0 || c.Serve.MaxConcurrent <= 0 {
 		bad("serve", "max_rows and max_concurrent must be positive")
