@@ -209,7 +209,7 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// csvWriter writes RFC 4180: a header line, CRLF-free rows separated by
+// csvWriter writes RFC 4180 with \n line ends: a header line, rows separated by
 // \n, fields quoted when they hold a comma, quote, CR or LF, or are empty
 // strings (an empty unquoted field is NULL).
 type csvWriter struct{ w *bufio.Writer }

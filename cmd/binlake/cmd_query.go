@@ -74,7 +74,7 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "query", `-c binlake.yaml [--as-of TIME | --as-of-version N | --as-of-gtid SET | --as-of-position FILE:POS]
        [--format table|csv|json] [--meta] "SQL"   (without SQL: an interactive session on a terminal, or the statement on stdin)`)
 	asOf := addAsOfFlags(fs)
-	format := fs.String("format", "table", "output format: table, csv (RFC 4180 with a header line) or json (one object per line)")
+	format := fs.String("format", "table", "output format: table, csv (RFC 4180 with \\n line ends and a header line) or json (one object per line)")
 	meta := fs.Bool("meta", false, "show each row's _binlake_seq, _binlake_ts and _binlake_op in the table views")
 	stmt, err := parseFlagsAndArg(fs, args)
 	if err != nil {
