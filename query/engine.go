@@ -3,7 +3,7 @@
 // pins one point, fetches the files that point names into a local
 // checksum-verified cache, and exposes each table as the view db.table, each
 // table's history as the table macro db.table(seq), and its changes as
-// db."table$changes"(from, to), in an in-memory DuckDB locked down to one
+// db.table_changes(from, to), in an in-memory DuckDB locked down to one
 // read-only statement at a time.
 package query
 
@@ -16,11 +16,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/binlake/binlake/tableformat"
 )
@@ -34,6 +37,9 @@ type Options struct {
 	MemoryLimit string
 	// Timeout bounds each statement; default 5 minutes.
 	Timeout time.Duration
+	// FetchParallelism bounds concurrent downloads into the cache when a
+	// session opens; default 8.
+	FetchParallelism int
 	// MaxSpill bounds DuckDB's temporary files of one session, in DuckDB's
 	// syntax ("10GB"); default "10GB" (DuckDB's own default is 90% of the
 	// free disk).
@@ -53,6 +59,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
+	}
+	if o.FetchParallelism <= 0 {
+		o.FetchParallelism = 8
 	}
 	if o.MaxSpill == "" {
 		o.MaxSpill = "10GB"
@@ -172,19 +181,45 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 			macros = append(macros, m)
 		}
 	}
-	var allowed []string
-	before := e.cache.Downloaded()
+	// Fetch every file the views and macros name, each once, a few at a
+	// time (a cold cache on S3 is bound by round trips, not bandwidth).
+	var files []*planFile
+	unique := map[string]tableformat.AddFile{}
 	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
 		for _, f := range pl.files() {
-			path, err := e.cache.Fetch(ctx, e.log.Store(), f.add)
-			if err != nil {
-				return nil, err
-			}
-			s.pins = append(s.pins, path)
-			f.path = path
-			allowed = append(allowed, path)
+			files = append(files, f)
+			unique[f.add.Checksum] = f.add
 		}
 	}
+	before := e.cache.Downloaded()
+	paths := make(map[string]string, len(unique))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.FetchParallelism)
+	for sum, add := range unique {
+		g.Go(func() error {
+			path, err := e.cache.Fetch(gctx, e.log.Store(), add)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			paths[sum] = path
+			s.pins = append(s.pins, path) // released by Close, also after an error
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var allowed []string
+	for _, f := range files {
+		f.path = paths[f.add.Checksum]
+	}
+	for _, path := range paths {
+		allowed = append(allowed, path)
+	}
+	slices.Sort(allowed)
 	if e.cache.Downloaded() != before {
 		if _, err := e.cache.Evict(); err != nil {
 			e.opts.Logger.Warn("query cache eviction failed", "err", err)
