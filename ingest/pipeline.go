@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlake/binlake/tableformat"
@@ -236,25 +234,8 @@ func (p *Pipeline) writeFiles(ctx context.Context, jobs []fileJob) ([]pendingFil
 }
 
 func (p *Pipeline) writeFile(ctx context.Context, j fileJob) (tableformat.AddFile, error) {
-	var buf bytes.Buffer
-	w, err := tableformat.NewFileWriter(&buf, &j.schema, j.kind, p.opts.FileWriter)
-	if err != nil {
-		return tableformat.AddFile{}, err
-	}
-	if err := w.Write(j.rows...); err != nil {
-		return tableformat.AddFile{}, fmt.Errorf("table %s.%s: %w", j.table.name.db, j.table.name.name, err)
-	}
-	stats, err := w.Close()
-	if err != nil {
-		return tableformat.AddFile{}, err
-	}
-	key := tableformat.NewFileKey(j.table.name.db, j.table.name.name, j.kind, stats.MinSeq, uuid.NewString())
-	if err := tableformat.PutBytes(ctx, p.store, key, buf.Bytes()); err != nil {
-		return tableformat.AddFile{}, fmt.Errorf("upload %s: %w", key, err)
-	}
-	return tableformat.AddFile{Path: key, TableID: j.table.id, Kind: j.kind, SchemaVersion: j.schema.Version,
-		Rows: stats.Rows, Bytes: stats.Bytes, Checksum: stats.Checksum, MinSeq: stats.MinSeq, MaxSeq: stats.MaxSeq,
-		MinTS: stats.MinTS, MaxTS: stats.MaxTS}, nil
+	return tableformat.WriteAddFile(ctx, p.store, j.table.name.db, j.table.name.name, j.table.id, &j.schema, j.kind,
+		p.opts.FileWriter, j.rows)
 }
 
 // pendingFile is an uploaded file waiting for its commit.

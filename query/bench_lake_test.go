@@ -281,7 +281,7 @@ func qbGenerate(dir string, start time.Time) error {
 			kind tableformat.FileKind
 			rows []tableformat.Row
 		}{{tableformat.FileData, data}, {tableformat.FileDelete, dels}} {
-			a, err := qbWriteFile(ctx, store, sc, f.kind, f.rows, 0, fmt.Sprintf("c%03d", c))
+			a, err := tableformat.WriteAddFile(ctx, store, "shop", "orders", 1, sc, f.kind, tableformat.FileWriterOptions{}, f.rows)
 			if err != nil {
 				return err
 			}
@@ -353,26 +353,6 @@ func qbWriteSnapshotFile(ctx context.Context, store tableformat.Store, sc *table
 		return tableformat.AddFile{}, err
 	}
 	return qbAddFile(key, tableformat.FileSnapshot, sc, st, asOf), nil
-}
-
-func qbWriteFile(ctx context.Context, store tableformat.Store, sc *tableformat.Schema, kind tableformat.FileKind, rows []tableformat.Row, asOf int64, unique string) (tableformat.AddFile, error) {
-	var buf bytes.Buffer
-	w, err := tableformat.NewFileWriter(&buf, sc, kind, tableformat.FileWriterOptions{})
-	if err != nil {
-		return tableformat.AddFile{}, err
-	}
-	if err := w.Write(rows...); err != nil {
-		return tableformat.AddFile{}, err
-	}
-	st, err := w.Close()
-	if err != nil {
-		return tableformat.AddFile{}, err
-	}
-	key := tableformat.NewFileKey("shop", "orders", kind, st.MinSeq, unique)
-	if err := tableformat.PutBytes(ctx, store, key, buf.Bytes()); err != nil {
-		return tableformat.AddFile{}, err
-	}
-	return qbAddFile(key, kind, sc, st, asOf), nil
 }
 
 func qbAddFile(key string, kind tableformat.FileKind, sc *tableformat.Schema, st tableformat.FileStats, asOf int64) tableformat.AddFile {

@@ -71,14 +71,6 @@ func OpenCache(dir string, maxBytes int64, logger *slog.Logger) (*Cache, error) 
 	return &Cache{dir: dir, maxBytes: maxBytes, logger: logger, pins: map[string]*pin{}}, nil
 }
 
-// Dir is the cache's root directory.
-func (c *Cache) Dir() string { return c.dir }
-
-// ObjectsDir is the directory DuckDB may read: the verified files.
-func (c *Cache) ObjectsDir() string {
-	return filepath.Join(c.dir, "objects") + string(filepath.Separator)
-}
-
 // SpillDir is where DuckDB may write temporary files.
 func (c *Cache) SpillDir() string { return filepath.Join(c.dir, "spill") }
 

@@ -296,10 +296,9 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	return s, nil
 }
 
-// pointTables creates binlake.commits (one row per lake version of this
-// point's history) and binlake.transactions (one row per source
-// transaction the log marks), and the scalar macros that turn a time, a
-// version or a GTID into the change sequence the table macros take.
+// pointTables creates binlake.point: one row, the session's lake version
+// and change sequence. (The functions that turn a time, a version, a GTID
+// set or a position into a sequence are Go UDFs: registerSeqFuncs.)
 func (s *Session) pointTables() []string {
 	return []string{
 		"CREATE SCHEMA IF NOT EXISTS binlake",

@@ -53,7 +53,7 @@ func NewWriter(format string, w io.Writer) (Writer, error) {
 	case FormatJSON:
 		return &jsonWriter{w: bw}, nil
 	case FormatTable, "":
-		return &tableWriter{w: bw}, nil
+		return &tableWriter{w: bw, escapes: strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`)}, nil
 	}
 	return nil, fmt.Errorf("format %q: use table, csv or json", format)
 }
@@ -275,9 +275,10 @@ func (j *jsonWriter) Flush() error { return j.w.Flush() }
 // tableWriter aligns columns for a terminal. It holds the rows until
 // Flush, so use it for results a person reads.
 type tableWriter struct {
-	w    *bufio.Writer
-	cols []string
-	rows [][]string
+	w       *bufio.Writer
+	cols    []string
+	rows    [][]string
+	escapes *strings.Replacer // control characters that would break the layout
 }
 
 func (t *tableWriter) Header(cols []string) error { t.cols = cols; return nil }
@@ -285,7 +286,7 @@ func (t *tableWriter) Header(cols []string) error { t.cols = cols; return nil }
 func (t *tableWriter) Row(vals []Value) error {
 	r := make([]string, len(vals))
 	for i, v := range vals {
-		r[i] = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(v.Text)
+		r[i] = t.escapes.Replace(v.Text)
 	}
 	t.rows = append(t.rows, r)
 	return nil

@@ -89,11 +89,7 @@ func newHostileEnv(t testing.TB, opts Options) *hostileEnv {
 	h := &hostileEnv{sentinel: hostileSentinel}
 	log := hostileLake(t)
 	h.cacheDir = t.TempDir()
-	cache, err := OpenCache(h.cacheDir, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEngine(log, cache, opts)
+	e := newTestEngine(t, log, h.cacheDir, opts)
 	p, err := e.Resolve(context.Background(), At{})
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +146,6 @@ func newHostileEnv(t testing.TB, opts Options) *hostileEnv {
 // target).
 func hostileLake(t testing.TB) *tableformat.Log {
 	t.Helper()
-	ctx := context.Background()
-	store := tableformat.NewMemStore()
-	log := tableformat.NewLog(store, tableformat.LogOptions{})
-	if _, err := log.Create(ctx, "src", 0); err != nil {
-		t.Fatal(err)
-	}
 	sc := tableformat.Schema{Version: 1, Key: []int{1}, Columns: []tableformat.Column{
 		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
 		{ID: 2, Name: "note", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 40}, Nullable: true},
@@ -164,31 +154,7 @@ func hostileLake(t testing.TB) *tableformat.Log {
 	for i := int64(1); i <= 3; i++ {
 		rows = append(rows, tableformat.Row{Seq: i + 1, TS: 1_700_000_000_000_000, Op: tableformat.OpInsert, Values: []any{i, "row"}})
 	}
-	var buf bytes.Buffer
-	w, err := tableformat.NewFileWriter(&buf, &sc, tableformat.FileData, tableformat.FileWriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	st, err := w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := tableformat.NewFileKey("shop", "all types", tableformat.FileData, st.MinSeq, "x")
-	if err := tableformat.PutBytes(ctx, store, key, buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	e := &tableformat.Entry{Kind: tableformat.KindIngest,
-		Tables: []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "all types", Schema: &sc}},
-		Add: []tableformat.AddFile{{Path: key, TableID: 1, Kind: tableformat.FileData, SchemaVersion: 1, Rows: st.Rows, Bytes: st.Bytes,
-			Checksum: st.Checksum, MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS}},
-		Txns:     []tableformat.TxnMark{{Seq: 4, TS: 1_700_000_000_000_000}},
-		Progress: tableformat.Progress{MaxSeq: 4, MaxTS: 1_700_000_000_000_000}}
-	if _, err := log.Commit(ctx, e); err != nil {
-		t.Fatal(err)
-	}
+	log, _ := oneTableLake(t, &sc, rows)
 	return log
 }
 

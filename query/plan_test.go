@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -33,7 +32,6 @@ type history struct {
 	nextKey int64
 	maxCol  int
 	prevSeq int64
-	file    int
 	// the open commit
 	data, dels []tableformat.Row
 	changes    []tableformat.TableChange
@@ -217,26 +215,13 @@ func (h *history) truncate() {
 }
 
 func (h *history) writeFile(kind tableformat.FileKind, rows []tableformat.Row, asOf int64) tableformat.AddFile {
-	var buf bytes.Buffer
 	sc := h.schema
-	w, err := tableformat.NewFileWriter(&buf, &sc, kind, tableformat.FileWriterOptions{})
+	f, err := tableformat.WriteAddFile(h.ctx, h.store, "d", "t", 1, &sc, kind, tableformat.FileWriterOptions{}, rows)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := w.Write(rows...); err != nil {
-		h.t.Fatal(err)
-	}
-	st, err := w.Close()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.file++
-	key := tableformat.NewFileKey("d", "t", kind, st.MinSeq, fmt.Sprint(h.file))
-	if err := tableformat.PutBytes(h.ctx, h.store, key, buf.Bytes()); err != nil {
-		h.t.Fatal(err)
-	}
-	return tableformat.AddFile{Path: key, TableID: 1, Kind: kind, SchemaVersion: sc.Version, Rows: st.Rows, Bytes: st.Bytes,
-		Checksum: st.Checksum, MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS, AsOfSeq: asOf}
+	f.AsOfSeq = asOf
+	return f
 }
 
 // flushFiles writes the open commit's rows under the current schema.
@@ -373,12 +358,18 @@ func scanAll(rows *sql.Rows) ([][]any, error) {
 	return out, rows.Err()
 }
 
-func newTestEngine(t *testing.T, log *tableformat.Log) *Engine {
-	cache, err := OpenCache(t.TempDir(), 0, nil)
+// newTestEngine returns an engine on log with a cache in cacheDir (a fresh
+// temporary one when "").
+func newTestEngine(t testing.TB, log *tableformat.Log, cacheDir string, opts Options) *Engine {
+	t.Helper()
+	if cacheDir == "" {
+		cacheDir = t.TempDir()
+	}
+	cache, err := OpenCache(cacheDir, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewEngine(log, cache, Options{})
+	return NewEngine(log, cache, opts)
 }
 
 // TestViewsMatchScanTable: through random histories of a keyed and a
@@ -390,7 +381,7 @@ func TestViewsMatchScanTable(t *testing.T) {
 			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
 				h := newHistory(t, keyed, seed)
 				h.run(25)
-				e := newTestEngine(t, h.log)
+				e := newTestEngine(t, h.log, "", Options{})
 				latest, err := e.Resolve(h.ctx, At{})
 				if err != nil {
 					t.Fatal(err)
@@ -457,7 +448,7 @@ func TestChangeFeedMatchesHistory(t *testing.T) {
 			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
 				h := newHistory(t, keyed, seed+10)
 				h.run(30)
-				e := newTestEngine(t, h.log)
+				e := newTestEngine(t, h.log, "", Options{})
 				latest, err := e.Resolve(h.ctx, At{})
 				if err != nil {
 					t.Fatal(err)

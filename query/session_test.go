@@ -18,12 +18,6 @@ import (
 // other extremes and a row of NULLs.
 func typedLake(t *testing.T) (*tableformat.Log, tableformat.Store) {
 	t.Helper()
-	ctx := context.Background()
-	store := tableformat.NewMemStore()
-	log := tableformat.NewLog(store, tableformat.LogOptions{})
-	if _, err := log.Create(ctx, "src", 0); err != nil {
-		t.Fatal(err)
-	}
 	k := func(kind tableformat.TypeKind) tableformat.Type { return tableformat.Type{Kind: kind} }
 	types := []tableformat.Type{
 		k(tableformat.KindBigInt), {Kind: tableformat.KindBigInt, Unsigned: true}, k(tableformat.KindTinyInt),
@@ -48,26 +42,26 @@ func typedLake(t *testing.T) (*tableformat.Log, tableformat.Store) {
 			int64(0), int64(0), int64(1_500_000), "", `null`, []byte{0, 0, 0}, "small", "", uint64(0)}},
 		{Seq: 4, TS: 1_700_000_000_000_000, Op: tableformat.OpInsert, Values: append([]any{int64(3)}, make([]any, len(types)-1)...)},
 	}
-	var buf bytes.Buffer
-	w, err := tableformat.NewFileWriter(&buf, &sc, tableformat.FileData, tableformat.FileWriterOptions{})
+	return oneTableLake(t, &sc, rows)
+}
+
+// oneTableLake commits a lake holding the table shop."all types" with
+// schema sc and one data file of rows (sequences 2 to 4, created at 1).
+func oneTableLake(t testing.TB, sc *tableformat.Schema, rows []tableformat.Row) (*tableformat.Log, tableformat.Store) {
+	t.Helper()
+	ctx := context.Background()
+	store := tableformat.NewMemStore()
+	log := tableformat.NewLog(store, tableformat.LogOptions{})
+	if _, err := log.Create(ctx, "src", 0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := tableformat.WriteAddFile(ctx, store, "shop", "all types", 1, sc, tableformat.FileData, tableformat.FileWriterOptions{}, rows)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	st, err := w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := tableformat.NewFileKey("shop", "all types", tableformat.FileData, st.MinSeq, "x")
-	if err := tableformat.PutBytes(ctx, store, key, buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	e := &tableformat.Entry{Kind: tableformat.KindIngest,
-		Tables: []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "all types", Schema: &sc}},
-		Add: []tableformat.AddFile{{Path: key, TableID: 1, Kind: tableformat.FileData, SchemaVersion: 1, Rows: st.Rows, Bytes: st.Bytes,
-			Checksum: st.Checksum, MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS}},
+		Tables:   []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "all types", Schema: sc}},
+		Add:      []tableformat.AddFile{f},
 		Txns:     []tableformat.TxnMark{{Seq: 4, TS: 1_700_000_000_000_000}},
 		Progress: tableformat.Progress{MaxSeq: 4, MaxTS: 1_700_000_000_000_000}}
 	if _, err := log.Commit(ctx, e); err != nil {
@@ -78,11 +72,7 @@ func typedLake(t *testing.T) (*tableformat.Log, tableformat.Store) {
 
 func openLatest(t *testing.T, log *tableformat.Log, opts Options) *Session {
 	t.Helper()
-	cache, err := OpenCache(t.TempDir(), 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEngine(log, cache, opts)
+	e := newTestEngine(t, log, "", opts)
 	p, err := e.Resolve(context.Background(), At{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package tableformat
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -8,10 +9,39 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/google/uuid"
 )
 
 // ErrNoTable is returned when a table does not exist at the point read.
 var ErrNoTable = errors.New("no such table at this point")
+
+// WriteAddFile writes rows of one table, schema version and kind as a delta
+// file (FORMAT.md §12), uploads it under a fresh key in the table's folder
+// (db and name form the key, NewFileKey) and returns the AddFile a log
+// entry names it with: the inverse of ReadAddFile. A snapshot file's caller
+// sets AsOfSeq.
+func WriteAddFile(ctx context.Context, store Store, db, name string, tableID int64, schema *Schema, kind FileKind,
+	opts FileWriterOptions, rows []Row) (AddFile, error) {
+	var buf bytes.Buffer
+	w, err := NewFileWriter(&buf, schema, kind, opts)
+	if err != nil {
+		return AddFile{}, err
+	}
+	if err := w.Write(rows...); err != nil {
+		return AddFile{}, fmt.Errorf("table %s.%s: %w", db, name, err)
+	}
+	st, err := w.Close()
+	if err != nil {
+		return AddFile{}, err
+	}
+	key := NewFileKey(db, name, kind, st.MinSeq, uuid.NewString())
+	if err := PutBytes(ctx, store, key, buf.Bytes()); err != nil {
+		return AddFile{}, fmt.Errorf("upload %s: %w", key, err)
+	}
+	return AddFile{Path: key, TableID: tableID, Kind: kind, SchemaVersion: schema.Version, Rows: st.Rows, Bytes: st.Bytes,
+		Checksum: st.Checksum, MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS}, nil
+}
 
 // ReadAddFile reads a file a log entry names, verifies its size and SHA-256
 // against the entry, and decodes it. A missing, damaged or mismatching file

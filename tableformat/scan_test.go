@@ -1,7 +1,6 @@
 package tableformat
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -135,25 +134,12 @@ func (m *scanModel) contents() []string {
 }
 
 func (m *scanModel) writeFile(kind FileKind, rows []Row, asOf int64) AddFile {
-	var buf bytes.Buffer
-	w, err := NewFileWriter(&buf, m.schema, kind, FileWriterOptions{})
+	f, err := WriteAddFile(m.ctx, m.store, "d", "t", 1, m.schema, kind, FileWriterOptions{}, rows)
 	if err != nil {
 		m.t.Fatal(err)
 	}
-	if err := w.Write(rows...); err != nil {
-		m.t.Fatal(err)
-	}
-	st, err := w.Close()
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	m.file++
-	key := NewFileKey("d", "t", kind, st.MinSeq, fmt.Sprint(m.file))
-	if err := PutBytes(m.ctx, m.store, key, buf.Bytes()); err != nil {
-		m.t.Fatal(err)
-	}
-	return AddFile{Path: key, TableID: 1, Kind: kind, SchemaVersion: 1, Rows: st.Rows, Bytes: st.Bytes, Checksum: st.Checksum,
-		MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS, AsOfSeq: asOf}
+	f.AsOfSeq = asOf
+	return f
 }
 
 // commitPending commits the open transactions as one ingest entry (plus e's

@@ -87,15 +87,11 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := query.NewWriter(*format, io.Discard); err != nil {
 		return &usageError{"--format: " + err.Error()}
 	}
-	lk, err := openLake(ctx, env, *cfgPath)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, *meta)
 	if err != nil {
 		return err
 	}
 	defer lk.store.Close()
-	engine, err := newQueryEngine(lk, *meta)
-	if err != nil {
-		return err
-	}
 	p, err := engine.Resolve(ctx, at)
 	if err != nil {
 		return fmt.Errorf("as of %s: %w", at, err)
@@ -140,6 +136,21 @@ func parseFlagsAndArg(fs *flag.FlagSet, args []string) (string, error) {
 		return "", err
 	}
 	return arg, nil
+}
+
+// openQueryEngine opens the lake the config at cfgPath names, and the query
+// cache and engine it describes; the caller closes lk.store.
+func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta bool) (*lake, *query.Engine, error) {
+	lk, err := openLake(ctx, env, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := newQueryEngine(lk, meta)
+	if err != nil {
+		lk.store.Close()
+		return nil, nil, err
+	}
+	return lk, engine, nil
 }
 
 // newQueryEngine opens the query cache and engine the config describes.

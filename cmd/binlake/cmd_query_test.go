@@ -79,15 +79,11 @@ func TestQueryInteractive(t *testing.T) {
 	env := &cliEnv{getenv: func(string) (string, bool) { return "", false }}
 	var out, errb strings.Builder
 	env.stdout, env.stderr = &out, &errb
-	lk, err := openLake(t.Context(), env, cfg)
+	lk, engine, err := openQueryEngine(t.Context(), env, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lk.store.Close()
-	engine, err := newQueryEngine(lk, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := engine.Resolve(t.Context(), query.At{})
 	if err != nil {
 		t.Fatal(err)

@@ -153,15 +153,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	lk, err := openLake(ctx, env, *cfgPath)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false)
 	if err != nil {
 		return err
 	}
 	defer lk.store.Close()
-	engine, err := newQueryEngine(lk, false)
-	if err != nil {
-		return err
-	}
 	sc := lk.cfg.Serve
 	reg := prometheus.NewRegistry()
 	srv := &queryServer{engine: engine, maxRows: sc.MaxRows, slots: make(chan struct{}, sc.MaxConcurrent),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,15 +16,11 @@ import (
 func TestServeQuery(t *testing.T) {
 	cfg := queryTestLake(t)
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }}
-	lk, err := openLake(context.Background(), env, cfg)
+	lk, engine, err := openQueryEngine(t.Context(), env, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lk.store.Close()
-	engine, err := newQueryEngine(lk, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := &queryServer{engine: engine, maxRows: 1, slots: make(chan struct{}, 2), metrics: newServeMetrics(prometheus.NewRegistry()), logger: lk.logger}
 	ts := httptest.NewServer(http.HandlerFunc(srv.handleQuery))
 	defer ts.Close()

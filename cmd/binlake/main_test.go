@@ -51,24 +51,12 @@ func buildLake(t *testing.T, store tableformat.Store) {
 	}, Key: []int{1}}
 	ts := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixMicro()
 	add := func(seq int64) tableformat.AddFile {
-		var buf bytes.Buffer
-		w, err := tableformat.NewFileWriter(&buf, schema, tableformat.FileData, tableformat.FileWriterOptions{})
+		f, err := tableformat.WriteAddFile(ctx, store, "shop", "orders", 1, schema, tableformat.FileData, tableformat.FileWriterOptions{},
+			[]tableformat.Row{{Seq: seq, TS: ts, Op: tableformat.OpInsert, Values: []any{seq, "12.50"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Write(tableformat.Row{Seq: seq, TS: ts, Op: tableformat.OpInsert, Values: []any{seq, "12.50"}}); err != nil {
-			t.Fatal(err)
-		}
-		stats, err := w.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		key := tableformat.NewFileKey("shop", "orders", tableformat.FileData, seq, fmt.Sprint(seq))
-		if err := tableformat.PutBytes(ctx, store, key, buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		return tableformat.AddFile{Path: key, TableID: 1, Kind: tableformat.FileData, SchemaVersion: 1, Rows: stats.Rows,
-			Bytes: stats.Bytes, Checksum: stats.Checksum, MinSeq: stats.MinSeq, MaxSeq: stats.MaxSeq, MinTS: stats.MinTS, MaxTS: stats.MaxTS}
+		return f
 	}
 	commits := []*tableformat.Entry{
 		{Kind: tableformat.KindIngest,

@@ -406,9 +406,7 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 			switch {
 			case p.isWord(0, "LIKE"), p.isWord(0, "PERIOD") && p.isWord(1, "FOR"):
 				return errIncomplete
-			case p.isWord(0, "CONSTRAINT") || p.isWord(0, "PRIMARY") || p.isWord(0, "UNIQUE") || p.isWord(0, "KEY") ||
-				p.isWord(0, "INDEX") || p.isWord(0, "FULLTEXT") || p.isWord(0, "SPATIAL") || p.isWord(0, "FOREIGN") ||
-				p.isWord(0, "CHECK"):
+			case p.atIndexDef():
 				kind, k, err := p.indexDef()
 				if err != nil {
 					return err
@@ -562,6 +560,17 @@ func keyPartBytes(c ingest.SourceColumn) (int, bool) {
 		return n*maxLen + 2, true
 	}
 	return 16, true
+}
+
+// atIndexDef reports whether an index or constraint definition comes next
+// (in a CREATE's body or after an ALTER's ADD).
+func (p *ddlParser) atIndexDef() bool {
+	for _, kw := range []string{"CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FULLTEXT", "SPATIAL", "FOREIGN", "CHECK"} {
+		if p.isWord(0, kw) {
+			return true
+		}
+	}
+	return false
 }
 
 // indexDef reads an index or constraint definition of a CREATE TABLE or
@@ -1599,9 +1608,7 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 	switch {
 	case p.word("ADD"):
 		switch {
-		case p.isWord(0, "CONSTRAINT") || p.isWord(0, "PRIMARY") || p.isWord(0, "UNIQUE") || p.isWord(0, "KEY") ||
-			p.isWord(0, "INDEX") || p.isWord(0, "FULLTEXT") || p.isWord(0, "SPATIAL") || p.isWord(0, "FOREIGN") ||
-			p.isWord(0, "CHECK"):
+		case p.atIndexDef():
 			kind, k, err := p.indexDef()
 			if err != nil {
 				return err
