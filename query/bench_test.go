@@ -118,6 +118,7 @@ func BenchmarkQuery(b *testing.B) {
 		}},
 		{"lookup", func(k int64) string { return fmt.Sprintf("SELECT * FROM shop.orders WHERE id = %d", k) }},
 	}
+	// Merge-on-read: the views over the lake's files.
 	for _, pt := range points {
 		for _, q := range queries {
 			b.Run(pt.name+"/"+q.name, func(b *testing.B) {
@@ -130,75 +131,58 @@ func BenchmarkQuery(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer s.Close()
-				plain, err := qbPlainDB(ctx, "", b.TempDir())
-				if err != nil {
-					b.Fatal(err)
+				if s.localViews != 0 {
+					b.Fatal("a merge-on-read session reads a local snapshot")
 				}
-				defer plain.Close()
-				for _, stmt := range []string{"CREATE SCHEMA shop",
-					"CREATE VIEW shop.orders AS SELECT * FROM read_parquet(" + quoteString(pt.compacted) + ")"} {
-					if _, err := plain.ExecContext(ctx, stmt); err != nil {
-						b.Fatal(err)
-					}
-				}
-				viewRun := func(sqlText string) ([][]any, time.Duration) {
-					start := time.Now()
-					rows, cancel, err := s.Query(ctx, sqlText)
-					if err != nil {
-						b.Fatalf("%s: %v", sqlText, err)
-					}
-					defer cancel()
-					out := qbScan(b, rows)
-					return out, time.Since(start)
-				}
-				plainRun := func(sqlText string) ([][]any, time.Duration) {
-					start := time.Now()
-					rows, err := plain.QueryContext(ctx, sqlText)
-					if err != nil {
-						b.Fatalf("%s: %v", sqlText, err)
-					}
-					out := qbScan(b, rows)
-					return out, time.Since(start)
-				}
-				// Warm-up (not measured): the OS page cache, DuckDB's
-				// first-use costs; and the answers must agree.
-				warm := q.sql(pt.keys[0])
-				vr, _ := viewRun(warm)
-				pr, _ := plainRun(warm)
-				if fmt.Sprint(vr) != fmt.Sprint(pr) {
-					b.Fatalf("%s: the view and the compacted file disagree:\n view %v\nplain %v", warm, vr, pr)
-				}
-				if q.name == "count" && fmt.Sprint(vr) != fmt.Sprintf("[[%d]]", pt.rows) {
-					b.Fatalf("count at %s: %v, want %d", pt.name, vr, pt.rows)
-				}
-				var vt, pt2, gt []time.Duration
-				b.ResetTimer()
-				for i := range max(b.N, qbReps) {
-					sqlText := q.sql(pt.keys[(i+1)%len(pt.keys)])
-					start := time.Now()
-					if err := s.check(ctx, sqlText); err != nil {
-						b.Fatal(err)
-					}
-					gt = append(gt, time.Since(start))
-					vr, d := viewRun(sqlText)
-					vt = append(vt, d)
-					pr, d := plainRun(sqlText)
-					pt2 = append(pt2, d)
-					if fmt.Sprint(vr) != fmt.Sprint(pr) {
-						b.Fatalf("%s: the view and the compacted file disagree:\n view %v\nplain %v", sqlText, vr, pr)
-					}
-				}
-				b.StopTimer()
-				b.ReportMetric(ms(pct(vt, 50)), "view_p50_ms")
-				b.ReportMetric(ms(pct(vt, 99)), "view_p99_ms")
-				b.ReportMetric(ms(pct(pt2, 50)), "plain_p50_ms")
-				b.ReportMetric(ms(pct(pt2, 99)), "plain_p99_ms")
-				b.ReportMetric(ratio(pct(vt, 50), pct(pt2, 50)), "penalty_p50_x")
-				b.ReportMetric(ratio(pct(vt, 99), pct(pt2, 99)), "penalty_p99_x")
-				b.ReportMetric(2, "target_x")
-				b.ReportMetric(ms(pct(gt, 50)), "gate_p50_ms")
+				qbCompare(b, s, pt.compacted, pt.keys, pt.rows, q.name, q.sql)
 			})
 		}
+	}
+
+	// Local snapshots (Options.Materialize): the time to write the view's
+	// merged state into the cache in the background, then the same
+	// queries on the view swapped to it.
+	em := NewEngine(log, cache, Options{Materialize: true})
+	defer em.Close()
+	for _, pt := range points {
+		var s *Session
+		b.Run("materialize/"+pt.name, func(b *testing.B) {
+			p, err := em.Resolve(ctx, At{Version: pt.version})
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			if s, err = em.Open(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+			if len(s.pending) != 1 {
+				b.Fatalf("%d local snapshots under way, want 1", len(s.pending))
+			}
+			<-s.pending[0].b.done
+			if err := s.pending[0].b.err; err != nil {
+				b.Fatal(err)
+			}
+			d := time.Since(start)
+			fi, err := os.Stat(s.pending[0].dst)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(ms(d), "write_ms")
+			b.ReportMetric(float64(pt.rows)/d.Seconds(), "rows/s")
+			b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
+		})
+		if s == nil {
+			continue
+		}
+		for _, q := range queries {
+			b.Run("local/"+pt.name+"/"+q.name, func(b *testing.B) {
+				qbCompare(b, s, pt.compacted, pt.keys, pt.rows, q.name, q.sql)
+				if s.localViews != 1 {
+					b.Fatal("the view is not on its local snapshot")
+				}
+			})
+		}
+		s.Close()
 	}
 
 	b.Run("cold_minio", func(b *testing.B) {
@@ -263,6 +247,80 @@ func BenchmarkQuery(b *testing.B) {
 		b.ReportMetric(float64(fetched)/(1<<20), "fetched_MiB")
 		b.ReportMetric(float64(fetched)/(1<<20)/pct(open, 50).Seconds(), "fetch_MiB/s")
 	})
+}
+
+// qbCompare times query (SQL for a key of keys) through the session's view
+// and on a plain read_parquet of compacted, the same rows in one file,
+// alternating, and reports the percentiles and the penalty.
+func qbCompare(b *testing.B, s *Session, compacted string, keys []int64, wantRows int64, name string, query func(int64) string) {
+	ctx := context.Background()
+	plain, err := qbPlainDB(ctx, "", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer plain.Close()
+	for _, stmt := range []string{"CREATE SCHEMA shop",
+		"CREATE VIEW shop.orders AS SELECT * FROM read_parquet(" + quoteString(compacted) + ")"} {
+		if _, err := plain.ExecContext(ctx, stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	viewRun := func(sqlText string) ([][]any, time.Duration) {
+		start := time.Now()
+		rows, cancel, err := s.Query(ctx, sqlText)
+		if err != nil {
+			b.Fatalf("%s: %v", sqlText, err)
+		}
+		defer cancel()
+		out := qbScan(b, rows)
+		return out, time.Since(start)
+	}
+	plainRun := func(sqlText string) ([][]any, time.Duration) {
+		start := time.Now()
+		rows, err := plain.QueryContext(ctx, sqlText)
+		if err != nil {
+			b.Fatalf("%s: %v", sqlText, err)
+		}
+		out := qbScan(b, rows)
+		return out, time.Since(start)
+	}
+	// Warm-up (not measured): the OS page cache, DuckDB's
+	// first-use costs; and the answers must agree.
+	warm := query(keys[0])
+	vr, _ := viewRun(warm)
+	pr, _ := plainRun(warm)
+	if fmt.Sprint(vr) != fmt.Sprint(pr) {
+		b.Fatalf("%s: the view and the compacted file disagree:\n view %v\nplain %v", warm, vr, pr)
+	}
+	if name == "count" && fmt.Sprint(vr) != fmt.Sprintf("[[%d]]", wantRows) {
+		b.Fatalf("count: %v, want %d", vr, wantRows)
+	}
+	var vt, pt2, gt []time.Duration
+	b.ResetTimer()
+	for i := range max(b.N, qbReps) {
+		sqlText := query(keys[(i+1)%len(keys)])
+		start := time.Now()
+		if err := s.check(ctx, sqlText); err != nil {
+			b.Fatal(err)
+		}
+		gt = append(gt, time.Since(start))
+		vr, d := viewRun(sqlText)
+		vt = append(vt, d)
+		pr, d := plainRun(sqlText)
+		pt2 = append(pt2, d)
+		if fmt.Sprint(vr) != fmt.Sprint(pr) {
+			b.Fatalf("%s: the view and the compacted file disagree:\n view %v\nplain %v", sqlText, vr, pr)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(pct(vt, 50)), "view_p50_ms")
+	b.ReportMetric(ms(pct(vt, 99)), "view_p99_ms")
+	b.ReportMetric(ms(pct(pt2, 50)), "plain_p50_ms")
+	b.ReportMetric(ms(pct(pt2, 99)), "plain_p99_ms")
+	b.ReportMetric(ratio(pct(vt, 50), pct(pt2, 50)), "penalty_p50_x")
+	b.ReportMetric(ratio(pct(vt, 99), pct(pt2, 99)), "penalty_p99_x")
+	b.ReportMetric(2, "target_x")
+	b.ReportMetric(ms(pct(gt, 50)), "gate_p50_ms")
 }
 
 // qbCopyStore copies every object of src to dst.

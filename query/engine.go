@@ -46,8 +46,16 @@ type Options struct {
 	MaxSpill string
 	// Meta exposes the _binlake_seq, _binlake_ts and _binlake_op columns in
 	// the views.
-	Meta   bool
-	Logger *slog.Logger
+	Meta bool
+	// Materialize lets sessions write, in the background, a local snapshot
+	// of a table whose view merges at least MaterializeRows delta rows
+	// (localsnap.go); a session swaps its view to it once written. Sessions
+	// use the local snapshots the cache holds either way.
+	Materialize bool
+	// MaterializeRows is the delta rows from which a view is worth a local
+	// snapshot; default DefaultMaterializeRows.
+	MaterializeRows int64
+	Logger          *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -66,22 +74,34 @@ func (o Options) withDefaults() Options {
 	if o.MaxSpill == "" {
 		o.MaxSpill = "10GB"
 	}
+	if o.MaterializeRows <= 0 {
+		o.MaterializeRows = DefaultMaterializeRows
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
 
-// Engine opens sessions on one lake.
+// Engine opens sessions on one lake. Close it to stop its background work.
 type Engine struct {
 	log   *tableformat.Log
 	cache *Cache
 	opts  Options
+
+	// local snapshots being written (localsnap.go)
+	bmu    sync.Mutex
+	builds map[string]*build // by destination path
+	closed bool
+	stop   chan struct{}
+	sem    chan struct{} // one build at a time
+	wg     sync.WaitGroup
 }
 
 // NewEngine returns an engine reading the lake of log through cache.
 func NewEngine(log *tableformat.Log, cache *Cache, opts Options) *Engine {
-	return &Engine{log: log, cache: cache, opts: opts.withDefaults()}
+	return &Engine{log: log, cache: cache, opts: opts.withDefaults(),
+		builds: map[string]*build{}, stop: make(chan struct{}), sem: make(chan struct{}, 1)}
 }
 
 // At names an "as of" point the way a user does; the zero At is the latest.
@@ -152,6 +172,11 @@ type Session struct {
 	// macros are the session's own table macros, "schema.name" in lower
 	// case; the gate reads them once (see isPointMacro).
 	macros map[string]bool
+	paths  map[string]string // fetched files by checksum
+	// pending are views whose local snapshot is being written.
+	pending []pendingView
+	// localViews counts the views reading a local snapshot.
+	localViews int
 }
 
 // Open opens a session at p. Every file the point's views and the tables'
@@ -165,11 +190,21 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		}
 	}()
 	var views, macros []*tablePlan
+	var allowed []string
 	for _, t := range p.State.SortedTables() {
 		if t.ExistsAt(p.Seq) {
-			v, err := planTable(t, p.Seq)
+			v, pv, local, err := e.planView(p, t)
+			if local != nil {
+				s.pins = append(s.pins, local.path)
+				allowed = append(allowed, local.path)
+				s.localViews++
+			}
 			if err != nil {
 				return nil, err
+			}
+			if pv != nil {
+				s.pending = append(s.pending, *pv)
+				allowed = append(allowed, pv.dst)
 			}
 			views = append(views, v)
 		}
@@ -187,8 +222,10 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	unique := map[string]tableformat.AddFile{}
 	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
 		for _, f := range pl.files() {
-			files = append(files, f)
-			unique[f.add.Checksum] = f.add
+			if !f.local {
+				files = append(files, f)
+				unique[f.add.Checksum] = f.add
+			}
 		}
 	}
 	before := e.cache.Downloaded()
@@ -212,7 +249,7 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var allowed []string
+	s.paths = paths
 	for _, f := range files {
 		f.path = paths[f.add.Checksum]
 	}
@@ -296,6 +333,31 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	return s, nil
 }
 
+// planView plans the view of t at p: over the newest local snapshot the
+// cache holds that still fits the history, if any (returned pinned, also
+// with an error); and, when the engine materializes and the view would
+// merge many delta rows, starts writing the local snapshot at p (returned
+// as pending).
+func (e *Engine) planView(p tableformat.Point, t *tableformat.TableState) (*tablePlan, *pendingView, *localSnap, error) {
+	local, err := e.cache.pinnedLocal(p.State.Lake.LakeID, t, p.Seq)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := planTable(t, p.Seq, local)
+	if err != nil || !e.opts.Materialize || v.deltaRows() < e.opts.MaterializeRows {
+		return v, nil, local, err
+	}
+	key, err := localKey(t, p.Seq)
+	if err != nil {
+		return nil, nil, local, err
+	}
+	dst, err := e.cache.localPath(p.State.Lake.LakeID, t, p.Seq, key)
+	if err != nil {
+		return nil, nil, local, err
+	}
+	return v, &pendingView{t: t, b: e.startBuild(p, t, dst), dst: dst}, local, nil
+}
+
 // pointTables creates binlake.point: one row, the session's lake version
 // and change sequence. (The functions that turn a time, a version, a GTID
 // set or a position into a sequence are Go UDFs: registerSeqFuncs.)
@@ -333,6 +395,9 @@ var ErrRefused = errors.New("statement refused")
 // PRAGMA, INSTALL, LOAD, CREATE, … — is refused before it runs. The
 // statement is bounded by the session's timeout.
 func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.CancelFunc, error) {
+	if len(s.pending) > 0 {
+		s.swapLocal(ctx)
+	}
 	if err := s.check(ctx, query); err != nil {
 		return nil, nil, err
 	}

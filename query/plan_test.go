@@ -375,67 +375,82 @@ func newTestEngine(t testing.TB, log *tableformat.Log, cacheDir string, opts Opt
 // TestViewsMatchScanTable: through random histories of a keyed and a
 // keyless table, the DuckDB view of the table at every lake version, and
 // the table macro at every version's sequence, equal the reference reader.
+//
+// With materialize, every session also writes a local snapshot of the
+// table at its point (MaterializeRows 1): the view, once swapped to it,
+// gives the same rows, and later versions' views read the newest local
+// snapshot that still fits the history plus the deltas after it.
 func TestViewsMatchScanTable(t *testing.T) {
-	for _, keyed := range []bool{true, false} {
-		for seed := range uint64(2) {
-			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
-				h := newHistory(t, keyed, seed)
-				h.run(25)
-				e := newTestEngine(t, h.log, "", Options{})
-				latest, err := e.Resolve(h.ctx, At{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ls, err := e.Open(h.ctx, latest)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ls.Close()
-				lt := latest.State.Tables[1]
-				for v := int64(2); v <= latest.Version; v++ {
-					p, err := e.Resolve(h.ctx, At{Version: v})
-					if err != nil {
-						t.Fatal(err)
-					}
-					sc, want, err := tableformat.ScanTable(h.ctx, h.store, p, 1)
-					if err != nil {
-						t.Fatal(err)
-					}
-					wantVals := make([][]any, len(want))
-					for i, r := range want {
-						wantVals[i] = r.Values
-					}
-					s, err := e.Open(h.ctx, p)
-					if err != nil {
-						t.Fatalf("version %d: %v", v, err)
-					}
-					n := p.State.Tables[1].NameAt(p.Seq)
-					got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
-					s.Close()
-					if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
-						t.Fatalf("view at version %d (seq %d):\n got %v\nwant %v", v, p.Seq, g, w)
-					}
-					// The macro shows the latest columns: project the reference.
-					proj := make([][]any, len(want))
-					for i, r := range want {
-						for _, c := range lt.Schema().Columns {
-							var val any
-							for j, oc := range sc.Columns {
-								if oc.ID == c.ID {
-									val = r.Values[j]
-								}
-							}
-							proj[i] = append(proj[i], val)
-						}
-					}
-					cur := lt.Current()
-					got = queryAll(t, ls, fmt.Sprintf("SELECT * FROM %s.%s(%d)", quoteIdent(cur.DB), quoteIdent(cur.Name), p.Seq))
-					if g, w := rowStrings(got), rowStrings(proj); !slices.Equal(g, w) {
-						t.Fatalf("macro at version %d (seq %d):\n got %v\nwant %v", v, p.Seq, g, w)
-					}
-				}
-			})
+	for _, materialize := range []bool{false, true} {
+		for _, keyed := range []bool{true, false} {
+			for seed := range uint64(2) {
+				t.Run(fmt.Sprintf("materialize=%v/keyed=%v/%d", materialize, keyed, seed), func(t *testing.T) {
+					testViewsMatchScanTable(t, materialize, keyed, seed)
+				})
+			}
 		}
+	}
+}
+
+func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64) {
+	h := newHistory(t, keyed, seed)
+	h.run(25)
+	e := newTestEngine(t, h.log, "", Options{Materialize: materialize, MaterializeRows: 1})
+	defer e.Close()
+	var usedLocal, swapped int
+	latest, err := e.Resolve(h.ctx, At{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := e.Open(h.ctx, latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	lt := latest.State.Tables[1]
+	for v := int64(2); v <= latest.Version; v++ {
+		p, sc, want, wantVals, s := h.openAt(e, v)
+		n := p.State.Tables[1].NameAt(p.Seq)
+		usedLocal += s.localViews
+		got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
+		if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
+			t.Fatalf("view at version %d (seq %d, local snapshots %d):\n got %v\nwant %v", v, p.Seq, s.localViews, g, w)
+		}
+		if len(s.pending) > 0 {
+			<-s.pending[0].b.done
+			got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
+			if s.localViews > 0 {
+				swapped++
+			}
+			if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
+				t.Fatalf("view at version %d (seq %d) on its local snapshot:\n got %v\nwant %v", v, p.Seq, g, w)
+			}
+		}
+		s.Close()
+		// The macro shows the latest columns: project the reference.
+		proj := make([][]any, len(want))
+		for i, r := range want {
+			for _, c := range lt.Schema().Columns {
+				var val any
+				for j, oc := range sc.Columns {
+					if oc.ID == c.ID {
+						val = r.Values[j]
+					}
+				}
+				proj[i] = append(proj[i], val)
+			}
+		}
+		cur := lt.Current()
+		got = queryAll(t, ls, fmt.Sprintf("SELECT * FROM %s.%s(%d)", quoteIdent(cur.DB), quoteIdent(cur.Name), p.Seq))
+		if g, w := rowStrings(got), rowStrings(proj); !slices.Equal(g, w) {
+			t.Fatalf("macro at version %d (seq %d):\n got %v\nwant %v", v, p.Seq, g, w)
+		}
+	}
+	if materialize && (usedLocal < 5 || swapped < 5) {
+		t.Fatalf("local snapshots: %d sessions opened on one, %d views swapped to one; want at least 5 each", usedLocal, swapped)
+	}
+	if !materialize && usedLocal+swapped > 0 {
+		t.Fatalf("local snapshots used without materialize: %d, %d", usedLocal, swapped)
 	}
 }
 
@@ -489,4 +504,58 @@ func TestChangeFeedMatchesHistory(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestLocalSnapshotsUnderEviction: in a cache bounded to one byte every
+// file is evicted as soon as no session pins it, local snapshots too, even
+// between being written and being swapped in: the views stay right,
+// falling back to the lake's files.
+func TestLocalSnapshotsUnderEviction(t *testing.T) {
+	h := newHistory(t, true, 3)
+	h.run(12)
+	cache, err := OpenCache(t.TempDir(), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(h.log, cache, Options{Materialize: true, MaterializeRows: 1})
+	defer e.Close()
+	latest, err := e.Resolve(h.ctx, At{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(2); v <= latest.Version; v++ {
+		p, _, _, wantVals, s := h.openAt(e, v)
+		for _, pv := range s.pending {
+			<-pv.b.done
+		}
+		n := p.State.Tables[1].NameAt(p.Seq)
+		got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
+		s.Close()
+		if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
+			t.Fatalf("view at version %d (seq %d):\n got %v\nwant %v", v, p.Seq, g, w)
+		}
+	}
+}
+
+// openAt opens a session of e at version v, and returns with it the
+// reference reader's schema and rows of the table there (also as values).
+func (h *history) openAt(e *Engine, v int64) (tableformat.Point, *tableformat.Schema, []tableformat.Row, [][]any, *Session) {
+	h.t.Helper()
+	p, err := e.Resolve(h.ctx, At{Version: v})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	sc, want, err := tableformat.ScanTable(h.ctx, h.store, p, 1)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	wantVals := make([][]any, len(want))
+	for i, r := range want {
+		wantVals[i] = r.Values
+	}
+	s, err := e.Open(h.ctx, p)
+	if err != nil {
+		h.t.Fatalf("version %d: %v", v, err)
+	}
+	return p, sc, want, wantVals, s
 }

@@ -87,11 +87,15 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := query.NewWriter(*format, io.Discard); err != nil {
 		return &usageError{"--format: " + err.Error()}
 	}
-	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, *meta)
+	// An interactive session lives long enough to gain from local
+	// snapshots written in the background; one statement does not.
+	inter := stmt == "" && isTerminal(env.stdin)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, *meta, inter)
 	if err != nil {
 		return err
 	}
 	defer lk.store.Close()
+	defer engine.Close()
 	p, err := engine.Resolve(ctx, at)
 	if err != nil {
 		return fmt.Errorf("as of %s: %w", at, err)
@@ -102,7 +106,7 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer sess.Close()
 	if stmt == "" {
-		if isTerminal(env.stdin) {
+		if inter {
 			return interactive(ctx, env, sess, *format, at)
 		}
 		b, err := io.ReadAll(env.stdin)
@@ -139,13 +143,14 @@ func parseFlagsAndArg(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 // openQueryEngine opens the lake the config at cfgPath names, and the query
-// cache and engine it describes; the caller closes lk.store.
-func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta bool) (*lake, *query.Engine, error) {
+// cache and engine it describes; the caller closes the engine and lk.store.
+// A long-lived reader materializes (query.Options.Materialize).
+func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta, longLived bool) (*lake, *query.Engine, error) {
 	lk, err := openLake(ctx, env, cfgPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := newQueryEngine(lk, meta)
+	engine, err := newQueryEngine(lk, meta, longLived)
 	if err != nil {
 		lk.store.Close()
 		return nil, nil, err
@@ -154,7 +159,7 @@ func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta bool
 }
 
 // newQueryEngine opens the query cache and engine the config describes.
-func newQueryEngine(lk *lake, meta bool) (*query.Engine, error) {
+func newQueryEngine(lk *lake, meta, longLived bool) (*query.Engine, error) {
 	qc := lk.cfg.Query
 	dir := qc.CacheDir
 	if dir == "" {
@@ -169,7 +174,8 @@ func newQueryEngine(lk *lake, meta bool) (*query.Engine, error) {
 		return nil, err
 	}
 	return query.NewEngine(lk.log, cache, query.Options{Threads: qc.Threads, MemoryLimit: qc.MemoryLimit,
-		Timeout: qc.Timeout, MaxSpill: qc.MaxSpill, Meta: meta, Logger: lk.logger}), nil
+		Timeout: qc.Timeout, MaxSpill: qc.MaxSpill, Meta: meta, Logger: lk.logger,
+		Materialize: longLived && qc.MaterializeRows > 0, MaterializeRows: qc.MaterializeRows}), nil
 }
 
 // runStatement runs one statement and writes its rows in format.

@@ -153,11 +153,12 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false, true)
 	if err != nil {
 		return err
 	}
 	defer lk.store.Close()
+	defer engine.Close()
 	sc := lk.cfg.Serve
 	reg := prometheus.NewRegistry()
 	srv := &queryServer{engine: engine, maxRows: sc.MaxRows, slots: make(chan struct{}, sc.MaxConcurrent),

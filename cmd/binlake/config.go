@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/binlake/binlake/query"
 	"io"
 	"os"
 	"path"
@@ -61,6 +62,10 @@ type QueryConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxSpill bounds one session's temporary files, e.g. "10GB".
 	MaxSpill string `yaml:"max_spill"`
+	// MaterializeRows: a long-lived reader (serve, an interactive query)
+	// writes a local snapshot of a table whose view merges at least this
+	// many delta rows, in the background, into the cache; 0 never.
+	MaterializeRows int64 `yaml:"materialize_rows"`
 }
 
 // SourceConfig names the source database whose lake this is and says how
@@ -164,9 +169,10 @@ func defaultConfig() Config {
 		Lake:      LakeConfig{CheckpointInterval: 100},
 		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto"},
 		Serve:     ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
-		Query:     QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB"},
-		Ingest:    IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
+			MaterializeRows: query.DefaultMaterializeRows},
+		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
+		Log:    LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -265,6 +271,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.CacheMaxBytes <= 0 || c.Query.Threads <= 0 || c.Query.Timeout <= 0 || c.Query.MemoryLimit == "" || c.Query.MaxSpill == "" {
 		bad("query", "cache_max_bytes, threads, memory_limit, max_spill and timeout must be set and positive")
+	}
+	if c.Query.MaterializeRows < 0 {
+		bad("query.materialize_rows", "must be 0 (never) or a number of rows")
 	}
 	if c.Serve.MaxRows <= 0 || c.Serve.MaxConcurrent <= 0 {
 		bad("serve", "max_rows and max_concurrent must be positive")
