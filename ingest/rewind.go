@@ -57,10 +57,14 @@ func Rewind(ctx context.Context, log *tableformat.Log, start StartPoint) (tablef
 		// No change of the lake is at or before start: back to the lake's
 		// beginning (Begin's commit), if it is not after start.
 		p, err = log.AtVersion(ctx, firstPositioned(st))
+		var first *tableformat.State
+		if err == nil {
+			first, err = log.StateAt(ctx, p.Version)
+		}
 		if err == nil && !reaches(tableformat.Position{GTIDSet: start.GTID, File: start.File, Pos: start.Pos}, StartPoint{
-			GTID: p.State.Progress.Position.GTIDSet, File: p.State.Progress.Position.File, Pos: p.State.Progress.Position.Pos}) {
+			GTID: first.Progress.Position.GTIDSet, File: first.Progress.Position.File, Pos: first.Progress.Position.Pos}) {
 			return tableformat.Position{}, fmt.Errorf("%s is before the position this lake started from (%s): "+
-				"create a new lake to start earlier", start, p.State.Progress.Position)
+				"create a new lake to start earlier", start, first.Progress.Position)
 		}
 	}
 	if err != nil {
@@ -74,8 +78,13 @@ func Rewind(ctx context.Context, log *tableformat.Log, start StartPoint) (tablef
 		return st.Progress.Position, nil // the lake is exactly at start
 	}
 	// The point may fall inside a commit: go back to the commit boundary
-	// before it, so no commit is split.
-	target := p.State
+	// before it, so no commit is split. The point's State is the latest
+	// state when its version is in the latest lineage: the rewind needs the
+	// version's own.
+	target, err := log.StateAt(ctx, p.Version)
+	if err != nil {
+		return tableformat.Position{}, err
+	}
 	if p.Seq != target.Progress.MaxSeq {
 		prev, err := previousInLineage(st, p.Version)
 		if err != nil {

@@ -300,13 +300,15 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		names[[2]string{pl.db, pl.name}] = true
 	}
 	for _, m := range macros {
-		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam, m.selectSQL(e.opts.Meta)))
+		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam,
+			retentionGuard(m.selectSQL(e.opts.Meta), macroParam, p.State.Retention)))
 		feed := m.name + "_changes"
 		if names[[2]string{m.db, feed}] {
 			e.opts.Logger.Warn("no change feed macro: a table has its name", "table", m.db+"."+feed)
 			continue
 		}
-		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam, m.changesSQL()))
+		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam,
+			retentionGuard(m.changesSQL(), fromParam, p.State.Retention)))
 	}
 	setup = append(setup, s.pointTables()...)
 	if err := registerSeqFuncs(s.conn, e); err != nil {
@@ -404,8 +406,9 @@ func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.C
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	rows, err := s.conn.QueryContext(ctx, query)
 	if err != nil {
+		stopped := ctx.Err()
 		cancel()
-		if ctx.Err() != nil {
+		if stopped != nil {
 			return nil, nil, fmt.Errorf("query stopped after %s (the statement time limit): %w", s.opts.Timeout, ctx.Err())
 		}
 		return nil, nil, err

@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/binlake/binlake/tableformat"
 )
@@ -193,132 +190,36 @@ func storedType(t tableformat.Type) string {
 	return duckType(t)
 }
 
-// materializeSQL is the COPY that writes the plan's rows (the state of the
-// table at the plan's point) to path as a local snapshot: the columns of the
-// schema in force, stored types, sorted by key (a keyless table unsorted).
-func (p *tablePlan) materializeSQL(path string) (string, bool) {
-	merged := p.mergedSQL()
-	if merged == "" {
-		return "", false
-	}
-	var cols, order []string
-	for _, c := range p.schema.Columns {
-		cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %s", colName(c.ID), storedType(c.Type), colName(c.ID)))
-	}
-	for _, id := range p.schema.Key {
-		order = append(order, colName(id))
-	}
-	q := fmt.Sprintf("SELECT %s, _binlake_seq, _binlake_ts, _binlake_op FROM (%s)", strings.Join(cols, ", "), merged)
-	if len(order) > 0 {
-		q += " ORDER BY " + strings.Join(order, ", ")
-	}
-	return fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", q, quoteString(path)), true
-}
-
-// materialize writes the local snapshot of t at the point p, if the cache
-// lacks it. It runs our own SQL only, in a DuckDB of its own.
-func (e *Engine) materialize(ctx context.Context, p tableformat.Point, t *tableformat.TableState, dst string) (err error) {
+// materialize writes the local snapshot of t at the point p to dst, if the
+// cache lacks it: a snapshot file as compaction writes one (lakewrite.go),
+// in the cache only.
+func (e *Engine) materialize(ctx context.Context, p tableformat.Point, t *tableformat.TableState, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
 	start := time.Now()
-	base, err := e.cache.pinnedLocal(p.State.Lake.LakeID, t, p.Seq)
+	tmp, err := os.MkdirTemp(filepath.Join(e.cache.dir, "tmp"), "local-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("query cache: %w", err)
 	}
-	var pins []string
-	if base != nil {
-		pins = append(pins, base.path)
-	}
-	defer func() {
-		for _, path := range pins {
-			e.cache.Unpin(path)
-		}
-	}()
-	plan, err := planTable(t, p.Seq, base)
-	if err != nil {
-		return err
-	}
-	for _, f := range plan.files() {
-		if f.local {
-			continue
-		}
-		if f.path, err = e.cache.Fetch(ctx, e.log.Store(), f.add); err != nil {
-			return err
-		}
-		pins = append(pins, f.path)
+	defer os.RemoveAll(tmp)
+	files, err := e.WriteSnapshot(ctx, p, t.ID, filepath.Join(tmp, "out"), 0)
+	if err != nil || len(files) == 0 {
+		return err // no rows at all: nothing to save
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("query cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(e.cache.dir, "tmp"), "local-*.parquet")
-	if err != nil {
+	if err := os.Rename(files[0].Local, dst); err != nil {
 		return fmt.Errorf("query cache: %w", err)
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name()) // after the rename: a no-op
-	copySQL, ok := plan.materializeSQL(tmp.Name())
-	if !ok {
-		return nil // no rows at all: nothing to save
-	}
-	spill, err := os.MkdirTemp(e.cache.SpillDir(), "materialize-*")
-	if err != nil {
-		return fmt.Errorf("query cache: %w", err)
-	}
-	defer os.RemoveAll(spill)
-	connector, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		return fmt.Errorf("open duckdb: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("open duckdb: %w", err)
-	}
-	defer conn.Close()
-	for _, stmt := range []string{
-		fmt.Sprintf("SET threads = %d", e.opts.Threads),
-		"SET memory_limit = " + quoteString(e.opts.MemoryLimit),
-		"SET temp_directory = " + quoteString(spill),
-		"SET max_temp_directory_size = " + quoteString(e.opts.MaxSpill),
-		"SET TimeZone = 'UTC'",
-		"SET autoinstall_known_extensions = false",
-		"SET autoload_known_extensions = false",
-		copySQL,
-	} {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("local snapshot of %s.%s at seq %d: %w", plan.db, plan.name, p.Seq, err)
-		}
-	}
-	if err := syncFile(tmp.Name()); err != nil {
-		return fmt.Errorf("query cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("query cache: %w", err)
-	}
-	if fi, err := os.Stat(dst); err == nil {
-		e.cache.downloaded.Add(fi.Size())
-		e.opts.Logger.Info("local snapshot written", "table", plan.db+"."+plan.name, "seq", p.Seq,
-			"delta_rows", plan.deltaRows(), "bytes", fi.Size(), "duration", time.Since(start).Round(time.Millisecond))
-	}
+	e.cache.downloaded.Add(files[0].Add.Bytes)
+	e.opts.Logger.Info("local snapshot written", "table", tableNameAt(t, p.Seq), "seq", p.Seq,
+		"rows", files[0].Add.Rows, "bytes", files[0].Add.Bytes, "duration", time.Since(start).Round(time.Millisecond))
 	if _, err := e.cache.Evict(); err != nil {
 		e.opts.Logger.Warn("query cache eviction failed", "err", err)
 	}
 	return nil
-}
-
-// syncFile flushes the file at path to disk.
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // build is a local snapshot being written in the background.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/binlake/binlake/tableformat"
 )
@@ -488,4 +489,16 @@ func (p *tablePlan) changesSQL() string {
 	// An update's old image (op 4) sorts before its new one (op 2).
 	return fmt.Sprintf("SELECT %s FROM (%s) ORDER BY _binlake_seq, CASE _binlake_op WHEN 4 THEN 0 WHEN 3 THEN 0 ELSE 1 END",
 		strings.Join(proj, ", "), strings.Join(parts, " UNION ALL BY NAME "))
+}
+
+// retentionGuard makes a macro's SELECT fail, naming where retained history
+// starts, when its sequence parameter lies before it (vacuum may have
+// removed the files such a point needs).
+func retentionGuard(sel, param string, r *tableformat.Retention) string {
+	if r == nil || r.FromSeq <= 0 {
+		return sel
+	}
+	msg := fmt.Sprintf("outside retention: the lake keeps history from %s (seq %d); vacuum removed older files",
+		r.FromTime.UTC().Format(time.RFC3339Nano), r.FromSeq)
+	return fmt.Sprintf("SELECT * FROM (%s) WHERE CASE WHEN %s < %d THEN error(%s) ELSE true END", sel, param, r.FromSeq, quoteString(msg))
 }

@@ -46,7 +46,8 @@ func typedLake(t *testing.T) (*tableformat.Log, tableformat.Store) {
 }
 
 // oneTableLake commits a lake holding the table shop."all types" with
-// schema sc and one data file of rows (sequences 2 to 4, created at 1).
+// schema sc and one data file of rows (in sequence order from 2, created at
+// 1; sequences up to the last row's committed).
 func oneTableLake(t testing.TB, sc *tableformat.Schema, rows []tableformat.Row) (*tableformat.Log, tableformat.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -55,6 +56,7 @@ func oneTableLake(t testing.TB, sc *tableformat.Schema, rows []tableformat.Row) 
 	if _, err := log.Create(ctx, "src", 0); err != nil {
 		t.Fatal(err)
 	}
+	last := max(rows[len(rows)-1].Seq, 4)
 	f, err := tableformat.WriteAddFile(ctx, store, "shop", "all types", 1, sc, tableformat.FileData, tableformat.FileWriterOptions{}, rows)
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +64,8 @@ func oneTableLake(t testing.TB, sc *tableformat.Schema, rows []tableformat.Row) 
 	e := &tableformat.Entry{Kind: tableformat.KindIngest,
 		Tables:   []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "all types", Schema: sc}},
 		Add:      []tableformat.AddFile{f},
-		Txns:     []tableformat.TxnMark{{Seq: 4, TS: 1_700_000_000_000_000}},
-		Progress: tableformat.Progress{MaxSeq: 4, MaxTS: 1_700_000_000_000_000}}
+		Txns:     []tableformat.TxnMark{{Seq: last, TS: 1_700_000_000_000_000}},
+		Progress: tableformat.Progress{MaxSeq: last, MaxTS: 1_700_000_000_000_000}}
 	if _, err := log.Commit(ctx, e); err != nil {
 		t.Fatal(err)
 	}

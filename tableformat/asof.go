@@ -20,22 +20,34 @@ type Point struct {
 // ErrBeforeHistory is returned for a point before the lake's first change.
 var ErrBeforeHistory = errors.New("before the lake's history")
 
+// Every At* method returns an *OutsideRetentionError (wrapping
+// ErrOutsideRetention) for a point whose history vacuum has removed, and
+// resolves a version of the latest state's lineage to a Point whose State is
+// the latest state (retention.go, pointAt).
+
 // AtLatest resolves the newest point.
 func (l *Log) AtLatest(ctx context.Context) (Point, error) {
 	st, err := l.Latest(ctx)
 	if err != nil {
 		return Point{}, err
 	}
-	return Point{Version: st.Version, Seq: st.Progress.MaxSeq, State: st}, nil
+	return l.pointAt(ctx, st, st.Version, st.Progress.MaxSeq, "the latest version")
 }
 
 // AtVersion resolves everything version v made visible.
 func (l *Log) AtVersion(ctx context.Context, v int64) (Point, error) {
-	st, err := l.StateAt(ctx, v)
+	latest, err := l.Latest(ctx)
 	if err != nil {
 		return Point{}, err
 	}
-	return Point{Version: v, Seq: st.Progress.MaxSeq, State: st}, nil
+	if v < 1 || v > latest.Version {
+		return Point{}, fmt.Errorf("version %d (the lake has 1…%d): %w", v, latest.Version, ErrVersionNotFound)
+	}
+	e, err := l.Entry(ctx, v)
+	if err != nil {
+		return Point{}, err
+	}
+	return l.pointAt(ctx, latest, v, e.Progress.MaxSeq, fmt.Sprintf("version %d", v))
 }
 
 // AtTime resolves "as of T": every source transaction whose effective
@@ -128,7 +140,7 @@ func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (b
 		return Point{}, fmt.Errorf("resolve %s: %w", what, searchErr)
 	}
 	if i == len(versions) {
-		return Point{Version: latest.Version, Seq: latest.Progress.MaxSeq, State: latest}, nil
+		return l.pointAt(ctx, latest, latest.Version, latest.Progress.MaxSeq, what)
 	}
 	e, err := l.Entry(ctx, versions[i])
 	if err != nil {
@@ -155,9 +167,5 @@ func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (b
 	if seq == 0 {
 		return Point{}, fmt.Errorf("%s comes before the lake's first change: %w", what, ErrBeforeHistory)
 	}
-	st, err := l.StateAt(ctx, v)
-	if err != nil {
-		return Point{}, err
-	}
-	return Point{Version: v, Seq: seq, State: st}, nil
+	return l.pointAt(ctx, latest, v, seq, what)
 }

@@ -223,7 +223,7 @@ func NewFileWriter(w io.Writer, schema *Schema, kind FileKind, opts FileWriterOp
 		parquet.KeyValueMetadata(MetaFormatVersion, DeltaFormatVersion),
 		parquet.KeyValueMetadata(MetaKind, string(kind)),
 		parquet.KeyValueMetadata(MetaSchema, string(schemaJSON)),
-		parquet.KeyValueMetadata(MetaFileSHA256, selfSumPlaceholder),
+		parquet.KeyValueMetadata(MetaFileSHA256, SelfSumPlaceholder),
 	}
 	for _, cc := range layout.codecs {
 		if !cc.keepStatistics() {
@@ -403,7 +403,7 @@ func (w *FileWriter) close() error {
 	tail := w.out.held
 	w.out.hold, w.out.held = false, nil
 	i := bytes.LastIndex(tail, selfSumMarker()) + len(selfSumMarker())
-	if i < len(selfSumMarker()) || !bytes.HasPrefix(tail[i:], []byte(selfSumPlaceholder)) {
+	if i < len(selfSumMarker()) || !bytes.HasPrefix(tail[i:], []byte(SelfSumPlaceholder)) {
 		return errors.New("footer lacks the file checksum placeholder")
 	}
 	// The hash of the bytes so far, continued with the tail as it stands.
@@ -459,8 +459,9 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// selfSumPlaceholder is the MetaFileSHA256 value written first.
-const selfSumPlaceholder = "0000000000000000000000000000000000000000000000000000000000000000"
+// SelfSumPlaceholder is the MetaFileSHA256 value a writer writes first
+// (SealFile replaces it).
+const SelfSumPlaceholder = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // selfSumMarker is how the MetaFileSHA256 key-value pair's bytes run up to
 // its value in the footer (Thrift compact protocol): the key, then the
@@ -491,13 +492,60 @@ func checkSelfSum(data []byte) (string, error) {
 	}
 	h := sha256.New()
 	h.Write(data[:pos])
-	h.Write([]byte(selfSumPlaceholder))
+	h.Write([]byte(SelfSumPlaceholder))
 	h.Write(data[pos+64:])
 	want := string(data[pos : pos+64])
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return "", fmt.Errorf("%s: expected %q, got %s", MetaFileSHA256, want, got)
 	}
 	return want, nil
+}
+
+// SealFile writes the self-checksum (MetaFileSHA256) into a Parquet file
+// of size bytes whose writer put SelfSumPlaceholder there — a file written by
+// another Parquet writer (DuckDB's COPY … KV_METADATA) — and returns the
+// SHA-256 of the sealed file, as a log entry records it. The file is read
+// twice, never held in memory.
+func SealFile(f interface {
+	io.ReaderAt
+	io.WriterAt
+}, size int64) (string, error) {
+	if size < 12 {
+		return "", fmt.Errorf("%w: %d bytes is no Parquet file", ErrCorruptFile, size)
+	}
+	var trailer [8]byte
+	if _, err := f.ReadAt(trailer[:], size-8); err != nil {
+		return "", err
+	}
+	footerLen := int64(binary.LittleEndian.Uint32(trailer[:4]))
+	if string(trailer[4:]) != "PAR1" || footerLen > size-12 {
+		return "", fmt.Errorf("%w: no Parquet trailer", ErrCorruptFile)
+	}
+	footer := make([]byte, footerLen)
+	if _, err := f.ReadAt(footer, size-8-footerLen); err != nil {
+		return "", err
+	}
+	i := bytes.LastIndex(footer, selfSumMarker())
+	if i < 0 {
+		return "", fmt.Errorf("%w: no %s in the footer", ErrCorruptFile, MetaFileSHA256)
+	}
+	pos := size - 8 - footerLen + int64(i+len(selfSumMarker()))
+	if pos+64 > size-8 || string(footer[i+len(selfSumMarker()):i+len(selfSumMarker())+64]) != SelfSumPlaceholder {
+		return "", fmt.Errorf("%w: %s is not the placeholder", ErrCorruptFile, MetaFileSHA256)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if _, err := f.WriteAt([]byte(sum), pos); err != nil {
+		return "", err
+	}
+	h.Reset()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // VerifyChecksum checks data against the size and hex SHA-256 a log entry

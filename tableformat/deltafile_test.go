@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -235,7 +236,7 @@ func TestFileParquetLayout(t *testing.T) {
 			t.Errorf("metadata %s = %q, want %q", key, got, want)
 		}
 	}
-	if sum, _ := f.Lookup(MetaFileSHA256); len(sum) != 64 || sum == selfSumPlaceholder || strings.Trim(sum, "0123456789abcdef") != "" {
+	if sum, _ := f.Lookup(MetaFileSHA256); len(sum) != 64 || sum == SelfSumPlaceholder || strings.Trim(sum, "0123456789abcdef") != "" {
 		t.Errorf("metadata %s = %q, want a hex SHA-256", MetaFileSHA256, sum)
 	}
 	if js, _ := f.Lookup(MetaSchema); !strings.HasPrefix(js, `{"version":1,"columns":[{"id":1,"name":"ti"`) {
@@ -904,4 +905,41 @@ func TestFileLargeValuesStoredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRows(t, s.Columns, fc.Rows, []Row{row})
+}
+
+// TestSealFile: a file whose self-checksum is still the placeholder (as
+// another writer leaves it) sealed in place equals the file binlake's own
+// writer wrote, and the returned SHA-256 is the sealed file's; a file
+// without the placeholder is refused.
+func TestSealFile(t *testing.T) {
+	sealed, err := os.ReadFile(goldenDir + "alltypes_v1.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := checkSelfSum(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := bytes.Replace(sealed, []byte(sum), []byte(SelfSumPlaceholder), 1)
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	if err := os.WriteFile(path, open, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := SealFile(f, int64(len(open)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(path)
+	whole := sha256.Sum256(sealed)
+	if !bytes.Equal(after, sealed) || got != hex.EncodeToString(whole[:]) {
+		t.Fatalf("sealed file differs from the original (sum %s)", got)
+	}
+	if _, err := SealFile(f, int64(len(open))); !errors.Is(err, ErrCorruptFile) {
+		t.Fatalf("sealing a sealed file: %v, want ErrCorruptFile", err)
+	}
 }

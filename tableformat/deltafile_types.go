@@ -108,12 +108,21 @@ func checkParquetColumns(root *parquet.Column, layout *fileLayout) error {
 	if len(got) != len(want) {
 		return fmt.Errorf("%d Parquet columns, the schema calls for %d", len(got), len(want))
 	}
+	hidden := len(layout.codecs) // the _binlake_* columns follow the table's
 	for i, g := range got {
 		w := want[i]
-		same := g.Name() == w.Name() && g.Leaf() && g.ID() == w.ID() && g.Optional() == w.Optional() &&
-			g.Required() == w.Required() && g.Type().Kind() == w.Type().Kind()
+		// Other writers (DuckDB) write the hidden columns OPTIONAL: accepted,
+		// and a NULL in one is refused row by row (decodeRow).
+		sameRep := g.Optional() == w.Optional() && g.Required() == w.Required()
+		if i >= hidden {
+			sameRep = !g.Repeated()
+		}
+		same := g.Name() == w.Name() && g.Leaf() && g.ID() == w.ID() && sameRep && g.Type().Kind() == w.Type().Kind()
 		if same && g.Type().Kind() == parquet.FixedLenByteArray {
-			same = g.Type().Length() == w.Type().Length()
+			// A decimal may be wider than the narrowest width that holds
+			// its precision, up to 16 bytes (DuckDB writes 16).
+			n := g.Type().Length()
+			same = n == w.Type().Length() || (i < hidden && layout.codecs[i].enc == encDecimalFixed && n > w.Type().Length() && n <= 16)
 		}
 		if same {
 			same = logicalString(g.Type()) == logicalString(w.Type())
@@ -440,8 +449,8 @@ func (cc *columnCodec) decode(v parquet.Value) (any, error) {
 		out = formatDecimal(v.Int64() < 0, absInt64(v.Int64()), 0, cc.col.Type.Scale)
 	case encDecimalFixed:
 		b := v.ByteArray()
-		if len(b) != cc.width {
-			return nil, fmt.Errorf("decimal holds %d bytes, want %d", len(b), cc.width)
+		if len(b) < cc.width || len(b) > 16 {
+			return nil, fmt.Errorf("decimal holds %d bytes, want %d to 16", len(b), cc.width)
 		}
 		out = decodeDecimalBytes(b, cc.col.Type.Scale)
 	case encFloat:

@@ -66,6 +66,9 @@ type Entry struct {
 	Txns []TxnMark `json:"txns,omitempty"`
 	// Rewind is set by rewind commits.
 	Rewind *RewindInfo `json:"rewind,omitempty"`
+	// Retention is set by vacuum commits: where the lake's retained history
+	// starts from this commit on (retention.go).
+	Retention *Retention `json:"retention,omitempty"`
 	// Info holds free-form facts about the operation (e.g. compaction figures).
 	Info map[string]string `json:"info,omitempty"`
 }
@@ -240,6 +243,11 @@ func (e *Entry) validateShape() error {
 	}
 	if e.Lake != nil && (e.Lake.LakeID == "" || e.Lake.CheckpointInterval < 1) {
 		return errors.New("lake info needs an id and a positive checkpoint interval")
+	}
+	if e.Retention != nil {
+		if err := e.Retention.validateShape(e); err != nil {
+			return err
+		}
 	}
 	p := e.Progress
 	if p.PrevSeq < 0 || p.MaxSeq < p.PrevSeq || p.MaxTS < 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,8 +141,8 @@ func (b *lakeBuilder) randomEntry(ctx context.Context, st *State) *Entry {
 			e.Add = []AddFile{m}
 			return e
 		}
-		if seq == 0 {
-			break
+		if seq == 0 || slices.ContainsFunc(files, func(f AddFile) bool { return f.Kind == FileSnapshot && f.AsOfSeq == seq }) {
+			break // one snapshot per table and sequence (FORMAT.md §10)
 		}
 		f := b.file(t.ID, FileSnapshot, 1, seq, ts)
 		f.AsOfSeq = seq

@@ -23,6 +23,9 @@ type State struct {
 	// this state, oldest first: one range, until a rewind cuts the history
 	// and starts a new range.
 	Lineage []VersionRange `json:"lineage"`
+	// Retention is where the retained history starts, nil until a vacuum
+	// sets it; it only moves forward (retention.go).
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // VersionRange is an inclusive range of versions.
@@ -242,6 +245,9 @@ func (a *applier) apply(e *Entry) error {
 			return fmt.Errorf("a %s commit holds no source transactions", e.Kind)
 		}
 	}
+	if err := a.applyRetention(e); err != nil {
+		return err
+	}
 	n.Progress = e.Progress
 	if e.Kind == KindRewind {
 		n.cutLineage(e.Rewind.ToVersion)
@@ -277,10 +283,28 @@ func (a *applier) apply(e *Entry) error {
 		}
 		delete(t.Files, r.Path)
 	}
+	// The snapshots live before this entry's adds: a second set of snapshot
+	// files at one sequence (two compactors at once) would double the rows.
+	liveSnaps := map[[2]int64]bool{}
+	for _, f := range e.Add {
+		if t := a.table(f.TableID); t != nil && f.Kind == FileSnapshot {
+			for _, g := range t.Files {
+				if g.Kind == FileSnapshot {
+					liveSnaps[[2]int64{t.ID, g.AsOfSeq}] = true
+				}
+			}
+		}
+	}
 	for _, f := range e.Add {
 		t := a.table(f.TableID)
 		if t == nil {
 			return fmt.Errorf("add %q: no table %d", f.Path, f.TableID)
+		}
+		if f.Kind == FileSnapshot && liveSnaps[[2]int64{t.ID, f.AsOfSeq}] {
+			return fmt.Errorf("add %q: table %d already has a snapshot as of sequence %d", f.Path, f.TableID, f.AsOfSeq)
+		}
+		if f.Kind == FileSnapshot && f.Rows > 0 && f.MaxSeq > f.AsOfSeq {
+			return fmt.Errorf("add %q: snapshot as of sequence %d holds rows up to %d", f.Path, f.AsOfSeq, f.MaxSeq)
 		}
 		if _, ok := t.Files[f.Path]; ok {
 			return fmt.Errorf("add %q: already live", f.Path)

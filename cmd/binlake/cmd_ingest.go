@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/tableformat"
@@ -90,6 +91,13 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	})
 	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger}
 	defer lag.start(ctx)()
+	if cfg.Compaction.Interval > 0 {
+		stop, err := startCompaction(ctx, &lake{cfg: cfg, store: store, log: lakeLog, logger: logger}, compaction.NewMetrics(reg))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	newLake := from.IsZero()
 	if start == nil && ((newLake && cfg.Source.Snapshot == "auto") || cfg.Source.Snapshot == "always") {
 		ops.setReady(true, "")
@@ -339,4 +347,38 @@ func setMemoryLimit(limit int64, getenv func(string) (string, bool), logger *slo
 	}
 	debug.SetMemoryLimit(limit)
 	logger.Debug("memory limit set", "bytes", limit)
+}
+
+// startCompaction runs the compaction policy every compaction.interval
+// beside ingest, in a query engine of its own (DuckDB's memory comes on top
+// of the daemon's: query.memory_limit), until the returned func is called
+// or ctx ends. A failed round is logged and the next one tries again.
+func startCompaction(ctx context.Context, lk *lake, metrics *compaction.Metrics) (func(), error) {
+	engine, err := newQueryEngine(lk, false, false)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	c := &compaction.Compactor{Log: lk.log, Engine: engine, Policy: lk.cfg.Compaction.policy(), Logger: lk.logger, Metrics: metrics}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(lk.cfg.Compaction.Interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if _, err := c.RunAll(ctx); err != nil && ctx.Err() == nil {
+				lk.logger.Warn("scheduled compaction failed; trying again next round", "err", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		engine.Close()
+	}, nil
 }

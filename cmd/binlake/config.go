@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/binlake/binlake/query"
 	"io"
 	"os"
 	"path"
@@ -16,8 +15,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/query"
 )
 
 // Config is binlake.yaml. Every key can be overridden from the environment
@@ -25,13 +26,39 @@ import (
 // BINLAKE_WAREHOUSE_S3_ENDPOINT). A key marked secret can also be read from
 // a file named by BINLAKE_<PATH>_FILE; secrets (secret.String) are never printed.
 type Config struct {
-	Source    SourceConfig    `yaml:"source"`
-	Warehouse WarehouseConfig `yaml:"warehouse"`
-	Lake      LakeConfig      `yaml:"lake"`
-	Ingest    IngestConfig    `yaml:"ingest"`
-	Query     QueryConfig     `yaml:"query"`
-	Serve     ServeConfig     `yaml:"serve"`
-	Log       LogConfig       `yaml:"log"`
+	Source     SourceConfig     `yaml:"source"`
+	Warehouse  WarehouseConfig  `yaml:"warehouse"`
+	Lake       LakeConfig       `yaml:"lake"`
+	Ingest     IngestConfig     `yaml:"ingest"`
+	Query      QueryConfig      `yaml:"query"`
+	Serve      ServeConfig      `yaml:"serve"`
+	Compaction CompactionConfig `yaml:"compaction"`
+	Log        LogConfig        `yaml:"log"`
+}
+
+// CompactionConfig configures binlake compact and vacuum.
+type CompactionConfig struct {
+	// Retain is the time-travel window: vacuum keeps the history of the
+	// last Retain and removes what only older points need.
+	Retain time.Duration `yaml:"retain"`
+	// Grace is how long vacuum leaves an object the lake no longer names in
+	// storage (readers that pinned an older version keep working), and how
+	// old an unnamed upload must be before it counts as an orphan.
+	Grace time.Duration `yaml:"grace"`
+	// Interval runs compaction (the policy below) inside the ingest
+	// daemon this often; 0 never (run binlake compact from cron instead).
+	Interval time.Duration `yaml:"interval"`
+	// The policy (compaction.Policy): a table gets a snapshot once the
+	// deltas after its latest one hold SnapshotMinRows rows, number
+	// SnapshotMinFiles files, or hold SnapshotFraction of the snapshot's
+	// rows; runs of MergeMinFiles delta files under SmallFileBytes are
+	// merged; files are written about TargetFileBytes big.
+	SnapshotMinRows  int64   `yaml:"snapshot_min_rows"`
+	SnapshotMinFiles int     `yaml:"snapshot_min_files"`
+	SnapshotFraction float64 `yaml:"snapshot_fraction"`
+	MergeMinFiles    int     `yaml:"merge_min_files"`
+	SmallFileBytes   int64   `yaml:"small_file_bytes"`
+	TargetFileBytes  int64   `yaml:"target_file_bytes"`
 }
 
 // ServeConfig configures binlake serve.
@@ -172,7 +199,11 @@ func defaultConfig() Config {
 		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
 			MaterializeRows: query.DefaultMaterializeRows},
 		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Compaction: CompactionConfig{Retain: 168 * time.Hour, Grace: time.Hour,
+			SnapshotMinRows: compaction.DefaultSnapshotMinRows, SnapshotMinFiles: compaction.DefaultSnapshotMinFiles,
+			SnapshotFraction: compaction.DefaultSnapshotFraction, MergeMinFiles: compaction.DefaultMergeMinFiles,
+			SmallFileBytes: compaction.DefaultSmallFileBytes, TargetFileBytes: compaction.DefaultTargetFileBytes},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -296,6 +327,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.CommitInterval <= 0 || c.Ingest.MaxBatchBytes <= 0 || c.Ingest.MemoryBudget <= 0 || c.Ingest.UploadParallelism <= 0 {
 		bad("ingest", "commit_interval, max_batch_bytes, memory_budget and upload_parallelism must be positive")
+	}
+	if c.Compaction.Retain <= 0 {
+		bad("compaction.retain", "%s: must be positive, e.g. 168h", c.Compaction.Retain)
+	}
+	if c.Compaction.Interval < 0 {
+		bad("compaction.interval", "%s: must be 0 (never) or positive, e.g. 1h", c.Compaction.Interval)
+	}
+	if err := c.Compaction.policy().Validate(); err != nil {
+		bad("compaction", "%v", err)
+	}
+	if c.Compaction.Grace <= 0 {
+		bad("compaction.grace", "%s: must be positive, e.g. 1h (longer than any write takes)", c.Compaction.Grace)
 	}
 	if c.Lake.CheckpointInterval < 1 {
 		bad("lake.checkpoint_interval", "must be at least 1 (default 100)")

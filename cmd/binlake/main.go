@@ -61,6 +61,8 @@ func commands() []command {
 		{"tables", "tables, schemas, row counts, files", runTables},
 		{"query", "SQL about the lake as of any point (latest by default)", runQuery},
 		{"serve", "SQL over HTTP, as of any point", runServe},
+		{"compact", "snapshots and merged delta files where the policy calls for them (for cron)", runCompact},
+		{"vacuum", "remove history older than the retention window, then delete unneeded objects", runVacuum},
 	}
 }
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/binlake/binlake/compaction"
+)
+
+// policy is the compaction policy the config describes.
+func (c CompactionConfig) policy() compaction.Policy {
+	return compaction.Policy{SnapshotMinRows: c.SnapshotMinRows, SnapshotMinFiles: c.SnapshotMinFiles,
+		SnapshotFraction: c.SnapshotFraction, MergeMinFiles: c.MergeMinFiles, SmallFileBytes: c.SmallFileBytes,
+		TargetFileBytes: c.TargetFileBytes}.WithDefaults()
+}
+
+// tableList is a repeatable --table flag.
+type tableList []string
+
+func (t *tableList) String() string { return strings.Join(*t, ",") }
+
+func (t *tableList) Set(s string) error {
+	db, name, ok := strings.Cut(s, ".")
+	if !ok || db == "" || name == "" {
+		return fmt.Errorf("%q: give a table as DB.TABLE", s)
+	}
+	*t = append(*t, s)
+	return nil
+}
+
+func runCompact(ctx context.Context, env *cliEnv, args []string) error {
+	fs, cfgPath := newFlags(env, "compact", "-c binlake.yaml [--table DB.T]... [--dry-run] [--force]")
+	var tables tableList
+	fs.Var(&tables, "table", "compact only this table (DB.TABLE; repeat for several)")
+	dryRun := fs.Bool("dry-run", false, "print the plan, write and commit nothing")
+	force := fs.Bool("force", false, "snapshot every table with any delta, merge every run of small files")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false, false)
+	if err != nil {
+		return err
+	}
+	defer lk.store.Close()
+	defer engine.Close()
+	policy := lk.cfg.Compaction.policy()
+	policy.Force = *force
+	c := &compaction.Compactor{Log: lk.log, Engine: engine, Policy: policy, Logger: lk.logger}
+	st, err := lk.log.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		db, name, _ := strings.Cut(t, ".")
+		if _, ok := st.TableByName(db, name, st.Progress.MaxSeq); !ok {
+			return &usageError{fmt.Sprintf("--table %s: no such table in the lake (binlake tables lists them)", t)}
+		}
+	}
+	jobs := compaction.Plan(st, policy, tables...)
+	if len(jobs) == 0 {
+		fmt.Fprintln(env.stdout, "nothing to compact")
+		return nil
+	}
+	for _, j := range jobs {
+		if *dryRun {
+			fmt.Fprintln(env.stdout, "would "+describeJob(j))
+			continue
+		}
+		res, err := c.Run(ctx, j)
+		if err != nil {
+			return err
+		}
+		printCompactResult(env.stdout, res)
+	}
+	return nil
+}
+
+// describeJob says what a job does, for people.
+func describeJob(j compaction.Job) string {
+	rows, bytes := j.Rows()
+	switch j.Kind {
+	case compaction.JobSnapshot:
+		return fmt.Sprintf("snapshot %s.%s at seq %d, folding %d delta files (%d rows, %s): %s",
+			j.DB, j.Name, j.AsOfSeq, len(j.Inputs), rows, humanBytes(bytes), j.Reason)
+	default:
+		return fmt.Sprintf("merge %d %s files of %s.%s (%d rows, %s): %s",
+			len(j.Inputs), j.Inputs[0].Kind, j.DB, j.Name, rows, humanBytes(bytes), j.Reason)
+	}
+}
+
+// printCompactResult writes one line about a job run.
+func printCompactResult(w io.Writer, r compaction.Result) {
+	switch {
+	case r.Conflict:
+		fmt.Fprintf(w, "skipped %s of %s.%s: another commit changed its files first (its uploads are left for vacuum)\n", r.Job.Kind, r.Job.DB, r.Job.Name)
+	case r.Version == 0:
+		fmt.Fprintf(w, "%s of %s.%s: nothing to write\n", r.Job.Kind, r.Job.DB, r.Job.Name)
+	default:
+		fmt.Fprintf(w, "%s %s.%s: %d files (%d rows, %s) → %d files (%d rows, %s) in %s, version %d\n",
+			r.Job.Kind, r.Job.DB, r.Job.Name, r.FilesIn, r.RowsIn, humanBytes(r.BytesIn), r.FilesOut, r.RowsOut,
+			humanBytes(r.BytesOut), r.Duration.Round(1e6), r.Version)
+	}
+}

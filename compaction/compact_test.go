@@ -1,0 +1,462 @@
+package compaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/tableformat"
+)
+
+// genLake drives random transactions into a lake through real delta files:
+// a keyed table (inserts, updates of values and of the key, deletes, an ADD
+// COLUMN halfway) and a keyless one (duplicate rows, deletes of one copy).
+type genLake struct {
+	t     *testing.T
+	ctx   context.Context
+	store *tableformat.MemStore
+	log   *tableformat.Log
+	rnd   *rand.Rand
+	seq   int64
+	ts    int64
+	// live rows by table id: key → values (keyed), or a list (keyless)
+	keyed   map[int64][]any
+	keyless [][]any
+	nextKey int64
+	schemas map[int64]*tableformat.Schema
+}
+
+func newGenLake(t *testing.T, seed uint64) *genLake {
+	g := &genLake{t: t, ctx: context.Background(), store: tableformat.NewMemStore(), rnd: rand.New(rand.NewPCG(seed, 5)),
+		ts: 1_700_000_000_000_000, keyed: map[int64][]any{}, schemas: map[int64]*tableformat.Schema{}}
+	g.log = tableformat.NewLog(g.store, tableformat.LogOptions{})
+	if _, err := g.log.Create(g.ctx, "src", 10); err != nil {
+		t.Fatal(err)
+	}
+	g.schemas[1] = &tableformat.Schema{Version: 1, Key: []int{1}, Columns: []tableformat.Column{
+		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
+		{ID: 2, Name: "note", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 20}, Nullable: true},
+		{ID: 3, Name: "amount", Type: tableformat.Type{Kind: tableformat.KindDecimal, Precision: 20, Scale: 2}, Nullable: true}}}
+	g.schemas[2] = &tableformat.Schema{Version: 1, Columns: []tableformat.Column{
+		{ID: 1, Name: "k", Type: tableformat.Type{Kind: tableformat.KindInt}, Nullable: true},
+		{ID: 2, Name: "v", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 8}, Nullable: true}}}
+	g.seq = 2
+	g.commit([]tableformat.TableChange{
+		{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "orders", Schema: g.schemas[1]},
+		{Op: tableformat.TableCreate, TableID: 2, Seq: 2, DB: "shop", Name: "log", Schema: g.schemas[2]},
+	}, nil, nil)
+	return g
+}
+
+func (g *genLake) row(key int64) []any {
+	vals := []any{key, fmt.Sprintf("n%d", g.rnd.IntN(50)), fmt.Sprintf("%d.%02d", g.rnd.IntN(100000), g.rnd.IntN(100))}
+	if len(g.schemas[1].Columns) > 3 {
+		vals = append(vals, int64(g.rnd.IntN(9)))
+	}
+	return vals
+}
+
+// txn makes one source transaction of a few changes and commits it.
+func (g *genLake) txn() {
+	var data, dels = map[int64][]tableformat.Row{}, map[int64][]tableformat.Row{}
+	var changes []tableformat.TableChange
+	next := func() int64 { g.seq++; return g.seq }
+	for range 1 + g.rnd.IntN(6) {
+		keys := make([]int64, 0, len(g.keyed))
+		for k := range g.keyed {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		switch r := g.rnd.IntN(10); {
+		case r < 4 || len(keys) == 0:
+			g.nextKey++
+			s := next()
+			vals := g.row(g.nextKey)
+			g.keyed[g.nextKey] = vals
+			data[1] = append(data[1], tableformat.Row{Seq: s, TS: g.ts, Op: tableformat.OpInsert, Values: vals})
+		case r < 7:
+			k := keys[g.rnd.IntN(len(keys))]
+			s := next()
+			nk := k
+			if g.rnd.IntN(4) == 0 {
+				g.nextKey++
+				nk = g.nextKey
+			}
+			delete(g.keyed, k)
+			vals := g.row(nk)
+			g.keyed[nk] = vals
+			dels[1] = append(dels[1], tableformat.Row{Seq: s, TS: g.ts, Op: tableformat.OpUpdateBefore, Values: []any{k}})
+			data[1] = append(data[1], tableformat.Row{Seq: s, TS: g.ts, Op: tableformat.OpUpdateAfter, Values: vals})
+		case r < 8:
+			k := keys[g.rnd.IntN(len(keys))]
+			delete(g.keyed, k)
+			dels[1] = append(dels[1], tableformat.Row{Seq: next(), TS: g.ts, Op: tableformat.OpDelete, Values: []any{k}})
+		case r < 9 || len(g.keyless) == 0:
+			vals := []any{int64(g.rnd.IntN(3)), "x"}
+			g.keyless = append(g.keyless, vals)
+			data[2] = append(data[2], tableformat.Row{Seq: next(), TS: g.ts, Op: tableformat.OpInsert, Values: vals})
+		default:
+			i := g.rnd.IntN(len(g.keyless))
+			vals := g.keyless[i]
+			g.keyless = slices.Delete(g.keyless, i, i+1)
+			dels[2] = append(dels[2], tableformat.Row{Seq: next(), TS: g.ts, Op: tableformat.OpDelete, Values: vals})
+		}
+	}
+	g.commit(changes, data, dels)
+}
+
+// addColumn alters shop.orders: a new column, the next schema version.
+func (g *genLake) addColumn() {
+	sc := *g.schemas[1]
+	sc.Version++
+	sc.Columns = append(slices.Clone(sc.Columns), tableformat.Column{ID: 4, Name: "qty", Type: tableformat.Type{Kind: tableformat.KindTinyInt}, Nullable: true})
+	g.schemas[1] = &sc
+	g.seq++
+	g.commit([]tableformat.TableChange{{Op: tableformat.TableAlter, TableID: 1, Seq: g.seq, Schema: &sc}}, nil, nil)
+}
+
+func (g *genLake) commit(changes []tableformat.TableChange, data, dels map[int64][]tableformat.Row) {
+	g.t.Helper()
+	st, err := g.log.Latest(g.ctx)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var adds []tableformat.AddFile
+	for _, id := range []int64{1, 2} {
+		for _, part := range []struct {
+			kind tableformat.FileKind
+			rows []tableformat.Row
+		}{{tableformat.FileData, data[id]}, {tableformat.FileDelete, dels[id]}} {
+			if len(part.rows) == 0 {
+				continue
+			}
+			name := map[int64]string{1: "orders", 2: "log"}[id]
+			f, err := tableformat.WriteAddFile(g.ctx, g.store, "shop", name, id, g.schemas[id], part.kind, tableformat.FileWriterOptions{}, part.rows)
+			if err != nil {
+				g.t.Fatal(err)
+			}
+			adds = append(adds, f)
+		}
+	}
+	g.ts += 1000
+	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: changes, Add: adds,
+		Txns:     []tableformat.TxnMark{{Seq: g.seq, TS: g.ts}},
+		Progress: tableformat.Progress{PrevSeq: st.Progress.MaxSeq, MaxSeq: g.seq, MaxTS: g.ts}}
+	if _, err := g.log.Commit(g.ctx, e); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// answers reads every table at the sequence of every version up to the
+// latest, through the reference reader, on the given state's files.
+func (g *genLake) answers(st *tableformat.State, seqs []int64) map[string]string {
+	g.t.Helper()
+	out := map[string]string{}
+	for _, seq := range seqs {
+		p := tableformat.Point{Version: st.Version, Seq: seq, State: st}
+		for _, id := range []int64{1, 2} {
+			if !st.Tables[id].ExistsAt(seq) {
+				continue
+			}
+			sc, rows, err := tableformat.ScanTable(g.ctx, g.store, p, id)
+			if err != nil {
+				g.t.Fatalf("seq %d table %d: %v", seq, id, err)
+			}
+			vals := make([]string, len(rows))
+			for i, r := range rows {
+				vals[i] = fmt.Sprint(r.Values)
+			}
+			if id == 2 {
+				slices.Sort(vals) // a multiset
+			}
+			out[fmt.Sprintf("seq %d table %d", seq, id)] = fmt.Sprint(sc.Version, vals)
+		}
+	}
+	return out
+}
+
+// record returns the sequence of every version so far, the latest state,
+// and the answers at those sequences.
+func (g *genLake) record() ([]int64, *tableformat.State, map[string]string) {
+	g.t.Helper()
+	seqs := g.versionSeqs()
+	st, err := g.log.Latest(g.ctx)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return seqs, st, g.answers(st, seqs)
+}
+
+// check compares the answers at seqs on the latest state with want, and
+// returns that state.
+func (g *genLake) check(seqs []int64, want map[string]string, when string) *tableformat.State {
+	g.t.Helper()
+	st, err := g.log.Latest(g.ctx)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	got := g.answers(st, seqs)
+	for k, w := range want {
+		if got[k] != w {
+			g.t.Fatalf("%s %s:\n got %s\nwant %s", k, when, got[k], w)
+		}
+	}
+	return st
+}
+
+// versionSeqs is the sequence of every version of the log so far.
+func (g *genLake) versionSeqs() []int64 {
+	g.t.Helper()
+	st, err := g.log.Latest(g.ctx)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var seqs []int64
+	for v := int64(2); v <= st.Version; v++ {
+		sv, err := g.log.StateAt(g.ctx, v)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		seqs = append(seqs, sv.Progress.MaxSeq)
+	}
+	return slices.Compact(seqs)
+}
+
+func newCompactor(t *testing.T, log *tableformat.Log, policy Policy) *Compactor {
+	cache, err := query.OpenCache(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := query.NewEngine(log, cache, query.Options{})
+	t.Cleanup(func() { e.Close() })
+	return &Compactor{Log: log, Engine: e, Policy: policy, TempDir: t.TempDir()}
+}
+
+// TestCompactionKeepsEveryAnswer: snapshots and merges, run several times
+// between more transactions, never change the rows of any table at any
+// sequence of the history, and they do cut the files a point reads.
+func TestCompactionKeepsEveryAnswer(t *testing.T) {
+	for seed := range uint64(2) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			g := newGenLake(t, seed)
+			c := newCompactor(t, g.log, Policy{Force: true})
+			var committed, snapshots, merges int
+			for round := range 4 {
+				for range 12 {
+					g.txn()
+				}
+				if round == 1 {
+					g.addColumn()
+				}
+				seqs, _, want := g.record()
+				jobs, err := c.Plan(g.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(jobs) == 0 {
+					t.Fatalf("round %d: a forced plan with new deltas has no job", round)
+				}
+				for _, j := range jobs {
+					res, err := c.Run(g.ctx, j)
+					if err != nil {
+						t.Fatalf("round %d %s %s.%s: %v", round, j.Kind, j.DB, j.Name, err)
+					}
+					if res.Conflict || res.Version == 0 {
+						t.Fatalf("round %d %s: not committed: %+v", round, j.Kind, res)
+					}
+					committed++
+					if j.Kind == JobSnapshot {
+						snapshots++
+					} else {
+						merges++
+						if res.RowsOut != res.RowsIn || res.FilesOut >= res.FilesIn {
+							t.Fatalf("merge: %d rows in %d files → %d rows in %d files", res.RowsIn, res.FilesIn, res.RowsOut, res.FilesOut)
+						}
+					}
+				}
+				after := g.check(seqs, want, fmt.Sprintf("in round %d, after compaction", round))
+				if again := Plan(after, Policy{Force: true}); len(again) != 0 {
+					t.Fatalf("round %d: right after compaction the plan still has %d jobs: %+v", round, len(again), again[0])
+				}
+			}
+			if snapshots < 4 || merges < 4 {
+				t.Fatalf("%d jobs: %d snapshots, %d merges", committed, snapshots, merges)
+			}
+		})
+	}
+}
+
+// barrierStore holds every log-entry write until n writers are waiting at
+// it (once), so that n committers collide on one version.
+type barrierStore struct {
+	*tableformat.MemStore
+	n       int
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+}
+
+func (s *barrierStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if strings.HasPrefix(key, tableformat.LogDir) && strings.HasSuffix(key, ".json") && !strings.Contains(key, "checkpoint") {
+		s.mu.Lock()
+		if s.waiting < s.n {
+			s.waiting++
+			if s.waiting == s.n {
+				close(s.release)
+			}
+			s.mu.Unlock()
+			select {
+			case <-s.release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		} else {
+			s.mu.Unlock()
+		}
+	}
+	return s.MemStore.PutIfAbsent(ctx, key, data)
+}
+
+// TestTwoCompactorsRace: two compactors run the same plan at once, their
+// log writes held until both are ready to commit the same version: for
+// every job exactly one commits, the other reports a conflict (its files
+// left as orphans), and every answer stays the same — no snapshot counted
+// twice, no file merged twice.
+func TestTwoCompactorsRace(t *testing.T) {
+	g := newGenLake(t, 7)
+	for range 30 {
+		g.txn()
+	}
+	seqs, before, want := g.record()
+	jobs := Plan(before, Policy{Force: true})
+	if len(jobs) < 3 {
+		t.Fatalf("plan: %d jobs", len(jobs))
+	}
+	for _, j := range jobs {
+		bs := &barrierStore{MemStore: g.store, n: 2, release: make(chan struct{})}
+		var res [2]Result
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i := range 2 {
+			c := newCompactor(t, tableformat.NewLog(bs, tableformat.LogOptions{}), Policy{Force: true})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = c.Run(g.ctx, j)
+			}()
+		}
+		wg.Wait()
+		for i := range 2 {
+			if errs[i] != nil {
+				t.Fatalf("%s %s.%s, compactor %d: %v", j.Kind, j.DB, j.Name, i, errs[i])
+			}
+		}
+		if (res[0].Version == 0) == (res[1].Version == 0) || res[0].Conflict == res[1].Conflict {
+			t.Fatalf("%s %s.%s: want one commit and one conflict, got %+v and %+v", j.Kind, j.DB, j.Name, res[0], res[1])
+		}
+	}
+	after := g.check(seqs, want, "after the race")
+	if again := Plan(after, Policy{Force: true}); len(again) != 0 {
+		t.Fatalf("after the race the plan still has %d jobs", len(again))
+	}
+}
+
+// failingStore fails every object upload after the first n, and every
+// log entry write while failLog is set.
+type failingStore struct {
+	*tableformat.MemStore
+	mu      sync.Mutex
+	n       int
+	failLog bool
+}
+
+func (s *failingStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	s.mu.Lock()
+	fail := s.failLog
+	s.mu.Unlock()
+	if fail {
+		return errors.New("injected: killed before the log write")
+	}
+	return s.MemStore.PutIfAbsent(ctx, key, data)
+}
+
+func (s *failingStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	s.mu.Lock()
+	s.n--
+	fail := s.n < 0
+	s.mu.Unlock()
+	if fail {
+		return errors.New("injected: the connection dropped")
+	}
+	return s.MemStore.Put(ctx, key, r, size)
+}
+
+// TestCompactorDiesMidWrite: a compaction whose uploads fail, or that dies
+// between its uploads and its log write, commits nothing: the lake's state
+// and every answer are unchanged, the files it did upload are named by no
+// commit (orphans for vacuum), and a later run does the work.
+func TestCompactorDiesMidWrite(t *testing.T) {
+	g := newGenLake(t, 9)
+	for range 30 {
+		g.txn()
+	}
+	seqs, before, want := g.record()
+	objects := func() int {
+		objs, err := g.store.List(g.ctx, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(objs)
+	}
+	n0 := objects()
+	fs := &failingStore{MemStore: g.store, n: 1}
+	c := newCompactor(t, tableformat.NewLog(fs, tableformat.LogOptions{}), Policy{Force: true, TargetFileBytes: 1 << 20})
+	var failed int
+	for _, j := range Plan(before, Policy{Force: true}) {
+		fs.mu.Lock()
+		fs.n = 0 // the job's first upload fails
+		fs.mu.Unlock()
+		if _, err := c.Run(g.ctx, j); err == nil {
+			t.Fatalf("%s %s.%s: no error with the store failing", j.Kind, j.DB, j.Name)
+		}
+		failed++
+	}
+	after, err := g.log.Latest(g.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version != before.Version || failed == 0 {
+		t.Fatalf("version %d → %d after %d failed jobs", before.Version, after.Version, failed)
+	}
+	if n := objects(); n != n0 {
+		t.Fatalf("%d objects before, %d after failed uploads", n0, n)
+	}
+	// Uploads that did land, then a crash before the log write: orphans.
+	fs.mu.Lock()
+	fs.n, fs.failLog = 1<<30, true
+	fs.mu.Unlock()
+	for _, j := range Plan(before, Policy{Force: true}) {
+		if _, err := c.Run(g.ctx, j); err == nil {
+			t.Fatalf("%s %s.%s: no error with the log write failing", j.Kind, j.DB, j.Name)
+		}
+	}
+	if v, err := g.log.Latest(g.ctx); err != nil || v.Version != before.Version {
+		t.Fatalf("after failed log writes: %v", err)
+	}
+	if n := objects(); n <= n0 {
+		t.Fatalf("%d objects before, %d after uploads without commits: want orphans", n0, n)
+	}
+	ok := newCompactor(t, g.log, Policy{Force: true})
+	results, err := ok.RunAll(g.ctx)
+	if err != nil || len(results) == 0 {
+		t.Fatalf("the run after: %d results, %v", len(results), err)
+	}
+	g.check(seqs, want, "after a run that completes")
+}
