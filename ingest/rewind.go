@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -98,6 +100,9 @@ func Rewind(ctx context.Context, log *tableformat.Log, start StartPoint) (tablef
 		return tableformat.Position{}, fmt.Errorf("%s is before the position this lake started from (version %d): "+
 			"its history cannot be replayed from there; create a new lake to start earlier", start, firstPositioned(st))
 	}
+	if err := filesPresent(ctx, log.Store(), target); err != nil {
+		return tableformat.Position{}, fmt.Errorf("rewind to version %d: %w", target.Version, err)
+	}
 	if _, err := log.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindRewind,
 		Rewind:   &tableformat.RewindInfo{ToVersion: target.Version, Tables: target.Images()},
 		Progress: target.Progress,
@@ -165,4 +170,28 @@ func previousInLineage(st *tableformat.State, v int64) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("version %d is not in the lake's history", v)
+}
+
+// filesPresent checks that the store still holds every file st names: a
+// rewind to a version whose files vacuum has deleted (once compaction
+// replaced them) would name missing files.
+func filesPresent(ctx context.Context, store tableformat.Store, st *tableformat.State) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, t := range st.SortedTables() {
+		for _, f := range t.SortedFiles() {
+			g.Go(func() error {
+				_, err := store.Stat(gctx, f.Path)
+				if tableformat.IsNotExist(err) {
+					return fmt.Errorf("its file %s is no longer in storage (vacuum deleted it after compaction replaced it): "+
+						"rewind to a later point, or replay into a new lake", f.Path)
+				}
+				if err != nil {
+					return fmt.Errorf("check %s: %w", f.Path, err)
+				}
+				return nil
+			})
+		}
+	}
+	return g.Wait()
 }

@@ -159,3 +159,48 @@ func TestResyncReplacesContents(t *testing.T) {
 		t.Fatalf("history before the resync: %d rows, %v; want %d", len(oldRows), err, len(tb.rows))
 	}
 }
+
+// TestRewindRefusesMissingFiles: a rewind to a version one of whose files
+// is gone from storage (vacuum deletes files that compaction replaced) is
+// refused, naming the file, and commits nothing.
+func TestRewindRefusesMissingFiles(t *testing.T) {
+	ctx := context.Background()
+	w := newWorkload(8)
+	for range 30 {
+		w.step()
+	}
+	store, l := newLake(t)
+	if err := Begin(ctx, l, binlogStart); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(l, Options{CommitInterval: time.Hour, MaxBatchBytes: 2 << 10}).Run(ctx, &script{events: w.events}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.AtGTID(ctx, "0-1-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := l.StateAt(ctx, p.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim string
+	for _, tbl := range target.SortedTables() {
+		for _, f := range tbl.SortedFiles() {
+			victim = f.Path
+		}
+	}
+	if victim == "" {
+		t.Fatal("no file at the target version")
+	}
+	if err := store.Delete(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := l.Latest(ctx)
+	if _, err := Rewind(ctx, l, StartPoint{GTID: "0-1-10"}); err == nil || !strings.Contains(err.Error(), victim) {
+		t.Fatalf("rewind with %s gone: %v", victim, err)
+	}
+	if after, _ := l.Latest(ctx); after.Version != before.Version {
+		t.Fatalf("a refused rewind committed version %d", after.Version)
+	}
+}
