@@ -6,7 +6,7 @@ PKGS      := ./...
 # Packages whose tests run under the race detector too (no cgo-heavy DuckDB).
 RACE_PKGS := ./tableformat/... ./connectors/... ./internal/...
 
-.PHONY: build test test-unit test-race bench lint deps clean
+.PHONY: build test test-unit test-race bench lint deps clean demo demo-clean
 
 build: $(BIN)
 
@@ -26,6 +26,16 @@ test: deps lint
 
 test-unit:
 	$(GO) test $(GOFLAGS) -short -count=1 $(PKGS)
+
+# demo: binlake's main job on a MariaDB of its own and a local lake
+# (scripts/demo.sh); demo-clean stops it and removes what it made.
+demo:
+	bash scripts/ensure-mariadb.sh
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/binlake
+	bash scripts/demo.sh
+
+demo-clean:
+	bash scripts/demo-clean.sh
 
 # Component benchmarks repeat 50 times; end-to-end ones (seconds each) once.
 bench: deps
