@@ -12,6 +12,7 @@
 #   BINLAKE_DEMO_DIR      where everything lives (default /var/tmp/binlake-demo)
 #   BINLAKE_DEMO_PORT     MariaDB's port (default 33306)
 #   BINLAKE_DEMO_SECONDS  how long the stream of changes runs (default 75)
+#   BINLAKE_BIN           the binlake binary (default bin/binlake, built if missing)
 #
 # Re-running starts over: the previous demo's processes are stopped and its
 # directory emptied first.
@@ -21,7 +22,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${BINLAKE_DEMO_DIR:-/var/tmp/binlake-demo}
 port=${BINLAKE_DEMO_PORT:-33306}
 seconds=${BINLAKE_DEMO_SECONDS:-75}
-binlake=$here/bin/binlake
+binlake=${BINLAKE_BIN:-$here/bin/binlake}
 password=demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -166,9 +167,12 @@ while (( $(date +%s) - start < seconds )); do
 	9) stmt="UPDATE products SET price = price * 1.01 WHERE sku = 'PEN-0004'" ;;
 	esac
 	sql shop -e "START TRANSACTION; $stmt; COMMIT;"
-	if [[ -z $minute_ago ]] && (( $(date +%s) - start >= seconds - 60 )); then
+	# "A minute ago": a minute before the end (a third of the way in, for
+	# short runs).
+	mark=$((seconds >= 75 ? seconds - 60 : seconds / 3))
+	if [[ -z $minute_ago ]] && (( $(date +%s) - start >= mark )); then
 		minute_ago=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-		echo "  (a minute before the end: $minute_ago)"
+		echo "  (the earlier point: $minute_ago)"
 	fi
 	sleep 0.05
 done
