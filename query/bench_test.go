@@ -1,4 +1,4 @@
-package query
+package query_test
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
+	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/query/benchlake"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -29,7 +30,7 @@ const (
 
 // BenchmarkQuery measures the merge-on-read views on shop.orders: 10 M rows
 // in a compacted snapshot plus 1 M changes in 100 ingest commits not yet
-// compacted (bench_lake_test.go generates the lake once, in a directory
+// compacted (query/benchlake generates the lake once, in a directory
 // under os.TempDir() keyed by the generator's parameters, and later runs
 // reuse it; generation is not measured).
 //
@@ -48,14 +49,14 @@ const (
 // latest version, open the session (fetching every file) and the first
 // count(*).
 func BenchmarkQuery(b *testing.B) {
-	lake := qbSetup(b)
+	lake := benchlake.Setup(b, openLocal)
 	ctx := context.Background()
-	log := tableformat.NewLog(lake.store, tableformat.LogOptions{})
-	cache, err := OpenCache(b.TempDir(), 0, nil)
+	log := tableformat.NewLog(lake.Store, tableformat.LogOptions{})
+	cache, err := query.OpenCache(b.TempDir(), 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := NewEngine(log, cache, Options{})
+	e := query.NewEngine(log, cache, query.Options{})
 	points := []struct {
 		name      string
 		version   int64
@@ -63,18 +64,18 @@ func BenchmarkQuery(b *testing.B) {
 		rows      int64
 		compacted string
 	}{
-		{"latest", lake.meta.LatestVersion, lake.meta.LatestKeys, lake.meta.LatestRows, lake.compactedLatest},
-		{"older", lake.meta.OlderVersion, lake.meta.OlderKeys, lake.meta.OlderRows, lake.compactedOlder},
+		{"latest", lake.Meta.LatestVersion, lake.Meta.LatestKeys, lake.Meta.LatestRows, lake.CompactedLatest},
+		{"older", lake.Meta.OlderVersion, lake.Meta.OlderKeys, lake.Meta.OlderRows, lake.CompactedOlder},
 	}
 	b.Logf("lake: %d MiB (snapshot %d MiB, deltas %d MiB); latest version %d (%d rows), older version %d (%d rows)",
-		lake.meta.LakeBytes>>20, lake.meta.SnapshotBytes>>20, lake.meta.DeltaBytes>>20,
-		lake.meta.LatestVersion, lake.meta.LatestRows, lake.meta.OlderVersion, lake.meta.OlderRows)
+		lake.Meta.LakeBytes>>20, lake.Meta.SnapshotBytes>>20, lake.Meta.DeltaBytes>>20,
+		lake.Meta.LatestVersion, lake.Meta.LatestRows, lake.Meta.OlderVersion, lake.Meta.OlderRows)
 
 	// The first open fetches the lake into the (empty) cache from the
 	// local directory store.
 	{
 		start := time.Now()
-		p, err := e.Resolve(ctx, At{})
+		p, err := e.Resolve(ctx, query.At{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -89,7 +90,7 @@ func BenchmarkQuery(b *testing.B) {
 
 	b.Run("open_warm", func(b *testing.B) {
 		for _, pt := range points {
-			p, err := e.Resolve(ctx, At{Version: pt.version})
+			p, err := e.Resolve(ctx, query.At{Version: pt.version})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -122,7 +123,7 @@ func BenchmarkQuery(b *testing.B) {
 	for _, pt := range points {
 		for _, q := range queries {
 			b.Run(pt.name+"/"+q.name, func(b *testing.B) {
-				p, err := e.Resolve(ctx, At{Version: pt.version})
+				p, err := e.Resolve(ctx, query.At{Version: pt.version})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -131,7 +132,7 @@ func BenchmarkQuery(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer s.Close()
-				if s.localViews != 0 {
+				if s.LocalViewsForTest() != 0 {
 					b.Fatal("a merge-on-read session reads a local snapshot")
 				}
 				qbCompare(b, s, pt.compacted, pt.keys, pt.rows, q.name, q.sql)
@@ -142,12 +143,12 @@ func BenchmarkQuery(b *testing.B) {
 	// Local snapshots (Options.Materialize): the time to write the view's
 	// merged state into the cache in the background, then the same
 	// queries on the view swapped to it.
-	em := NewEngine(log, cache, Options{Materialize: true})
+	em := query.NewEngine(log, cache, query.Options{Materialize: true})
 	defer em.Close()
 	for _, pt := range points {
-		var s *Session
+		var s *query.Session
 		b.Run("materialize/"+pt.name, func(b *testing.B) {
-			p, err := em.Resolve(ctx, At{Version: pt.version})
+			p, err := em.Resolve(ctx, query.At{Version: pt.version})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -155,15 +156,15 @@ func BenchmarkQuery(b *testing.B) {
 			if s, err = em.Open(ctx, p); err != nil {
 				b.Fatal(err)
 			}
-			if len(s.pending) != 1 {
-				b.Fatalf("%d local snapshots under way, want 1", len(s.pending))
+			if n := s.PendingForTest(); n != 1 {
+				b.Fatalf("%d local snapshots under way, want 1", n)
 			}
-			<-s.pending[0].b.done
-			if err := s.pending[0].b.err; err != nil {
+			dst, err := s.WaitLocalForTest()
+			if err != nil {
 				b.Fatal(err)
 			}
 			d := time.Since(start)
-			fi, err := os.Stat(s.pending[0].dst)
+			fi, err := os.Stat(dst)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -177,7 +178,7 @@ func BenchmarkQuery(b *testing.B) {
 		for _, q := range queries {
 			b.Run("local/"+pt.name+"/"+q.name, func(b *testing.B) {
 				qbCompare(b, s, pt.compacted, pt.keys, pt.rows, q.name, q.sql)
-				if s.localViews != 1 {
+				if s.LocalViewsForTest() != 1 {
 					b.Fatal("the view is not on its local snapshot")
 				}
 			})
@@ -195,7 +196,7 @@ func BenchmarkQuery(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer store.Close()
-		if err := qbCopyStore(ctx, lake.store, store); err != nil {
+		if err := qbCopyStore(ctx, lake.Store, store); err != nil {
 			b.Fatal(err)
 		}
 		var total, resolve, open, first []time.Duration
@@ -206,13 +207,13 @@ func BenchmarkQuery(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cache, err := OpenCache(dir, 0, nil)
+			cache, err := query.OpenCache(dir, 0, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			e := NewEngine(tableformat.NewLog(store, tableformat.LogOptions{}), cache, Options{})
+			e := query.NewEngine(tableformat.NewLog(store, tableformat.LogOptions{}), cache, query.Options{})
 			t0 := time.Now()
-			p, err := e.Resolve(ctx, At{})
+			p, err := e.Resolve(ctx, query.At{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -230,8 +231,8 @@ func BenchmarkQuery(b *testing.B) {
 			cancel()
 			t3 := time.Now()
 			s.Close()
-			if fmt.Sprint(got) != fmt.Sprintf("[[%d]]", lake.meta.LatestRows) {
-				b.Fatalf("count: %v, want %d", got, lake.meta.LatestRows)
+			if fmt.Sprint(got) != fmt.Sprintf("[[%d]]", lake.Meta.LatestRows) {
+				b.Fatalf("count: %v, want %d", got, lake.Meta.LatestRows)
 			}
 			total, resolve, open, first = append(total, t3.Sub(t0)), append(resolve, t1.Sub(t0)), append(open, t2.Sub(t1)), append(first, t3.Sub(t2))
 			fetched = cache.Downloaded()
@@ -252,15 +253,15 @@ func BenchmarkQuery(b *testing.B) {
 // qbCompare times query (SQL for a key of keys) through the session's view
 // and on a plain read_parquet of compacted, the same rows in one file,
 // alternating, and reports the percentiles and the penalty.
-func qbCompare(b *testing.B, s *Session, compacted string, keys []int64, wantRows int64, name string, query func(int64) string) {
+func qbCompare(b *testing.B, s *query.Session, compacted string, keys []int64, wantRows int64, name string, sqlFor func(int64) string) {
 	ctx := context.Background()
-	plain, err := qbPlainDB(ctx, "", b.TempDir())
+	plain, err := benchlake.PlainDB(ctx, "", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer plain.Close()
 	for _, stmt := range []string{"CREATE SCHEMA shop",
-		"CREATE VIEW shop.orders AS SELECT * FROM read_parquet(" + quoteString(compacted) + ")"} {
+		"CREATE VIEW shop.orders AS SELECT * FROM read_parquet(" + benchlake.QuoteString(compacted) + ")"} {
 		if _, err := plain.ExecContext(ctx, stmt); err != nil {
 			b.Fatal(err)
 		}
@@ -286,7 +287,7 @@ func qbCompare(b *testing.B, s *Session, compacted string, keys []int64, wantRow
 	}
 	// Warm-up (not measured): the OS page cache, DuckDB's
 	// first-use costs; and the answers must agree.
-	warm := query(keys[0])
+	warm := sqlFor(keys[0])
 	vr, _ := viewRun(warm)
 	pr, _ := plainRun(warm)
 	if fmt.Sprint(vr) != fmt.Sprint(pr) {
@@ -298,9 +299,9 @@ func qbCompare(b *testing.B, s *Session, compacted string, keys []int64, wantRow
 	var vt, pt2, gt []time.Duration
 	b.ResetTimer()
 	for i := range max(b.N, qbReps) {
-		sqlText := query(keys[(i+1)%len(keys)])
+		sqlText := sqlFor(keys[(i+1)%len(keys)])
 		start := time.Now()
-		if err := s.check(ctx, sqlText); err != nil {
+		if err := s.CheckForTest(ctx, sqlText); err != nil {
 			b.Fatal(err)
 		}
 		gt = append(gt, time.Since(start))
@@ -324,18 +325,18 @@ func qbCompare(b *testing.B, s *Session, compacted string, keys []int64, wantRow
 }
 
 // qbCopyStore copies every object of src to dst.
-func qbCopyStore(ctx context.Context, src *objstore.Local, dst tableformat.Store) error {
+func qbCopyStore(ctx context.Context, src, dst tableformat.Store) error {
 	objs, err := src.List(ctx, "", "")
 	if err != nil {
 		return err
 	}
 	for _, o := range objs {
-		f, err := os.Open(filepath.Join(src.Root(), filepath.FromSlash(o.Key)))
+		r, err := src.Open(ctx, o.Key)
 		if err != nil {
 			return err
 		}
-		err = dst.Put(ctx, o.Key, f, o.Size)
-		f.Close()
+		err = dst.Put(ctx, o.Key, r, o.Size)
+		r.Close()
 		if err != nil {
 			return err
 		}
@@ -343,9 +344,12 @@ func qbCopyStore(ctx context.Context, src *objstore.Local, dst tableformat.Store
 	return nil
 }
 
+// openLocal opens the benchmark lake's store.
+func openLocal(root string) (tableformat.Store, error) { return objstore.NewLocal(root) }
+
 func qbScan(b *testing.B, rows *sql.Rows) [][]any {
 	b.Helper()
-	out, err := scanAll(rows)
+	out, err := query.ScanAllForTest(rows)
 	if err != nil {
 		b.Fatal(err)
 	}

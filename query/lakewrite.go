@@ -43,8 +43,10 @@ type lakeCopy struct {
 	// inputs are the files from reads: fetched and pinned for the copy.
 	inputs []*planFile
 	// targetBytes splits the output into files of about this size; 0: one
-	// file.
+	// file. ranged are the inputs whose rows become the output (their size
+	// is the estimate, their first ORDER BY column gives the ranges).
 	targetBytes int64
+	ranged      []*planFile
 }
 
 // builder opens a DuckDB of its own for binlake's SQL (never a user's), with
@@ -147,9 +149,16 @@ func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]WrittenFi
 		ids = append(ids, fmt.Sprintf("%s: %d", colName(col.ID), col.ID))
 	}
 	proj = append(proj, "_binlake_seq", "_binlake_ts", "_binlake_op")
-	q := fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(proj, ", "), c.from())
-	if len(c.order) > 0 {
-		q += " ORDER BY " + strings.Join(c.order, ", ")
+	from := c.from()
+	query := func(where string) string {
+		q := fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(proj, ", "), from)
+		if where != "" {
+			q += " WHERE " + where
+		}
+		if len(c.order) > 0 {
+			q += " ORDER BY " + strings.Join(c.order, ", ")
+		}
+		return q
 	}
 	opts := []string{"FORMAT parquet", "COMPRESSION zstd", "ROW_GROUP_SIZE 122880",
 		"FIELD_IDS {" + strings.Join(ids, ", ") + "}",
@@ -165,16 +174,21 @@ func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]WrittenFi
 		return nil, err
 	}
 	name := tableNameAt(c.table, c.asOf)
-	// One COPY into one file: DuckDB keeps the ORDER BY within a file, not
-	// across the files FILE_SIZE_BYTES splits into. A file too big is then
-	// split by row number, each part one run of the order.
 	with := " (" + strings.Join(opts, ", ") + ")"
-	whole := filepath.Join(dir, "whole.parquet")
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s%s", q, quoteString(whole), with)); err != nil {
+	parts, err := c.ranges(ctx, conn, cols)
+	if err != nil {
 		return nil, fmt.Errorf("write %s files of %s: %w", c.kind, name, err)
 	}
-	if err := splitFile(ctx, conn, whole, c.targetBytes, with); err != nil {
-		return nil, fmt.Errorf("write %s files of %s: %w", c.kind, name, err)
+	// One COPY per file: DuckDB keeps the ORDER BY within a file, not
+	// across the files FILE_SIZE_BYTES splits into. A big output is cut
+	// into ranges of the first ORDER BY column, each its own COPY whose
+	// filter DuckDB pushes into the scans (the input files are in that
+	// order, so each COPY reads about its share).
+	for i, where := range parts {
+		part := filepath.Join(dir, fmt.Sprintf("part-%05d.parquet", i))
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s%s", query(where), quoteString(part), with)); err != nil {
+			return nil, fmt.Errorf("write %s files of %s: %w", c.kind, name, err)
+		}
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -186,8 +200,8 @@ func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]WrittenFi
 		if err != nil {
 			return nil, fmt.Errorf("write %s files of %s: %w", c.kind, name, err)
 		}
-		if wf.Add.Rows == 0 && c.kind != tableformat.FileSnapshot {
-			os.Remove(wf.Local)
+		if wf.Add.Rows == 0 && (c.kind != tableformat.FileSnapshot || len(out) > 0 || len(ents) > 1) {
+			os.Remove(wf.Local) // an empty range; an empty table keeps its one empty snapshot file
 			continue
 		}
 		wf.Add.TableID, wf.Add.Kind, wf.Add.SchemaVersion = c.table.ID, c.kind, c.schema.Version
@@ -207,29 +221,101 @@ func tableNameAt(t *tableformat.TableState, seq int64) string {
 	return n.DB + "." + n.Name
 }
 
-// splitFile splits the file at path into parts of about targetBytes (0:
-// no split), whole row groups each, in order, and removes it.
-func splitFile(ctx context.Context, conn *sql.Conn, path string, targetBytes int64, with string) error {
-	fi, err := os.Stat(path)
-	if err != nil || targetBytes <= 0 || fi.Size() <= targetBytes+targetBytes/4 {
-		return err
+// ranges returns the WHERE clauses of the files a copy writes: one (no
+// clause) when the output fits the target size or is in no order; else
+// ranges of the first ORDER BY column between quantiles of that column in
+// the inputs that hold rows, about targetBytes of input each.
+func (c lakeCopy) ranges(ctx context.Context, conn *sql.Conn, cols []tableformat.Column) ([]string, error) {
+	var bytes, rowCount int64
+	var paths []string
+	for _, f := range c.ranged {
+		bytes += f.add.Bytes
+		rowCount += f.add.Rows
+		paths = append(paths, quoteString(f.path))
 	}
-	var rows int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteString(path)+")").Scan(&rows); err != nil {
-		return err
+	if c.targetBytes <= 0 || len(c.order) == 0 || bytes <= c.targetBytes+c.targetBytes/4 {
+		return []string{""}, nil
 	}
-	const rowGroup = 122880
-	parts := (fi.Size() + targetBytes - 1) / targetBytes
-	per := max((rows+parts-1)/parts/rowGroup, 1) * rowGroup
-	for i, from := 0, int64(0); from < rows; i, from = i+1, from+per {
-		part := filepath.Join(filepath.Dir(path), fmt.Sprintf("part-%05d.parquet", i))
-		q := fmt.Sprintf("SELECT * EXCLUDE (file_row_number) FROM read_parquet(%s, file_row_number = true) WHERE file_row_number >= %d AND file_row_number < %d ORDER BY file_row_number",
-			quoteString(path), from, from+per)
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s%s", q, quoteString(part), with)); err != nil {
-			return err
+	col := c.order[0]
+	typ := "BIGINT" // _binlake_seq
+	for _, cc := range cols {
+		if colName(cc.ID) == col {
+			typ = storedType(cc.Type)
 		}
 	}
-	return os.Remove(path)
+	// At least a row group (122,880 rows) a file.
+	n := min((bytes+c.targetBytes-1)/c.targetBytes, max(rowCount/122880, 1))
+	if n < 2 {
+		return []string{""}, nil
+	}
+	var qs []string
+	for i := int64(1); i < n; i++ {
+		qs = append(qs, fmt.Sprintf("%d/%d", i, n))
+	}
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT DISTINCT CAST(unnest(quantile_disc(%s, [%s])) AS VARCHAR) AS b FROM read_parquet([%s], union_by_name = true) ORDER BY ALL",
+		col, strings.Join(qs, ", "), strings.Join(paths, ", ")))
+	if err != nil {
+		return nil, fmt.Errorf("key ranges: %w", err)
+	}
+	defer rows.Close()
+	var bounds []string
+	for rows.Next() {
+		var b sql.NullString
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		if b.Valid {
+			bounds = append(bounds, fmt.Sprintf("CAST(%s AS %s)", quoteString(b.String), typ))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// The boundaries sort as the column does only in the column's type:
+	// the order of their text is not that order (numbers); sort again.
+	where := make([]string, 0, len(bounds)+1)
+	sorted, err := sortBounds(ctx, conn, bounds, typ)
+	if err != nil {
+		return nil, err
+	}
+	prev := ""
+	for _, b := range sorted {
+		if prev == "" {
+			where = append(where, fmt.Sprintf("%s < %s", col, b))
+		} else {
+			where = append(where, fmt.Sprintf("%s >= %s AND %s < %s", col, prev, col, b))
+		}
+		prev = b
+	}
+	if prev == "" {
+		return []string{""}, nil
+	}
+	return append(where, fmt.Sprintf("%s >= %s", col, prev)), nil
+}
+
+// sortBounds orders boundary literals of type typ as DuckDB orders them.
+func sortBounds(ctx context.Context, conn *sql.Conn, bounds []string, typ string) ([]string, error) {
+	if len(bounds) < 2 {
+		return bounds, nil
+	}
+	vals := make([]string, len(bounds))
+	for i, b := range bounds {
+		vals[i] = fmt.Sprintf("(%s, %d)", b, i)
+	}
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT i FROM (VALUES %s) v(b, i) ORDER BY b", strings.Join(vals, ", ")))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var i int
+		if err := rows.Scan(&i); err != nil {
+			return nil, err
+		}
+		out = append(out, bounds[i])
+	}
+	return out, rows.Err()
 }
 
 // sealWritten seals one written file and reads its bounds.
@@ -296,8 +382,12 @@ func (p *tablePlan) snapshotCopy(t *tableformat.TableState, seq, targetBytes int
 	for _, id := range p.schema.Key {
 		order = append(order, colName(id))
 	}
+	var ranged []*planFile
+	for i := range p.rows {
+		ranged = append(ranged, &p.rows[i])
+	}
 	return lakeCopy{table: t, schema: p.schema, kind: tableformat.FileSnapshot, from: p.mergedSQL, order: order,
-		asOf: seq, inputs: p.files(), targetBytes: targetBytes}, true
+		asOf: seq, inputs: p.files(), targetBytes: targetBytes, ranged: ranged}, true
 }
 
 // WriteMerged rewrites delta files of one table, all of one kind and one
@@ -340,5 +430,5 @@ func (e *Engine) WriteMerged(ctx context.Context, t *tableformat.TableState, fil
 		return readSQL(files, ids, "true")
 	}
 	return e.write(ctx, lakeCopy{table: t, schema: sc, kind: kind, inputs: inputs, targetBytes: targetBytes,
-		order: []string{"_binlake_seq"}, asOf: files[0].MinSeq, from: from}, dir)
+		order: []string{"_binlake_seq"}, asOf: files[0].MinSeq, from: from, ranged: inputs}, dir)
 }

@@ -533,19 +533,34 @@ func SealFile(f interface {
 	if pos+64 > size-8 || string(footer[i+len(selfSumMarker()):i+len(selfSumMarker())+64]) != SelfSumPlaceholder {
 		return "", fmt.Errorf("%w: %s is not the placeholder", ErrCorruptFile, MetaFileSHA256)
 	}
+	// One pass: hash the bytes before the value, keep that state, then
+	// finish it twice — over the placeholder (the self-checksum) and over
+	// the sealed value (the file's SHA-256); what follows the value is in
+	// the footer already read.
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, pos)); err != nil {
 		return "", err
 	}
+	prefix, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	rest := footer[i+len(selfSumMarker())+64:]
+	h.Write([]byte(SelfSumPlaceholder))
+	h.Write(rest)
+	h.Write(trailer[:])
 	sum := hex.EncodeToString(h.Sum(nil))
 	if _, err := f.WriteAt([]byte(sum), pos); err != nil {
 		return "", err
 	}
-	h.Reset()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+	whole := sha256.New()
+	if err := whole.(encoding.BinaryUnmarshaler).UnmarshalBinary(prefix); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	whole.Write([]byte(sum))
+	whole.Write(rest)
+	whole.Write(trailer[:])
+	return hex.EncodeToString(whole.Sum(nil)), nil
 }
 
 // VerifyChecksum checks data against the size and hex SHA-256 a log entry
