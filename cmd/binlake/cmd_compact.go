@@ -82,8 +82,8 @@ func describeJob(j compaction.Job) string {
 	rows, bytes := j.Rows()
 	switch j.Kind {
 	case compaction.JobSnapshot:
-		return fmt.Sprintf("snapshot %s.%s at seq %d, folding %d delta files (%d rows, %s): %s",
-			j.DB, j.Name, j.AsOfSeq, len(j.Inputs), rows, humanBytes(bytes), j.Reason)
+		return fmt.Sprintf("snapshot %s.%s at seq %d, folding %d delta %s (%d rows, %s): %s",
+			j.DB, j.Name, j.AsOfSeq, len(j.Inputs), plural(len(j.Inputs), "file"), rows, humanBytes(bytes), j.Reason)
 	default:
 		return fmt.Sprintf("merge %d %s files of %s.%s (%d rows, %s): %s",
 			len(j.Inputs), j.Inputs[0].Kind, j.DB, j.Name, rows, humanBytes(bytes), j.Reason)
@@ -98,8 +98,19 @@ func printCompactResult(w io.Writer, r compaction.Result) {
 	case r.Version == 0:
 		fmt.Fprintf(w, "%s of %s.%s: nothing to write\n", r.Job.Kind, r.Job.DB, r.Job.Name)
 	default:
-		fmt.Fprintf(w, "%s %s.%s: %d files (%d rows, %s) → %d files (%d rows, %s) in %s, version %d\n",
-			r.Job.Kind, r.Job.DB, r.Job.Name, r.FilesIn, r.RowsIn, humanBytes(r.BytesIn), r.FilesOut, r.RowsOut,
+		fmt.Fprintf(w, "%s %s.%s: %s (%d rows, %s) → %s (%d rows, %s) in %s, version %d\n",
+			r.Job.Kind, r.Job.DB, r.Job.Name, files(r.FilesIn), r.RowsIn, humanBytes(r.BytesIn), files(r.FilesOut), r.RowsOut,
 			humanBytes(r.BytesOut), r.Duration.Round(1e6), r.Version)
 	}
+}
+
+// files is "1 file" or "N files".
+func files(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "file")) }
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
