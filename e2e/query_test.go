@@ -319,6 +319,34 @@ func (q *querier) postVersion(sql string, point url.Values) (int, string, string
 // dq quotes a DuckDB identifier.
 func dq(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
+// expectTables renders the workload's tables as they are now, as CSV (a
+// table unchanged since an earlier call is rendered once: cache).
+func expectTables(w *workload, cache map[*tableSnap]expTable) map[string]expTable {
+	m := map[string]expTable{}
+	for _, tb := range w.tables {
+		x, ok := cache[tb.snap]
+		if !ok {
+			x = expTable{csv: renderTable(tb), keyed: tb.keyed}
+			cache[tb.snap] = x
+		}
+		m[tb.name] = x
+	}
+	return m
+}
+
+// checkTable runs `binlake query` for table name as of a point (flag and
+// value) and compares its CSV with x.
+func (q *querier) checkTable(name string, x expTable, flag, value string) error {
+	out, stderr, code := q.query(x.sql(name), flag, value)
+	if code != 0 {
+		return fmt.Errorf("shop.%s as of %s %s: exit %d: %s", name, flag, value, code, stderr)
+	}
+	if got := x.normalize(out); got != x.csv {
+		return fmt.Errorf("shop.%s as of %s %s:\n%s", name, flag, value, csvDiff(got, x.csv))
+	}
+	return nil
+}
+
 // ---- the lake's commit log: where each source transaction landed ----
 
 type txnPlace struct {
@@ -430,16 +458,7 @@ func TestQueryAsOfMatchesWorkload(t *testing.T) {
 			}
 			w.exec(ctx, fmt.Sprintf("SET timestamp = %d", srcTS))
 			w.txn(ctx)
-			m := map[string]expTable{}
-			for _, tb := range w.tables {
-				x, ok := cache[tb.snap]
-				if !ok {
-					x = expTable{csv: renderTable(tb), keyed: tb.keyed}
-					cache[tb.snap] = x
-				}
-				m[tb.name] = x
-			}
-			exps = append(exps, m)
+			exps = append(exps, expectTables(w, cache))
 			prev := int64(0)
 			if len(eff) > 0 {
 				prev = eff[len(eff)-1]
