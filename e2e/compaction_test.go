@@ -56,6 +56,48 @@ func lakeObjects(t *testing.T, store tableformat.Store) (objects, live int) {
 	return objects, live
 }
 
+// lakeAnswers reads, with the format's reference reader, every table at the
+// point of each GTID set: "gtid db.table" → the rows, sorted.
+func lakeAnswers(t *testing.T, store tableformat.Store, gtids []string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	out := map[string]string{}
+	for _, g := range gtids {
+		p, err := l.AtGTID(ctx, g)
+		if err != nil {
+			t.Fatalf("as of %s: %v", g, err)
+		}
+		for _, tb := range p.State.SortedTables() {
+			if !tb.ExistsAt(p.Seq) {
+				continue
+			}
+			_, rows, err := tableformat.ScanTable(ctx, store, p, tb.ID)
+			if err != nil {
+				t.Fatalf("as of %s, table %d: %v", g, tb.ID, err)
+			}
+			vals := make([]string, len(rows))
+			for i, r := range rows {
+				vals[i] = fmt.Sprint(r.Values)
+			}
+			slices.Sort(vals)
+			n := tb.NameAt(p.Seq)
+			out[g+" "+n.DB+"."+n.Name] = strings.Join(vals, "\n")
+		}
+	}
+	return out
+}
+
+// sameAnswers fails unless got has want's answer for every key of want.
+func sameAnswers(t *testing.T, when string, got, want map[string]string) {
+	t.Helper()
+	for k, w := range want {
+		if got[k] != w {
+			t.Fatalf("%s: %s differs from before compaction:\n got %.400s\nwant %.400s", when, k, got[k], w)
+		}
+	}
+}
+
 // TestCompactionKeepsAnswers: the randomized workload (with DDL), ingested
 // in chunks, source times ten seconds apart in the past. For a sample of
 // moments and every table, `binlake query --as-of-gtid` (and
@@ -148,6 +190,13 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 	}
 	check("before compaction", sample)
 	obj0, live0 := lakeObjects(t, e.store())
+	// Every moment, with the reference reader (the binary's answers on
+	// the sample above equal the model).
+	var gtids []string
+	for _, m := range w.moments {
+		gtids = append(gtids, m.gtid)
+	}
+	ref := lakeAnswers(t, e.store(), gtids)
 
 	out, errs, code := e.runCmd("compact", "-c", e.config, "--force")
 	if code != 0 {
@@ -158,6 +207,8 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 		t.Fatalf("compact did not snapshot and merge:\n%s", out)
 	}
 	check("after compaction", sample)
+	sameAnswers(t, "after compaction", lakeAnswers(t, e.store(), gtids), ref)
+	t.Logf("all %d moments, %d table answers: the same after compaction", len(gtids), len(ref))
 	out, errs, code = e.runCmd("compact", "-c", e.config, "--force")
 	if code != 0 || !strings.Contains(out, "nothing to compact") {
 		t.Fatalf("a second binlake compact --force: exit %d\n%s%s", code, out, errs)
@@ -197,6 +248,18 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 		}
 	}
 	check("after vacuum, inside retention", spread(inside, 6))
+	var kept []string
+	for _, i := range inside {
+		kept = append(kept, w.moments[i].gtid)
+	}
+	keptRef := map[string]string{}
+	for k, v := range ref {
+		if slices.Contains(kept, strings.Fields(k)[0]) {
+			keptRef[k] = v
+		}
+	}
+	sameAnswers(t, "after vacuum", lakeAnswers(t, e.store(), kept), keptRef)
+	t.Logf("all %d moments inside retention, %d table answers: the same after vacuum", len(kept), len(keptRef))
 	for _, i := range spread(outside, 4) {
 		m := w.moments[i]
 		for name, x := range exps[i] {
