@@ -36,7 +36,7 @@ func runCheck(ctx context.Context, env *cliEnv, args []string) error {
 	results, err := mysql.CheckSource(ctx, srcCfg)
 	if err != nil {
 		results = []mysql.CheckResult{{Name: "connect to the source", Found: err.Error(),
-			Fix: "check source.host, source.port, source.user, the password (BINLAKE_SOURCE_PASSWORD) and source.tls"}}
+			Fix: "check source.host, source.port, source.user, the password (BINLAKE_SOURCE_PASSWORD or BINLAKE_SOURCE_PASSWORD_FILE) and source.tls"}}
 	}
 	results = append(results, storageCheck(ctx, cfg))
 	if *format == "json" {
@@ -48,6 +48,8 @@ func runCheck(ctx context.Context, env *cliEnv, args []string) error {
 		for _, r := range results {
 			mark := "ok"
 			switch {
+			case r.Note:
+				mark = "note"
 			case !r.OK && r.Advice:
 				mark = "WARN"
 			case !r.OK:

@@ -230,7 +230,9 @@ func fatalIngestError(err error) bool {
 	var ce *configError
 	var ive *tableformat.InvalidValueError
 	return errors.Is(err, mysql.ErrPositionLost) || errors.Is(err, mysql.ErrTLSCertificate) || errors.Is(err, tableformat.ErrConflict) ||
-		errors.Is(err, tableformat.ErrCorrupt) || errors.As(err, &ce) || errors.As(err, &ive)
+		errors.Is(err, tableformat.ErrCorrupt) || errors.As(err, &ce) || errors.As(err, &ive) ||
+		// The source's settings and grants: retrying does not fix them.
+		errors.Is(err, mysql.ErrNotRowFormat) || errors.Is(err, mysql.ErrNoRowMetadata) || mysql.IsAccessDenied(err)
 }
 
 // sourceError marks a lost position for its exit code.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,7 @@ type CheckResult struct {
 	Found  string `json:"found"`
 	Fix    string `json:"fix,omitempty"`
 	Advice bool   `json:"advice,omitempty"` // a warning: ingest works, but should be changed
+	Note   bool   `json:"note,omitempty"`   // for information: nothing to fix
 }
 
 // CheckSource connects as the configured user and checks everything ingest
@@ -42,12 +44,14 @@ func CheckSource(ctx context.Context, cfg SourceConfig) ([]CheckResult, error) {
 	add("binary log enabled", vars["log_bin"] == "ON" || vars["log_bin"] == "1", "log_bin="+vars["log_bin"],
 		"add log_bin (e.g. log_bin=mysql-bin) to the server's [mysqld] config and restart it")
 	add("row-based binary log", strings.EqualFold(vars["binlog_format"], "ROW"), "binlog_format="+vars["binlog_format"],
-		"SET GLOBAL binlog_format=ROW, and binlog_format=ROW in the server's config (sessions opened before keep the old format)")
+		"SET GLOBAL binlog_format=ROW, and binlog_format=ROW in the server's config (sessions opened before keep the old format); "+
+			"changes logged as statements are not mirrored")
 	add("full row images", strings.EqualFold(vars["binlog_row_image"], "FULL"), "binlog_row_image="+vars["binlog_row_image"],
 		"SET GLOBAL binlog_row_image=FULL, and binlog_row_image=FULL in the server's config")
 	meta, hasMeta := vars["binlog_row_metadata"]
 	add("full row metadata (column names in the binlog)", strings.EqualFold(meta, "FULL"), "binlog_row_metadata="+orNone(meta, hasMeta),
-		"SET GLOBAL binlog_row_metadata=FULL, and binlog_row_metadata=FULL in the server's config (MariaDB 10.5+ / MySQL 8.0+)")
+		"SET GLOBAL binlog_row_metadata=FULL, and binlog_row_metadata=FULL in the server's config (MariaDB 10.5+ / MySQL 8.0+); "+
+			"row events logged before cannot be decoded, so a lake must start after them")
 	sid, _ := strconv.ParseUint(vars["server_id"], 10, 32)
 	add("server id set and distinct from binlake's", sid != 0 && sid != uint64(s.cfg.ServerID),
 		fmt.Sprintf("server_id=%d, binlake's source.server_id=%d", sid, s.cfg.ServerID),
@@ -59,6 +63,9 @@ func CheckSource(ctx context.Context, cfg SourceConfig) ([]CheckResult, error) {
 		out = append(out, snapshotCheck(conn, grants, s.cfg))
 	}
 	out = append(out, retentionCheck(vars))
+	if keyless, err := keylessTables(conn, s.cfg.Include); err == nil && len(keyless) > 0 {
+		out = append(out, keylessNote(keyless))
+	}
 	for i := range out {
 		if out[i].OK {
 			out[i].Fix = "" // a fix is shown only for what fails
@@ -255,3 +262,38 @@ func retentionCheck(vars map[string]string) CheckResult {
 
 // grantee is the source user as GRANT names it.
 func grantee(cfg SourceConfig) string { return fmt.Sprintf("'%s'@'%%'", cfg.User) }
+
+// keylessTables lists the mirrored base tables without a primary key (or a
+// unique index of NOT NULL columns, which the server promotes to one).
+func keylessTables(conn *client.Conn, include func(db, table string) bool) ([]string, error) {
+	res, err := conn.Execute(`SELECT t.TABLE_SCHEMA, t.TABLE_NAME FROM information_schema.TABLES t
+WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS c
+  WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.COLUMN_KEY = 'PRI')
+ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	var names []string
+	for i := range res.RowNumber() {
+		db, _ := res.GetString(i, 0)
+		table, _ := res.GetString(i, 1)
+		if include(db, table) {
+			names = append(names, db+"."+table) // the + copies out of the result's buffer
+		}
+	}
+	return names, nil
+}
+
+// keylessNote says which mirrored tables have no key: not a problem, as
+// they are mirrored exactly (DESIGN §4), but worth knowing.
+func keylessNote(tables []string) CheckResult {
+	shown := tables
+	if len(shown) > 10 {
+		shown = append(slices.Clone(shown[:10]), fmt.Sprintf("and %d more", len(tables)-10))
+	}
+	return CheckResult{Name: "tables without a primary key", OK: true, Note: true,
+		Found: fmt.Sprintf("%d mirrored exactly, the whole row as the key (identical rows counted): %s",
+			len(tables), strings.Join(shown, ", "))}
+}

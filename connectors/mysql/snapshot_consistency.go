@@ -165,7 +165,8 @@ func (s *SnapshotSource) pinBinlogSnapshot() error {
 			"use snapshot strategy global_read_lock or table_locks", sourceAddr(s.cfg), ErrSnapshotUnsupported)
 	}
 	if s.pos.File == "" || s.pos.Pos == 0 {
-		return fmt.Errorf("snapshot source: %s reports no binlog snapshot position (is log_bin on?)", sourceAddr(s.cfg))
+		return fmt.Errorf("snapshot source: %s reports no binlog snapshot position: binary logging is off: "+
+			"add log_bin (e.g. log_bin=mysql-bin) to the server's [mysqld] config and restart it (binlake check lists every prerequisite)", sourceAddr(s.cfg))
 	}
 	if s.cfg.Flavor == gomysql.MariaDBFlavor {
 		var err error

@@ -159,6 +159,9 @@ func NewBinlogSource(ctx context.Context, cfg SourceConfig, start tableformat.Po
 	if err != nil {
 		return nil, err
 	}
+	if err := rowFormat(conn); err != nil {
+		return nil, fmt.Errorf("binlog source: %s: %w", s.addr(), err)
+	}
 	s.target = current
 	// Stream by GTID when the caller named a GTID set, else by file
 	// position (a new lake starts at the server's current file position).
@@ -245,11 +248,47 @@ func dial(ctx context.Context, cfg SourceConfig, who string) (*client.Conn, erro
 	return conn, nil
 }
 
+// ErrNotRowFormat reports a server that logs changes as statements
+// (binlog_format STATEMENT or MIXED): only row events can be mirrored, so
+// ingest refuses to run rather than lose those changes.
+var ErrNotRowFormat = errors.New("the server logs changes as statements, which cannot be mirrored")
+
+// rowFormat checks that the server logs changes as row events.
+func rowFormat(conn *client.Conn) error {
+	vars, err := serverVariables(conn, "binlog_format")
+	if err != nil {
+		return err
+	}
+	if f := vars["binlog_format"]; f != "" && !strings.EqualFold(f, "ROW") {
+		return fmt.Errorf("binlog_format=%s: %w: SET GLOBAL binlog_format=ROW and put binlog_format=ROW in the server's config "+
+			"(binlake check lists every prerequisite)", f, ErrNotRowFormat)
+	}
+	return nil
+}
+
+// IsAccessDenied reports whether err is the server refusing the user: a
+// wrong password or a missing privilege, which retrying does not fix.
+func IsAccessDenied(err error) bool {
+	var me *gomysql.MyError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Code {
+	case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR, gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, gomysql.ER_TABLEACCESS_DENIED_ERROR:
+		return true
+	}
+	return false
+}
+
 // serverPosition reads the server's current binlog position and the GTID
 // set executed up to it.
 func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, error) {
 	p, err := binlogStatus(conn)
 	if err != nil {
+		var me *gomysql.MyError
+		if errors.As(err, &me) && me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
+			return p, fmt.Errorf("binlog source: %s: %w (grant it to user %q; binlake check lists every privilege ingest needs)", s.addr(), err, s.cfg.User)
+		}
 		return p, fmt.Errorf("binlog source: %s: %w", s.addr(), err)
 	}
 	if s.cfg.Flavor == gomysql.MySQLFlavor {
@@ -356,7 +395,8 @@ func (s *BinlogSource) streamError(at tableformat.Position, err error) error {
 		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
 			return s.lost(at, err)
 		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR, gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
-			return fmt.Errorf("binlog source: stream from %s as user %q: %w", s.addr(), s.cfg.User, err)
+			return fmt.Errorf("binlog source: stream from %s as user %q: %w (reading the binlog needs REPLICATION SLAVE; binlake check lists every privilege ingest needs)",
+				s.addr(), s.cfg.User, err)
 		}
 	}
 	return fmt.Errorf("binlog source: stream from %s at %s: %w", s.addr(), at.String(), err)

@@ -66,16 +66,25 @@ func connectHint(err error, usedTLS bool, offersTLS *bool) (hint string, cert bo
 			return "TLS: the server's certificate was not accepted: check source.tls (ca_file, server_name) and the server's certificate", true
 		case tlsFailure(err):
 			return "TLS: the handshake with the server failed: check source.tls (mode, ca_file, server_name) and the server's ssl_* settings", false
+		case loginRefused(err):
+			return loginRefusedHint, false
 		}
 		return "", false
 	}
-	if offersTLS != nil && *offersTLS && loginRefused(err) {
-		return "TLS is off (source.tls.mode: disabled) and the server offers it: if the server requires encrypted connections " +
-			"(require_secure_transport=ON, or REQUIRE SSL/X509 on the user) it refuses this login as \"access denied\"; " +
-			"set source.tls.mode to required, verify-ca or verify-full", false
+	if loginRefused(err) {
+		if offersTLS != nil && *offersTLS {
+			return loginRefusedHint + "; or, as TLS is off (source.tls.mode: disabled) and the server offers it: if the server requires encrypted connections " +
+				"(require_secure_transport=ON, or REQUIRE SSL/X509 on the user) it refuses this login as \"access denied\"; " +
+				"set source.tls.mode to required, verify-ca or verify-full", false
+		}
+		return loginRefusedHint, false
 	}
 	return "", false
 }
+
+// loginRefusedHint is what to check when the server refuses the login.
+const loginRefusedHint = "the server refused this user name and password: check source.user and source.password " +
+	"(BINLAKE_SOURCE_PASSWORD, or BINLAKE_SOURCE_PASSWORD_FILE naming a file), and that the user may connect from this host"
 
 func tlsFailure(err error) bool {
 	var (

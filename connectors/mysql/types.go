@@ -58,7 +58,9 @@ const binaryCollation = 63
 
 // ErrNoRowMetadata reports a TableMap event without column names: the
 // server does not log full row metadata (binlog_row_metadata must be FULL).
-var ErrNoRowMetadata = errors.New("table map event has no column names: set binlog_row_metadata=FULL")
+var ErrNoRowMetadata = errors.New("table map event has no column names: set binlog_row_metadata=FULL " +
+	"(SET GLOBAL and the server's config); events logged before cannot be decoded: start a new lake, or " +
+	"--start-position/--start-gtid past them")
 
 // TableColumn is one column as a TableMap event describes it.
 type TableColumn struct {

@@ -123,8 +123,12 @@ func (c S3Config) String() string {
 	if c.UseTLS {
 		scheme = "https"
 	}
-	return fmt.Sprintf("%s at %s://%s (region %q, access key %q, secret key %s, session token %s)",
-		c.url(), scheme, c.Endpoint, c.Region, c.AccessKey, c.SecretKey, c.SessionToken)
+	token := ""
+	if c.SessionToken != "" {
+		token = fmt.Sprintf(", session token %s", c.SessionToken)
+	}
+	return fmt.Sprintf("%s at %s://%s (region %q, access key %q, secret key %s%s)",
+		c.url(), scheme, c.Endpoint, c.Region, c.AccessKey, c.SecretKey, token)
 }
 
 // S3 is a Store in an S3 bucket, through minio-go. PutIfAbsent sends
@@ -184,7 +188,7 @@ func connect(ctx context.Context, cfg S3Config, client *minio.Client,
 		return nil, fmt.Errorf("check bucket: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("bucket %s does not exist: create it first", cfg.Bucket)
+		return nil, fmt.Errorf("bucket %s does not exist: create it first (e.g. mc mb, aws s3 mb), or fix the bucket in warehouse.url", cfg.Bucket)
 	}
 	region := cfg.Region
 	if region == "" {
@@ -301,7 +305,8 @@ func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 			continue
 		case outcome == putUnsupported:
 			return fmt.Errorf("put-if-absent %s: the server does not support conditional writes "+
-				"(If-None-Match: *): %w: %w", key, errors.ErrUnsupported, err)
+				"(If-None-Match: *), which every lake commit needs: use AWS S3, MinIO or another S3 API that has them "+
+				"(binlake check probes it): %w: %w", key, errors.ErrUnsupported, err)
 		case outcome == putUnknown:
 			return fmt.Errorf("put-if-absent %s: %w: %w", key, tableformat.ErrUnknownOutcome, err)
 		default:

@@ -93,6 +93,10 @@ type MariaDBOptions struct {
 	// PerformanceSchema turns performance_schema on (off by default, to
 	// save memory): SessionCiphers needs it.
 	PerformanceSchema bool
+	// NoBinlog starts the server without binary logging (no log_bin), as
+	// a server never set up for replication: for the errors a CDC tool
+	// meets there.
+	NoBinlog bool
 }
 
 // StartMariaDB initialises a data directory under t.TempDir(), starts
@@ -174,7 +178,6 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		"port=" + strconv.Itoa(port),
 		"bind-address=127.0.0.1",
 		"skip-name-resolve",
-		"log_bin=" + filepath.Join(data, "binlog"),
 		"binlog_format=ROW",
 		"binlog_row_image=FULL",
 		"binlog_row_metadata=FULL",
@@ -188,6 +191,9 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		"character-set-server=utf8mb4",
 		"collation-server=utf8mb4_general_ci",
 	}, "\n") + "\n"
+	if !opts.NoBinlog {
+		config += "log_bin=" + filepath.Join(data, "binlog") + "\n"
+	}
 	if tf != nil {
 		config += strings.Join([]string{
 			"ssl_ca=" + tf.ca,
