@@ -22,7 +22,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${BINLAKE_DEMO_DIR:-/var/tmp/binlake-demo}
 port=${BINLAKE_DEMO_PORT:-33306}
 seconds=${BINLAKE_DEMO_SECONDS:-75}
-binlake=${BINLAKE_BIN:-$here/bin/binlake}
+cd "$here"
+binlake=${BINLAKE_BIN:-bin/binlake}
 password=demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -114,7 +115,7 @@ EOF
 echo "shop: $(sql -e 'SELECT COUNT(*) FROM shop.orders') orders, 6 customers, 5 products"
 
 say "3/7 binlake (building bin/binlake if needed)"
-[[ -x $binlake ]] || run make -C "$here" build
+[[ -x $binlake ]] || run make build
 cat >"$dir/binlake.yaml" <<EOF
 # The demo's config (binlake init writes one like it for your database).
 source:
@@ -200,7 +201,7 @@ run "$binlake" query -c "$dir/binlake.yaml" "SELECT now.id, now.name, before.cit
 
 cat <<EOF
 
-== The demo keeps running. Explore:
+== The demo keeps running. Explore (in $here):
   export BINLAKE_SOURCE_PASSWORD=\$(cat $dir/run/password)
   $binlake query  -c $dir/binlake.yaml "SELECT * FROM shop.orders ORDER BY id DESC LIMIT 5"
   $binlake query  -c $dir/binlake.yaml --as-of $minute_ago "SELECT count(*) FROM shop.orders"
