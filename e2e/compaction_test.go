@@ -99,7 +99,9 @@ func sameAnswers(t *testing.T, when string, got, want map[string]string) {
 }
 
 // TestCompactionKeepsAnswers: the randomized workload (with DDL), ingested
-// in chunks, source times ten seconds apart in the past. For a sample of
+// in chunks, with a two-second pause two thirds in. Every moment reads the
+// same (reference reader) after compaction and, inside retention, after
+// vacuum; and for a sample of
 // moments and every table, `binlake query --as-of-gtid` (and
 // --as-of-version where a version ends at the moment) equals the model
 // before compaction, after `binlake compact --force`, and after `binlake
