@@ -25,14 +25,14 @@ import (
 // is wrong.
 const newcomerPatience = 10 * time.Second
 
-// TestNewcomer runs `binlake check` and `binlake ingest` against the
+// TestNewcomerErrors runs `binlake check` and `binlake ingest` against the
 // mistakes a first setup makes — a bad config, a wrong password, binary
 // logging off, statement-based logging, row metadata not FULL, missing
 // grants, a missing bucket, storage without put-if-absent — and a table
 // without a key, which is not a mistake. Each message must name the thing
 // and what to do, come within seconds, with the documented exit code
 // (docs/cli.md), no Go stack trace and no secret.
-func TestNewcomer(t *testing.T) {
+func TestNewcomerErrors(t *testing.T) {
 	db := testenv.StartMariaDB(t)
 	noBinlog := testenv.StartMariaDBWith(t, testenv.MariaDBOptions{NoBinlog: true})
 	minio := testenv.StartMinIO(t)
@@ -170,7 +170,8 @@ ingest:
 
 	t.Run("bucket missing", func(t *testing.T) {
 		cfg := config(db, db.User, minio.Endpoint, "no-such-bucket", serverID)
-		expect(t, "check", check(cfg, db.UserPassword), 1, "bucket no-such-bucket does not exist", "create it", "warehouse.url")
+		expect(t, "check", check(cfg, db.UserPassword), 1, "storage reachable", "bucket no-such-bucket does not exist", "create it",
+			"warehouse.url")
 		expect(t, "ingest", ingest(cfg, db.UserPassword, ""), 3, "bucket no-such-bucket does not exist", "create it")
 	})
 

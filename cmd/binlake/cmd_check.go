@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/binlake/binlake/connectors/mysql"
@@ -78,7 +79,12 @@ func storageCheck(ctx context.Context, cfg *Config) mysql.CheckResult {
 	r := mysql.CheckResult{Name: "storage put-if-absent (atomic commits)"}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
-		r.Found, r.Fix = err.Error(), "check warehouse.url and the S3 settings"
+		r.Name, r.Found = "storage reachable (warehouse)", err.Error()
+		r.Fix = "fix warehouse.url (the directory must be writable)"
+		if strings.HasPrefix(cfg.Warehouse.URL, "s3://") {
+			r.Fix = "fix warehouse.url (the bucket must exist), warehouse.s3.endpoint, warehouse.s3.use_tls, " +
+				"warehouse.s3.access_key_id and the secret key (BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE)"
+		}
 		return r
 	}
 	defer store.Close()

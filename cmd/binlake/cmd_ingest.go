@@ -78,7 +78,8 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	srcCfg.Logger = logger
 	reg := newRegistry()
-	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, reg, logger)
+	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, reg, logger,
+		cfg.Source.Password, cfg.Warehouse.S3.SecretAccessKey, cfg.Warehouse.S3.SessionToken)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,8 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
 		Metrics: metrics,
 	})
-	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger}
+	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger,
+		status: ops.status}
 	defer lag.start(ctx)()
 	if cfg.Compaction.Interval > 0 {
 		stop, err := startCompaction(ctx, &lake{cfg: cfg, store: store, log: lakeLog, logger: logger}, compaction.NewMetrics(reg))
@@ -121,6 +123,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 			}
 			return nil
 		}
+		ops.status.recordError(err)
 		if fatalIngestError(err) {
 			return sourceError(err)
 		}

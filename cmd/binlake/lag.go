@@ -24,8 +24,9 @@ type bytesBehind interface {
 }
 
 // lagPoller sets binlake_ingest_lag_bytes from the position of the lake's
-// last commit, now and every interval, until stopped. A failing probe logs
-// a warning (at most one per lagWarnInterval; debug otherwise), leaves the
+// last commit, now and every interval, until stopped, and tells status (when
+// set) what it measured and the lake state it read. A failing probe logs a
+// warning (at most one per lagWarnInterval; debug otherwise), leaves the
 // gauge as it was, and never stops ingest.
 type lagPoller struct {
 	probe    bytesBehind
@@ -33,6 +34,7 @@ type lagPoller struct {
 	metrics  *ingest.Metrics
 	interval time.Duration
 	logger   *slog.Logger
+	status   *daemonStatus // may be nil
 
 	lastWarn time.Time
 	failing  bool
@@ -69,6 +71,7 @@ func (p *lagPoller) poll(ctx context.Context) {
 	}
 	var n int64
 	if err == nil {
+		p.status.sawLake(st)
 		pos := st.Progress.Position
 		if pos.File == "" {
 			return // no position yet (a snapshot in progress), or a GTID-only one
@@ -88,6 +91,7 @@ func (p *lagPoller) poll(ctx context.Context) {
 			p.logger.Debug("cannot measure ingest lag in bytes", "err", err)
 		}
 		p.failing = true
+		p.status.setLagError(err)
 		return
 	}
 	if p.failing {
@@ -95,4 +99,5 @@ func (p *lagPoller) poll(ctx context.Context) {
 		p.failing = false
 	}
 	p.metrics.SetLagBytes(n)
+	p.status.setLagBytes(n)
 }

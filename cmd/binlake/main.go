@@ -55,8 +55,10 @@ func isTerminal(s any) bool {
 
 func commands() []command {
 	return []command{
+		{"init", "write a starting config and print what the source server needs (settings, GRANTs)", runInit},
 		{"check", "prerequisites: binlog settings, grants, storage put-if-absent", runCheck},
 		{"ingest", "mirror the source's binlog into the lake (a daemon; SIGTERM finishes the commit in flight)", runIngest},
+		{"status", "the operator's view: the lake's position, tables and files, and the running daemon's readiness and lag", runStatus},
 		{"log", "the commit log: version, time, kind, position, tables, rows", runLog},
 		{"tables", "tables, schemas, row counts, files", runTables},
 		{"query", "SQL about the lake as of any point (latest by default)", runQuery},
