@@ -121,7 +121,6 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 	var exps []map[string]expTable
 	var stamps []time.Time
 	cache := map[*tableSnap]expTable{}
-	ingested := false
 	for len(w.moments) < steps {
 		for range min(1+rnd.IntN(20), steps-len(w.moments)) {
 			if len(w.moments) == cut {
@@ -131,14 +130,7 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 			stamps = append(stamps, time.Now())
 			exps = append(exps, expectTables(w, cache))
 		}
-		args := []string{"--exit-when-caught-up"}
-		if !ingested {
-			args = append(args, "--start-gtid", start)
-			ingested = true
-		}
-		if err := e.ingest(args...).Wait(); err != nil {
-			t.Fatalf("binlake ingest: %v", err)
-		}
+		e.catchUp(start)
 	}
 	t.Logf("workload: %v; %d ingest runs", w.stats, e.runs)
 	places := txnPlaces(t, e.store())

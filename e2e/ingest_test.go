@@ -124,6 +124,19 @@ func (e *env) ingest(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// catchUp runs `binlake ingest --exit-when-caught-up`, the first run from
+// the GTID set start.
+func (e *env) catchUp(start string) {
+	e.t.Helper()
+	args := []string{"--exit-when-caught-up"}
+	if e.runs == 0 {
+		args = append(args, "--start-gtid", start)
+	}
+	if err := e.ingest(args...).Wait(); err != nil {
+		e.t.Fatalf("binlake ingest: %v", err)
+	}
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")

@@ -446,7 +446,6 @@ func TestQueryAsOfMatchesWorkload(t *testing.T) {
 	// daemon each: lake versions end at known moments (a caught-up run
 	// commits whole chunks), some holding a single transaction.
 	var ingestTime time.Duration
-	ingested := false
 	for len(w.moments) < steps {
 		for range min(1+rnd.IntN(30), steps-len(w.moments)) {
 			switch r := rnd.IntN(10); {
@@ -465,15 +464,8 @@ func TestQueryAsOfMatchesWorkload(t *testing.T) {
 			}
 			eff = append(eff, max(prev, srcTS))
 		}
-		args := []string{"--exit-when-caught-up"}
-		if !ingested {
-			args = append(args, "--start-gtid", start)
-			ingested = true
-		}
 		t0 := time.Now()
-		if err := e.ingest(args...).Wait(); err != nil {
-			t.Fatalf("binlake ingest: %v", err)
-		}
+		e.catchUp(start)
 		ingestTime += time.Since(t0)
 	}
 	if len(w.moments) != steps {

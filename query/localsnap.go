@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -117,7 +118,7 @@ func (c *Cache) findLocal(lakeID string, t *tableformat.TableState, seq int64) (
 		}
 		cands = append(cands, cand{n, key, e.Name()})
 	}
-	slices.SortFunc(cands, func(a, b cand) int { return -compareInt(a.seq, b.seq) })
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(b.seq, a.seq) })
 	for _, cd := range cands[:min(len(cands), localCandidates)] {
 		if !t.ExistsAt(cd.seq) {
 			continue
@@ -131,16 +132,6 @@ func (c *Cache) findLocal(lakeID string, t *tableformat.TableState, seq int64) (
 		}
 	}
 	return nil, nil
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pinLocal pins a local snapshot at path (see pin).

@@ -220,7 +220,7 @@ func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
 		if t.LastSnapshotSeq > 0 {
 			snap = fmt.Sprint(t.LastSnapshotSeq)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", t.Table, t.Files, byteText(t.Bytes),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", t.Table, t.Files, humanBytes(t.Bytes),
 			t.DataFiles, t.DataRows, t.DeleteFiles, t.DeleteRows, t.SnapshotFiles, t.SnapshotRows, snap)
 	}
 	return tw.Flush()
@@ -255,7 +255,7 @@ func writeDaemon(tw io.Writer, d daemonView, now time.Time) {
 	}
 	switch {
 	case s.LagBytes != nil:
-		fmt.Fprintf(tw, "  binlog to read\t%s (measured %s ago)\n", byteText(*s.LagBytes), now.Sub(s.LagBytesAt).Round(time.Second))
+		fmt.Fprintf(tw, "  binlog to read\t%s (measured %s ago)\n", humanBytes(*s.LagBytes), now.Sub(s.LagBytesAt).Round(time.Second))
 	default:
 		fmt.Fprintf(tw, "  binlog to read\tnot measured yet\n")
 	}
@@ -290,18 +290,4 @@ func orText(s, dflt string) string {
 		return dflt
 	}
 	return s
-}
-
-// byteText shows a byte count in binary units.
-func byteText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
