@@ -127,36 +127,58 @@ func TestResyncReplacesContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A "snapshot": one table's current rows, differently from the lake.
-	tb := w.live()[0]
+	// A "snapshot": one two-column table's current rows, differently from
+	// the lake, and another table found empty (it comes as its CREATE).
+	var tb, empty *wlTable
+	for _, x := range w.live() {
+		switch {
+		case tb == nil && len(x.t.Columns) == 2:
+			tb = x
+		case empty == nil && len(x.rows) > 0:
+			empty = x
+		}
+	}
+	if tb == nil || empty == nil {
+		t.Fatalf("the workload has no two-column table, or no second table with rows: %d tables", len(w.live()))
+	}
 	snap := &script{events: []Event{
 		&Rows{Table: tb.t, Op: RowSnapshot, After: [][]any{{int64(9001), "fresh"}}, Time: w.ts + 1},
+		&DDL{Op: DDLCreate, DB: empty.t.DB, Name: empty.t.Name, Table: empty.t},
 		&Commit{Time: w.ts + 1, End: tableformat.Position{GTIDSet: "0-1-999", File: "mysql-bin.000002", Pos: 4}},
 	}}
-	if len(tb.t.Columns) != 2 {
-		t.Skip("the workload altered the first table")
-	}
 	if err := New(l, Options{}).Run(ctx, Resync(snap)); err != nil {
 		t.Fatal(err)
+	}
+	scan := func(p tableformat.Point, x *wlTable) []tableformat.Row {
+		t.Helper()
+		table, ok := p.State.TableByName(x.t.DB, x.t.Name, p.Seq)
+		if !ok {
+			t.Fatalf("table %s.%s missing", x.t.DB, x.t.Name)
+		}
+		_, rows, err := tableformat.ScanTable(ctx, store, p, table.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
 	}
 	p, err := l.AtLatest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	table, ok := p.State.TableByName(tb.t.DB, tb.t.Name, p.Seq)
-	if !ok {
-		t.Fatal("table missing")
+	if rows := scan(p, tb); len(rows) != 1 || rows[0].Values[1] != "fresh" {
+		t.Fatalf("after resync: %v", rows)
 	}
-	_, rows, err := tableformat.ScanTable(ctx, store, p, table.ID)
-	if err != nil || len(rows) != 1 || rows[0].Values[1] != "fresh" {
-		t.Fatalf("after resync: %v %v", rows, err)
+	if rows := scan(p, empty); len(rows) != 0 {
+		t.Fatalf("the table the snapshot found empty holds %d rows after resync", len(rows))
 	}
 	old, err := l.AtVersion(ctx, before.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, oldRows, err := tableformat.ScanTable(ctx, store, old, table.ID); err != nil || len(oldRows) != len(tb.rows) {
-		t.Fatalf("history before the resync: %d rows, %v; want %d", len(oldRows), err, len(tb.rows))
+	for _, x := range []*wlTable{tb, empty} {
+		if rows := scan(old, x); len(rows) != len(x.rows) {
+			t.Fatalf("history of %s.%s before the resync: %d rows; want %d", x.t.DB, x.t.Name, len(rows), len(x.rows))
+		}
 	}
 }
 
