@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 )
@@ -115,6 +116,47 @@ func (t *TableState) TruncatedAt(seq int64) int64 {
 		}
 	}
 	return last
+}
+
+// RowCount returns how many rows the table holds at the newest state,
+// from the files' metadata alone: the rows of the newest snapshot, plus the
+// data rows and minus the delete keys of the delta files after it (after
+// the last truncation, when that is newer). Each delete key removes one
+// row the source held, so the count is exact; exact is false when a delta
+// file holds changes from both sides of that boundary (files merged
+// across it), and the count then includes all of that file's rows.
+func (t *TableState) RowCount() (rows int64, exact bool) {
+	var snapSeq int64
+	for _, f := range t.Files {
+		if f.Kind == FileSnapshot {
+			snapSeq = max(snapSeq, f.AsOfSeq)
+		}
+	}
+	after, useSnap := snapSeq, snapSeq > 0 // deltas count from after this sequence
+	if trunc := t.TruncatedAt(math.MaxInt64); trunc > snapSeq {
+		// Rows before a truncation are gone, the snapshot's too.
+		after, useSnap = trunc-1, false
+	}
+	exact = true
+	for _, f := range t.Files {
+		switch {
+		case f.Kind == FileSnapshot:
+			if useSnap && f.AsOfSeq == snapSeq {
+				rows += f.Rows
+			}
+			continue
+		case f.Rows == 0 || f.MaxSeq <= after:
+			continue
+		case f.MinSeq <= after:
+			exact = false
+		}
+		if f.Kind == FileDelete {
+			rows -= f.Rows
+		} else {
+			rows += f.Rows
+		}
+	}
+	return rows, exact
 }
 
 // SortedFiles returns the live files ordered by kind, then sequence, then path.

@@ -50,16 +50,10 @@ type retentionStatus struct {
 // tableStatus is one table: the counts of `binlake tables` (makeTableRow),
 // and its newest snapshot.
 type tableStatus struct {
-	Table         string `json:"table"` // db.table
-	ID            int64  `json:"table_id"`
-	Files         int    `json:"files"`
-	Bytes         int64  `json:"bytes"`
-	DataFiles     int    `json:"data_files"`
-	DataRows      int64  `json:"data_rows"`
-	DeleteFiles   int    `json:"delete_files"`
-	DeleteRows    int64  `json:"delete_rows"`
-	SnapshotFiles int    `json:"snapshot_files"`
-	SnapshotRows  int64  `json:"snapshot_rows"`
+	Table string `json:"table"` // db.table
+	ID    int64  `json:"table_id"`
+	Files int    `json:"files"`
+	tableCounts
 	// LastSnapshotSeq is the change sequence of the newest materialized
 	// snapshot (compaction or initial snapshot); 0: none.
 	LastSnapshotSeq int64 `json:"last_snapshot_seq"`
@@ -122,9 +116,7 @@ func makeLakeStatus(url string, st *tableformat.State) lakeStatus {
 // never disagree.
 func makeTableStatus(t *tableformat.TableState) tableStatus {
 	r := makeTableRow(t)
-	s := tableStatus{Table: r.DB + "." + r.Table, ID: r.ID, Files: r.DataFiles + r.DeleteFiles + r.SnapshotFiles, Bytes: r.Bytes,
-		DataFiles: r.DataFiles, DataRows: r.DataRows, DeleteFiles: r.DeleteFiles, DeleteRows: r.DeleteRows,
-		SnapshotFiles: r.SnapshotFiles, SnapshotRows: r.SnapshotRows}
+	s := tableStatus{Table: r.DB + "." + r.Table, ID: r.ID, Files: r.DataFiles + r.DeleteFiles + r.SnapshotFiles, tableCounts: r.tableCounts}
 	for _, f := range t.Files {
 		if f.Kind == tableformat.FileSnapshot {
 			s.LastSnapshotSeq = max(s.LastSnapshotSeq, f.AsOfSeq)
@@ -214,13 +206,13 @@ func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
 		return err
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tFILES\tBYTES\tDATA FILES/ROWS\tDELETE FILES/KEYS\tSNAPSHOT FILES/ROWS\tLAST SNAPSHOT SEQ")
+	fmt.Fprintln(tw, "TABLE\tROWS\tFILES\tBYTES\tDATA FILES/ROWS\tDELETE FILES/KEYS\tSNAPSHOT FILES/ROWS\tLAST SNAPSHOT SEQ")
 	for _, t := range rep.Tables {
 		snap := "-"
 		if t.LastSnapshotSeq > 0 {
 			snap = fmt.Sprint(t.LastSnapshotSeq)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", t.Table, t.Files, humanBytes(t.Bytes),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", t.Table, rowsText(t.Rows, t.RowsExact, false), t.Files, humanBytes(t.Bytes),
 			t.DataFiles, t.DataRows, t.DeleteFiles, t.DeleteRows, t.SnapshotFiles, t.SnapshotRows, snap)
 	}
 	return tw.Flush()

@@ -88,7 +88,7 @@ func TestStatusLakeOnly(t *testing.T) {
 		"version      6 (vacuum)", "mysql-bin.000001:900, GTID 0-1-4", "source time  2026-11-01T12:00:00.000000Z",
 		"history from 2026-11-01T12:00:00.000000Z (seq 4)",
 		"not reachable at " + addr + " (showing the lake only)",
-		"shop.purchases", "2/2", "1/2", "  4\n",
+		"shop.purchases  2     3", "2/2", "1/2", "  4\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q", want)
@@ -122,7 +122,8 @@ func TestStatusLakeOnly(t *testing.T) {
 	}
 	ts := rep.Tables[0]
 	if ts.Table != "shop.purchases" || ts.DataRows != tr.DataRows || ts.DataFiles != tr.DataFiles || ts.SnapshotRows != tr.SnapshotRows ||
-		ts.SnapshotFiles != 1 || ts.Bytes != tr.Bytes || ts.Files != 3 || ts.LastSnapshotSeq != 4 {
+		ts.SnapshotFiles != 1 || ts.Bytes != tr.Bytes || ts.Files != 3 || ts.LastSnapshotSeq != 4 ||
+		ts.Rows != 2 || !ts.RowsExact || tr.Rows != 2 || !tr.RowsExact {
 		t.Fatalf("table %+v, tables says %+v", ts, tr)
 	}
 

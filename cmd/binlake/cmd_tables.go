@@ -17,13 +17,22 @@ type tableRow struct {
 	SchemaVersion int           `json:"schema_version"`
 	Columns       []tableColumn `json:"columns"`
 	Key           []string      `json:"key"`
-	DataFiles     int           `json:"data_files"`
-	DataRows      int64         `json:"data_rows"`
-	DeleteFiles   int           `json:"delete_files"`
-	DeleteRows    int64         `json:"delete_rows"`
-	SnapshotFiles int           `json:"snapshot_files"`
-	SnapshotRows  int64         `json:"snapshot_rows"`
-	Bytes         int64         `json:"bytes"`
+	tableCounts
+}
+
+// tableCounts are a table's rows and files, shared by tables and status.
+type tableCounts struct {
+	// Rows is how many rows the table holds now (RowCount: from the
+	// files' metadata); RowsExact is false when that is an estimate.
+	Rows          int64 `json:"rows"`
+	RowsExact     bool  `json:"rows_exact"`
+	Bytes         int64 `json:"bytes"`
+	DataFiles     int   `json:"data_files"`
+	DataRows      int64 `json:"data_rows"`
+	DeleteFiles   int   `json:"delete_files"`
+	DeleteRows    int64 `json:"delete_rows"`
+	SnapshotFiles int   `json:"snapshot_files"`
+	SnapshotRows  int64 `json:"snapshot_rows"`
 }
 
 type tableColumn struct {
@@ -53,21 +62,21 @@ func runTables(ctx context.Context, env *cliEnv, args []string) error {
 		return writeJSONLines(env.stdout, rows)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tID\tSCHEMA\tKEY\tDATA FILES/ROWS\tDELETE FILES/KEYS\tSNAPSHOT FILES/ROWS\tBYTES")
+	fmt.Fprintln(tw, "TABLE\tID\tSCHEMA\tKEY\tROWS\tDATA FILES/ROWS\tDELETE FILES/KEYS\tSNAPSHOT FILES/ROWS\tBYTES")
 	for _, r := range rows {
 		name := r.DB + "." + r.Table
 		if r.Dropped {
 			name += " (dropped)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\tv%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%d\n", name, r.ID, r.SchemaVersion,
-			keyText(r.Key), r.DataFiles, r.DataRows, r.DeleteFiles, r.DeleteRows, r.SnapshotFiles, r.SnapshotRows, r.Bytes)
+		fmt.Fprintf(tw, "%s\t%d\tv%d\t%s\t%s\t%d/%d\t%d/%d\t%d/%d\t%d\n", name, r.ID, r.SchemaVersion,
+			keyText(r.Key), rowsText(r.Rows, r.RowsExact, r.Dropped), r.DataFiles, r.DataRows, r.DeleteFiles, r.DeleteRows, r.SnapshotFiles, r.SnapshotRows, r.Bytes)
 		if *columns {
 			for _, c := range r.Columns {
 				null := "not null"
 				if c.Nullable {
 					null = "null"
 				}
-				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\n", c.Name, c.Type, null)
+				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", c.Name, c.Type, null)
 			}
 		}
 	}
@@ -86,6 +95,7 @@ func makeTableRow(t *tableformat.TableState) tableRow {
 			r.Key = append(r.Key, c.Name)
 		}
 	}
+	r.Rows, r.RowsExact = t.RowCount()
 	for _, f := range t.Files {
 		r.Bytes += f.Bytes
 		switch f.Kind {
@@ -101,6 +111,17 @@ func makeTableRow(t *tableformat.TableState) tableRow {
 		}
 	}
 	return r
+}
+
+// rowsText shows a row count: "~" marks an estimate, "-" a dropped table.
+func rowsText(rows int64, exact, dropped bool) string {
+	switch {
+	case dropped:
+		return "-"
+	case !exact:
+		return fmt.Sprintf("~%d", rows)
+	}
+	return fmt.Sprint(rows)
 }
 
 // keyText shows a table's key; a table without one is keyed by its whole row.
