@@ -118,6 +118,17 @@ ingest:
 		return runBinary(t, environ(password), until, append([]string{"ingest", "-c", cfg, "--exit-when-caught-up"}, args...)...)
 	}
 
+	// noLake checks that a failed first ingest committed no table: the
+	// lake it created holds nothing but its creation.
+	noLake := func(t *testing.T, cfg, password string) {
+		t.Helper()
+		r := runBinary(t, environ(password), "", "tables", "-c", cfg, "--format", "json")
+		expect(t, "tables after the failed ingest", r, 0)
+		if r.out != "" {
+			t.Errorf("the failed ingest committed tables:\n%s", r.out)
+		}
+	}
+
 	t.Run("bad config", func(t *testing.T) {
 		cfg := config(db, db.User, minio.Endpoint, "", "") // no server_id
 		expect(t, "check", check(cfg, db.UserPassword), 2, "source.server_id", "no other replica")
@@ -145,6 +156,27 @@ ingest:
 		// Changes logged as statements cannot be mirrored: ingest refuses
 		// to run rather than lose them.
 		expect(t, "ingest", ingest(cfg, db.UserPassword, ""), 1, "binlog_format=STATEMENT", "cannot be mirrored", "SET GLOBAL binlog_format=ROW")
+		noLake(t, cfg, db.UserPassword)
+	})
+
+	t.Run("a session with binlog_format STATEMENT", func(t *testing.T) {
+		cfg := config(db, db.User, minio.Endpoint, "", serverID)
+		expect(t, "ingest", ingest(cfg, db.UserPassword, ""), 0, "initial snapshot committed")
+		// The server logs rows, but one session logs its change as SQL
+		// text: ingest stops before it rather than skip it…
+		db.Exec(t, "SET SESSION binlog_format=STATEMENT; INSERT INTO shop.orders VALUES (7, 7.00)")
+		expect(t, "ingest", ingest(cfg, db.UserPassword, ""), 1, "logged INSERT on shop.orders as a statement",
+			"binlog_format STATEMENT or MIXED", "source.snapshot: always")
+		// … and a re-snapshot brings the lake level with the source.
+		resync := runBinary(t, append(environ(db.UserPassword), "BINLAKE_SOURCE_SNAPSHOT=always"), "",
+			"ingest", "-c", cfg, "--exit-when-caught-up")
+		expect(t, "ingest with a new snapshot", resync, 0, "initial snapshot committed")
+		q := runBinary(t, environ(db.UserPassword), "", "query", "-c", cfg, "--format", "csv", "SELECT id FROM shop.orders WHERE id = 7")
+		expect(t, "query", q, 0)
+		if q.out != "id\n7\n" {
+			t.Errorf("shop.orders 7 in the lake after the new snapshot:\n%s", q.out)
+		}
+		db.Exec(t, "DELETE FROM shop.orders WHERE id = 7")
 	})
 
 	t.Run("binlog_row_metadata MINIMAL", func(t *testing.T) {
@@ -152,6 +184,11 @@ ingest:
 		defer db.Exec(t, "SET GLOBAL binlog_row_metadata=FULL")
 		cfg := config(db, db.User, minio.Endpoint, "", serverID+"  snapshot: never\n")
 		expect(t, "check", check(cfg, db.UserPassword), 1, "binlog_row_metadata=MINIMAL", "SET GLOBAL binlog_row_metadata=FULL")
+		// A new lake's snapshot would be followed by rows that cannot be
+		// decoded: ingest refuses before committing it.
+		snapCfg := config(db, db.User, minio.Endpoint, "", serverID)
+		expect(t, "ingest", ingest(snapCfg, db.UserPassword, ""), 1, "binlog_row_metadata=MINIMAL", "set binlog_row_metadata=FULL")
+		noLake(t, snapCfg, db.UserPassword)
 		from := binlogPos(t, db)
 		db.Exec(t, "INSERT INTO shop.orders VALUES (2, 1.25)")
 		// Retrying cannot fix it: ingest stops at once, saying what to do.
@@ -166,6 +203,13 @@ ingest:
 		// The snapshot needs SELECT only; streaming needs the rest.
 		expect(t, "ingest", ingest(cfg, weakPassword, ""), 1, "BINLOG MONITOR", "grant it to user",
 			"binlake check lists every privilege")
+		noLake(t, cfg, weakPassword)
+		// With positions readable, the stream still needs REPLICATION
+		// SLAVE: ingest says so before the snapshot commits anything.
+		db.Exec(t, "GRANT BINLOG MONITOR ON *.* TO 'weak'@'%'")
+		expect(t, "ingest", ingest(cfg, weakPassword, ""), 1, "REPLICATION SLAVE", `user "weak"`,
+			"binlake check lists every privilege")
+		noLake(t, cfg, weakPassword)
 	})
 
 	t.Run("bucket missing", func(t *testing.T) {

@@ -102,6 +102,11 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	newLake := from.IsZero()
 	if start == nil && ((newLake && cfg.Source.Snapshot == "auto") || cfg.Source.Snapshot == "always") {
+		// What streaming needs is checked before the snapshot commits
+		// anything: a setup that cannot stream leaves no lake behind.
+		if err := mysql.Preflight(ctx, srcCfg); err != nil {
+			return sourceError(err)
+		}
 		ops.setReady(true, "")
 		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg)); err != nil {
 			return sourceError(err)
@@ -235,7 +240,8 @@ func fatalIngestError(err error) bool {
 	return errors.Is(err, mysql.ErrPositionLost) || errors.Is(err, mysql.ErrTLSCertificate) || errors.Is(err, tableformat.ErrConflict) ||
 		errors.Is(err, tableformat.ErrCorrupt) || errors.As(err, &ce) || errors.As(err, &ive) ||
 		// The source's settings and grants: retrying does not fix them.
-		errors.Is(err, mysql.ErrNotRowFormat) || errors.Is(err, mysql.ErrNoRowMetadata) || mysql.IsAccessDenied(err)
+		errors.Is(err, mysql.ErrNotRowFormat) || errors.Is(err, mysql.ErrNoRowMetadata) || errors.Is(err, mysql.ErrPartialRowImage) ||
+		mysql.IsAccessDenied(err)
 }
 
 // sourceError marks a lost position for its exit code.

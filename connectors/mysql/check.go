@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/binlake/binlake/tableformat"
 )
 
 // CheckResult is one prerequisite of the source: whether it holds, what was
@@ -72,6 +75,43 @@ func CheckSource(ctx context.Context, cfg SourceConfig) ([]CheckResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// ErrPartialRowImage reports row events without every column: the server
+// does not log full row images, so rows cannot be mirrored.
+var ErrPartialRowImage = errors.New("partial row image: set binlog_row_image=FULL (SET GLOBAL and the server's config); " +
+	"events logged before cannot be mirrored: start a new lake, or --start-position/--start-gtid past them")
+
+// Preflight proves, before a new lake's initial snapshot commits anything,
+// that streaming will work after it: it opens the binlog stream at the
+// server's current position (credentials, binary logging, row format, the
+// privileges to read positions and to register as a replica) and reads
+// binlog_row_image and binlog_row_metadata, which must be FULL. Unlike
+// CheckSource it tries rather than reads SHOW GRANTS, so privileges that
+// come through roles count.
+func Preflight(ctx context.Context, cfg SourceConfig) error {
+	cfg.StopAtCaughtUp = false
+	src, err := NewBinlogSource(ctx, cfg, tableformat.Position{})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	conn, err := src.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	vars, err := serverVariables(conn, "binlog_row_image", "binlog_row_metadata")
+	if err != nil {
+		return fmt.Errorf("binlog source: %s: %w", src.addr(), err)
+	}
+	if v := vars["binlog_row_image"]; !strings.EqualFold(v, "FULL") {
+		return fmt.Errorf("binlog source: %s: binlog_row_image=%s: %w", src.addr(), v, ErrPartialRowImage)
+	}
+	if v, ok := vars["binlog_row_metadata"]; !strings.EqualFold(v, "FULL") {
+		return fmt.Errorf("binlog source: %s: binlog_row_metadata=%s: %w", src.addr(), orNone(v, ok), ErrNoRowMetadata)
+	}
+	return nil
 }
 
 func orNone(v string, ok bool) string {

@@ -165,8 +165,7 @@ func (s *SnapshotSource) pinBinlogSnapshot() error {
 			"use snapshot strategy global_read_lock or table_locks", sourceAddr(s.cfg), ErrSnapshotUnsupported)
 	}
 	if s.pos.File == "" || s.pos.Pos == 0 {
-		return fmt.Errorf("snapshot source: %s reports no binlog snapshot position: binary logging is off: "+
-			"add log_bin (e.g. log_bin=mysql-bin) to the server's [mysqld] config and restart it (binlake check lists every prerequisite)", sourceAddr(s.cfg))
+		return fmt.Errorf("snapshot source: %s reports no binlog snapshot position: %s", sourceAddr(s.cfg), binlogOffFix)
 	}
 	if s.cfg.Flavor == gomysql.MariaDBFlavor {
 		var err error
@@ -463,9 +462,14 @@ func binlogStatus(conn *client.Conn) (tableformat.Position, error) {
 	return parseBinlogStatus(r)
 }
 
+// binlogOffFix says what to do about a server that reports no binlog
+// position.
+const binlogOffFix = "binary logging is off: add log_bin (e.g. log_bin=mysql-bin) to the server's [mysqld] config and restart it " +
+	"(binlake check lists every prerequisite)"
+
 func parseBinlogStatus(r *gomysql.Result) (tableformat.Position, error) {
 	if r == nil || r.Resultset == nil || r.RowNumber() == 0 {
-		return tableformat.Position{}, errors.New("the server reports no binlog position: binary logging is off (set log_bin)")
+		return tableformat.Position{}, errors.New("the server reports no binlog position: " + binlogOffFix)
 	}
 	var p tableformat.Position
 	var err error

@@ -535,6 +535,14 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 	case "COMMIT": // non-transactional tables
 		return s.commit(ev.Header.LogPos)
 	}
+	if verb, targets, ok := DMLTargets(string(e.Schema), sql); ok {
+		for _, t := range targets {
+			if s.cfg.Include(t[0], t[1]) {
+				return s.statementLogged(ev, verb, t)
+			}
+		}
+		// Changes to tables the lake does not mirror: nothing to lose.
+	}
 	if !s.inTxn {
 		s.begin("", ev.Header.Timestamp)
 	}
@@ -555,6 +563,26 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 		return s.commit(ev.Header.LogPos)
 	}
 	return nil
+}
+
+// statementLogged is the error for a change to a mirrored table that the
+// server logged as SQL text: its session ran with binlog_format STATEMENT
+// or MIXED. Its rows are not in the binlog, so ingest stops before the
+// transaction that holds it; skipping it would lose the change.
+func (s *BinlogSource) statementLogged(ev *replication.BinlogEvent, verb string, t [2]string) error {
+	start := ev.Header.LogPos
+	if start >= ev.Header.EventSize {
+		start -= ev.Header.EventSize // where the event begins
+	}
+	at := tableformat.Position{File: s.file, Pos: uint64(start)}.FilePos()
+	if s.txnGTID != "" {
+		at += " (GTID " + s.txnGTID + ")"
+	}
+	return fmt.Errorf("binlog source: at %s the server logged %s on %s.%s as a statement, not as rows; "+
+		"the session that ran it had binlog_format STATEMENT or MIXED: %w. Make every writer log rows "+
+		"(SET GLOBAL binlog_format=ROW, and reconnect or fix sessions that set their own format), then re-snapshot the lake: "+
+		"run ingest once with source.snapshot: always (BINLAKE_SOURCE_SNAPSHOT=always); the lake's history is kept",
+		at, verb, t[0], t[1], ErrNotRowFormat)
 }
 
 // Query event status variable codes (MariaDB's log_event.h).
@@ -829,7 +857,7 @@ func (s *BinlogSource) rows(typ replication.EventType, e *replication.RowsEvent)
 	}
 	for _, skipped := range e.SkippedColumns {
 		if len(skipped) > 0 {
-			return fmt.Errorf("binlog source: table %s.%s: partial row image (set binlog_row_image=FULL)", c.table.DB, c.table.Name)
+			return fmt.Errorf("binlog source: table %s.%s: %w", c.table.DB, c.table.Name, ErrPartialRowImage)
 		}
 	}
 	r := &ingest.Rows{Table: c.table, Op: op, Time: s.txnTime}
