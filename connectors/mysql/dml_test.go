@@ -46,3 +46,18 @@ func TestDMLTargets(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDMLTargets: any statement text is read without a panic, and a
+// statement that is not data-changing names no table.
+func FuzzDMLTargets(f *testing.F) {
+	for _, s := range []string{"INSERT INTO t VALUES (1)", "UPDATE (a JOIN (SELECT 1) x ON (1)) SET a.b = 1",
+		"DELETE t1.*, FROM", "WITH c AS (SELECT 1) DELETE FROM", "LOAD DATA INFILE", "UPDATE ((((", "DELETE `a`.`b`.* FROM ``"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		verb, targets, ok := DMLTargets("db", sql)
+		if !ok && (verb != "" || len(targets) > 0) {
+			t.Fatalf("DMLTargets(%q) = %q, %q, false", sql, verb, targets)
+		}
+	})
+}
