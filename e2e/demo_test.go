@@ -28,13 +28,15 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	freePort := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	env := append(os.Environ(), "BINLAKE_DEMO_DIR="+dir, "BINLAKE_DEMO_PORT="+strconv.Itoa(port),
+	env := append(os.Environ(), "BINLAKE_DEMO_DIR="+dir, "BINLAKE_DEMO_PORT="+freePort(), "BINLAKE_DEMO_OPS_PORT="+freePort(),
 		"BINLAKE_DEMO_SECONDS=12", "BINLAKE_BIN="+binary)
 	clean := func() string {
 		cmd := exec.Command("bash", "../scripts/demo-clean.sh")
@@ -76,6 +78,13 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "panic") || strings.Contains(text, "goroutine ") {
 		t.Fatalf("a stack trace in the demo:\n%s", text)
+	}
+	// The explore commands include status, which finds the daemon.
+	status := exec.Command(binary, "status", "-c", filepath.Join(dir, "binlake.yaml"))
+	status.Env = env
+	sout, err := status.CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^daemon +ready, up `).Match(sout) || !regexp.MustCompile(`(?m)^shop\.orders +\d+ `).Match(sout) {
+		t.Fatalf("binlake status in the running demo: %v\n%s", err, sout)
 	}
 	pw, err := os.ReadFile(filepath.Join(dir, "run", "password"))
 	if err != nil || len(pw) == 0 || strings.Contains(text, string(pw)) {

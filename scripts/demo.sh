@@ -11,6 +11,7 @@
 #
 #   BINLAKE_DEMO_DIR      where everything lives (default /var/tmp/binlake-demo)
 #   BINLAKE_DEMO_PORT     MariaDB's port (default 33306)
+#   BINLAKE_DEMO_OPS_PORT the daemon's /metrics and /status port (default 39464)
 #   BINLAKE_DEMO_SECONDS  how long the stream of changes runs (default 75)
 #   BINLAKE_BIN           the binlake binary (default bin/binlake, built if missing)
 #
@@ -21,6 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${BINLAKE_DEMO_DIR:-/var/tmp/binlake-demo}
 port=${BINLAKE_DEMO_PORT:-33306}
+ops_port=${BINLAKE_DEMO_OPS_PORT:-39464}
 seconds=${BINLAKE_DEMO_SECONDS:-75}
 cd "$here"
 binlake=${BINLAKE_BIN:-bin/binlake}
@@ -129,7 +131,7 @@ warehouse:
   url: file://$dir/warehouse
 ingest:
   commit_interval: 500ms
-  listen: 127.0.0.1:0
+  listen: 127.0.0.1:$ops_port   # /metrics, /healthz, /readyz, /status (binlake status asks it)
 query:
   cache_dir: $dir/cache
 log:
@@ -208,7 +210,8 @@ cat <<EOF
   $binlake query  -c $dir/binlake.yaml                   (interactive, on a terminal)
   $binlake log    -c $dir/binlake.yaml --tail 10
   $binlake tables -c $dir/binlake.yaml
+  $binlake status -c $dir/binlake.yaml                   (the daemon: position, lag, last commit; rows per table)
   $client --defaults-file=$dir/my.cnf --user=root shop   (change the source, then query again)
-  docs: docs/query.md, docs/compaction.md, docs/cli.md
+  docs: docs/query.md, docs/compaction.md, docs/operations.md, docs/cli.md
 Stop everything and remove the demo: make demo-clean
 EOF
