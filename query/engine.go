@@ -177,6 +177,9 @@ type Session struct {
 	pending []pendingView
 	// localViews counts the views reading a local snapshot.
 	localViews int
+	// clashing names the tables left out because their names differ from
+	// another's only in case (caseClashes).
+	clashing []string
 }
 
 // Open opens a session at p. Every file the point's views and the tables'
@@ -184,14 +187,24 @@ type Session struct {
 // reads past, the pinned version.
 func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err error) {
 	s = &Session{Point: p, cache: e.cache, opts: e.opts}
+	clashes := caseClashes(p)
+	s.clashing = clashingNames(p, clashes)
+	if len(s.clashing) > 0 {
+		e.opts.Logger.Warn("tables left out of the session: their names differ only in case, which DuckDB cannot tell apart",
+			"tables", strings.Join(s.clashing, ", "))
+	}
+	opened := s // an error return sets s to nil before this runs
 	defer func() {
 		if err != nil {
-			s.Close()
+			opened.Close()
 		}
 	}()
 	var views, macros []*tablePlan
 	var allowed []string
 	for _, t := range p.State.SortedTables() {
+		if clashes[t.ID] {
+			continue
+		}
 		if t.ExistsAt(p.Seq) {
 			v, pv, local, err := e.planView(p, t)
 			if local != nil {
@@ -410,6 +423,10 @@ func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.C
 		cancel()
 		if stopped != nil {
 			return nil, nil, fmt.Errorf("query stopped after %s (the statement time limit): %w", s.opts.Timeout, ctx.Err())
+		}
+		if len(s.clashing) > 0 {
+			err = fmt.Errorf("%w (left out of every session: %s, whose names differ from another table's only in case, "+
+				"which DuckDB cannot tell apart; see docs/query.md)", err, strings.Join(s.clashing, ", "))
 		}
 		return nil, nil, err
 	}

@@ -502,3 +502,59 @@ func retentionGuard(sel, param string, r *tableformat.Retention) string {
 		r.FromTime.UTC().Format(time.RFC3339Nano), r.FromSeq)
 	return fmt.Sprintf("SELECT * FROM (%s) WHERE CASE WHEN %s < %d THEN error(%s) ELSE true END", sel, param, r.FromSeq, quoteString(msg))
 }
+
+// caseClashes returns the tables of p that a session leaves out: DuckDB
+// compares schema and view names without regard to ASCII case, so two
+// tables whose names (at p.Seq for the view, the current one for the
+// macros) differ only in case cannot both be views, and creating them
+// would fail every session. Both are left out, never one silently in the
+// other's place.
+func caseClashes(p tableformat.Point) map[int64]bool {
+	owners := map[string]map[int64]bool{}
+	add := func(id int64, n tableformat.TableName) {
+		k := asciiLower(n.DB) + "\x00" + asciiLower(n.Name)
+		if owners[k] == nil {
+			owners[k] = map[int64]bool{}
+		}
+		owners[k][id] = true
+	}
+	for _, t := range p.State.SortedTables() {
+		if t.ExistsAt(p.Seq) {
+			add(t.ID, t.NameAt(p.Seq))
+		}
+		if t.DroppedSeq == 0 {
+			add(t.ID, t.Current())
+		}
+	}
+	out := map[int64]bool{}
+	for _, ids := range owners {
+		if len(ids) > 1 {
+			for id := range ids {
+				out[id] = true
+			}
+		}
+	}
+	return out
+}
+
+// clashingNames lists the tables of caseClashes as db.table, sorted.
+func clashingNames(p tableformat.Point, clashes map[int64]bool) []string {
+	var out []string
+	for id := range clashes {
+		n := p.State.Tables[id].Current()
+		out = append(out, n.DB+"."+n.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// asciiLower folds ASCII letters only, as DuckDB compares identifiers.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

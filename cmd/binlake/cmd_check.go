@@ -20,8 +20,8 @@ func runCheck(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *format != "table" && *format != "json" {
-		return &usageError{fmt.Sprintf("--format %q: use table or json", *format)}
+	if err := checkFormat(*format); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*cfgPath, env.getenv)
 	if err != nil {

@@ -158,8 +158,8 @@ func (rc readCommand) open(ctx context.Context, env *cliEnv, args []string) (*la
 	if err := parseFlags(rc.fs, args); err != nil {
 		return nil, nil, err
 	}
-	if *rc.format != "table" && *rc.format != "json" {
-		return nil, nil, &usageError{fmt.Sprintf("--format %q: use table or json", *rc.format)}
+	if err := checkFormat(*rc.format); err != nil {
+		return nil, nil, err
 	}
 	lk, err := openLake(ctx, env, *rc.cfgPath)
 	if err != nil {
@@ -180,6 +180,14 @@ func writeJSONLines[T any](w io.Writer, rows []T) error {
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkFormat checks a --format of table or json.
+func checkFormat(format string) error {
+	if format != "table" && format != "json" {
+		return &usageError{fmt.Sprintf("--format %q: use table or json", format)}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -65,6 +66,7 @@ func commands() []command {
 		{"serve", "SQL over HTTP, as of any point", runServe},
 		{"compact", "snapshots and merged delta files where the policy calls for them (for cron)", runCompact},
 		{"vacuum", "remove history older than the retention window, then delete unneeded objects", runVacuum},
+		{"verify", "check a lake end to end: log, checkpoints, every file's size, checksum and rows; orphans", runVerify},
 	}
 }
 
@@ -127,7 +129,9 @@ func exitCode(ctx context.Context, err error) int {
 		return exitCorrupt
 	case errors.Is(err, tableformat.ErrNoLake):
 		return exitNoLake
-	case errors.Is(err, errStorage):
+	case errors.Is(err, errStorage), errors.Is(err, fs.ErrPermission):
+		// fs.ErrPermission: the storage refused the key (a read-only
+		// key given to a command that writes).
 		return exitStorage
 	case ctx.Err() != nil:
 		return exitInterrupts
