@@ -3,20 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
+	"math"
+	"net"
 	"os"
 	"path"
-	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/mysql"
+	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/query"
 )
@@ -212,136 +211,151 @@ type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
 
-// loadConfig reads path (if not empty), then the environment, then secret
-// files, and validates the result.
-func loadConfig(path string, env func(string) (string, bool)) (*Config, error) {
-	cfg := defaultConfig()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, &configError{fmt.Sprintf("config %s: %v", path, err)}
-		}
-		dec := yaml.NewDecoder(strings.NewReader(string(data)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, &configError{fmt.Sprintf("config %s: %v", path, cleanYAMLError(err))}
-		}
-	}
-	var errs []string
-	walkConfig(reflect.ValueOf(&cfg).Elem(), "", func(key string, f reflect.Value, secret bool) {
-		name := envName(key)
-		if v, ok := env(name); ok {
-			if err := setValue(f, v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s (from %s): %v", key, name, err))
-			}
-		}
-		if !secret {
-			return
-		}
-		if file, ok := env(name + "_FILE"); ok {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: reading %s_FILE: %v", key, name, err))
-				return
-			}
-			f.SetString(strings.TrimRight(string(b), "\r\n"))
-		}
-	})
-	if len(errs) > 0 {
-		return nil, &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+// problem is one thing wrong with a configuration: the key it is about (a
+// dotted path such as source.port, or an environment variable), where the
+// value came from (a line of the file, or an environment variable), and
+// what is wrong, with a hint at what to write instead. A problem never
+// shows a secret's value.
+type problem struct {
+	key  string
+	line int    // line of the file; 0 when not from the file
+	from string // the environment variable the value came from, if any
+	msg  string
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?`)
+func (p problem) String() string {
+	switch {
+	case p.line > 0:
+		return fmt.Sprintf("%s (line %d): %s", p.key, p.line, p.msg)
+	case p.from != "":
+		return fmt.Sprintf("%s (from %s): %s", p.key, p.from, p.msg)
+	}
+	return p.key + ": " + p.msg
+}
 
-func cleanYAMLError(err error) string {
-	return yamlLineRE.ReplaceAllString(err.Error(), "")
+// problemsError is the configError that lists ps under header.
+func problemsError(header string, ps []problem) error {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return &configError{header + ":\n  " + strings.Join(lines, "\n  ")}
 }
 
 var sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Validate reports every problem at once, each with its key and a hint.
 func (c *Config) Validate() error {
-	var errs []string
+	if ps := c.problems(); len(ps) > 0 {
+		return problemsError("bad configuration", ps)
+	}
+	return nil
+}
+
+// problems is what Validate reports.
+func (c *Config) problems() []problem {
+	var ps []problem
 	bad := func(key, format string, a ...any) {
-		errs = append(errs, key+": "+fmt.Sprintf(format, a...))
+		ps = append(ps, problem{key: key, msg: fmt.Sprintf(format, a...)})
 	}
-	if !sourceNameRE.MatchString(c.Source.Name) {
-		bad("source.name", "%q must be 1–63 characters of a-z, 0-9, _ and -, starting with a letter or digit (it names the lake's folder)", c.Source.Name)
-	}
+	s := c.Source
 	switch {
-	case c.Warehouse.URL == "":
-		bad("warehouse.url", "missing: give file:///absolute/path or s3://bucket/prefix")
-	case strings.HasPrefix(c.Warehouse.URL, "s3://"):
-		s := c.Warehouse.S3
-		if s.Endpoint == "" {
-			bad("warehouse.s3.endpoint", "missing: host:port of the S3 service (e.g. s3.amazonaws.com or 127.0.0.1:9000)")
-		}
-		if s.AccessKeyID == "" || s.SecretAccessKey == "" {
-			bad("warehouse.s3.access_key_id", "an s3:// warehouse needs access_key_id and secret_access_key (or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY[_FILE])")
-		}
-		if s.RequestTimeout <= 0 {
-			bad("warehouse.s3.request_timeout", "must be positive, e.g. 30s")
-		}
-		if s.MaxRetries < 0 {
-			bad("warehouse.s3.max_retries", "must not be negative")
-		}
-	case strings.HasPrefix(c.Warehouse.URL, "file://"):
-	default:
-		bad("warehouse.url", "%q: the scheme must be file:// or s3://", c.Warehouse.URL)
+	case s.Name == "":
+		bad("source.name", "missing: name the lake (its folder under the warehouse) with 1–63 characters of a-z, 0-9, _ and -, such as shop")
+	case !sourceNameRE.MatchString(s.Name):
+		bad("source.name", "%q must be 1–63 characters of a-z, 0-9, _ and -, starting with a letter or digit (it names the lake's folder)", s.Name)
 	}
-	if c.Source.Snapshot != "auto" && c.Source.Snapshot != "never" && c.Source.Snapshot != "always" {
-		bad("source.snapshot", "%q: use auto, never or always", c.Source.Snapshot)
+	if s.Flavor != "mariadb" && s.Flavor != "mysql" {
+		bad("source.flavor", "%q: use mariadb or mysql", s.Flavor)
 	}
-	if _, err := mysql.ParseSnapshotStrategy(c.Source.SnapshotStrategy); err != nil {
+	if s.Port < 1 || s.Port > 65535 {
+		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on 3306 unless told otherwise)", s.Port)
+	}
+	if s.ServerID < 0 || s.ServerID > 1<<32-1 {
+		bad("source.server_id", "%d is out of range: a number 1…4294967295 that no other replica of the source uses", s.ServerID)
+	}
+	if s.Heartbeat <= 0 {
+		bad("source.heartbeat", "%s: must be positive, such as 10s", s.Heartbeat)
+	}
+	for _, list := range []struct {
+		key      string
+		patterns []string
+	}{{"source.include", s.Include}, {"source.exclude", s.Exclude}} {
+		for i, p := range list.patterns {
+			if _, err := path.Match(p, "db.table"); err != nil || !strings.Contains(p, ".") {
+				bad(fmt.Sprintf("%s[%d]", list.key, i), "%q: write db.table patterns such as shop.* or *.orders", p)
+			}
+		}
+	}
+	if s.Snapshot != "auto" && s.Snapshot != "never" && s.Snapshot != "always" {
+		bad("source.snapshot", "%q: use auto, never or always", s.Snapshot)
+	}
+	if _, err := mysql.ParseSnapshotStrategy(s.SnapshotStrategy); err != nil {
 		bad("source.snapshot_strategy", "%v", err)
 	}
-	if c.Query.CacheMaxBytes <= 0 || c.Query.Threads <= 0 || c.Query.Timeout <= 0 || c.Query.MemoryLimit == "" || c.Query.MaxSpill == "" {
-		bad("query", "cache_max_bytes, threads, memory_limit, max_spill and timeout must be set and positive")
-	}
-	if c.Query.MaterializeRows < 0 {
-		bad("query.materialize_rows", "must be 0 (never) or a number of rows")
-	}
-	if c.Serve.MaxRows <= 0 || c.Serve.MaxConcurrent <= 0 {
-		bad("serve", "max_rows and max_concurrent must be positive")
-	}
-	if c.Source.Flavor != "mariadb" && c.Source.Flavor != "mysql" {
-		bad("source.flavor", "%q: use mariadb or mysql", c.Source.Flavor)
-	}
-	for _, p := range append(slices.Clone(c.Source.Include), c.Source.Exclude...) {
-		if _, err := path.Match(p, "db.table"); err != nil || !strings.Contains(p, ".") {
-			bad("source.include/exclude", "%q: write db.table patterns such as shop.* or *.orders", p)
+	switch s.TLS.Mode {
+	case "disabled":
+		if s.TLS.CAFile != "" {
+			bad("source.tls.mode", "disabled, but source.tls.ca_file is set: set mode verify-ca or verify-full to check the server's "+
+				"certificate with it (or remove ca_file to connect unencrypted)")
 		}
-	}
-	switch c.Source.TLS.Mode {
-	case "disabled", "required", "verify-ca", "verify-full":
+	case "required":
+	case "verify-ca", "verify-full":
+		if s.TLS.CAFile == "" {
+			bad("source.tls.ca_file", "missing: tls mode %s needs the CA certificate file (PEM) that signed the server's certificate", s.TLS.Mode)
+		}
 	default:
-		bad("source.tls.mode", "%q: use disabled, required, verify-ca or verify-full", c.Source.TLS.Mode)
+		bad("source.tls.mode", "%q: use disabled, required, verify-ca or verify-full", s.TLS.Mode)
 	}
-	if (c.Source.TLS.Mode == "verify-ca" || c.Source.TLS.Mode == "verify-full") && c.Source.TLS.CAFile == "" {
-		bad("source.tls.ca_file", "tls mode %s needs the CA certificate file that signed the server's certificate", c.Source.TLS.Mode)
+
+	c.warehouseProblems(bad)
+
+	i := c.Ingest
+	if i.CommitInterval <= 0 {
+		bad("ingest.commit_interval", "%s: must be positive, such as 500ms", i.CommitInterval)
 	}
-	if c.Ingest.CommitInterval <= 0 || c.Ingest.MaxBatchBytes <= 0 || c.Ingest.MemoryBudget <= 0 || c.Ingest.UploadParallelism <= 0 {
-		bad("ingest", "commit_interval, max_batch_bytes, memory_budget and upload_parallelism must be positive")
+	if i.MaxBatchBytes <= 0 {
+		bad("ingest.max_batch_bytes", "%d: must be a positive number of bytes, such as 50331648 (48 MiB)", i.MaxBatchBytes)
 	}
-	if c.Compaction.Retain <= 0 {
-		bad("compaction.retain", "%s: must be positive, e.g. 168h", c.Compaction.Retain)
+	if i.MemoryBudget <= 0 {
+		bad("ingest.memory_budget", "%d: must be a positive number of bytes, such as 134217728 (128 MiB)", i.MemoryBudget)
 	}
-	if c.Compaction.Interval < 0 {
-		bad("compaction.interval", "%s: must be 0 (never) or positive, e.g. 1h", c.Compaction.Interval)
+	if i.UploadParallelism <= 0 {
+		bad("ingest.upload_parallelism", "%d: must be at least 1, such as 4", i.UploadParallelism)
 	}
-	if err := c.Compaction.policy().Validate(); err != nil {
-		bad("compaction", "%v", err)
+	if i.MemoryLimit < 0 {
+		bad("ingest.memory_limit", "%d: must be 0 (no limit) or a number of bytes, such as 251658240 (240 MiB)", i.MemoryLimit)
 	}
-	if c.Compaction.Grace <= 0 {
-		bad("compaction.grace", "%s: must be positive, e.g. 1h (longer than any write takes)", c.Compaction.Grace)
+	listenProblem("ingest.listen", i.Listen, bad)
+
+	q := c.Query
+	if q.CacheMaxBytes <= 0 {
+		bad("query.cache_max_bytes", "%d: must be a positive number of bytes, such as 10737418240 (10 GiB)", q.CacheMaxBytes)
 	}
+	if q.Threads <= 0 {
+		bad("query.threads", "%d: must be at least 1, such as 2", q.Threads)
+	}
+	if q.Timeout <= 0 {
+		bad("query.timeout", "%s: must be positive, such as 5m", q.Timeout)
+	}
+	duckDBSizeProblem("query.memory_limit", q.MemoryLimit, "1GB", bad)
+	duckDBSizeProblem("query.max_spill", q.MaxSpill, "10GB", bad)
+	if q.MaterializeRows < 0 {
+		bad("query.materialize_rows", "%d: must be 0 (never) or a number of rows, such as 100000", q.MaterializeRows)
+	}
+
+	if c.Serve.MaxRows <= 0 {
+		bad("serve.max_rows", "%d: must be at least 1, such as 100000", c.Serve.MaxRows)
+	}
+	if c.Serve.MaxConcurrent <= 0 {
+		bad("serve.max_concurrent", "%d: must be at least 1, such as 4", c.Serve.MaxConcurrent)
+	}
+	listenProblem("serve.listen", c.Serve.Listen, bad)
+
+	c.compactionProblems(bad)
+
 	if c.Lake.CheckpointInterval < 1 {
-		bad("lake.checkpoint_interval", "must be at least 1 (default 100)")
+		bad("lake.checkpoint_interval", "%d: must be at least 1 (default 100)", c.Lake.CheckpointInterval)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -351,8 +365,179 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "%q: use text or json", c.Log.Format)
 	}
-	if len(errs) > 0 {
-		return &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
+	return ps
+}
+
+func (c *Config) warehouseProblems(bad func(key, format string, a ...any)) {
+	w := c.Warehouse
+	var wh objstore.Warehouse
+	switch {
+	case w.URL == "":
+		bad("warehouse.url", "missing: give file:///absolute/path (a local directory) or s3://bucket/prefix")
+		return
+	case strings.HasPrefix(w.URL, "/"):
+		bad("warehouse.url", "%q has no scheme: write file://%s (a local directory)", w.URL, w.URL)
+		return
+	default:
+		var err error
+		if wh, err = objstore.ParseWarehouse(w.URL); err != nil {
+			// objstore also takes a bare absolute path; the config does
+			// not (docs/configuration.md), so its hint must not offer one.
+			bad("warehouse.url", "%s", strings.Replace(err.Error(), ", an absolute path,", "", 1))
+			return
+		}
+	}
+	if wh.Scheme != "s3" {
+		return
+	}
+	s := w.S3
+	found := 0
+	report := func(key, format string, a ...any) {
+		found++
+		bad(key, format, a...)
+	}
+	// As objstore reads it: http:// or https:// in front decides TLS.
+	endpoint, useTLS := s.Endpoint, s.UseTLS
+	if scheme, rest, ok := strings.Cut(endpoint, "://"); ok {
+		endpoint = strings.TrimSuffix(rest, "/")
+		switch scheme {
+		case "http":
+			useTLS = false
+		case "https":
+			useTLS = true
+		default:
+			report("warehouse.s3.endpoint", "scheme %q: write host:port (http:// or https:// in front decides TLS)", shorten(scheme))
+		}
+	}
+	switch {
+	case s.Endpoint == "":
+		report("warehouse.s3.endpoint", "missing: host:port of the S3 API (s3.amazonaws.com, or 127.0.0.1:9000 for a local MinIO with use_tls: false)")
+	case strings.Contains(endpoint, "@"): // not shown: it may hold a password
+		report("warehouse.s3.endpoint", "give host:port only: credentials belong in access_key_id and the secret key, not in the endpoint")
+	case strings.ContainsAny(endpoint, "/?#"):
+		report("warehouse.s3.endpoint", "%q: give host:port only; the bucket and prefix belong in warehouse.url (s3://bucket/prefix)", s.Endpoint)
+	}
+	if s.AccessKeyID == "" {
+		report("warehouse.s3.access_key_id", "missing: an s3:// warehouse needs the access key (here, or BINLAKE_WAREHOUSE_S3_ACCESS_KEY_ID)")
+	}
+	if s.SecretAccessKey == "" {
+		report("warehouse.s3.secret_access_key", "missing: an s3:// warehouse needs the secret key: set BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY, "+
+			"or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE naming a file that holds it")
+	}
+	if s.RequestTimeout <= 0 {
+		report("warehouse.s3.request_timeout", "%s: must be positive, such as 30s", s.RequestTimeout)
+	}
+	if s.MaxRetries < 0 {
+		report("warehouse.s3.max_retries", "%d: must be 0 (no retries) or more, such as 5", s.MaxRetries)
+	}
+	if s.CAFile != "" {
+		if err := regularFile(s.CAFile); err != nil {
+			report("warehouse.s3.ca_file", "%v: give the PEM file of the CA that signed the endpoint's certificate", err)
+		} else if !useTLS {
+			report("warehouse.s3.ca_file", "set, but warehouse.s3.use_tls is false: a CA certificate is for https: set use_tls: true, or remove ca_file")
+		}
+	}
+	if found > 0 {
+		return
+	}
+	// What the store checks besides (the bucket's name, for one): reported
+	// now, as a bad configuration, rather than when the store is opened.
+	oc := objstore.S3Config{Endpoint: endpoint, Bucket: wh.Bucket, Prefix: wh.Prefix, AccessKey: s.AccessKeyID,
+		SecretKey: s.SecretAccessKey, UseTLS: useTLS, CACertFile: s.CAFile, RequestTimeout: s.RequestTimeout}
+	if err := oc.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			switch {
+			case strings.HasPrefix(line, "bucket "):
+				bad("warehouse.url", "%s (an S3 bucket name is 3–63 characters of a-z, 0-9, '.' and '-')", line)
+			case strings.HasPrefix(line, "prefix"):
+				bad("warehouse.url", "%s", line)
+			default:
+				bad("warehouse.s3", "%s", line)
+			}
+		}
+	}
+}
+
+func (c *Config) compactionProblems(bad func(key, format string, a ...any)) {
+	p := c.Compaction
+	before := 0
+	count := func(key, format string, a ...any) {
+		before++
+		bad(key, format, a...)
+	}
+	if p.Retain <= 0 {
+		count("compaction.retain", "%s: must be positive, such as 168h", p.Retain)
+	}
+	if p.Grace <= 0 {
+		count("compaction.grace", "%s: must be positive, such as 1h (longer than any write takes)", p.Grace)
+	}
+	if p.Interval < 0 {
+		count("compaction.interval", "%s: must be 0s (never) or positive, such as 1h", p.Interval)
+	}
+	pol := p.policy() // zero values take the defaults
+	if pol.SnapshotMinRows < 1 {
+		count("compaction.snapshot_min_rows", "%d: must be at least 1, such as %d", p.SnapshotMinRows, compaction.DefaultSnapshotMinRows)
+	}
+	if pol.SnapshotMinFiles < 1 {
+		count("compaction.snapshot_min_files", "%d: must be at least 1, such as %d", p.SnapshotMinFiles, compaction.DefaultSnapshotMinFiles)
+	}
+	if !(pol.SnapshotFraction > 0) || math.IsInf(pol.SnapshotFraction, 0) {
+		count("compaction.snapshot_fraction", "%g: must be above 0, such as %g", p.SnapshotFraction, compaction.DefaultSnapshotFraction)
+	}
+	if pol.MergeMinFiles < 2 {
+		count("compaction.merge_min_files", "%d: must be at least 2 (a merge joins two or more files), such as %d", p.MergeMinFiles, compaction.DefaultMergeMinFiles)
+	}
+	if pol.SmallFileBytes < 1 {
+		count("compaction.small_file_bytes", "%d: must be a positive number of bytes, such as %d (16 MiB)", p.SmallFileBytes, compaction.DefaultSmallFileBytes)
+	}
+	if pol.TargetFileBytes < 1<<20 {
+		count("compaction.target_file_bytes", "%d: must be at least 1048576 (1 MiB), such as %d (128 MiB)", p.TargetFileBytes, compaction.DefaultTargetFileBytes)
+	}
+	if pol.SmallFileBytes >= 1 && pol.TargetFileBytes >= 1<<20 && pol.SmallFileBytes >= pol.TargetFileBytes {
+		count("compaction.small_file_bytes", "%d is not below compaction.target_file_bytes (%d): merged files would count as small "+
+			"again and be merged over and over; keep small_file_bytes well below target_file_bytes (defaults 16 MiB and 128 MiB)",
+			pol.SmallFileBytes, pol.TargetFileBytes)
+	}
+	if err := pol.Validate(); err != nil && before == 0 { // a rule of the policy this file does not know yet
+		bad("compaction", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+}
+
+// listenProblem checks a host:port to listen on ("" is allowed: off).
+func listenProblem(key, addr string, bad func(key, format string, a ...any)) {
+	if addr == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		bad(key, "%q is not host:port: write it like 127.0.0.1:9464 (:9464 listens on every interface)", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad(key, "%q: the port must be a number 0…65535, such as 127.0.0.1:9464", addr)
+	}
+}
+
+// duckDBSize is DuckDB's syntax for memory_limit and
+// max_temp_directory_size: a number and a unit, a percentage, or no limit.
+var duckDBSize = regexp.MustCompile(`(?i)^\s*(-1|none|[0-9]+(\.[0-9]+)?\s*(b|bytes?|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?|t|tb|tib|terabytes?|%)?)\s*$`)
+
+func duckDBSizeProblem(key, v, example string, bad func(key, format string, a ...any)) {
+	if !duckDBSize.MatchString(v) {
+		bad(key, "%q: a size in DuckDB's syntax, such as 512MB or %s", v, example)
+	}
+}
+
+// regularFile reports why path cannot be a file to read.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: no such file", path)
+	case err != nil:
+		return fmt.Errorf("%s: %s", path, pathErrText(err))
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory", path)
 	}
 	return nil
 }
@@ -360,92 +545,37 @@ func (c *Config) Validate() error {
 // validateConnection reports what a command that connects to the source
 // needs beyond Validate.
 func (c *Config) validateConnection() error {
-	var errs []string
-	if c.Source.Host == "" {
-		errs = append(errs, "source.host: missing: the MySQL/MariaDB server's host name or address")
+	var ps []problem
+	bad := func(key, format string, a ...any) {
+		ps = append(ps, problem{key: key, msg: fmt.Sprintf(format, a...)})
 	}
-	if c.Source.Port < 1 || c.Source.Port > 65535 {
-		errs = append(errs, fmt.Sprintf("source.port: %d is not a TCP port", c.Source.Port))
-	}
-	if c.Source.User == "" {
-		errs = append(errs, "source.user: missing: a user with REPLICATION SLAVE, BINLOG MONITOR (REPLICATION CLIENT on MySQL) and SELECT")
-	}
-	if c.Source.ServerID < 1 || c.Source.ServerID > 1<<32-1 {
-		errs = append(errs, "source.server_id: missing or out of range: a number 1…4294967295 that no other replica of the source uses")
-	}
-	if len(errs) > 0 {
-		return &configError{"bad configuration:\n  " + strings.Join(errs, "\n  ")}
-	}
-	return nil
-}
-
-// walkConfig calls fn for every leaf of a config struct with its dotted key.
-func walkConfig(v reflect.Value, prefix string, fn func(key string, f reflect.Value, secret bool)) {
-	t := v.Type()
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		key := name
-		if prefix != "" {
-			key = prefix + "." + name
-		}
-		f := v.Field(i)
-		if f.Kind() == reflect.Struct {
-			walkConfig(f, key, fn)
-			continue
-		}
-		fn(key, f, f.Type() == reflect.TypeFor[secret.String]())
-	}
-}
-
-func envName(key string) string {
-	return "BINLAKE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
-}
-
-func setValue(f reflect.Value, s string) error {
-	switch f.Interface().(type) {
-	case time.Duration:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (e.g. 30s, 5m)", s)
-		}
-		f.SetInt(int64(d))
-		return nil
-	}
-	switch f.Kind() {
-	case reflect.String:
-		f.SetString(s)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", s)
-		}
-		f.SetBool(b)
-	case reflect.Slice:
-		if f.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("cannot be set from the environment")
-		}
-		var items []string
-		for it := range strings.SplitSeq(s, ",") {
-			if it = strings.TrimSpace(it); it != "" {
-				items = append(items, it)
-			}
-		}
-		f.Set(reflect.ValueOf(items))
-	case reflect.Int, reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", s)
-		}
-		f.SetInt(n)
-	case reflect.Float64:
-		x, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", s)
-		}
-		f.SetFloat(x)
+	s := c.Source
+	switch {
+	case s.Host == "":
+		bad("source.host", "missing: the MySQL/MariaDB server's host name or address")
+	case strings.Contains(s.Host, "://"):
+		bad("source.host", "%q: give the host name or address alone, without a scheme", s.Host)
 	default:
-		return fmt.Errorf("cannot be set from the environment")
+		if _, _, err := net.SplitHostPort(s.Host); err == nil {
+			bad("source.host", "%q holds a port: give the host alone here and the port as source.port", s.Host)
+		}
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on 3306 unless told otherwise)", s.Port)
+	}
+	if s.User == "" {
+		bad("source.user", "missing: a user with REPLICATION SLAVE, BINLOG MONITOR (REPLICATION CLIENT on MySQL) and SELECT")
+	}
+	if s.ServerID < 1 || s.ServerID > 1<<32-1 {
+		bad("source.server_id", "missing or out of range: a number 1…4294967295 that no other replica of the source uses")
+	}
+	if (s.TLS.Mode == "verify-ca" || s.TLS.Mode == "verify-full") && s.TLS.CAFile != "" {
+		if err := regularFile(s.TLS.CAFile); err != nil {
+			bad("source.tls.ca_file", "%v: give the PEM file of the CA that signed the server's certificate", err)
+		}
+	}
+	if len(ps) > 0 {
+		return problemsError("bad configuration", ps)
 	}
 	return nil
 }
