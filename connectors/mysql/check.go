@@ -82,13 +82,20 @@ func CheckSource(ctx context.Context, cfg SourceConfig) ([]CheckResult, error) {
 var ErrPartialRowImage = errors.New("partial row image: set binlog_row_image=FULL (SET GLOBAL and the server's config); " +
 	"events logged before cannot be mirrored: start a new lake, or --start-position/--start-gtid past them")
 
+// ErrNoSelect reports a source user without the SELECT privilege on any
+// table: the server shows it no table, so an initial snapshot would
+// silently hold none of the rows the source has.
+var ErrNoSelect = errors.New("the source user may read no table")
+
 // Preflight proves, before a new lake's initial snapshot commits anything,
-// that streaming will work after it: it opens the binlog stream at the
-// server's current position (credentials, binary logging, row format, the
-// privileges to read positions and to register as a replica) and reads
-// binlog_row_image and binlog_row_metadata, which must be FULL. Unlike
-// CheckSource it tries rather than reads SHOW GRANTS, so privileges that
-// come through roles count.
+// that the snapshot can read and streaming will work after it: it opens the
+// binlog stream at the server's current position (credentials, binary
+// logging, row format, the privileges to read positions and to register as
+// a replica), reads binlog_row_image and binlog_row_metadata, which must be
+// FULL, and checks that SHOW GRANTS gives SELECT on something. Unlike
+// CheckSource it tries rather than reads SHOW GRANTS where it can, so
+// privileges that come through roles count (MariaDB's SHOW GRANTS lists
+// the current role's too).
 func Preflight(ctx context.Context, cfg SourceConfig) error {
 	cfg.StopAtCaughtUp = false
 	src, err := NewBinlogSource(ctx, cfg, tableformat.Position{})
@@ -110,6 +117,13 @@ func Preflight(ctx context.Context, cfg SourceConfig) error {
 	}
 	if v, ok := vars["binlog_row_metadata"]; !strings.EqualFold(v, "FULL") {
 		return fmt.Errorf("binlog source: %s: binlog_row_metadata=%s: %w", src.addr(), orNone(v, ok), ErrNoRowMetadata)
+	}
+	// Trying cannot tell: without SELECT the snapshot finds no table and
+	// succeeds, empty.
+	if grants, err := readGrants(conn); err == nil && !privileges(grants).anywhere("SELECT") {
+		return fmt.Errorf("binlog source: %s: user %q has the SELECT privilege on nothing, so the initial snapshot would see no table "+
+			"and the lake would miss every row the source holds: %w: GRANT SELECT ON *.* TO %s (or on each mirrored database); "+
+			"binlake check lists every privilege ingest needs", src.addr(), src.cfg.User, ErrNoSelect, grantee(src.cfg))
 	}
 	return nil
 }
@@ -163,20 +177,53 @@ func readGrants(conn *client.Conn) ([]string, error) {
 
 var passwordHash = regexp.MustCompile(`(?i)\s+IDENTIFIED\s+(BY\s+PASSWORD|VIA|WITH)\s+.*$`)
 
-// privileges answers which privileges SHOW GRANTS lines give.
+// privileges answers which privileges SHOW GRANTS lines give (the user's
+// own and, on MariaDB, those of its current role).
 type privileges []string
 
-// global reports whether one of privs (or ALL PRIVILEGES) is granted on *.*.
-func (p privileges) global(privs ...string) bool {
+// grantLine splits a SHOW GRANTS line "GRANT <privileges> ON <object> TO …"
+// into its privileges (without column lists: "SELECT (`ID`), INSERT" gives
+// SELECT and INSERT) and the object; ok is false for other lines (a role
+// granted, SET DEFAULT ROLE). Whole names are compared, so REPLICATION
+// SLAVE ADMIN is not REPLICATION SLAVE.
+func grantLine(g string) (privs []string, object string, ok bool) {
+	rest, found := strings.CutPrefix(g, "GRANT ")
+	if !found {
+		return nil, "", false
+	}
+	list, tail, found := strings.Cut(rest, " ON ")
+	if !found {
+		return nil, "", false
+	}
+	object, _, _ = strings.Cut(tail, " TO ")
+	depth, start := 0, 0
+	for i := 0; i <= len(list); i++ {
+		switch {
+		case i < len(list) && list[i] == '(':
+			depth++
+		case i < len(list) && list[i] == ')':
+			depth--
+		case i == len(list) || list[i] == ',' && depth == 0:
+			name, _, _ := strings.Cut(list[start:i], "(")
+			if name = strings.TrimSpace(name); name != "" {
+				privs = append(privs, name)
+			}
+			start = i + 1
+		}
+	}
+	return privs, object, true
+}
+
+// grants reports whether a line whose object on matches gives one of privs
+// (or ALL PRIVILEGES).
+func (p privileges) grants(on func(object string) bool, privs ...string) bool {
 	for _, g := range p {
-		if !strings.Contains(g, " ON *.* ") {
+		names, object, ok := grantLine(g)
+		if !ok || !on(object) {
 			continue
 		}
-		if strings.Contains(g, "ALL PRIVILEGES") {
-			return true
-		}
-		for _, priv := range privs {
-			if strings.Contains(g, priv) {
+		for _, n := range names {
+			if n == "ALL PRIVILEGES" || slices.Contains(privs, n) {
 				return true
 			}
 		}
@@ -184,17 +231,23 @@ func (p privileges) global(privs ...string) bool {
 	return false
 }
 
-var databaseLevel = regexp.MustCompile(" ON (\\*|`[^`]*`)\\.\\* ")
+// global reports whether one of privs (or ALL PRIVILEGES) is granted on *.*.
+func (p privileges) global(privs ...string) bool {
+	return p.grants(func(object string) bool { return object == "*.*" }, privs...)
+}
+
+var databaseLevel = regexp.MustCompile("^(\\*|`[^`]*`)\\.\\*$")
 
 // database reports whether priv (or ALL PRIVILEGES) is granted on *.* or on
 // some database.
 func (p privileges) database(priv string) bool {
-	for _, g := range p {
-		if databaseLevel.MatchString(g) && (strings.Contains(g, priv) || strings.Contains(g, "ALL PRIVILEGES")) {
-			return true
-		}
-	}
-	return false
+	return p.grants(databaseLevel.MatchString, priv)
+}
+
+// anywhere reports whether priv (or ALL PRIVILEGES) is granted on anything:
+// every table, a database, a table or some of its columns.
+func (p privileges) anywhere(priv string) bool {
+	return p.grants(func(string) bool { return true }, priv)
 }
 
 func (p privileges) String() string { return strings.Join(p, "; ") }
@@ -215,7 +268,7 @@ func grantChecks(grants privileges, cfg SourceConfig) []CheckResult {
 	}
 	repl := grants.global("REPLICATION SLAVE", "REPLICATION REPLICA")
 	mon := grants.global("BINLOG MONITOR", "REPLICATION CLIENT", "SUPER")
-	sel := grants.global("SELECT") || strings.Contains(strings.Join(grants, "\n"), "GRANT SELECT")
+	sel := grants.anywhere("SELECT")
 	return []CheckResult{
 		{Name: "privilege REPLICATION SLAVE (read the binlog)", OK: repl, Found: found(repl),
 			Fix: "GRANT REPLICATION SLAVE ON *.* TO " + user},

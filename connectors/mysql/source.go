@@ -287,7 +287,12 @@ func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, 
 	if err != nil {
 		var me *gomysql.MyError
 		if errors.As(err, &me) && me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
-			return p, fmt.Errorf("binlog source: %s: %w (grant it to user %q; binlake check lists every privilege ingest needs)", s.addr(), err, s.cfg.User)
+			monitor := "BINLOG MONITOR"
+			if s.cfg.Flavor == gomysql.MySQLFlavor {
+				monitor = "REPLICATION CLIENT"
+			}
+			return p, fmt.Errorf("binlog source: %s: %w (grant it to user %q: GRANT %s ON *.* TO %s; binlake check lists every privilege ingest needs)",
+				s.addr(), err, s.cfg.User, monitor, grantee(s.cfg))
 		}
 		return p, fmt.Errorf("binlog source: %s: %w", s.addr(), err)
 	}
@@ -395,8 +400,8 @@ func (s *BinlogSource) streamError(at tableformat.Position, err error) error {
 		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
 			return s.lost(at, err)
 		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR, gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
-			return fmt.Errorf("binlog source: stream from %s as user %q: %w (reading the binlog needs REPLICATION SLAVE; binlake check lists every privilege ingest needs)",
-				s.addr(), s.cfg.User, err)
+			return fmt.Errorf("binlog source: stream from %s as user %q: %w (reading the binlog needs REPLICATION SLAVE: GRANT REPLICATION SLAVE ON *.* TO %s; "+
+				"binlake check lists every privilege ingest needs)", s.addr(), s.cfg.User, err, grantee(s.cfg))
 		}
 	}
 	return fmt.Errorf("binlog source: stream from %s at %s: %w", s.addr(), at.String(), err)

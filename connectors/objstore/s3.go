@@ -169,9 +169,18 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
 	}
+	if cfg.UseTLS {
+		if err := probeTLS(ctx, cfg, tr); err != nil {
+			tr.CloseIdleConnections()
+			return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
+		}
+	}
 	s, err := connect(ctx, cfg, client, newClient)
 	if err != nil {
 		tr.CloseIdleConnections()
+		if terr := tlsError(cfg, err); terr != nil {
+			err = terr
+		}
 		return nil, fmt.Errorf("s3 store %s: %w", cfg, err)
 	}
 	s.transport = tr
@@ -185,6 +194,10 @@ func connect(ctx context.Context, cfg S3Config, client *minio.Client,
 	defer cancel()
 	ok, err := client.BucketExists(cctx, cfg.Bucket)
 	if err != nil {
+		var er minio.ErrorResponse
+		if errors.As(err, &er) && er.Code == minio.AccessDenied {
+			err = cfg.permissionError("check bucket", err)
+		}
 		return nil, fmt.Errorf("check bucket: %w", err)
 	}
 	if !ok {
@@ -310,7 +323,7 @@ func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 		case outcome == putUnknown:
 			return fmt.Errorf("put-if-absent %s: %w: %w", key, tableformat.ErrUnknownOutcome, err)
 		default:
-			return fmt.Errorf("put-if-absent %s: %w", key, err)
+			return s.wrap("put-if-absent", key, err)
 		}
 	}
 }
@@ -459,7 +472,8 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 }
 
 // wrap maps a minio-go error: a missing object wraps fs.ErrNotExist; a
-// missing bucket does not, as it means the store itself is gone.
+// missing bucket does not, as it means the store itself is gone; a request
+// the server refused for want of permission wraps fs.ErrPermission.
 func (s *S3) wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
@@ -471,7 +485,29 @@ func (s *S3) wrap(op, key string, err error) error {
 			return fmt.Errorf("%s %s: bucket %s does not exist: %w", op, key, s.cfg.Bucket, err)
 		case er.Code == minio.NoSuchKey || er.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%s %s: %w", op, key, fs.ErrNotExist)
+		case er.Code == minio.AccessDenied:
+			return fmt.Errorf("%s %s: %w", op, key, s.cfg.permissionError(op, err))
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, key, err)
+}
+
+// actions names the S3 permission each store operation needs.
+var actions = map[string]string{
+	"put": "s3:PutObject", "put-if-absent": "s3:PutObject", "open": "s3:GetObject", "stat": "s3:GetObject",
+	"list": "s3:ListBucket", "delete": "s3:DeleteObject", "check bucket": "s3:ListBucket",
+}
+
+// permissionError explains a request the server refused (403 Forbidden,
+// AccessDenied): the credentials lack a permission. It wraps err and
+// fs.ErrPermission.
+func (c S3Config) permissionError(op string, err error) error {
+	also := ""
+	if op == "check bucket" {
+		// A HEAD request's 403 has no body to tell a wrong secret apart.
+		also = ", or the secret key is not the access key's"
+	}
+	return fmt.Errorf("%w: %w: the storage refused the request: the access key %q (warehouse.s3.access_key_id) "+
+		"lacks the permission %s on %s%s; a read-only key serves query, tables, log and status, "+
+		"ingest, compact and vacuum need s3:PutObject and s3:DeleteObject too", err, fs.ErrPermission, c.AccessKey, actions[op], c.url(), also)
 }

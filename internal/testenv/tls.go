@@ -22,6 +22,12 @@ type tlsFiles struct{ ca, cert, key string }
 // writeServerTLS generates a throwaway CA and a server certificate signed
 // by it for 127.0.0.1, ::1 and localhost, and writes them to dir.
 func writeServerTLS(dir string) (*tlsFiles, error) {
+	return writeServerTLSFor(dir, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback})
+}
+
+// writeServerTLSFor is writeServerTLS with a certificate valid for exactly
+// the given DNS names and IP addresses.
+func writeServerTLSFor(dir string, dnsNames []string, ips []net.IP) (*tlsFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -36,9 +42,9 @@ func writeServerTLS(dir string) (*tlsFiles, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		Subject:      pkix.Name{CommonName: commonName(dnsNames, ips)},
+		DNSNames:     dnsNames,
+		IPAddresses:  ips,
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
@@ -62,6 +68,17 @@ func writeServerTLS(dir string) (*tlsFiles, error) {
 		}
 	}
 	return f, nil
+}
+
+// commonName is the first of the names a certificate is for.
+func commonName(dnsNames []string, ips []net.IP) string {
+	if len(dnsNames) > 0 {
+		return dnsNames[0]
+	}
+	if len(ips) > 0 {
+		return ips[0].String()
+	}
+	return "binlake test server"
 }
 
 // newCA generates a self-signed CA certificate.
