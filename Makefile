@@ -6,7 +6,7 @@ PKGS      := ./...
 # Packages whose tests run under the race detector too (no cgo-heavy DuckDB).
 RACE_PKGS := ./tableformat/... ./connectors/... ./internal/...
 
-.PHONY: build test test-unit test-race bench lint deps clean demo demo-clean
+.PHONY: build test test-unit test-race bench chaos lint deps clean demo demo-clean
 
 build: $(BIN)
 
@@ -41,6 +41,15 @@ demo-clean:
 bench: deps
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x -timeout 60m $$($(GO) list ./... | grep -v /e2e)
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e
+
+# chaos: the long fault suite (docs/reliability.md): hundreds of daemon
+# kills, outages of MinIO and MariaDB, SIGTERM mid-commit; the lake is then
+# compared with the source at every transaction. The figures table is
+# written to CHAOS_REPORT and the test log.
+CHAOS_REPORT ?= /tmp/binlake-chaos-report.md
+chaos: deps
+	BINLAKE_CHAOS=long BINLAKE_CHAOS_REPORT=$(CHAOS_REPORT) $(GO) test $(GOFLAGS) -count=1 -run '^TestChaos$$' -timeout 150m -v ./e2e
+	@cat $(CHAOS_REPORT)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \

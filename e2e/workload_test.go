@@ -87,6 +87,9 @@ type workload struct {
 	// ddlEvery: about one step in ddlEvery is a DDL statement; 0: none
 	// (the default, for tests whose subject is not schema changes).
 	ddlEvery int
+	// bulk: the ids the last big transaction inserted into a table, which
+	// the next one deletes (chaos_test.go).
+	bulk map[*mtable][]int64
 }
 
 type moment struct {
@@ -109,7 +112,8 @@ func newWorkload(t *testing.T, m *testenv.MariaDB, seed uint64) *workload {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	w := &workload{t: t, rnd: rand.New(rand.NewPCG(seed, 11)), conn: conn, names: map[string]bool{}, stats: map[string]int{}}
+	w := &workload{t: t, rnd: rand.New(rand.NewPCG(seed, 11)), conn: conn, names: map[string]bool{}, stats: map[string]int{},
+		bulk: map[*mtable][]int64{}}
 	w.exec(context.Background(), sessionSQL)
 	w.exec(context.Background(), "CREATE DATABASE shop")
 	w.create(context.Background(), &mtable{name: "orders", keyed: true, cols: []column{

@@ -37,6 +37,33 @@ type Options struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Fault, when set, is called at each named point of the commit path
+	// (FaultPoint): the fault suite crashes the process there.
+	Fault func(FaultPoint)
+}
+
+// FaultPoint names a point of the commit path where a crash leaves the
+// lake in a distinct state (docs/reliability.md).
+type FaultPoint string
+
+// Fault points.
+const (
+	// FaultFileUploaded: one file of a batch is uploaded, others may not be.
+	FaultFileUploaded FaultPoint = "file-uploaded"
+	// FaultSpilled: rows of an open transaction (a big one, or an initial
+	// snapshot's chunk) are uploaded; its commit is still to come.
+	FaultSpilled FaultPoint = "spilled"
+	// FaultUploaded: every file of a commit is uploaded, the log entry is
+	// not written yet.
+	FaultUploaded FaultPoint = "uploaded"
+	// FaultCommitted: the log entry is written; the daemon has not yet
+	// taken note of it.
+	FaultCommitted FaultPoint = "committed"
+)
+
+// FaultPoints lists the fault points.
+func FaultPoints() []FaultPoint {
+	return []FaultPoint{FaultFileUploaded, FaultSpilled, FaultUploaded, FaultCommitted}
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Fault == nil {
+		o.Fault = func(FaultPoint) {}
 	}
 	return o
 }
@@ -172,6 +202,7 @@ func (p *Pipeline) spill(ctx context.Context, b *batch) error {
 		return err
 	}
 	b.spilled = append(b.spilled, files...)
+	p.opts.Fault(FaultSpilled)
 	p.opts.Metrics.spill()
 	return nil
 }
@@ -186,12 +217,14 @@ func (p *Pipeline) flush(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
+	p.opts.Fault(FaultUploaded)
 	start := p.opts.Now()
 	e := b.entry(append(b.closedSpilled(), files...))
 	st, err := p.log.Commit(ctx, e)
 	if err != nil {
 		return fmt.Errorf("commit %d transactions: %w", len(e.Txns), err)
 	}
+	p.opts.Fault(FaultCommitted)
 	took := p.opts.Now().Sub(start)
 	var bytes int64
 	for _, f := range e.Add {
@@ -234,8 +267,12 @@ func (p *Pipeline) writeFiles(ctx context.Context, jobs []fileJob) ([]pendingFil
 }
 
 func (p *Pipeline) writeFile(ctx context.Context, j fileJob) (tableformat.AddFile, error) {
-	return tableformat.WriteAddFile(ctx, p.store, j.table.name.db, j.table.name.name, j.table.id, &j.schema, j.kind,
+	f, err := tableformat.WriteAddFile(ctx, p.store, j.table.name.db, j.table.name.name, j.table.id, &j.schema, j.kind,
 		p.opts.FileWriter, j.rows)
+	if err == nil {
+		p.opts.Fault(FaultFileUploaded)
+	}
+	return f, err
 }
 
 // pendingFile is an uploaded file waiting for its commit.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -19,7 +20,16 @@ import (
 	"github.com/binlake/binlake/tableformat"
 )
 
-func runIngest(ctx context.Context, env *cliEnv, args []string) error {
+func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
+	// SIGTERM is how the daemon is stopped, at any moment: one that
+	// interrupts the start (reading the lake, the snapshot) is a clean stop
+	// too. Nothing is half-done: a commit either landed or did not.
+	defer func() {
+		if err != nil && ctx.Err() != nil && !isUsage(err) {
+			fmt.Fprintf(env.stderr, "binlake ingest: stopped by a signal (%v)\n", err)
+			err = nil
+		}
+	}()
 	fs, cfgPath := newFlags(env, "ingest", "-c binlake.yaml [--exit-when-caught-up] [--start-position FILE:POS | --start-gtid SET]")
 	caughtUp := fs.Bool("exit-when-caught-up", false, "stop once everything the source had when ingest started is in the lake")
 	startPos := fs.String("start-position", "", "start (or rewind the lake and replay) from this binlog position, FILE:POS")
@@ -84,11 +94,15 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer ops.close()
+	fault, err := faultFromEnv(env.getenv, logger)
+	if err != nil {
+		return err
+	}
 	metrics := ingest.NewMetrics(reg, nil)
 	p := ingest.New(lakeLog, ingest.Options{
 		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
-		Metrics: metrics,
+		Metrics: metrics, Fault: fault,
 	})
 	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger,
 		status: ops.status}
@@ -115,12 +129,14 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
 		"from", from.String(), "version", st.Version)
 	// Reconnect from the lake's position after a failure: every commit holds
-	// whole transactions and its position, so a new source opened there
-	// replays nothing twice. Failures that retrying cannot fix end the run;
-	// so do maxStalledAttempts failures in a row without progress.
+	// whole transactions and its position, so a source opened there replays
+	// nothing twice (runSource reads it from the lake each time: a commit
+	// whose outcome the failure hid may have landed). Failures that retrying
+	// cannot fix end the run; so do maxStalledAttempts failures in a row
+	// without progress — storage that cannot be read counts as one.
 	stalled := 0
-	for attempt := 0; ; attempt++ {
-		err := runSource(ctx, p, lakeLog, srcCfg, from, logger, ops)
+	for {
+		err := runSource(ctx, p, lakeLog, srcCfg, logger, ops)
 		ops.setReady(false, fmt.Sprint(err))
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			if err != nil {
@@ -133,18 +149,21 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) error {
 			return sourceError(err)
 		}
 		latest, lerr := lakeLog.Latest(ctx)
-		if lerr != nil {
+		switch {
+		case lerr != nil && (errors.Is(lerr, tableformat.ErrCorrupt) || errors.Is(lerr, tableformat.ErrNoLake)):
 			return fmt.Errorf("%w (then reading the lake: %w)", err, lerr)
-		}
-		if latest.Progress.Position == from {
+		case lerr != nil:
+			err = fmt.Errorf("%w (then reading the lake: %w)", err, lerr)
 			stalled++
-		} else {
+		case latest.Progress.Position == from:
+			stalled++
+		default:
 			stalled = 0
+			from = latest.Progress.Position
 		}
 		if stalled >= maxStalledAttempts {
 			return fmt.Errorf("giving up after %d attempts without progress: %w", stalled, err)
 		}
-		from = latest.Progress.Position
 		wait := backoff(stalled)
 		logger.Warn("ingest interrupted; reconnecting from the lake's position", "err", err, "from", from.String(), "in", wait)
 		select {
@@ -201,8 +220,9 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 	return snap.Position(), nil
 }
 
-// maxStalledAttempts bounds reconnections that make no progress.
-const maxStalledAttempts = 8
+// maxStalledAttempts bounds reconnections that make no progress: with
+// backoff's waits, about six minutes of an unreachable source or storage.
+const maxStalledAttempts = 20
 
 // backoff is the wait before reconnection attempt n: exponential from
 // 500 ms to 30 s, with jitter.
@@ -211,9 +231,15 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// runSource opens the binlog at from and runs the pipeline on it.
+// runSource opens the binlog at the lake's position and runs the pipeline
+// on it.
 func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log, cfg mysql.SourceConfig,
-	from tableformat.Position, logger *slog.Logger, ops *opsServer) error {
+	logger *slog.Logger, ops *opsServer) error {
+	st, err := lakeLog.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("read the lake's position: %w", err)
+	}
+	from := st.Progress.Position
 	src, err := mysql.NewBinlogSource(ctx, cfg, from)
 	if err != nil {
 		return err
@@ -241,7 +267,9 @@ func fatalIngestError(err error) bool {
 		errors.Is(err, tableformat.ErrCorrupt) || errors.As(err, &ce) || errors.As(err, &ive) ||
 		// The source's settings and grants: retrying does not fix them.
 		errors.Is(err, mysql.ErrNotRowFormat) || errors.Is(err, mysql.ErrNoRowMetadata) || errors.Is(err, mysql.ErrPartialRowImage) ||
-		mysql.IsAccessDenied(err)
+		mysql.IsAccessDenied(err) || errors.Is(err, mysql.ErrNoSelect) ||
+		// Storage that refuses the key (read-only): retrying does not fix it.
+		errors.Is(err, fs.ErrPermission)
 }
 
 // sourceError marks a lost position for its exit code.
@@ -392,4 +420,12 @@ func startCompaction(ctx context.Context, lk *lake, metrics *compaction.Metrics)
 		<-done
 		engine.Close()
 	}, nil
+}
+
+// isUsage reports a usage or configuration error, which a signal does not
+// excuse.
+func isUsage(err error) bool {
+	var ue *usageError
+	var ce *configError
+	return errors.As(err, &ue) || errors.As(err, &ce)
 }

@@ -58,6 +58,7 @@ type MariaDB struct {
 	RequireSecureTransport bool
 
 	client string // the mariadb command-line client
+	srv    *server
 }
 
 // Addr returns host:port.
@@ -268,7 +269,8 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 			return fail(fmt.Errorf("mariadbd %s started with ssl_cert but have_ssl=%s", m.Version, strings.TrimSpace(ssl)))
 		}
 	}
-	t.Cleanup(pr.stop)
+	m.srv = newServer(pr, filepath.Join(run, "mariadbd.out"), m.waitReady)
+	t.Cleanup(m.srv.stop)
 	return m, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,17 +41,28 @@ const (
 
 // MinIO is a running MinIO server that belongs to one test.
 type MinIO struct {
-	Endpoint  string // host:port, plain http
+	Endpoint  string // host:port (127.0.0.1), plain http unless started with MinIOOptions.TLS
 	AccessKey string
 	SecretKey string
 	Region    string
 	LogFile   string // the server's output
+	// TLS: the server answers https only, with a certificate signed by the
+	// throwaway CA whose PEM certificate CAFile holds.
+	TLS    bool
+	CAFile string
 
-	buckets atomic.Int64
+	buckets   atomic.Int64
+	srv       *server
+	tlsConfig *tls.Config // how the harness verifies the server (TLS only)
 }
 
-// URL returns the server's http:// URL.
-func (m *MinIO) URL() string { return "http://" + m.Endpoint }
+// URL returns the server's http:// (with TLS, https://) URL.
+func (m *MinIO) URL() string {
+	if m.TLS {
+		return "https://" + m.Endpoint
+	}
+	return "http://" + m.Endpoint
+}
 
 // StartMinIO starts a MinIO server on a free 127.0.0.1 port with its data
 // under t.TempDir(), waits until it is ready, and stops it when the test
@@ -58,16 +70,26 @@ func (m *MinIO) URL() string { return "http://" + m.Endpoint }
 // install (minutes on a fresh machine), failing the test if that fails.
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
+	return StartMinIOWith(t, MinIOOptions{})
+}
+
+// StartMinIOWith is StartMinIO with options (TLS).
+func StartMinIOWith(t testing.TB, opts MinIOOptions) *MinIO {
+	t.Helper()
 	bin, err := minioBinary(t)
 	if err != nil {
 		t.Fatalf("minio: %v", err)
 	}
 	dir := t.TempDir()
+	srvTLS, err := opts.serverTLS(filepath.Join(dir, "tls"))
+	if err != nil {
+		t.Fatalf("minio: %v", err)
+	}
 	// A port taken between our probe and MinIO's bind makes MinIO exit:
 	// try again on another port.
 	var lastErr error
 	for attempt := range 3 {
-		m, err := launch(t, bin, dir, attempt)
+		m, err := launch(t, bin, dir, attempt, srvTLS)
 		if err == nil {
 			return m
 		}
@@ -77,7 +99,7 @@ func StartMinIO(t testing.TB) *MinIO {
 	return nil
 }
 
-func launch(t testing.TB, bin, dir string, attempt int) (*MinIO, error) {
+func launch(t testing.TB, bin, dir string, attempt int, srvTLS *minioTLS) (*MinIO, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -94,9 +116,13 @@ func launch(t testing.TB, bin, dir string, attempt int) (*MinIO, error) {
 	}
 	defer logFile.Close() // the child keeps its own descriptor
 
+	certs := filepath.Join(run, "certs")
+	if err := srvTLS.install(certs); err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, "server", filepath.Join(run, "data"),
 		"--address", endpoint,
-		"--certs-dir", filepath.Join(run, "certs"),
+		"--certs-dir", certs,
 		"--quiet")
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+minioUser,
@@ -112,29 +138,39 @@ func launch(t testing.TB, bin, dir string, attempt int) (*MinIO, error) {
 		return nil, err
 	}
 	exited := pr.exited
-	if err := waitReady(endpoint, exited); err != nil {
+	clientTLS := srvTLS.clientConfig()
+	if err := waitReady(endpoint, clientTLS, exited); err != nil {
 		return nil, fmt.Errorf("%w\n--- tail of %s ---\n%s", pr.failed(err), logPath, tail(logPath))
 	}
-	t.Cleanup(pr.stop)
-	return &MinIO{
+	srv := newServer(pr, logPath, func(exited <-chan struct{}) error { return waitReady(endpoint, clientTLS, exited) })
+	t.Cleanup(srv.stop)
+	m := &MinIO{
 		Endpoint:  endpoint,
 		AccessKey: minioUser,
 		SecretKey: minioPassword,
 		Region:    minioRegion,
 		LogFile:   logPath,
-	}, nil
+		srv:       srv,
+	}
+	if srvTLS != nil {
+		m.TLS, m.CAFile, m.tlsConfig = true, srvTLS.files.ca, clientTLS
+	}
+	return m, nil
 }
 
 // waitReady polls until the server reports ready and answers a signed S3
 // request (the health check turns ready a moment before the S3 API stops
 // answering "Server not initialized"), the process exits, or the deadline
 // passes.
-func waitReady(endpoint string, exited <-chan struct{}) error {
+func waitReady(endpoint string, tc *tls.Config, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second}
+	client := httpClient(tc, time.Second)
 	defer client.CloseIdleConnections()
 	base := "http://" + endpoint
+	if tc != nil {
+		base = "https://" + endpoint
+	}
 	get := func(path string, sign bool) int {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		if sign {
@@ -252,7 +288,7 @@ func (m *MinIO) createBucket(ctx context.Context, name string) error {
 		return err
 	}
 	signV4(req, m.AccessKey, m.SecretKey, m.Region, time.Now().UTC())
-	client := &http.Client{}
+	client := httpClient(m.tlsConfig, 0)
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {
