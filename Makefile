@@ -48,7 +48,7 @@ bench: deps
 # written to CHAOS_REPORT and the test log.
 CHAOS_REPORT ?= /tmp/binlake-chaos-report.md
 chaos: deps
-	BINLAKE_CHAOS=long BINLAKE_CHAOS_REPORT=$(CHAOS_REPORT) $(GO) test $(GOFLAGS) -count=1 -run '^TestChaos$$' -timeout 150m -v ./e2e
+	BINLAKE_CHAOS=long BINLAKE_CHAOS_REPORT=$(CHAOS_REPORT) $(GO) test $(GOFLAGS) -count=1 -run '^(TestChaos|TestHugeTransactions)$$' -timeout 150m -v ./e2e
 	@cat $(CHAOS_REPORT)
 
 lint:

@@ -52,6 +52,7 @@ func chaosPlanFromEnv() chaosPlan {
 // chaosFigures are what a run measured (docs/reliability.md).
 type chaosFigures struct {
 	transactions   int // source transactions the workload committed
+	ddl            int // of which DDL statements
 	rowChanges     int64
 	kills          int // SIGKILLs of the daemon survived
 	namedKills     map[ingest.FaultPoint]int
@@ -181,8 +182,13 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 	}
 
 	t.Logf("%s done at %v, %d transactions", "named kills", time.Since(began).Round(time.Second), len(w.moments))
-	// 2. Kills at random moments.
-	for range plan.random {
+	// 2. Kills at random moments; every other one during a DDL storm (one
+	// step in two a schema change).
+	for i := range plan.random {
+		w.ddlEvery = 15
+		if i%2 == 1 {
+			w.ddlEvery = 2
+		}
 		d := daemon()
 		delay := time.Duration(50+rnd.IntN(600)) * time.Millisecond
 		timer := time.AfterFunc(delay, func() {
@@ -197,6 +203,7 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 		fig.kills++
 		recoverAfter("a kill at a random moment")
 	}
+	w.ddlEvery = 15
 
 	t.Logf("%s done at %v, %d transactions", "random kills", time.Since(began).Round(time.Second), len(w.moments))
 	// 3. SIGTERM while a big transaction is spilled and committed: the
@@ -268,6 +275,11 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 	st, err := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range w.moments {
+		if m.what != "transaction" && m.what != "big transaction" {
+			fig.ddl++
+		}
 	}
 	fig.transactions += len(w.moments)
 	fig.moments += len(w.moments)
@@ -419,7 +431,7 @@ func (f chaosFigures) report(plan chaosPlan, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| figure (%s run, %s) | value |\n|---|---|\n", plan.name, took.Round(time.Second))
 	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
-	row("source transactions under faults", f.transactions)
+	row("source transactions under faults (DDL statements among them)", fmt.Sprintf("%d (%d)", f.transactions, f.ddl))
 	row("row changes ingested (change sequences)", f.rowChanges)
 	var named []string
 	for _, p := range ingest.FaultPoints() {

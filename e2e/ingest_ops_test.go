@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -195,6 +196,58 @@ func TestIngestPositionLost(t *testing.T) {
 	st, lerr := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
 	if lerr != nil || st.Progress.MaxSeq != 0 {
 		t.Fatalf("the lake changed: %v, max seq %d", lerr, st.Progress.MaxSeq)
+	}
+}
+
+// TestIngestPurgedPastLake: the daemon was stopped, and the server purged
+// the binlog past the lake's saved position meanwhile. The daemon (not in
+// catch-up mode: it would otherwise retry forever) exits by itself with
+// the position-lost code and the fix, and the lake is unchanged.
+func TestIngestPurgedPastLake(t *testing.T) {
+	e := newEnv(t)
+	store := e.store()
+	start := binlogPos(t, e.db)
+	e.db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)", "INSERT INTO shop.t VALUES (1)")
+	e.catchUp(start)
+	before, err := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lakeFile := before.Progress.Position.File
+	e.db.Exec(t, "INSERT INTO shop.t VALUES (2)", "FLUSH BINARY LOGS", "INSERT INTO shop.t VALUES (3)")
+	current := strings.Fields(e.db.Query(t, "SHOW MASTER STATUS"))[0]
+	for end := time.Now().Add(30 * time.Second); ; {
+		e.db.Exec(t, "PURGE BINARY LOGS TO '"+current+"'")
+		if !strings.Contains(e.db.Query(t, "SHOW BINARY LOGS"), lakeFile) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s was not purged", lakeFile)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	cmd := e.ingest()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-exited:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+		t.Fatal("the daemon kept retrying a position the server no longer has")
+	}
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.ExitCode() != 6 {
+		t.Fatalf("exit: %v, want exit code 6 (position lost)", werr)
+	}
+	out, _ := os.ReadFile(filepath.Join(e.logDir, fmt.Sprintf("ingest-%03d.log", e.runs)))
+	if !strings.Contains(string(out), lakeFile) || !strings.Contains(string(out), "SHOW BINARY LOGS") || stackTrace.Match(out) {
+		t.Fatalf("the error should name the lake's position and say what to do, without a stack trace:\n%s", out)
+	}
+	after, err := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
+	if err != nil || after.Version != before.Version {
+		t.Fatalf("the lake changed: version %d → %d (%v)", before.Version, after.Version, err)
 	}
 }
 

@@ -187,8 +187,8 @@ type Session struct {
 // reads past, the pinned version.
 func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err error) {
 	s = &Session{Point: p, cache: e.cache, opts: e.opts}
-	clashes := caseClashes(p)
-	s.clashing = clashingNames(p, clashes)
+	viewClash, macroClash := caseClashes(p)
+	s.clashing = clashingNames(p, viewClash, macroClash)
 	if len(s.clashing) > 0 {
 		e.opts.Logger.Warn("tables left out of the session: their names differ only in case, which DuckDB cannot tell apart",
 			"tables", strings.Join(s.clashing, ", "))
@@ -202,10 +202,7 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	var views, macros []*tablePlan
 	var allowed []string
 	for _, t := range p.State.SortedTables() {
-		if clashes[t.ID] {
-			continue
-		}
-		if t.ExistsAt(p.Seq) {
+		if t.ExistsAt(p.Seq) && !viewClash[t.ID] {
 			v, pv, local, err := e.planView(p, t)
 			if local != nil {
 				s.pins = append(s.pins, local.path)
@@ -221,7 +218,7 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 			}
 			views = append(views, v)
 		}
-		if t.DroppedSeq == 0 {
+		if t.DroppedSeq == 0 && !macroClash[t.ID] {
 			m, err := planMacro(t)
 			if err != nil {
 				return nil, err

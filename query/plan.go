@@ -503,49 +503,55 @@ func retentionGuard(sel, param string, r *tableformat.Retention) string {
 	return fmt.Sprintf("SELECT * FROM (%s) WHERE CASE WHEN %s < %d THEN error(%s) ELSE true END", sel, param, r.FromSeq, quoteString(msg))
 }
 
-// caseClashes returns the tables of p that a session leaves out: DuckDB
-// compares schema and view names without regard to ASCII case, so two
-// tables whose names (at p.Seq for the view, the current one for the
-// macros) differ only in case cannot both be views, and creating them
-// would fail every session. Both are left out, never one silently in the
-// other's place.
-func caseClashes(p tableformat.Point) map[int64]bool {
-	owners := map[string]map[int64]bool{}
-	add := func(id int64, n tableformat.TableName) {
-		k := asciiLower(n.DB) + "\x00" + asciiLower(n.Name)
-		if owners[k] == nil {
-			owners[k] = map[int64]bool{}
+// caseClashes returns the tables a session at p leaves out of its views
+// and of its table macros: DuckDB compares schema, view and macro names
+// without regard to ASCII case, so two views (tables existing at p.Seq, by
+// their names then) or two macros (tables not dropped, by their current
+// names) whose names differ only in case cannot both be created, and
+// creating them would fail every session. Both are left out, never one
+// shown in the other's place. Views and macros are apart: a view and a
+// macro may share a name.
+func caseClashes(p tableformat.Point) (views, macros map[int64]bool) {
+	clash := func(names map[int64]tableformat.TableName) map[int64]bool {
+		owners := map[string][]int64{}
+		for id, n := range names {
+			k := asciiLower(n.DB) + "\x00" + asciiLower(n.Name)
+			owners[k] = append(owners[k], id)
 		}
-		owners[k][id] = true
-	}
-	for _, t := range p.State.SortedTables() {
-		if t.ExistsAt(p.Seq) {
-			add(t.ID, t.NameAt(p.Seq))
-		}
-		if t.DroppedSeq == 0 {
-			add(t.ID, t.Current())
-		}
-	}
-	out := map[int64]bool{}
-	for _, ids := range owners {
-		if len(ids) > 1 {
-			for id := range ids {
-				out[id] = true
+		out := map[int64]bool{}
+		for _, ids := range owners {
+			if len(ids) > 1 {
+				for _, id := range ids {
+					out[id] = true
+				}
 			}
 		}
+		return out
 	}
-	return out
+	viewNames, macroNames := map[int64]tableformat.TableName{}, map[int64]tableformat.TableName{}
+	for _, t := range p.State.SortedTables() {
+		if t.ExistsAt(p.Seq) {
+			viewNames[t.ID] = t.NameAt(p.Seq)
+		}
+		if t.DroppedSeq == 0 {
+			macroNames[t.ID] = t.Current()
+		}
+	}
+	return clash(viewNames), clash(macroNames)
 }
 
-// clashingNames lists the tables of caseClashes as db.table, sorted.
-func clashingNames(p tableformat.Point, clashes map[int64]bool) []string {
+// clashingNames lists the tables of caseClashes as db.table (the current
+// name), sorted.
+func clashingNames(p tableformat.Point, views, macros map[int64]bool) []string {
 	var out []string
-	for id := range clashes {
-		n := p.State.Tables[id].Current()
-		out = append(out, n.DB+"."+n.Name)
+	for _, m := range []map[int64]bool{views, macros} {
+		for id := range m {
+			n := p.State.Tables[id].Current()
+			out = append(out, n.DB+"."+n.Name)
+		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // asciiLower folds ASCII letters only, as DuckDB compares identifiers.

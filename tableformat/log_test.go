@@ -421,6 +421,63 @@ func TestCommitTimeGrows(t *testing.T) {
 	}
 }
 
+// TestSkewedClocks: the daemon's clock an hour behind the source's (whose
+// transactions carry their own times) and the compactor's an hour ahead
+// of it, committing in turn: the lake's commit times still grow, and "as
+// of" a source time still finds the transactions committed by then — it
+// reads the source's times, never a writer's clock.
+func TestSkewedClocks(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	source := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // lakeBuilder's source times start here
+	daemonNow, compactorNow := source.Add(-time.Hour), source.Add(time.Hour)
+	daemon := NewLog(store, LogOptions{WriterID: "daemon", Now: func() time.Time { daemonNow = daemonNow.Add(time.Second); return daemonNow }})
+	compactor := NewLog(store, LogOptions{WriterID: "compactor", Now: func() time.Time {
+		compactorNow = compactorNow.Add(time.Second)
+		return compactorNow
+	}})
+	if _, err := daemon.Create(ctx, "src", 4); err != nil {
+		t.Fatal(err)
+	}
+	b := &lakeBuilder{t: t, log: daemon, rnd: rand.New(rand.NewPCG(2, 2))}
+	var ingested []*State
+	for i := range 8 {
+		ingested = append(ingested, b.ingest(1, 2))
+		if i%2 == 0 {
+			st, err := compactor.Latest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prog := st.Progress
+			prog.PrevSeq = prog.MaxSeq
+			if _, err := compactor.Commit(ctx, &Entry{Kind: KindCompaction, Progress: prog}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	latest, err := daemon.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev time.Time
+	for v := int64(1); v <= latest.Version; v++ {
+		e, err := daemon.Entry(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.CommitTime.After(prev) {
+			t.Fatalf("version %d committed at %v, not after version %d's %v", v, e.CommitTime, v-1, prev)
+		}
+		prev = e.CommitTime
+	}
+	for _, st := range ingested {
+		p, err := daemon.AtTime(ctx, time.UnixMicro(st.Progress.MaxTS))
+		if err != nil || p.Seq != st.Progress.MaxSeq {
+			t.Fatalf("as of source time %v: seq %d (%v), want %d", time.UnixMicro(st.Progress.MaxTS).UTC(), p.Seq, err, st.Progress.MaxSeq)
+		}
+	}
+}
+
 // TestSecondIngestConflicts: two ingest writers on one lake: the second
 // gets a conflict, not a duplicate commit.
 func TestSecondIngestConflicts(t *testing.T) {
