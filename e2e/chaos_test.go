@@ -44,7 +44,7 @@ type chaosPlan struct {
 // chaos) runs the long one, whose figures are in docs/reliability.md.
 func chaosPlanFromEnv() chaosPlan {
 	if os.Getenv("BINLAKE_CHAOS") == "long" {
-		return chaosPlan{name: "long", episodes: 12, named: 4, random: 8, sigterms: 2, outages: 1}
+		return chaosPlan{name: "long", episodes: 16, named: 1, random: 8, sigterms: 1, outages: 1}
 	}
 	return chaosPlan{name: "short", episodes: 1, named: 1, random: 4, sigterms: 1, outages: 1}
 }
@@ -94,7 +94,7 @@ func TestChaos(t *testing.T) {
 // chaosEpisode is one episode of TestChaos, adding to fig.
 func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) {
 	e := newEnv(t)
-	e.envs = append(e.envs, "BINLAKE_INGEST_MEMORY_BUDGET=131072", "BINLAKE_WAREHOUSE_S3_REQUEST_TIMEOUT=2s",
+	e.envs = append(e.envs, "BINLAKE_INGEST_MEMORY_BUDGET=65536", "BINLAKE_WAREHOUSE_S3_REQUEST_TIMEOUT=2s",
 		"BINLAKE_WAREHOUSE_S3_MAX_RETRIES=1")
 	store := e.store()
 	start := binlogPos(t, e.db)
@@ -128,7 +128,7 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 				return
 			}
 			if bigEvery > 0 && (i == 0 && bigEvery <= 5 || rnd.IntN(bigEvery) == 0) {
-				w.bigTxn(ctx, 600+rnd.IntN(600))
+				w.bigTxn(ctx, 300+rnd.IntN(300))
 				continue
 			}
 			w.txn(ctx)
@@ -166,11 +166,11 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 			if point == ingest.FaultSpilled {
 				big = 3
 			}
-			for steps := 0; !d.poll(); steps += 5 {
+			for steps := 0; !d.poll(); steps += 2 {
 				if steps > 3000 {
 					t.Fatalf("fault %s:%d never fired", point, nth)
 				}
-				work(5, big, d)
+				work(2, big, d)
 			}
 			if !killedBySignal(d.err) {
 				t.Fatalf("fault %s:%d: the daemon ended with %v, want killed by its fault", point, nth, d.err)
@@ -196,7 +196,7 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 			d.cmd.Process.Signal(syscall.SIGKILL)
 		})
 		for !d.poll() {
-			work(5, 25, d)
+			work(5, 60, d)
 		}
 		timer.Stop()
 		fig.peakRSSMiB = max(fig.peakRSSMiB, float64(d.hwm.Load()))
