@@ -230,8 +230,8 @@ func (w *workload) txn(ctx context.Context) {
 	}
 	for range 1 + w.rnd.IntN(4) {
 		t := w.tables[w.rnd.IntN(len(w.tables))]
-		if w.rnd.IntN(3) == 0 {
-			t = w.table("types") // the table of every type gets extra traffic
+		if tt := w.table("types"); tt != nil && w.rnd.IntN(3) == 0 {
+			t = tt // the table of every type gets extra traffic (while it has that name)
 		}
 		t.snap = nil
 		if !t.keyed {

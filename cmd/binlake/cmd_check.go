@@ -17,13 +17,7 @@ var errChecksFailed = errors.New("prerequisites not met: see the fixes above")
 func runCheck(ctx context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "check", "-c binlake.yaml [--format table|json]")
 	format := fs.String("format", "table", "output format: table or json (one object per line)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env.getenv)
+	cfg, err := parseAndLoad(env, fs, args, cfgPath, format)
 	if err != nil {
 		return err
 	}

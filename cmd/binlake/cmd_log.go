@@ -191,3 +191,15 @@ func checkFormat(format string) error {
 	}
 	return nil
 }
+
+// parseAndLoad parses a command's flags, checks its --format and loads
+// the config it names.
+func parseAndLoad(env *cliEnv, fs *flag.FlagSet, args []string, cfgPath, format *string) (*Config, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := checkFormat(*format); err != nil {
+		return nil, err
+	}
+	return loadConfig(*cfgPath, env.getenv)
+}

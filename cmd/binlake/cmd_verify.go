@@ -31,13 +31,7 @@ func runVerify(ctx context.Context, env *cliEnv, args []string) error {
 	fs, cfgPath := newFlags(env, "verify", "-c binlake.yaml [--format table|json] [--all-versions]")
 	format := fs.String("format", "table", "output format: table (a line per problem, then a summary) or json (one object)")
 	all := fs.Bool("all-versions", false, "also check the files earlier versions still need (inside retention and the grace period), not only the latest state's")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env.getenv)
+	cfg, err := parseAndLoad(env, fs, args, cfgPath, format)
 	if err != nil {
 		return err
 	}
