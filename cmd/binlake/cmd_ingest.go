@@ -421,11 +421,3 @@ func startCompaction(ctx context.Context, lk *lake, metrics *compaction.Metrics)
 		engine.Close()
 	}, nil
 }
-
-// isUsage reports a usage or configuration error, which a signal does not
-// excuse.
-func isUsage(err error) bool {
-	var ue *usageError
-	var ce *configError
-	return errors.As(err, &ue) || errors.As(err, &ce)
-}

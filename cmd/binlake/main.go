@@ -116,14 +116,20 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-func exitCode(ctx context.Context, err error) int {
+// isUsage reports a usage or configuration error (exit 2), which a
+// signal does not excuse.
+func isUsage(err error) bool {
 	var ue *usageError
 	var ce *configError
+	return errors.As(err, &ue) || errors.As(err, &ce)
+}
+
+func exitCode(ctx context.Context, err error) int {
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue), errors.As(err, &ce):
+	case isUsage(err):
 		return exitUsage
 	case errors.Is(err, tableformat.ErrCorrupt):
 		return exitCorrupt

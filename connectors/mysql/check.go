@@ -252,14 +252,20 @@ func (p privileges) anywhere(priv string) bool {
 
 func (p privileges) String() string { return strings.Join(p, "; ") }
 
+// monitorPrivilege is the privilege that reads binlog positions:
+// BINLOG MONITOR on MariaDB, REPLICATION CLIENT on MySQL.
+func monitorPrivilege(flavor string) string {
+	if flavor == "mysql" {
+		return "REPLICATION CLIENT"
+	}
+	return "BINLOG MONITOR"
+}
+
 // grantChecks checks the privileges ingest uses: replication (the binlog
 // stream), binlog monitoring (positions) and SELECT (snapshots).
 func grantChecks(grants privileges, cfg SourceConfig) []CheckResult {
 	user := grantee(cfg)
-	monitor := "BINLOG MONITOR"
-	if cfg.Flavor == "mysql" {
-		monitor = "REPLICATION CLIENT"
-	}
+	monitor := monitorPrivilege(cfg.Flavor)
 	found := func(ok bool) string {
 		if ok {
 			return "granted"

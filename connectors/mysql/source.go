@@ -287,12 +287,8 @@ func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, 
 	if err != nil {
 		var me *gomysql.MyError
 		if errors.As(err, &me) && me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
-			monitor := "BINLOG MONITOR"
-			if s.cfg.Flavor == gomysql.MySQLFlavor {
-				monitor = "REPLICATION CLIENT"
-			}
 			return p, fmt.Errorf("binlog source: %s: %w (grant it to user %q: GRANT %s ON *.* TO %s; binlake check lists every privilege ingest needs)",
-				s.addr(), err, s.cfg.User, monitor, grantee(s.cfg))
+				s.addr(), err, s.cfg.User, monitorPrivilege(s.cfg.Flavor), grantee(s.cfg))
 		}
 		return p, fmt.Errorf("binlog source: %s: %w", s.addr(), err)
 	}

@@ -492,10 +492,17 @@ func (s *S3) wrap(op, key string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, key, err)
 }
 
-// actions names the S3 permission each store operation needs.
-var actions = map[string]string{
-	"put": "s3:PutObject", "put-if-absent": "s3:PutObject", "open": "s3:GetObject", "stat": "s3:GetObject",
-	"list": "s3:ListBucket", "delete": "s3:DeleteObject", "check bucket": "s3:ListBucket",
+// action names the S3 permission a store operation needs.
+func action(op string) string {
+	switch op {
+	case "put", "put-if-absent":
+		return "s3:PutObject"
+	case "open", "stat":
+		return "s3:GetObject"
+	case "delete":
+		return "s3:DeleteObject"
+	}
+	return "s3:ListBucket" // list, check bucket
 }
 
 // permissionError explains a request the server refused (403 Forbidden,
@@ -509,5 +516,5 @@ func (c S3Config) permissionError(op string, err error) error {
 	}
 	return fmt.Errorf("%w: %w: the storage refused the request: the access key %q (warehouse.s3.access_key_id) "+
 		"lacks the permission %s on %s%s; a read-only key serves query, tables, log and status, "+
-		"ingest, compact and vacuum need s3:PutObject and s3:DeleteObject too", err, fs.ErrPermission, c.AccessKey, actions[op], c.url(), also)
+		"ingest, compact and vacuum need s3:PutObject and s3:DeleteObject too", err, fs.ErrPermission, c.AccessKey, action(op), c.url(), also)
 }
