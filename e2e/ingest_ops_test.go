@@ -328,3 +328,72 @@ func TestIngestSnapshotThenStream(t *testing.T) {
 	w.moments = after
 	w.check(store)
 }
+
+// TestDDLAfterRestart: an ALTER that adds a character column without a
+// charset takes its table's default, which the daemon learnt from a CREATE
+// it read before a restart. After the restart it must still know it (from
+// the lake), even when the server has since renamed or dropped the table:
+// the new structure is in force from the ALTER's own transaction, not from
+// the table's next row event. (Found by `make chaos`: DDL storms under
+// kills.)
+func TestDDLAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	store := e.store()
+	start := binlogPos(t, e.db)
+	e.db.Exec(t, "CREATE DATABASE shop",
+		"CREATE TABLE shop.t (id INT PRIMARY KEY) DEFAULT CHARSET latin1", "INSERT INTO shop.t VALUES (1)",
+		"CREATE TABLE shop.d (id INT PRIMARY KEY) DEFAULT CHARSET cp1251", "INSERT INTO shop.d VALUES (1)",
+		"CREATE TABLE shop.c (id INT PRIMARY KEY) DEFAULT CHARSET latin1", "ALTER TABLE shop.c DEFAULT CHARSET utf8mb4")
+	e.catchUp(start)
+	// Stopped; meanwhile the ALTERs, then each table renamed or dropped.
+	e.db.Exec(t, "ALTER TABLE shop.t ADD COLUMN v VARCHAR(12)")
+	alterT := binlogPos(t, e.db)
+	e.db.Exec(t, "ALTER TABLE shop.d ADD COLUMN v TEXT")
+	alterD := binlogPos(t, e.db)
+	e.db.Exec(t, "ALTER TABLE shop.c ADD COLUMN v CHAR(3)")
+	alterC := binlogPos(t, e.db)
+	e.db.Exec(t, "RENAME TABLE shop.t TO shop.u", "DROP TABLE shop.d", "DROP TABLE shop.c",
+		"INSERT INTO shop.u VALUES (2, 'é')",
+		// A change of the default alone is a schema version of its own;
+		// reads go on across it.
+		"CREATE TABLE shop.k (id INT PRIMARY KEY, v VARCHAR(3)) DEFAULT CHARSET latin1", "INSERT INTO shop.k VALUES (1, 'é')",
+		"ALTER TABLE shop.k DEFAULT CHARSET utf8mb4", "INSERT INTO shop.k VALUES (2, 'ü')")
+	e.catchUp("")
+
+	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	for _, tc := range []struct {
+		gtid, table, sql, charset string
+	}{
+		{alterT, "t", "varchar(12)", "latin1"},
+		{alterD, "d", "text", "cp1251"},
+		{alterC, "c", "char(3)", "utf8mb4"},
+	} {
+		p, err := l.AtGTID(context.Background(), tc.gtid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, ok := p.State.TableByName("shop", tc.table, p.Seq)
+		if !ok {
+			t.Fatalf("as of %s: no shop.%s", tc.gtid, tc.table)
+		}
+		sc := ts.SchemaAt(p.Seq)
+		if len(sc.Columns) != 2 || sc.Columns[1].Name != "v" || sc.Columns[1].Type.SQL != tc.sql || sc.Columns[1].Type.Charset != tc.charset {
+			t.Errorf("shop.%s as of its ALTER (%s): schema v%d %+v, want v %s in %s", tc.table, tc.gtid, sc.Version, sc.Columns, tc.sql, tc.charset)
+		}
+	}
+	out, stderr, code := e.runCmd("query", "-c", e.config, "--format", "csv", "SELECT id, v FROM shop.u ORDER BY id")
+	if code != 0 || out != "id,v\n1,\n2,é\n" {
+		t.Errorf("query shop.u: exit %d, %q %s", code, out, stderr)
+	}
+	out, stderr, code = e.runCmd("query", "-c", e.config, "--format", "csv", "SELECT id, v FROM shop.k ORDER BY id")
+	if code != 0 || out != "id,v\n1,é\n2,ü\n" {
+		t.Errorf("query shop.k: exit %d, %q %s", code, out, stderr)
+	}
+	p, err := l.AtLatest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := p.State.TableByName("shop", "k", p.Seq); !ok || len(k.Schemas) != 2 || k.Schemas[0].Schema.Charset != "latin1" || k.Schema().Charset != "utf8mb4" {
+		t.Errorf("shop.k: want two schema versions, latin1 then utf8mb4: %v %+v", ok, k)
+	}
+}

@@ -36,6 +36,9 @@ type tracked struct {
 	// schema is known again only at the next Rows event; until then no
 	// later ALTER is applied on top of the outdated schema.
 	stale bool
+	// charset, when set, is the default character set the next schema
+	// takes from a deferred ALTER ("": unknown).
+	charset *string
 }
 
 // newTracker starts from the live tables of a lake state.
@@ -78,7 +81,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 			DB: t.DB, Name: t.Name, Schema: &sc}, nil
 	}
 	tt := tr.tables[id]
-	if tt.seen == t && tt.pending == nil {
+	if tt.seen == t && tt.pending == nil && tt.charset == nil {
 		return tt, nil, nil // the same structure as last time
 	}
 	tt.seen = t
@@ -86,19 +89,33 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 	if err != nil {
 		return nil, nil, err
 	}
-	tt.pending, tt.stale = nil, false
-	if reflect.DeepEqual(sc.Columns, tt.schema.Columns) && reflect.DeepEqual(sc.Key, tt.schema.Key) {
+	tt.pending, tt.stale, tt.charset = nil, false, nil
+	if sameSchema(sc, tt.schema) {
 		return tt, nil, nil
 	}
 	tt.schema = sc
 	return tt, &tableformat.TableChange{Op: tableformat.TableAlter, TableID: tt.id, Seq: nextSeq(), Schema: &sc}, nil
 }
 
+// sameSchema reports whether two versions of a table's schema describe the
+// same structure (their version numbers aside).
+func sameSchema(a, b tableformat.Schema) bool {
+	return reflect.DeepEqual(a.Columns, b.Columns) && reflect.DeepEqual(a.Key, b.Key) && a.Charset == b.Charset
+}
+
 // schemaFor builds the schema of t as version v, keeping the ids of columns
 // the table already has (matched by name, case-insensitively, through the
-// pending ALTERs) and giving new columns fresh ids.
+// pending ALTERs) and giving new columns fresh ids. A table whose default
+// charset the source does not say keeps the one a deferred ALTER set, else
+// the current one.
 func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
-	sc := tableformat.Schema{Version: v}
+	sc := tableformat.Schema{Version: v, Charset: t.Charset}
+	if sc.Charset == "" {
+		sc.Charset = tt.schema.Charset
+		if tt.charset != nil {
+			sc.Charset = *tt.charset
+		}
+	}
 	byName := tt.pending
 	if byName == nil {
 		byName = tt.columnIDs()
@@ -140,9 +157,13 @@ func (tt *tracked) columnIDs() map[string]int {
 }
 
 // deferAlter records what an ALTER the tracker does not apply does to column
-// names, for the next TableMap: renames and drops act on the columns as
-// they were before the statement, then added names are new columns.
+// names and to the table's default charset, for the next TableMap: renames
+// and drops act on the columns as they were before the statement, then
+// added names are new columns.
 func (tt *tracked) deferAlter(d *DDL) {
+	if cs, ok := alterCharset(d); ok {
+		tt.charset = &cs
+	}
 	if tt.pending == nil {
 		tt.pending = tt.columnIDs()
 	}
@@ -228,7 +249,11 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 			}
 			if applied {
 				tt.seen = nil // compare the next TableMap by value
-				if reflect.DeepEqual(sc.Columns, tt.schema.Columns) && reflect.DeepEqual(sc.Key, tt.schema.Key) {
+				sc.Charset = tt.schema.Charset
+				if cs, ok := alterCharset(d); ok {
+					sc.Charset = cs
+				}
+				if sameSchema(sc, tt.schema) {
 					return nil, nil // ADD INDEX, ENGINE=, …: no structural change
 				}
 				for _, c := range sc.Columns {
@@ -264,6 +289,18 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 		return one(&tableformat.TableChange{Op: tableformat.TableDrop, TableID: id, Seq: seq(), DDL: d.SQL}, nil)
 	}
 	return nil, fmt.Errorf("table %s.%s: unknown DDL operation %d", d.DB, d.Name, d.Op)
+}
+
+// alterCharset is the default charset an ALTER gives its table ("": one
+// the source did not read), and whether it changes it at all.
+func alterCharset(d *DDL) (string, bool) {
+	switch {
+	case d.CharsetUnknown:
+		return "", true
+	case d.Charset != "":
+		return d.Charset, true
+	}
+	return "", false
 }
 
 // applyAlter computes the schema an ALTER's operations give the table, the

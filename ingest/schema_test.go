@@ -286,3 +286,54 @@ func TestDeferredAltersKeepColumnIDs(t *testing.T) {
 		t.Fatalf("schema after the TableMap:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestTableCharset: the schema carries the table's default charset from a
+// CREATE or a snapshot, keeps it through row events (which do not say it)
+// and renames, takes an ALTER's new default as a version of its own (also
+// from an ALTER that waits for the next TableMap), and forgets it when an
+// ALTER changed it in a way the source did not read.
+func TestTableCharset(t *testing.T) {
+	cols := []SourceColumn{col("id", tInt, false)}
+	tr := &tracker{tables: map[int64]*tracked{}, byName: map[tableName]int64{}, nextID: 1}
+	var seq int64
+	next := func() int64 { seq++; return seq }
+	var got []string
+	record := func(changes []tableformat.TableChange, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range changes {
+			s := string(c.Op)
+			if c.Schema != nil {
+				s += fmt.Sprintf(" v%d %q", c.Schema.Version, c.Schema.Charset)
+			}
+			got = append(got, s)
+		}
+	}
+	resolve := func(tb *Table) {
+		t.Helper()
+		_, c, err := tr.resolve(tb, next)
+		var changes []tableformat.TableChange
+		if c != nil {
+			changes = append(changes, *c)
+		}
+		record(changes, err)
+	}
+	record(tr.ddl(&DDL{Op: DDLCreate, DB: "d", Name: "t", Table: &Table{DB: "d", Name: "t", Columns: cols, Key: []string{"id"}, Charset: "latin1"}}, next))
+	resolve(&Table{DB: "d", Name: "t", Columns: cols, Key: []string{"id"}}) // a row event: no charset, no change
+	record(tr.ddl(&DDL{Op: DDLRename, DB: "d", Name: "t", NewDB: "d", NewName: "u"}, next))
+	// A complete ALTER that changes only the default.
+	record(tr.ddl(&DDL{Op: DDLAlter, DB: "d", Name: "u", Complete: true, Charset: "utf8mb4"}, next))
+	// A complete ALTER that does not change it.
+	record(tr.ddl(&DDL{Op: DDLAlter, DB: "d", Name: "u", Complete: true, Alter: []AlterOp{&AddColumn{Column: col("c", tVarchar, true)}}}, next))
+	// An incomplete ALTER changing it: the next TableMap brings it.
+	record(tr.ddl(&DDL{Op: DDLAlter, DB: "d", Name: "u", Charset: "cp1251"}, next))
+	resolve(&Table{DB: "d", Name: "u", Columns: append(slices.Clone(cols), col("c", tVarchar, true)), Key: []string{"id"}})
+	// Changed in a way not read: forgotten.
+	record(tr.ddl(&DDL{Op: DDLAlter, DB: "d", Name: "u", Complete: true, CharsetUnknown: true}, next))
+	want := []string{`create v1 "latin1"`, `rename`, `alter v2 "utf8mb4"`, `alter v3 "utf8mb4"`, `alter v4 "cp1251"`, `alter v5 ""`}
+	if !slices.Equal(got, want) {
+		t.Errorf("table changes\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}

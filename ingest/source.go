@@ -32,6 +32,10 @@ type Table struct {
 	Columns []SourceColumn
 	// Key lists key column names in key order; empty: the whole row.
 	Key []string
+	// Charset is the table's default character set when the source knows
+	// it (a snapshot, a CREATE TABLE); empty: not known here (a row event's
+	// structure), the lake keeps the one it holds.
+	Charset string
 }
 
 // SourceColumn is a column as the source knows it.
@@ -105,6 +109,12 @@ type DDL struct {
 	// Complete reports that Alter describes the whole structural effect of
 	// an ALTER (for a CREATE, Table being set says the same).
 	Complete bool
+	// Charset is the default character set an ALTER gives the table
+	// ([DEFAULT] CHARSET, CONVERT TO), whether or not it is Complete;
+	// empty: unchanged. CharsetUnknown: the ALTER changed it in a way the
+	// source did not read.
+	Charset        string
+	CharsetUnknown bool
 	// SQL is the statement, for the log.
 	SQL string
 }

@@ -159,6 +159,10 @@ type Schema struct {
 	// key) in key order. Empty means the table has no key: the whole row is
 	// its key (DESIGN §4).
 	Key []int `json:"key,omitempty"`
+	// Charset is the table's default character set as of this version (a
+	// character column added later without one takes it), as the source
+	// names it ("utf8mb4", "latin1"); empty: not known.
+	Charset string `json:"charset,omitempty"`
 }
 
 // Validate reports every problem with s at once.

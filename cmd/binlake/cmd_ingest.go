@@ -240,6 +240,7 @@ func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log
 		return fmt.Errorf("read the lake's position: %w", err)
 	}
 	from := st.Progress.Position
+	cfg.TableCharsets = tableCharsets(st)
 	src, err := mysql.NewBinlogSource(ctx, cfg, from)
 	if err != nil {
 		return err
@@ -257,6 +258,20 @@ func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log
 		logger.Warn("zero dates stored as NULL", "count", zd)
 	}
 	return err
+}
+
+// tableCharsets lists the default charsets the lake knows of its live
+// tables, for the source's DDL parser.
+func tableCharsets(st *tableformat.State) map[[2]string]string {
+	out := map[[2]string]string{}
+	for _, t := range st.Tables {
+		if t.DroppedSeq != 0 || t.Schema().Charset == "" {
+			continue
+		}
+		n := t.Current()
+		out[[2]string{n.DB, n.Name}] = t.Schema().Charset
+	}
+	return out
 }
 
 // fatalIngestError reports errors that retrying cannot fix.

@@ -460,10 +460,11 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 		}
 		return p.env.Defaults.DatabaseCollation(db)
 	}
+	t := &ingest.Table{DB: db, Name: name}
 	if id, err := defaults(); err == nil {
 		p.learnTableCollation(db, name, id)
+		t.Charset = collationCharsetName(id)
 	}
-	t := &ingest.Table{DB: db, Name: name}
 	resolved := make([]ingest.SourceColumn, len(cols))
 	byName := map[string]int{}
 	for i, c := range cols {
@@ -997,6 +998,12 @@ var charsetCollations = func() map[string]uint64 {
 	return m
 }()
 
+// collationCharsetName is the name of a collation's charset ("": unknown id).
+func collationCharsetName(id uint64) string {
+	cs, _, _ := collationCharset(id)
+	return cs
+}
+
 // charsetCollation returns a collation id of the named charset (utf8 is
 // utf8mb3, as MariaDB's default old_mode has it).
 func charsetCollation(name string) (uint64, bool) {
@@ -1491,8 +1498,11 @@ func (p *ddlParser) alter() []*ingest.DDL {
 	switch {
 	case a.unknownDefault:
 		p.forgetTableCollation(db, name)
+		alter.CharsetUnknown = true
 	case a.collation != 0:
 		p.learnTableCollation(db, name, a.collation)
+		alter.Charset = collationCharsetName(a.collation)
+		alter.CharsetUnknown = alter.Charset == ""
 	}
 	if complete {
 		if err := a.resolve(p, db, name); err != nil {

@@ -221,6 +221,41 @@ func TestParseDDLStructure(t *testing.T) {
 	}
 }
 
+// TestParseDDLTableCharset: a CREATE says the table's default charset, an
+// ALTER the one it sets (complete or not), or that it set one not read.
+func TestParseDDLTableCharset(t *testing.T) {
+	defaults := &fakeDefaults{tables: map[string]uint64{"d.t": 45}, databases: map[string]uint64{"d": 224}}
+	tests := []struct{ sql, want string }{
+		{"CREATE TABLE t (a INT) DEFAULT CHARSET=latin1", "latin1"},
+		{"CREATE TABLE t (a INT) COLLATE cp1251_bin", "cp1251"},
+		{"CREATE TABLE t (a INT)", "utf8mb4"}, // the database's
+		{"CREATE TABLE x.t (a INT)", ""},      // unknown database
+		{"ALTER TABLE t ADD c INT", ""},
+		{"ALTER TABLE t DEFAULT CHARACTER SET = cp1251", "cp1251"},
+		{"ALTER TABLE t ADD c INT, CHARSET latin1 COLLATE latin1_bin", "latin1"},
+		{"ALTER TABLE t CONVERT TO CHARACTER SET latin1", "latin1"},
+		{"ALTER TABLE t CONVERT TO CHARACTER SET DEFAULT", "?"},
+	}
+	for _, tc := range tests {
+		ds := ParseDDLWith("d", tc.sql, DDLEnv{Defaults: defaults})
+		if len(ds) != 1 {
+			t.Fatalf("%s: %d DDLs", tc.sql, len(ds))
+		}
+		var got string
+		switch d := ds[0]; {
+		case d.Table != nil:
+			got = d.Table.Charset
+		case d.CharsetUnknown:
+			got = "?"
+		default:
+			got = d.Charset
+		}
+		if got != tc.want {
+			t.Errorf("%s: charset %q, want %q", tc.sql, got, tc.want)
+		}
+	}
+}
+
 func TestParseDDLSession(t *testing.T) {
 	const create = "CREATE TABLE t (a INT)"
 	complete := func(env DDLEnv, sql string) bool {

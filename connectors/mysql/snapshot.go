@@ -188,8 +188,9 @@ func (s *SnapshotSource) readServerTime() error {
 
 // planTables lists the included base tables and their columns.
 func (s *SnapshotSource) planTables() error {
-	r, err := s.conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES
-WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
+	r, err := s.conn.Execute(`SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.TABLE_ROWS, 0), IFNULL(co.CHARACTER_SET_NAME, '')
+FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = t.TABLE_COLLATION
+WHERE t.TABLE_TYPE = 'BASE TABLE' ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
 	if err != nil {
 		return fmt.Errorf("snapshot source: list tables: %w", err)
 	}
@@ -211,6 +212,7 @@ WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 			return fmt.Errorf("snapshot source: %w", err)
 		}
 		t := &ingest.Table{DB: db, Name: name, Columns: make([]ingest.SourceColumn, len(cols))}
+		t.Charset, _ = r.GetString(i, 3)
 		for j, c := range cols {
 			t.Columns[j] = ingest.SourceColumn{Name: c.Name, Type: c.Type, Nullable: c.Nullable}
 		}

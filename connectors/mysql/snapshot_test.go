@@ -495,7 +495,7 @@ func TestTypeFromColumnType(t *testing.T) {
 func TestSnapshotSkipsTableDroppedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	m := testenv.StartMariaDB(t)
-	m.Exec(t, "CREATE DATABASE g", "CREATE TABLE g.a (id INT PRIMARY KEY)", "CREATE TABLE g.b (id INT PRIMARY KEY)",
+	m.Exec(t, "CREATE DATABASE g", "CREATE TABLE g.a (id INT PRIMARY KEY) DEFAULT CHARSET cp1251", "CREATE TABLE g.b (id INT PRIMARY KEY)",
 		"INSERT INTO g.a VALUES (1), (2)", "INSERT INTO g.b VALUES (3)")
 	cfg := sourceConfig(m, 0)
 	cfg.Include = func(db, _ string) bool { return db == "g" }
@@ -508,6 +508,11 @@ func TestSnapshotSkipsTableDroppedMeanwhile(t *testing.T) {
 	defer snap.Close()
 	if n := len(snap.Tables()); n != 2 {
 		t.Fatalf("planned %d tables, want 2", n)
+	}
+	// The tables' default charsets come with them (the server's default
+	// for g.b: utf8mb4 on these servers).
+	if a, b := snap.Tables()[0].Charset, snap.Tables()[1].Charset; a != "cp1251" || b == "" {
+		t.Errorf("table charsets %q, %q: want cp1251 and the server's default", a, b)
 	}
 	m.Exec(t, "DROP TABLE g.b") // before the first Next reads anything
 	var rows int

@@ -51,6 +51,12 @@ type SourceConfig struct {
 	// position (see SnapshotSource); "" or "auto" chooses by flavour and
 	// privileges.
 	SnapshotStrategy SnapshotStrategy
+	// TableCharsets holds the default character sets of tables as of the
+	// start position, by {db, table} (the lake's schemas): an ALTER that
+	// adds a character column without a charset takes its table's, and by
+	// the time the source reads it the server may have renamed or dropped
+	// the table. Tables not in it are looked up on the live server.
+	TableCharsets map[[2]string]string
 }
 
 // connectTimeout bounds each connection attempt and query of the control
@@ -149,7 +155,12 @@ func NewBinlogSource(ctx context.Context, cfg SourceConfig, start tableformat.Po
 	if cfg.Flavor != gomysql.MariaDBFlavor && cfg.Flavor != gomysql.MySQLFlavor {
 		return nil, fmt.Errorf("binlog source: flavor %q: want mariadb or mysql", cfg.Flavor)
 	}
-	s := &BinlogSource{cfg: cfg, tables: map[uint64]*cachedTable{}}
+	s := &BinlogSource{cfg: cfg, tables: map[uint64]*cachedTable{}, tableColl: map[[2]string]uint64{}}
+	for t, cs := range cfg.TableCharsets {
+		if id, ok := charsetCollation(cs); ok {
+			s.tableColl[t] = id
+		}
+	}
 	conn, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
