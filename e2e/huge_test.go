@@ -11,7 +11,7 @@ import (
 
 // TestHugeTransactions: one transaction of many rows (200 k in make test,
 // 2 M in make chaos) and one row of 64 MiB go through the daemon with its
-// default memory budget (128 MiB of rows; spilled to files beyond it) and
+// default memory budget (64 MiB of rows; spilled to files beyond it) and
 // reach the lake whole. The daemon's peak memory is reported beside the
 // budget (a figure, not an assertion: docs/reliability.md).
 func TestHugeTransactions(t *testing.T) {
@@ -57,7 +57,7 @@ func TestHugeTransactions(t *testing.T) {
 	// A new session sees the new max_allowed_packet.
 	e.db.Exec(t, fmt.Sprintf("INSERT INTO shop.blobs VALUES (1, CONCAT(REPEAT('x', %d), 'tail!'))", blobBytes-5))
 	rowMiB := peak()
-	t.Logf("daemon peak RSS: %.0f MiB for one %d-row transaction, %.0f MiB for a %d MiB row (memory_budget 128 MiB of rows, memory_limit 240 MiB)",
+	t.Logf("daemon peak RSS: %.0f MiB for one %d-row transaction, %.0f MiB for a %d MiB row (memory_budget 64 MiB of rows, memory_limit 240 MiB)",
 		txnMiB, rows, rowMiB, blobBytes>>20)
 
 	q := func(sql string) string {
@@ -83,7 +83,7 @@ func TestHugeTransactions(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		fmt.Fprintf(f, "| peak daemon memory: one %d-row transaction / one 64 MiB row (memory_budget 128 MiB of rows, Go memory_limit 240 MiB) | %.0f MiB / %.0f MiB |\n",
+		fmt.Fprintf(f, "| peak daemon memory: one %d-row transaction / one 64 MiB row (memory_budget 64 MiB of rows, Go memory_limit 240 MiB) | %.0f MiB / %.0f MiB |\n",
 			rows, txnMiB, rowMiB)
 	}
 }

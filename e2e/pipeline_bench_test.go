@@ -46,7 +46,7 @@ func BenchmarkIngestInProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 		p := ingest.New(lakeLog, ingest.Options{CommitInterval: time.Second, MaxBatchBytes: 48 << 20,
-			MemoryBudget: 128 << 20, UploadParallelism: 4})
+			MemoryBudget: 64 << 20, UploadParallelism: 4})
 		cpu0 := cpuTime(b)
 		began := time.Now()
 		if err := p.Run(ctx, src); err != nil {

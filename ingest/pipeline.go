@@ -27,7 +27,8 @@ type Options struct {
 	MaxBatchBytes int64
 	// MemoryBudget bounds the rows held in memory: past it, the buffered rows
 	// are written to files at once (a transaction bigger than the budget is
-	// spilled as it arrives and committed when it ends); default 256 MiB.
+	// spilled as it arrives and committed when it ends); default 64 MiB.
+	// Writing them out takes about as much again.
 	MemoryBudget int64
 	// UploadParallelism bounds concurrent file uploads; default 4.
 	UploadParallelism int
@@ -74,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.MaxBatchBytes = 64 << 20
 	}
 	if o.MemoryBudget <= 0 {
-		o.MemoryBudget = 256 << 20
+		o.MemoryBudget = 64 << 20
 	}
 	if o.UploadParallelism <= 0 {
 		o.UploadParallelism = 4

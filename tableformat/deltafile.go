@@ -144,7 +144,7 @@ func (c Compression) codec() compress.Codec {
 	case CompressionNone:
 		return &parquet.Uncompressed
 	}
-	return &parquet.Zstd
+	return zstdPages
 }
 
 // FileStats describes a written delta file, as its log entry records it.

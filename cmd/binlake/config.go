@@ -197,7 +197,7 @@ func defaultConfig() Config {
 		Serve:     ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
 		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
 			MaterializeRows: query.DefaultMaterializeRows},
-		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 128 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
+		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 64 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
 		Compaction: CompactionConfig{Retain: 168 * time.Hour, Grace: time.Hour,
 			SnapshotMinRows: compaction.DefaultSnapshotMinRows, SnapshotMinFiles: compaction.DefaultSnapshotMinFiles,
 			SnapshotFraction: compaction.DefaultSnapshotFraction, MergeMinFiles: compaction.DefaultMergeMinFiles,
@@ -318,7 +318,13 @@ func (c *Config) problems() []problem {
 		bad("ingest.max_batch_bytes", "%d: must be a positive number of bytes, such as 50331648 (48 MiB)", i.MaxBatchBytes)
 	}
 	if i.MemoryBudget <= 0 {
-		bad("ingest.memory_budget", "%d: must be a positive number of bytes, such as 134217728 (128 MiB)", i.MemoryBudget)
+		bad("ingest.memory_budget", "%d: must be a positive number of bytes, such as 67108864 (64 MiB)", i.MemoryBudget)
+	}
+	if i.MemoryLimit > 0 && i.MemoryBudget > i.MemoryLimit/2 {
+		// Measured: spilling a budget's worth of rows takes about twice
+		// the budget, and the Go heap grows to twice what it holds.
+		bad("ingest.memory_budget", "%d is more than half of ingest.memory_limit (%d): the daemon needs about three times the budget "+
+			"while it spills a big transaction; lower memory_budget to a quarter of memory_limit or raise memory_limit", i.MemoryBudget, i.MemoryLimit)
 	}
 	if i.UploadParallelism <= 0 {
 		bad("ingest.upload_parallelism", "%d: must be at least 1, such as 4", i.UploadParallelism)

@@ -226,6 +226,9 @@ func badConfigCases(dir string) []badConfig {
 		{name: "ca_file with TLS disabled", yaml: goodSource + "  tls:\n    ca_file: {{dir}}/ca.pem\n" + fileWarehouse,
 			want: []string{"source.tls.mode", "source.tls.ca_file is set", "verify-ca or verify-full"}},
 
+		{name: "a memory budget above half the memory limit", yaml: goodConfig + "ingest:\n  memory_budget: 134217728\n  memory_limit: 201326592\n",
+			want: []string{"ingest.memory_budget", "more than half of ingest.memory_limit (201326592)", "lower memory_budget"}},
+
 		// Compaction.
 		{name: "merge_min_files 1", yaml: goodConfig + "compaction:\n  merge_min_files: 1\n",
 			want: []string{"compaction.merge_min_files: 1: must be at least 2"}},
