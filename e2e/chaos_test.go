@@ -35,10 +35,6 @@ type chaosPlan struct {
 	random int
 	// sigterms: SIGTERM while a big transaction is being committed.
 	sigterms int
-	// storms: every other random kill falls in a DDL storm (one step in two
-	// a schema change). Only in the long plan until the mismatch it finds
-	// is fixed (docs/reliability.md).
-	storms bool
 	// outages: of each kind (MinIO killed, MinIO hung, MariaDB killed,
 	// MariaDB shut down, the binlog dump thread killed).
 	outages int
@@ -48,7 +44,7 @@ type chaosPlan struct {
 // chaos) runs the long one, whose figures are in docs/reliability.md.
 func chaosPlanFromEnv() chaosPlan {
 	if os.Getenv("BINLAKE_CHAOS") == "long" {
-		return chaosPlan{name: "long", episodes: 6, named: 1, random: 8, sigterms: 1, outages: 1, storms: true}
+		return chaosPlan{name: "long", episodes: 8, named: 2, random: 30, sigterms: 2, outages: 1}
 	}
 	return chaosPlan{name: "short", episodes: 1, named: 1, random: 4, sigterms: 1, outages: 1}
 }
@@ -61,6 +57,7 @@ type chaosFigures struct {
 	kills          int // SIGKILLs of the daemon survived
 	namedKills     map[ingest.FaultPoint]int
 	sigterms       int
+	compactions    int            // binlake compact runs racing a daemon being killed
 	restarts       map[string]int // outages of MinIO and MariaDB survived
 	moments        int            // points of time compared, lake against source
 	recoveries     []time.Duration
@@ -182,14 +179,29 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 
 	t.Logf("%s done at %v, %d transactions", "named kills", time.Since(began).Round(time.Second), len(w.moments))
 	// 2. Kills at random moments; every other one during a DDL storm (one
-	// step in two a schema change).
+	// step in two a schema change); every third one while `binlake compact
+	// --force` snapshots and merges the tables (history must read the same
+	// through its files as through the deltas).
 	for i := range plan.random {
 		w.ddlEvery = 15
-		if plan.storms && i%2 == 1 {
+		if i%2 == 1 {
 			w.ddlEvery = 2
 		}
+		var compacted chan error
+		if i%3 == 2 {
+			compacted = make(chan error, 1)
+			go func() {
+				cmd := exec.Command(binary, "compact", "-c", e.config, "--force")
+				cmd.Env = e.envs
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("%w\n%s", err, lastLines(string(out), 20))
+				}
+				compacted <- err
+			}()
+		}
 		d := daemon()
-		delay := time.Duration(50+rnd.IntN(600)) * time.Millisecond
+		delay := time.Duration(30+rnd.IntN(370)) * time.Millisecond
 		timer := time.AfterFunc(delay, func() {
 			d.hwm.Store(int64(vmHWM(d.cmd.Process.Pid)))
 			d.cmd.Process.Signal(syscall.SIGKILL)
@@ -201,6 +213,12 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 		fig.peakRSSMiB = max(fig.peakRSSMiB, float64(d.hwm.Load()))
 		fig.kills++
 		recoverAfter("a kill at a random moment")
+		if compacted != nil {
+			if err := <-compacted; err != nil {
+				t.Fatalf("binlake compact racing the daemon: %v", err)
+			}
+			fig.compactions++
+		}
 	}
 	w.ddlEvery = 15
 
@@ -438,6 +456,7 @@ func (f chaosFigures) report(plan chaosPlan, took time.Duration) string {
 	}
 	row("daemon kills (SIGKILL) survived", fmt.Sprintf("%d (at named points: %s; the rest at random moments)", f.kills, strings.Join(named, ", ")))
 	row("SIGTERM mid-commit, clean exit 0", f.sigterms)
+	row("compactions (binlake compact --force) racing a daemon being killed", f.compactions)
 	var outs []string
 	for _, k := range slices.Sorted(maps.Keys(f.restarts)) {
 		outs = append(outs, k+" "+strconv.Itoa(f.restarts[k]))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -395,5 +396,82 @@ func TestDDLAfterRestart(t *testing.T) {
 	}
 	if k, ok := p.State.TableByName("shop", "k", p.Seq); !ok || len(k.Schemas) != 2 || k.Schemas[0].Schema.Charset != "latin1" || k.Schema().Charset != "utf8mb4" {
 		t.Errorf("shop.k: want two schema versions, latin1 then utf8mb4: %v %+v", ok, k)
+	}
+}
+
+// TestSkewedProcessClocks: the source's clock two hours ahead, the daemon's
+// an hour behind, the compactor's an hour ahead (BINLAKE_CLOCK_SKEW, the
+// processes' own clocks). Commit times still only grow — a daemon commit
+// after the compactor's comes later although its clock says earlier — and
+// "as of" a time reads the source's commit times, whatever the writers'
+// clocks said.
+func TestSkewedProcessClocks(t *testing.T) {
+	e := newEnv(t)
+	store := e.store()
+	start := binlogPos(t, e.db)
+	base := time.Now().Add(2 * time.Hour).Truncate(time.Second) // the source's clock
+	insert := func(id int, at time.Time) {
+		e.db.Exec(t, fmt.Sprintf("SET timestamp = %d; INSERT INTO shop.t VALUES (%d)", at.Unix(), id))
+	}
+	envs := e.envs
+	with := func(skew string, run func()) {
+		e.envs = append(slices.Clip(envs), "BINLAKE_CLOCK_SKEW="+skew)
+		defer func() { e.envs = envs }()
+		run()
+	}
+	e.db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)")
+	insert(1, base)
+	with("-1h", func() { e.catchUp(start) })
+	with("1h", func() {
+		if out, errs, code := e.runCmd("compact", "-c", e.config, "--force"); code != 0 {
+			t.Fatalf("binlake compact: exit %d\n%s%s", code, out, errs)
+		}
+	})
+	insert(2, base.Add(10*time.Second))
+	with("-1h", func() { e.catchUp("") })
+	insert(3, base.Add(20*time.Second))
+	with("-1h", func() { e.catchUp("") })
+
+	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	st, err := l.Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev time.Time
+	kinds := map[tableformat.EntryKind]int{}
+	for v := int64(1); v <= st.Version; v++ {
+		en, err := l.Entry(context.Background(), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !en.CommitTime.After(prev) {
+			t.Errorf("version %d (%s) commit time %s is not after the previous one's, %s", v, en.Kind, en.CommitTime, prev)
+		}
+		prev = en.CommitTime
+		kinds[en.Kind]++
+		// The writers' clocks were skewed: the first daemon commits carry
+		// its clock, an hour behind; the compactor's its own, ahead.
+		switch {
+		case en.Kind == tableformat.KindIngest && kinds[tableformat.KindCompaction] == 0 && en.CommitTime.After(time.Now().Add(-50*time.Minute)):
+			t.Errorf("version %d: the daemon's commit time %s is not an hour behind: BINLAKE_CLOCK_SKEW not in effect", v, en.CommitTime)
+		case en.Kind == tableformat.KindCompaction && en.CommitTime.Before(time.Now().Add(50*time.Minute)):
+			t.Errorf("version %d: the compactor's commit time %s is not an hour ahead", v, en.CommitTime)
+		}
+	}
+	if kinds[tableformat.KindCompaction] == 0 || kinds[tableformat.KindIngest] < 3 {
+		t.Errorf("entries by kind %v: want the compactor's between the daemon's", kinds)
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{base.Add(5 * time.Second), "id\n1\n"},
+		{base.Add(15 * time.Second), "id\n1\n2\n"},
+		{base.Add(25 * time.Second), "id\n1\n2\n3\n"},
+	} {
+		out, errs, code := e.runCmd("query", "-c", e.config, "--format", "csv", "--as-of", tc.at.Format(time.RFC3339), "SELECT id FROM shop.t ORDER BY id")
+		if code != 0 || out != tc.want {
+			t.Errorf("as of %s (source time): exit %d, %q, want %q %s", tc.at.Format(time.RFC3339), code, out, tc.want, errs)
+		}
 	}
 }

@@ -77,6 +77,19 @@ func ReadAddFile(ctx context.Context, store Store, f AddFile) (*FileContents, er
 // simple, for tests and verification; the query layer reads the same files
 // through DuckDB.
 func ScanTable(ctx context.Context, store Store, p Point, tableID int64) (*Schema, []Row, error) {
+	return ScanTableFrom(ctx, func(ctx context.Context, f AddFile) (*FileContents, error) {
+		return ReadAddFile(ctx, store, f)
+	}, p, tableID)
+}
+
+// FileSource reads a file the log names, checked against its entry
+// (ReadAddFile); the contents are only read, never changed.
+type FileSource func(ctx context.Context, f AddFile) (*FileContents, error)
+
+// ScanTableFrom is ScanTable reading the files through read: a caller that
+// scans many points of one lake can keep the decoded files (they never
+// change once named by the log).
+func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64) (*Schema, []Row, error) {
 	t := p.State.Tables[tableID]
 	if t == nil || !t.ExistsAt(p.Seq) {
 		return nil, nil, fmt.Errorf("table %d at sequence %d: %w", tableID, p.Seq, ErrNoTable)
@@ -98,7 +111,7 @@ func ScanTable(ctx context.Context, store Store, p Point, tableID int64) (*Schem
 		case f.Kind != FileSnapshot && (f.MaxSeq <= snapSeq || f.MinSeq > p.Seq):
 			continue
 		}
-		fc, err := ReadAddFile(ctx, store, f)
+		fc, err := read(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}

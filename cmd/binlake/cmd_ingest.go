@@ -67,7 +67,11 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	lakeLog := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger})
+	now, err := clockFromEnv(env.getenv, logger)
+	if err != nil {
+		return err
+	}
+	lakeLog := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger, Now: now})
 	st, err := lakeLog.Create(ctx, cfg.Source.Name, cfg.Lake.CheckpointInterval)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", errStorage, lakeURL(cfg), err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/binlake/binlake/ingest"
 )
@@ -18,6 +19,26 @@ import (
 // point (ingest.FaultPoints). It exists for the fault suite
 // (docs/reliability.md); nothing sets it in production.
 const faultEnv = "BINLAKE_FAULT"
+
+// clockSkewEnv names the variable that sets the process's clock off by a
+// duration (BINLAKE_CLOCK_SKEW=-1h): the times it writes to the lake's log
+// come from that clock. Like BINLAKE_FAULT it exists for the fault suite,
+// which runs the daemon and the compactor with clocks apart on one machine.
+const clockSkewEnv = "BINLAKE_CLOCK_SKEW"
+
+// clockFromEnv reads BINLAKE_CLOCK_SKEW; nil when it is not set.
+func clockFromEnv(getenv func(string) (string, bool), logger *slog.Logger) (func() time.Time, error) {
+	v, ok := getenv(clockSkewEnv)
+	if !ok || v == "" {
+		return nil, nil
+	}
+	skew, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("%s=%q: want a duration such as -1h or 90s", clockSkewEnv, v)}
+	}
+	logger.Warn("clock skewed: log times come from a clock off by a duration", "skew", skew)
+	return func() time.Time { return time.Now().Add(skew) }, nil
+}
 
 // faultFromEnv reads BINLAKE_FAULT; nil when it is not set.
 func faultFromEnv(getenv func(string) (string, bool), logger *slog.Logger) (func(ingest.FaultPoint), error) {

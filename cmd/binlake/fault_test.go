@@ -4,18 +4,24 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 )
 
-func TestFaultFromEnv(t *testing.T) {
-	logger := slog.New(slog.DiscardHandler)
-	env := func(v string) func(string) (string, bool) {
+// oneVar is an environment holding only name=v (nothing when v is empty).
+func oneVar(name string) func(v string) func(string) (string, bool) {
+	return func(v string) func(string) (string, bool) {
 		return func(k string) (string, bool) {
-			if k == faultEnv && v != "" {
+			if k == name && v != "" {
 				return v, true
 			}
 			return "", false
 		}
 	}
+}
+
+func TestFaultFromEnv(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	env := oneVar(faultEnv)
 	if f, err := faultFromEnv(env(""), logger); f != nil || err != nil {
 		t.Fatalf("unset: %v, %v; want no fault", f != nil, err)
 	}
@@ -34,4 +40,25 @@ func TestFaultFromEnv(t *testing.T) {
 	f("committed")
 	f("spilled")
 	f("uploaded")
+}
+
+func TestClockFromEnv(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	env := oneVar(clockSkewEnv)
+	if now, err := clockFromEnv(env(""), logger); now != nil || err != nil {
+		t.Fatalf("unset: %v, %v; want the real clock", now != nil, err)
+	}
+	for _, bad := range []string{"1", "an hour", "-1d"} {
+		var ue *usageError
+		if _, err := clockFromEnv(env(bad), logger); !errors.As(err, &ue) {
+			t.Errorf("%s=%q: %v, want a usage error", clockSkewEnv, bad, err)
+		}
+	}
+	now, err := clockFromEnv(env("-1h"), logger)
+	if err != nil || now == nil {
+		t.Fatalf("-1h: %v", err)
+	}
+	if d := time.Until(now()); d > -59*time.Minute || d < -61*time.Minute {
+		t.Errorf("-1h: the clock is %v off, want an hour behind", d)
+	}
 }

@@ -48,11 +48,15 @@ func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
 		return nil, err
 	}
 	logger := newLogger(cfg.Log, env.stderr)
+	now, err := clockFromEnv(env.getenv, logger)
+	if err != nil {
+		return nil, err
+	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	l := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger})
+	l := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger, Now: now})
 	if _, err := l.Latest(ctx); err != nil {
 		store.Close()
 		switch {
