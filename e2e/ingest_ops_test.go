@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -167,23 +168,30 @@ func TestIngestReplayFromGTID(t *testing.T) {
 
 // TestIngestPositionLost: a start position the server has purged gives its
 // own exit code and a message that says what to do; the lake is unchanged.
+// purgeBinlog purges the server's binlogs up to its current one, until file
+// is gone (MariaDB purges a binlog only once its checkpoint has moved past
+// it).
+func purgeBinlog(t *testing.T, db *testenv.MariaDB, file string) {
+	t.Helper()
+	current := strings.Fields(db.Query(t, "SHOW MASTER STATUS"))[0]
+	for end := time.Now().Add(30 * time.Second); ; {
+		db.Exec(t, "PURGE BINARY LOGS TO '"+current+"'")
+		if !strings.Contains(db.Query(t, "SHOW BINARY LOGS"), file) {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s was not purged", file)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
 func TestIngestPositionLost(t *testing.T) {
 	e := newEnv(t)
 	store := e.store()
 	first := strings.Fields(e.db.Query(t, "SHOW BINARY LOGS"))[0]
 	e.db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)", "INSERT INTO shop.t VALUES (1)", "FLUSH BINARY LOGS")
-	current := strings.Fields(e.db.Query(t, "SHOW MASTER STATUS"))[0]
-	// MariaDB purges a binlog only once its checkpoint has moved past it.
-	for end := time.Now().Add(30 * time.Second); ; {
-		e.db.Exec(t, "PURGE BINARY LOGS TO '"+current+"'")
-		if !strings.Contains(e.db.Query(t, "SHOW BINARY LOGS"), first) {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%s was not purged", first)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+	purgeBinlog(t, e.db, first)
 	cmd := e.ingest("--exit-when-caught-up", "--start-position", first+":4")
 	err := cmd.Wait()
 	var ee *exec.ExitError
@@ -216,17 +224,7 @@ func TestIngestPurgedPastLake(t *testing.T) {
 	}
 	lakeFile := before.Progress.Position.File
 	e.db.Exec(t, "INSERT INTO shop.t VALUES (2)", "FLUSH BINARY LOGS", "INSERT INTO shop.t VALUES (3)")
-	current := strings.Fields(e.db.Query(t, "SHOW MASTER STATUS"))[0]
-	for end := time.Now().Add(30 * time.Second); ; {
-		e.db.Exec(t, "PURGE BINARY LOGS TO '"+current+"'")
-		if !strings.Contains(e.db.Query(t, "SHOW BINARY LOGS"), lakeFile) {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%s was not purged", lakeFile)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+	purgeBinlog(t, e.db, lakeFile)
 	cmd := e.ingest()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()

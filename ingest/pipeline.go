@@ -28,7 +28,7 @@ type Options struct {
 	// MemoryBudget bounds the rows held in memory: past it, the buffered rows
 	// are written to files at once (a transaction bigger than the budget is
 	// spilled as it arrives and committed when it ends); default 64 MiB.
-	// Writing them out takes about as much again.
+	// While they are written out, about half as much again is live.
 	MemoryBudget int64
 	// UploadParallelism bounds concurrent file uploads; default 4.
 	UploadParallelism int

@@ -205,12 +205,22 @@ func (s *State) MaxTableID() int64 {
 // empty state gives the state at v. An entry that breaks a rule of the
 // format gives an error wrapping ErrConflict.
 func (s *State) Apply(e *Entry) (*State, error) {
+	n, err := s.applied(e)
+	if err != nil {
+		return nil, wrapApplyError(e, err)
+	}
+	return n, nil
+}
+
+// applied is Apply with the rule an entry breaks as the error, unwrapped
+// (Verify reports it as damage, not as a conflict).
+func (s *State) applied(e *Entry) (*State, error) {
 	n := *s
 	n.Tables = maps.Clone(s.Tables)
 	n.Lineage = slices.Clone(s.Lineage)
 	a := applier{st: &n, owned: map[int64]bool{}}
 	if err := a.apply(e); err != nil {
-		return nil, wrapApplyError(e, err)
+		return nil, err
 	}
 	return &n, nil
 }

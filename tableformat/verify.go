@@ -403,7 +403,7 @@ func (v *verifier) fold(visit func(ver int64, st *State, e *Entry)) *State {
 		var next *State
 		e := v.entries[ver]
 		if st != nil && e != nil {
-			n, err := applyEntry(st, e)
+			n, err := st.applied(e)
 			if err != nil && first {
 				v.broken[ver] = true
 				v.fail(VerifyProblem{Key: EntryKey(ver), Version: ver, Problem: fmt.Sprintf("does not apply to the state at version %d: %v", ver-1, err),
@@ -449,19 +449,6 @@ func (v *verifier) fold(visit func(ver int64, st *State, e *Entry)) *State {
 		}
 	}
 	return last
-}
-
-// applyEntry is State.Apply without its ErrConflict wording (an entry of
-// the log that does not apply is damage, not a conflict).
-func applyEntry(s *State, e *Entry) (*State, error) {
-	n := *s
-	n.Tables = maps.Clone(s.Tables)
-	n.Lineage = slices.Clone(s.Lineage)
-	a := applier{st: &n, owned: map[int64]bool{}}
-	if err := a.apply(e); err != nil {
-		return nil, err
-	}
-	return &n, nil
 }
 
 // diffStates describes how a checkpoint's state differs from the fold's,

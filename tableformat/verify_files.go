@@ -326,8 +326,7 @@ func strayNote(o ObjectInfo, now time.Time) string {
 		kind = "a temporary file"
 	}
 	if o.Size == 0 {
-		kind = strings.Replace(kind, "a ", "a zero-length ", 1)
-		kind = strings.Replace(kind, "an object", "a zero-length object", 1)
+		kind = "a zero-length " + strings.TrimPrefix(strings.TrimPrefix(kind, "an "), "a ")
 	}
 	var facts []string
 	if o.Size > 0 {

@@ -11,10 +11,11 @@ import (
 // zstdWindow is the match window of the ZSTD pages writers compress: four
 // times DefaultPageBytes, so a page compresses as well as with a larger
 // window (measured: byte for byte the same on a 256 KiB page; only a page
-// over 1 MiB — one huge value — can compress less). parquet-go's codec takes the library's 8 MiB default, for which
-// each pooled encoder holds 16 MiB of history — measured, 48 MiB of the
-// peak of a 2 M-row transaction being spilled. Frames with a smaller window
-// are ordinary ZSTD frames: every reader decodes them.
+// over 1 MiB, one huge value, can compress less). parquet-go's codec takes
+// the library's 8 MiB default, for which each pooled encoder holds 16 MiB
+// of history: measured, 48 MiB of the peak of a 2 M-row transaction being
+// spilled. Frames with a smaller window are ordinary ZSTD frames: every
+// reader decodes them.
 const zstdWindow = 1 << 20
 
 // zstdCodec is the ZSTD page codec with a bounded window; it decodes with

@@ -321,8 +321,9 @@ func (c *Config) problems() []problem {
 		bad("ingest.memory_budget", "%d: must be a positive number of bytes, such as 67108864 (64 MiB)", i.MemoryBudget)
 	}
 	if i.MemoryLimit > 0 && i.MemoryBudget > i.MemoryLimit/2 {
-		// Measured: spilling a budget's worth of rows takes about twice
-		// the budget, and the Go heap grows to twice what it holds.
+		// Measured: while a budget's worth of rows is written out, about
+		// one and a half times the budget is live, and the Go heap grows
+		// to twice what is live.
 		bad("ingest.memory_budget", "%d is more than half of ingest.memory_limit (%d): the daemon needs about three times the budget "+
 			"while it spills a big transaction; lower memory_budget to a quarter of memory_limit or raise memory_limit", i.MemoryBudget, i.MemoryLimit)
 	}

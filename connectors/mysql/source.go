@@ -726,9 +726,6 @@ func (d *serverDefaults) LearnTableCollation(db, table string, id uint64) {
 		delete(d.s.tableColl, [2]string{db, table})
 		return
 	}
-	if d.s.tableColl == nil {
-		d.s.tableColl = map[[2]string]uint64{}
-	}
 	d.s.tableColl[[2]string{db, table}] = id
 }
 

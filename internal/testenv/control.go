@@ -44,11 +44,14 @@ func (s *server) signal(t testing.TB, sig syscall.Signal) {
 	}
 }
 
-// kill ends the process with SIGKILL and waits for it.
-func (s *server) kill(t testing.TB) {
+// end sends sig to the current process and waits for it to exit.
+func (s *server) end(t testing.TB, sig syscall.Signal) {
 	t.Helper()
-	s.signal(t, syscall.SIGKILL)
-	<-s.p.exited
+	s.signal(t, sig)
+	s.mu.Lock()
+	p := s.p
+	s.mu.Unlock()
+	<-p.exited
 }
 
 // restart starts the process again (after kill or stop) and waits until it
@@ -80,7 +83,7 @@ func (s *server) restart(t testing.TB) {
 }
 
 // Kill ends MinIO with SIGKILL, as a crash would.
-func (m *MinIO) Kill(t testing.TB) { t.Helper(); m.srv.kill(t) }
+func (m *MinIO) Kill(t testing.TB) { t.Helper(); m.srv.end(t, syscall.SIGKILL) }
 
 // Restart starts a killed MinIO again on the same address and data.
 func (m *MinIO) Restart(t testing.TB) { t.Helper(); m.srv.restart(t) }
@@ -93,14 +96,10 @@ func (m *MinIO) Pause(t testing.TB) { t.Helper(); m.srv.signal(t, syscall.SIGSTO
 func (m *MinIO) Resume(t testing.TB) { t.Helper(); m.srv.signal(t, syscall.SIGCONT) }
 
 // Kill ends mariadbd with SIGKILL, as a crash would.
-func (m *MariaDB) Kill(t testing.TB) { t.Helper(); m.srv.kill(t) }
+func (m *MariaDB) Kill(t testing.TB) { t.Helper(); m.srv.end(t, syscall.SIGKILL) }
 
 // Shutdown stops mariadbd cleanly (SIGTERM) and waits for it to exit.
-func (m *MariaDB) Shutdown(t testing.TB) {
-	t.Helper()
-	m.srv.signal(t, syscall.SIGTERM)
-	<-m.srv.p.exited
-}
+func (m *MariaDB) Shutdown(t testing.TB) { t.Helper(); m.srv.end(t, syscall.SIGTERM) }
 
 // Restart starts a killed or shut down mariadbd again on the same port and
 // data (crash recovery included), and waits until it serves.
