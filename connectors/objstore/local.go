@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +29,8 @@ const (
 	dirPerm  = 0o755
 	filePerm = 0o644
 	// placeAttempts bounds how often a write re-creates a parent directory
-	// that a concurrent Delete removed because it had become empty.
+	// that a concurrent Delete in another process removed because it had
+	// become empty (within one process, Local.dirs rules it out).
 	placeAttempts = 10
 	copyChunk     = 1 << 20
 )
@@ -45,6 +47,11 @@ const (
 // List does not follow symbolic links.
 type Local struct {
 	root string
+	// dirs keeps a Delete from removing the directories it emptied while
+	// a write of this store is between creating a key's directories and
+	// placing its file there (writes share it, the removal takes it
+	// alone). Writers in other processes are covered by place's retries.
+	dirs sync.RWMutex
 }
 
 var _ tableformat.Store = (*Local)(nil)
@@ -208,9 +215,11 @@ func (l *Local) place(key string, op func(final string) error) error {
 	parent := filepath.Dir(final)
 	var err error
 	for range placeAttempts {
+		l.dirs.RLock()
 		if err = mkdirAllSync(l.root, parent); err == nil {
 			err = op(final)
 		}
+		l.dirs.RUnlock()
 		if !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
@@ -333,6 +342,8 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	}
 	// Remove the directories this delete emptied, as S3 has no empty
 	// prefixes. Removing a non-empty directory fails, which stops the walk.
+	l.dirs.Lock()
+	defer l.dirs.Unlock()
 	for dir := filepath.Dir(path); dir != l.root && strings.HasPrefix(dir, l.root); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
 			break
