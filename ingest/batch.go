@@ -70,6 +70,10 @@ func (b *batch) add(ev Event) error {
 	case *DDL:
 		cs, err := b.tr.ddl(e, b.nextSeq)
 		b.openChanges = append(b.openChanges, cs...)
+		for _, r := range b.tr.requests {
+			b.opts.Logger.Warn("the table's rows changed without row events; re-snapshot it", "table", r.DB+"."+r.Name, "why", r.Reason)
+		}
+		b.tr.requests = nil
 		return err
 	case *Commit:
 		b.closeTxn(e)
@@ -79,13 +83,11 @@ func (b *batch) add(ev Event) error {
 }
 
 func (b *batch) addRows(e *Rows) error {
-	tt, change, err := b.tr.resolve(e.Table, b.nextSeq)
+	tt, changes, err := b.tr.resolve(e.Table, b.nextSeq)
 	if err != nil {
 		return err
 	}
-	if change != nil {
-		b.openChanges = append(b.openChanges, *change)
-	}
+	b.openChanges = append(b.openChanges, changes...)
 	b.opts.Metrics.rows(e.Table, e.Op, max(len(e.After), len(e.Before)))
 	keyIdx := keyIndexes(&tt.schema)
 	take := func(kind tableformat.FileKind) *rowBuf {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/binlake/binlake/tableformat"
@@ -16,6 +17,16 @@ type tracker struct {
 	tables map[int64]*tracked // live tables by id
 	byName map[tableName]int64
 	nextID int64
+	// requests are the re-snapshots DDL asked for since they were last
+	// taken.
+	requests []ResnapshotRequest
+}
+
+// ResnapshotRequest asks for a table to be re-read from the source: a DDL
+// changed its rows without row events, or the table is new to the lake.
+type ResnapshotRequest struct {
+	DB, Name string
+	Reason   string
 }
 
 type tableName struct{ db, name string }
@@ -62,9 +73,10 @@ func newTracker(st *tableformat.State) *tracker {
 }
 
 // resolve returns the lake table and schema for a source table as decoded
-// at this point, and the table change that makes it so (create or alter),
-// if any. nextSeq allocates the change's sequence.
-func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableformat.TableChange, error) {
+// at this point, and the table changes that make it so (a create, or an
+// alter after a truncate when the new structure cannot read the rows before
+// it, see evolve). nextSeq allocates the changes' sequences.
+func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tableformat.TableChange, error) {
 	key := tableName{t.DB, t.Name}
 	id, ok := tr.byName[key]
 	if !ok {
@@ -77,8 +89,8 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 		tt.schema, tt.seen = sc, t
 		tr.tables[tt.id] = tt
 		tr.byName[key] = tt.id
-		return tt, &tableformat.TableChange{Op: tableformat.TableCreate, TableID: tt.id, Seq: nextSeq(),
-			DB: t.DB, Name: t.Name, Schema: &sc}, nil
+		return tt, []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: tt.id, Seq: nextSeq(),
+			DB: t.DB, Name: t.Name, Schema: &sc}}, nil
 	}
 	tt := tr.tables[id]
 	if tt.seen == t && tt.pending == nil && tt.charset == nil {
@@ -93,8 +105,175 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, *tableform
 	if sameSchema(sc, tt.schema) {
 		return tt, nil, nil
 	}
+	// A row event's structure says nothing of how values were converted:
+	// the statement that changed it asked for a re-snapshot if needed.
+	truncate, _ := tt.evolve(&sc, true)
+	return tt, tt.changeTo(sc, truncate, "", nextSeq), nil
+}
+
+// changeTo makes sc the table's schema and returns the table changes that
+// record it: an alter, after a truncate when the rows before it cannot be
+// read under sc.
+func (tt *tracked) changeTo(sc tableformat.Schema, truncate bool, ddl string, nextSeq func() int64) []tableformat.TableChange {
+	for _, c := range sc.Columns {
+		tt.maxColID = max(tt.maxColID, c.ID)
+	}
 	tt.schema = sc
-	return tt, &tableformat.TableChange{Op: tableformat.TableAlter, TableID: tt.id, Seq: nextSeq(), Schema: &sc}, nil
+	var out []tableformat.TableChange
+	if truncate {
+		out = append(out, tableformat.TableChange{Op: tableformat.TableTruncate, TableID: tt.id, Seq: nextSeq(),
+			DDL: "-- binlake: the rows before this change cannot be read under the new column types; a re-snapshot reloads them"})
+	}
+	return append(out, tableformat.TableChange{Op: tableformat.TableAlter, TableID: tt.id, Seq: nextSeq(), Schema: &sc, DDL: ddl})
+}
+
+// evolve checks a new schema version sc of the table against its current
+// one, column by column id, for what readers and the source's conversion
+// do to the values stored before (FORMAT.md §12):
+//
+//   - a column whose new type cannot read the stored values (a narrower
+//     integer, INT to VARCHAR, …) gets a new id, so files written before
+//     never reach it: its rows read NULL there until a re-snapshot
+//     reloads them. A key column, or any column of a keyless table (whose
+//     deletes identify rows by every column), cannot do that: the table
+//     is truncated at the change instead (truncate), and the re-snapshot
+//     reloads every row.
+//   - the initial default of a column that keeps its id is carried over,
+//     in the new type's form.
+//
+// kept is false when the server may have converted stored values in a way
+// the lake does not reproduce (see valuesKept): the table needs a
+// re-snapshot. strict: the statement ran in a strict sql_mode.
+func (tt *tracked) evolve(sc *tableformat.Schema, strict bool) (truncate, kept bool) {
+	kept = true
+	keyless := len(sc.Key) == 0
+	for _, c := range sc.Columns {
+		tt.maxColID = max(tt.maxColID, c.ID) // ids the new columns took
+	}
+	for i := range sc.Columns {
+		c := &sc.Columns[i]
+		old, ok := tt.schema.ColumnByID(c.ID)
+		if !ok {
+			continue
+		}
+		if c.InitialDefault == nil {
+			c.InitialDefault = old.InitialDefault
+		}
+		if reflect.DeepEqual(old.Type, c.Type) && (old.Nullable == c.Nullable || c.Nullable || strict) {
+			continue
+		}
+		readable := tableformat.ReadableAs(old.Type, c.Type) == nil
+		if !readable {
+			kept = false
+			if keyless || slices.Contains(sc.Key, c.ID) {
+				truncate = true
+				continue
+			}
+			tt.maxColID++
+			c.ID, c.InitialDefault = tt.maxColID, nil
+			continue
+		}
+		if c.InitialDefault != nil {
+			v, err := old.Fill()
+			if err == nil {
+				var text string
+				if text, err = tableformat.FormatInitialDefault(c.Type, v); err == nil {
+					c.InitialDefault = &text
+				}
+			}
+			if err != nil {
+				c.InitialDefault, kept = nil, false
+			}
+		}
+		kept = kept && valuesKept(old, *c, strict)
+	}
+	return truncate, kept
+}
+
+// valuesKept reports whether MySQL/MariaDB keeps every value of column old
+// unchanged when an ALTER redefines it as c (a change readers can read):
+// widening numbers, more fractional digits, appended ENUM/SET labels,
+// BINARY into VARBINARY or BLOB, and text into text that is no shorter, in
+// a charset that holds every character of the old one. CHAR drops the
+// trailing spaces of values converted into it. Under a strict sql_mode a
+// value the new definition cannot hold fails the statement rather than
+// being cut, clipped or replaced, so shorter lengths, narrower charsets and
+// NOT NULL keep every value that was there.
+func valuesKept(old, c tableformat.Column, strict bool) bool {
+	if old.Nullable && !c.Nullable && !strict {
+		return false // NULLs become the type's zero
+	}
+	o, n := old.Type, c.Type
+	textual := func(k tableformat.TypeKind) bool {
+		switch k {
+		case tableformat.KindChar, tableformat.KindVarchar, tableformat.KindText, tableformat.KindEnum, tableformat.KindSet:
+			return true
+		}
+		return false
+	}
+	switch {
+	case textual(o.Kind) && textual(n.Kind):
+		if n.Kind == tableformat.KindChar && o.Kind != tableformat.KindChar {
+			return false // values lose their trailing spaces
+		}
+		if strict {
+			return true
+		}
+		wider := o.Charset == n.Charset || n.Charset == "utf8mb4" || o.Charset == "ascii" ||
+			n.Charset == "utf8mb3" && o.Charset != "utf8mb4" && o.Charset != "utf16" && o.Charset != "utf32"
+		return wider && capacity(n) >= capacity(o)
+	case o.Kind == tableformat.KindVarbinary || o.Kind == tableformat.KindBlob:
+		return strict || capacity(n) >= capacity(o)
+	}
+	return true
+}
+
+// charsetMaxBytes is the longest character of a charset in bytes (4 when
+// not known: a TEXT then counts as holding fewer characters, which only
+// makes a conversion into it look narrower).
+func charsetMaxBytes(cs string) int64 {
+	switch cs {
+	case "latin1", "ascii", "binary", "latin2", "latin5", "latin7", "cp1250", "cp1251", "cp1256", "cp1257", "cp850",
+		"cp852", "cp866", "koi8r", "koi8u", "greek", "hebrew", "armscii8", "dec8", "hp8", "keybcs2", "macce",
+		"macroman", "swe7", "tis620", "geostd8":
+		return 1
+	case "ucs2", "big5", "gbk", "sjis", "cp932", "euckr":
+		return 2
+	case "utf8mb3", "ujis", "eucjpms":
+		return 3
+	}
+	return 4
+}
+
+// capacity is how many characters (bytes for binary types) a column of
+// type t holds at most: its declared length, or its TEXT/BLOB size.
+func capacity(t tableformat.Type) int64 {
+	if t.Kind == tableformat.KindEnum || t.Kind == tableformat.KindSet {
+		n := 0
+		for _, e := range t.Elems {
+			n += len(e) + 1
+		}
+		return int64(n)
+	}
+	sql := strings.ToLower(t.SQL)
+	if t.Kind == tableformat.KindText || t.Kind == tableformat.KindBlob {
+		bytes := int64(1<<16 - 1)
+		for prefix, n := range map[string]int64{"tiny": 255, "medium": 1<<24 - 1, "long": 1<<32 - 1} {
+			if strings.HasPrefix(sql, prefix) {
+				bytes = n
+			}
+		}
+		if t.Kind == tableformat.KindText {
+			return bytes / charsetMaxBytes(t.Charset) // TEXT sizes are in bytes
+		}
+		return bytes
+	}
+	if i := strings.IndexByte(sql, '('); i >= 0 {
+		if n, err := strconv.ParseInt(strings.TrimSuffix(sql[i+1:], ")"), 10, 64); err == nil {
+			return n
+		}
+	}
+	return int64(t.Length)
 }
 
 // sameSchema reports whether two versions of a table's schema describe the
@@ -127,7 +306,15 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 			id = tt.maxColID
 		}
 		tt.maxColID = max(tt.maxColID, id)
-		sc.Columns = append(sc.Columns, tableformat.Column{ID: id, Name: c.Name, Type: c.Type, Nullable: c.Nullable})
+		col := tableformat.Column{ID: id, Name: c.Name, Type: c.Type, Nullable: c.Nullable}
+		if old, ok := tt.schema.ColumnByID(id); ok && old.InitialDefault != nil {
+			// Kept for the life of the column (evolve converts it when the
+			// type changed).
+			if _, err := tableformat.ParseInitialDefault(c.Type, *old.InitialDefault); err == nil {
+				col.InitialDefault = old.InitialDefault
+			}
+		}
+		sc.Columns = append(sc.Columns, col)
 	}
 	for _, k := range t.Key {
 		found := false
@@ -206,12 +393,6 @@ func (tt *tracked) deferAlter(d *DDL) {
 // decide, see applyAlter) changes nothing now: its effect on column names waits, and
 // the new structure shows at the table's next Rows event, as it always did.
 func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
-	one := func(c *tableformat.TableChange, err error) ([]tableformat.TableChange, error) {
-		if c == nil {
-			return nil, err
-		}
-		return []tableformat.TableChange{*c}, err
-	}
 	if d.Op == DDLDropDatabase {
 		var ids []int64
 		for id, tt := range tr.tables {
@@ -228,20 +409,42 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 		}
 		return out, nil
 	}
-	id, ok := tr.byName[tableName{d.DB, d.Name}]
-	if d.Op == DDLCreate && !ok && d.Table != nil {
-		_, c, err := tr.resolve(d.Table, seq)
-		if c != nil {
-			c.DDL = d.SQL
+	withDDL := func(cs []tableformat.TableChange) []tableformat.TableChange {
+		if n := len(cs); n > 0 {
+			cs[n-1].DDL = d.SQL
 		}
-		return one(c, err)
+		return cs
 	}
-	if !ok {
+	id, ok := tr.byName[tableName{d.DB, d.Name}]
+	switch {
+	case d.Op == DDLCreate && d.Table == nil:
+		// CREATE … LIKE, … SELECT, IF NOT EXISTS, a definition not read:
+		// the table is read from the source (a known one is truncated by a
+		// CREATE OR REPLACE's drop first, and comes back the same way).
+		tr.request(d.DB, d.Name, "CREATE TABLE not fully understood")
+		if ok {
+			tt := tr.tables[id]
+			tt.stale, tt.seen = true, nil
+		}
+		return nil, nil
+	case d.Op == DDLCreate && !ok:
+		_, cs, err := tr.resolve(d.Table, seq)
+		return withDDL(cs), err
+	case d.Op == DDLRename && !ok:
+		// A table the lake does not hold takes a mirrored name (an online
+		// schema change tool's swap, a table moved into source.include):
+		// its rows are read from the source.
+		tr.request(d.NewDB, d.NewName, "renamed from "+d.DB+"."+d.Name+", a table the lake does not hold")
+		return nil, nil
+	case !ok:
 		return nil, nil
 	}
 	tt := tr.tables[id]
 	switch d.Op {
 	case DDLAlter, DDLCreate:
+		if d.Op == DDLAlter && d.Resnapshot != "" {
+			tr.request(tt.name.db, tt.name.name, d.Resnapshot)
+		}
 		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.pending == nil {
 			sc, applied, err := tt.applyAlter(d.Alter)
 			if err != nil {
@@ -256,14 +459,22 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 				if sameSchema(sc, tt.schema) {
 					return nil, nil // ADD INDEX, ENGINE=, …: no structural change
 				}
-				for _, c := range sc.Columns {
-					tt.maxColID = max(tt.maxColID, c.ID)
+				truncate, kept := tt.evolve(&sc, d.Strict)
+				if !kept && d.Resnapshot == "" {
+					tr.request(tt.name.db, tt.name.name, "a column's values were converted by the server")
 				}
-				tt.schema = sc
-				return one(&tableformat.TableChange{Op: tableformat.TableAlter, TableID: tt.id, Seq: seq(), Schema: &sc, DDL: d.SQL}, nil)
+				return tt.changeTo(sc, truncate, d.SQL, seq), nil
 			}
 		}
 		if d.Op == DDLAlter {
+			if d.Resnapshot == "" && slices.ContainsFunc(d.Alter, func(op AlterOp) bool {
+				a, ok := op.(*AddColumn)
+				return ok && a.Fill != nil
+			}) {
+				// The structure waits for the next row event, which does
+				// not say what the rows before hold in the added column.
+				tr.request(tt.name.db, tt.name.name, "a column added with a default, applied at the next row event")
+			}
 			tt.deferAlter(d)
 		}
 		if d.Table == nil {
@@ -271,24 +482,27 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 			tt.stale, tt.seen = true, nil
 			return nil, nil
 		}
-		_, c, err := tr.resolve(d.Table, seq)
-		if c != nil {
-			c.DDL = d.SQL
-		}
-		return one(c, err)
+		_, cs, err := tr.resolve(d.Table, seq)
+		return withDDL(cs), err
 	case DDLRename:
 		delete(tr.byName, tt.name)
 		tt.name = tableName{d.NewDB, d.NewName}
 		tr.byName[tt.name] = id
-		return one(&tableformat.TableChange{Op: tableformat.TableRename, TableID: id, Seq: seq(), DB: d.NewDB, Name: d.NewName, DDL: d.SQL}, nil)
+		return []tableformat.TableChange{{Op: tableformat.TableRename, TableID: id, Seq: seq(), DB: d.NewDB, Name: d.NewName, DDL: d.SQL}}, nil
 	case DDLTruncate:
-		return one(&tableformat.TableChange{Op: tableformat.TableTruncate, TableID: id, Seq: seq(), DDL: d.SQL}, nil)
+		return []tableformat.TableChange{{Op: tableformat.TableTruncate, TableID: id, Seq: seq(), DDL: d.SQL}}, nil
 	case DDLDrop:
 		delete(tr.byName, tt.name)
 		delete(tr.tables, id)
-		return one(&tableformat.TableChange{Op: tableformat.TableDrop, TableID: id, Seq: seq(), DDL: d.SQL}, nil)
+		return []tableformat.TableChange{{Op: tableformat.TableDrop, TableID: id, Seq: seq(), DDL: d.SQL}}, nil
 	}
 	return nil, fmt.Errorf("table %s.%s: unknown DDL operation %d", d.DB, d.Name, d.Op)
+}
+
+// request asks for a re-snapshot of db.name (docs/snapshot.md): the rows
+// of the table may differ from what the lake holds.
+func (tr *tracker) request(db, name, reason string) {
+	tr.requests = append(tr.requests, ResnapshotRequest{DB: db, Name: name, Reason: reason})
 }
 
 // alterCharset is the default charset an ALTER gives its table ("": one
@@ -368,8 +582,16 @@ func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied boo
 			}
 			nextID++
 			added = append(added, o.Column.Name)
-			placements = append(placements, placement{col: tableformat.Column{ID: nextID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable},
-				first: o.First, after: o.After})
+			col := tableformat.Column{ID: nextID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
+			if o.Fill != nil {
+				// The rows already there hold the fill (FORMAT.md §5).
+				text, err := tableformat.FormatInitialDefault(o.Column.Type, o.Fill)
+				if err != nil {
+					return sc, false, fmt.Errorf("table %s.%s: column %q: %w", tt.name.db, tt.name.name, o.Column.Name, err)
+				}
+				col.InitialDefault = &text
+			}
+			placements = append(placements, placement{col: col, first: o.First, after: o.After})
 		case *DropColumn:
 			i, skip, bad := target(o.Name, o.IfExists)
 			if skip {

@@ -208,9 +208,11 @@ func TestPipelineAppliesDDL(t *testing.T) {
 		`create 1 "" v1 1:id int!, 2:v varchar(10) key(id)`,
 		`alter 1 "ALTER 2" v2 1:id int!, 3:w bigint, 2:vv varchar(10) key(id)`,
 		`alter 1 "ALTER 4" v3 1:id int!, 3:w bigint, 2:vv varchar(10), 4:gap bigint key(id)`,
-		`alter 1 "" v4 1:id int!, 3:w bigint, 2:vv varchar(10), 4:gap int key(id)`,
+		// gap's type narrowed: files before cannot be read as int, so it
+		// is a new column (id 5).
+		`alter 1 "" v4 1:id int!, 3:w bigint, 2:vv varchar(10), 5:gap int key(id)`,
 		`alter 1 "" v5 1:id int!, 3:w bigint key(id)`,
-		`alter 1 "ALTER 9" v6 1:id int!, 3:w bigint, 5:x int key(id)`,
+		`alter 1 "ALTER 9" v6 1:id int!, 3:w bigint, 6:x int key(id)`,
 		`create 2 "CREATE 10" v1 1:id bigint! key(id)`,
 		`create 3 "" v1 1:id int! key(id)`, // o.a
 		`drop 1 "DROP DATABASE d"`,
@@ -313,11 +315,7 @@ func TestTableCharset(t *testing.T) {
 	}
 	resolve := func(tb *Table) {
 		t.Helper()
-		_, c, err := tr.resolve(tb, next)
-		var changes []tableformat.TableChange
-		if c != nil {
-			changes = append(changes, *c)
-		}
+		_, changes, err := tr.resolve(tb, next)
 		record(changes, err)
 	}
 	record(tr.ddl(&DDL{Op: DDLCreate, DB: "d", Name: "t", Table: &Table{DB: "d", Name: "t", Columns: cols, Key: []string{"id"}, Charset: "latin1"}}, next))
@@ -335,5 +333,77 @@ func TestTableCharset(t *testing.T) {
 	want := []string{`create v1 "latin1"`, `rename`, `alter v2 "utf8mb4"`, `alter v3 "utf8mb4"`, `alter v4 "cp1251"`, `alter v5 ""`}
 	if !slices.Equal(got, want) {
 		t.Errorf("table changes\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// TestTrackerColumnHistory: an added column's fill becomes its initial
+// default and stays with the column (a row event's structure, which does
+// not carry it, is no new version); a type change the stored values cannot
+// be read under gives the column a new id, or truncates a table whose key
+// it is; changes the server converts values in ask for a re-snapshot.
+func TestTrackerColumnHistory(t *testing.T) {
+	tr, _ := trackedTable(t, []SourceColumn{col("id", tInt, false), col("v", tVarchar, true), col("n", tBig, true)}, "id")
+	var seq int64 = 10
+	next := func() int64 { seq++; return seq }
+	var got []string
+	step := func(cs []tableformat.TableChange, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			s := string(c.Op)
+			if c.Schema != nil {
+				s += " " + showSchema(*c.Schema)
+				for _, col := range c.Schema.Columns {
+					if col.InitialDefault != nil {
+						s += fmt.Sprintf(" %s=%q", col.Name, *col.InitialDefault)
+					}
+				}
+			}
+			got = append(got, s)
+		}
+		for _, r := range tr.requests {
+			got = append(got, "resnapshot "+r.Reason)
+		}
+		tr.requests = nil
+	}
+	alter := func(strict bool, ops ...AlterOp) *DDL {
+		return &DDL{Op: DDLAlter, DB: "d", Name: "t", Complete: true, Strict: strict, Alter: ops}
+	}
+	tVarchar5 := tableformat.Type{Kind: tableformat.KindVarchar, Charset: "utf8mb4", SQL: "varchar(5)"}
+	tChar := tableformat.Type{Kind: tableformat.KindChar, Charset: "utf8mb4", Length: 10, SQL: "char(10)"}
+	step(tr.ddl(alter(false, &AddColumn{Column: col("note", tVarchar, true), Fill: "none"}), next))
+	step(tr.ddl(alter(false, &AddColumn{Column: col("flags", tInt, false), Fill: int64(0)}), next))
+	// The row event's structure: the same schema, defaults kept.
+	_, cs, err := tr.resolve(&Table{DB: "d", Name: "t", Key: []string{"id"}, Columns: []SourceColumn{col("id", tInt, false),
+		col("v", tVarchar, true), col("n", tBig, true), col("note", tVarchar, true), col("flags", tInt, false)}}, next)
+	step(cs, err)
+	// Widening keeps id and default; narrowing n cannot be read: new id.
+	step(tr.ddl(alter(false, &ModifyColumn{Name: "flags", Column: col("flags", tBig, false)}, &ModifyColumn{Name: "n", Column: col("n", tInt, true)}), next))
+	// Shorter text outside strict mode: values may be cut.
+	step(tr.ddl(alter(false, &ModifyColumn{Name: "v", Column: col("v", tVarchar5, true)}), next))
+	// The same in strict mode: the statement would have failed instead.
+	step(tr.ddl(alter(true, &ModifyColumn{Name: "note", Column: col("note", tVarchar5, true)}), next))
+	// Into CHAR: trailing spaces go, strict or not.
+	step(tr.ddl(alter(true, &ModifyColumn{Name: "note", Column: col("note", tChar, true)}), next))
+	// The key's type cannot be read: the table is truncated at the change.
+	step(tr.ddl(alter(true, &ModifyColumn{Name: "id", Column: col("id", tVarchar, false)}), next))
+	want := []string{
+		`alter 1:id int!, 2:v varchar(10), 3:n bigint, 4:note varchar(10) key(id) note="none"`,
+		`alter 1:id int!, 2:v varchar(10), 3:n bigint, 4:note varchar(10), 5:flags int! key(id) note="none" flags="0"`,
+		`alter 1:id int!, 2:v varchar(10), 6:n int, 4:note varchar(10), 5:flags bigint! key(id) note="none" flags="0"`,
+		`resnapshot a column's values were converted by the server`,
+		`alter 1:id int!, 2:v varchar(5), 6:n int, 4:note varchar(10), 5:flags bigint! key(id) note="none" flags="0"`,
+		`resnapshot a column's values were converted by the server`,
+		`alter 1:id int!, 2:v varchar(5), 6:n int, 4:note varchar(5), 5:flags bigint! key(id) note="none" flags="0"`,
+		`alter 1:id int!, 2:v varchar(5), 6:n int, 4:note char(10), 5:flags bigint! key(id) note="none" flags="0"`,
+		`resnapshot a column's values were converted by the server`,
+		`truncate`,
+		`alter 1:id varchar(10)!, 2:v varchar(5), 6:n int, 4:note char(10), 5:flags bigint! key(id) note="none" flags="0"`,
+		`resnapshot a column's values were converted by the server`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }

@@ -115,6 +115,17 @@ type DDL struct {
 	// source did not read.
 	Charset        string
 	CharsetUnknown bool
+	// Resnapshot, when set, says why the statement may have changed the
+	// rows of the table without row events (a partition truncated or
+	// dropped, a column added with values only the server knows, a
+	// statement not fully understood): the lake re-snapshots the table
+	// (docs/snapshot.md).
+	Resnapshot string
+	// Strict: the statement ran under a strict sql_mode, so a conversion
+	// that would have changed a stored value (a value too long, out of
+	// range, NULL into NOT NULL, a character another charset lacks) failed
+	// it instead: an ALTER that succeeded kept every value.
+	Strict bool
 	// SQL is the statement, for the log.
 	SQL string
 }
@@ -130,7 +141,13 @@ type AlterOp interface{ alterOp() }
 
 // AddColumn is ADD [COLUMN] [IF NOT EXISTS] def [FIRST | AFTER col].
 type AddColumn struct {
-	Column      SourceColumn
+	Column SourceColumn
+	// Fill is the value the rows the table held before the statement get
+	// in the new column (a Go value of the column's tableformat.Type; nil:
+	// NULL): its constant DEFAULT, or the type's implicit default for NOT
+	// NULL. A column whose fill the source cannot know makes the DDL ask
+	// for a Resnapshot.
+	Fill        any
 	IfNotExists bool
 	First       bool
 	After       string

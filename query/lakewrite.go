@@ -427,7 +427,7 @@ func (e *Engine) WriteMerged(ctx context.Context, t *tableformat.TableState, fil
 				files[i].ids[id] = true
 			}
 		}
-		return readSQL(files, ids, "true")
+		return readFiles(files, ids, "true", nil)
 	}
 	return e.write(ctx, lakeCopy{table: t, schema: sc, kind: kind, inputs: inputs, targetBytes: targetBytes,
 		order: []string{"_binlake_seq"}, asOf: files[0].MinSeq, from: from, ranged: inputs}, dir)

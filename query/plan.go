@@ -37,6 +37,9 @@ type tablePlan struct {
 	snapExact bool
 	rows      []planFile
 	dels      []deleteGroup
+	// fills holds the initial defaults of the view's columns as SQL, by
+	// column id: what rows of a file that lacks the column read.
+	fills map[int]string
 }
 
 // planFile is one Parquet file and the column ids it holds.
@@ -63,6 +66,10 @@ func planTable(t *tableformat.TableState, seq int64, local *localSnap) (*tablePl
 	name := t.NameAt(seq)
 	p := &tablePlan{db: name.DB, name: name.Name, schema: t.SchemaAt(seq), seq: strconv.FormatInt(seq, 10),
 		trunc: strconv.FormatInt(t.TruncatedAt(seq), 10)}
+	var err error
+	if p.fills, err = fillsOf(p.schema); err != nil {
+		return nil, fmt.Errorf("table %s.%s: %w", name.DB, name.Name, err)
+	}
 	files := t.SortedFiles()
 	var snap int64
 	for _, f := range files {
@@ -79,7 +86,7 @@ func planTable(t *tableformat.TableState, seq int64, local *localSnap) (*tablePl
 	// (≤ seq) and at least the truncation in force at S. With no truncation
 	// between S and seq, the snapshot's rows need no filter.
 	p.snapExact = t.TruncatedAt(snap) == t.TruncatedAt(seq)
-	err := p.addFiles(t, files, func(f tableformat.AddFile) bool {
+	err = p.addFiles(t, files, func(f tableformat.AddFile) bool {
 		if f.Kind == tableformat.FileSnapshot {
 			return !useLocal && f.AsOfSeq == snap
 		}
@@ -110,6 +117,10 @@ func planTable(t *tableformat.TableState, seq int64, local *localSnap) (*tablePl
 func planMacro(t *tableformat.TableState) (*tablePlan, error) {
 	name := t.Current()
 	p := &tablePlan{db: name.DB, name: name.Name, schema: t.Schema(), seq: macroParam, trunc: lastAtOrBefore(t.Truncations, macroParam)}
+	var err error
+	if p.fills, err = fillsOf(p.schema); err != nil {
+		return nil, fmt.Errorf("table %s.%s: %w", name.DB, name.Name, err)
+	}
 	files := t.SortedFiles()
 	var snaps []int64
 	for _, f := range files {
@@ -118,7 +129,7 @@ func planMacro(t *tableformat.TableState) (*tablePlan, error) {
 		}
 	}
 	p.snap = lastAtOrBefore(snaps, macroParam)
-	err := p.addFiles(t, files, func(tableformat.AddFile) bool { return true })
+	err = p.addFiles(t, files, func(tableformat.AddFile) bool { return true })
 	return p, err
 }
 
@@ -276,11 +287,11 @@ func (p *tablePlan) mergedSQL() string {
 			// No filter: a count(*) reads the files' row counts alone.
 			where = "true"
 		}
-		parts = append(parts, readSQL(snaps[:n], ids, where))
+		parts = append(parts, p.readSQL(snaps[:n], ids, where))
 		snaps = snaps[n:]
 	}
 	if len(data) > 0 {
-		parts = append(parts, readSQL(data, ids, p.deltaFilter()))
+		parts = append(parts, p.readSQL(data, ids, p.deltaFilter()))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -302,24 +313,108 @@ func (p *tablePlan) deltaFilter() string {
 	return fmt.Sprintf("_binlake_seq > %s AND _binlake_seq <= %s AND _binlake_seq >= %s", p.snap, p.seq, p.trunc)
 }
 
-// readSQL reads files with union_by_name, selecting the ids (NULL where no
-// file has one) and the _binlake_* columns, filtered by where.
-func readSQL(files []planFile, ids []int, where string) string {
-	var cols []string
-	for _, id := range ids {
-		if slices.ContainsFunc(files, func(f planFile) bool { return f.ids[id] }) {
-			cols = append(cols, colName(id))
-		} else {
-			cols = append(cols, "NULL AS "+colName(id))
+// readSQL reads rows files of the plan: readFiles with the initial
+// defaults of the plan's columns.
+func (p *tablePlan) readSQL(files []planFile, ids []int, where string) string {
+	return readFiles(files, ids, where, p.fills)
+}
+
+// readFiles reads files with union_by_name, selecting the ids and the
+// _binlake_* columns, filtered by where. A file that lacks an id reads it
+// as fills[id], the column's initial default as SQL (FORMAT.md §5), or
+// NULL: files lacking different defaulted ids are read apart.
+func readFiles(files []planFile, ids []int, where string, fills map[int]string) string {
+	// Group the files by the defaulted ids they lack, in first-seen order.
+	var groups [][]planFile
+	var lacks []string
+	for _, f := range files {
+		var missing []string
+		for _, id := range ids {
+			if _, ok := fills[id]; ok && !f.ids[id] {
+				missing = append(missing, strconv.Itoa(id))
+			}
 		}
+		k := strings.Join(missing, ",")
+		i := slices.Index(lacks, k)
+		if i < 0 {
+			lacks, groups = append(lacks, k), append(groups, nil)
+			i = len(groups) - 1
+		}
+		groups[i] = append(groups[i], f)
 	}
-	cols = append(cols, "_binlake_seq", "_binlake_ts", "_binlake_op")
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = quoteString(f.path)
+	var parts []string
+	for _, g := range groups {
+		var cols []string
+		for _, id := range ids {
+			switch {
+			case slices.ContainsFunc(g, func(f planFile) bool { return f.ids[id] }):
+				cols = append(cols, colName(id))
+			case fills[id] != "":
+				cols = append(cols, fills[id]+" AS "+colName(id))
+			default:
+				cols = append(cols, "NULL AS "+colName(id))
+			}
+		}
+		cols = append(cols, "_binlake_seq", "_binlake_ts", "_binlake_op")
+		paths := make([]string, len(g))
+		for i, f := range g {
+			paths[i] = quoteString(f.path)
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s], union_by_name = true) WHERE %s",
+			strings.Join(cols, ", "), strings.Join(paths, ", "), where))
 	}
-	return fmt.Sprintf("SELECT %s FROM read_parquet([%s], union_by_name = true) WHERE %s",
-		strings.Join(cols, ", "), strings.Join(paths, ", "), where)
+	return strings.Join(parts, " UNION ALL BY NAME ")
+}
+
+// fillsOf returns the SQL of the initial defaults of the schema's columns
+// that have one, by column id.
+func fillsOf(sc *tableformat.Schema) (map[int]string, error) {
+	var out map[int]string
+	for _, c := range sc.Columns {
+		v, err := c.Fill()
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
+		if v == nil {
+			continue
+		}
+		if out == nil {
+			out = map[int]string{}
+		}
+		out[c.ID] = storedLiteral(c.Type, v)
+	}
+	return out, nil
+}
+
+// storedLiteral is SQL for the value v of type t as a lake file stores it
+// (storedType): what DuckDB reads a file's column as.
+func storedLiteral(t tableformat.Type, v any) string {
+	var text string
+	switch x := v.(type) {
+	case []byte:
+		return fmt.Sprintf("CAST(from_hex('%x') AS BLOB)", x)
+	case int32: // date: days since 1970-01-01
+		return fmt.Sprintf("CAST(DATE '1970-01-01' + INTERVAL %d DAY AS DATE)", x)
+	case int64:
+		switch t.Kind {
+		case tableformat.KindDatetime:
+			return fmt.Sprintf("make_timestamp(CAST(%d AS BIGINT))", x)
+		case tableformat.KindTimestamp:
+			return fmt.Sprintf("(to_timestamp(0) + to_microseconds(CAST(%d AS BIGINT)))", x)
+		}
+		text = strconv.FormatInt(x, 10)
+	case uint64:
+		text = strconv.FormatUint(x, 10)
+	case float32:
+		text = strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case float64:
+		text = strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		text = x
+	default:
+		text = fmt.Sprint(v)
+	}
+	return "CAST(" + quoteString(text) + " AS " + storedType(t) + ")"
 }
 
 // antiJoin removes the rows of rel that a later delete of group g (up to
@@ -335,7 +430,7 @@ func (p *tablePlan) antiJoin(rel string, g deleteGroup) string {
 		on = append(on, fmt.Sprintf("r.%s = d.%s", colName(id), colName(id)))
 	}
 	dels := fmt.Sprintf("SELECT %s, max(_binlake_seq) AS _del_seq FROM (%s) GROUP BY ALL",
-		strings.Join(keys, ", "), readSQL(g.files, g.ids, p.deltaFilter()))
+		strings.Join(keys, ", "), readFiles(g.files, g.ids, p.deltaFilter(), nil))
 	return fmt.Sprintf("SELECT r.* FROM (%s) r LEFT JOIN (%s) d ON %s WHERE d._del_seq IS NULL OR d._del_seq <= r._binlake_seq",
 		rel, dels, strings.Join(on, " AND "))
 }
@@ -352,7 +447,7 @@ func (p *tablePlan) keyless(rel string, g deleteGroup) string {
 	}
 	by := strings.Join(part, ", ")
 	events := fmt.Sprintf("SELECT *, 1 AS _w FROM (%s) UNION ALL BY NAME SELECT %s, _binlake_seq, -1 AS _w FROM (%s)",
-		rel, by, readSQL(g.files, g.ids, p.deltaFilter()))
+		rel, by, readFiles(g.files, g.ids, p.deltaFilter(), nil))
 	heights := fmt.Sprintf("SELECT *, sum(_w) OVER (PARTITION BY %s ORDER BY _binlake_seq, _w ROWS UNBOUNDED PRECEDING) AS _h FROM (%s)", by, events)
 	lows := fmt.Sprintf("SELECT *, min(_h) OVER (PARTITION BY %s ORDER BY _binlake_seq, _w ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS _low FROM (%s)", by, heights)
 	return fmt.Sprintf("SELECT * EXCLUDE (_w, _h, _low) FROM (%s) WHERE _w = 1 AND _low >= _h", lows)
@@ -450,11 +545,17 @@ func (p *tablePlan) changesSQL() string {
 	ids := p.neededIDs()
 	var parts []string
 	if len(data) > 0 {
-		parts = append(parts, readSQL(data, ids, where))
+		parts = append(parts, p.readSQL(data, ids, where))
 	}
 	for _, g := range p.dels {
-		dels := readSQL(g.files, g.ids, where)
-		if !g.keyed || len(images) == 0 {
+		if !g.keyed {
+			// A keyless delete holds the whole row as its schema had it:
+			// columns added since read their initial defaults.
+			parts = append(parts, p.readSQL(g.files, ids, where))
+			continue
+		}
+		dels := readFiles(g.files, g.ids, where, nil)
+		if len(images) == 0 {
 			parts = append(parts, dels)
 			continue
 		}
@@ -473,7 +574,7 @@ func (p *tablePlan) changesSQL() string {
 		}
 		cols = append(cols, "d._binlake_seq", "d._binlake_ts", "d._binlake_op")
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) d ASOF LEFT JOIN (%s) r ON %s AND d._binlake_seq > r._binlake_seq",
-			strings.Join(cols, ", "), dels, readSQL(images, ids, "true"), strings.Join(on, " AND ")))
+			strings.Join(cols, ", "), dels, p.readSQL(images, ids, "true"), strings.Join(on, " AND ")))
 	}
 	proj := []string{"_binlake_seq", "_binlake_ts", opLabel("_binlake_op") + " AS _binlake_op"}
 	for _, c := range p.schema.Columns {

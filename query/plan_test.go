@@ -197,8 +197,28 @@ func (h *history) alter() {
 		if h.rnd.IntN(2) == 0 {
 			kind = tableformat.KindVarchar
 		}
-		sc.Columns = append(sc.Columns, tableformat.Column{ID: h.maxCol, Name: fmt.Sprintf("n%d", h.maxCol),
-			Type: tableformat.Type{Kind: kind, Length: 20}, Nullable: true})
+		col := tableformat.Column{ID: h.maxCol, Name: fmt.Sprintf("n%d", h.maxCol),
+			Type: tableformat.Type{Kind: kind, Length: 20}, Nullable: true}
+		if h.rnd.IntN(2) == 0 {
+			// ADD COLUMN … DEFAULT: every row written before holds the
+			// initial default (in every image the feed shows of it too).
+			var fill any = "dflt"
+			if kind == tableformat.KindBigInt {
+				fill = int64(7)
+			}
+			text, err := tableformat.FormatInitialDefault(col.Type, fill)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			col.InitialDefault = &text
+			for _, r := range h.rows {
+				r.vals[col.ID] = fill
+			}
+			for _, f := range h.feed {
+				f.vals[col.ID] = fill
+			}
+		}
+		sc.Columns = append(sc.Columns, col)
 	}
 	h.schema = sc
 	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableAlter, TableID: 1, Seq: h.seq, Schema: &sc})
@@ -438,7 +458,11 @@ func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64)
 		proj := make([][]any, len(want))
 		for i, r := range want {
 			for _, c := range lt.Schema().Columns {
-				var val any
+				// A column the point did not have yet: its initial default.
+				val, err := c.Fill()
+				if err != nil {
+					t.Fatal(err)
+				}
 				for j, oc := range sc.Columns {
 					if oc.ID == c.ID {
 						val = r.Values[j]

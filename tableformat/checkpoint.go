@@ -87,14 +87,14 @@ func encodeCheckpoint(s *State) ([]byte, error) {
 }
 
 func decodeCheckpoint(key string, v int64, data []byte) (*State, error) {
+	if err := checkFormatVersion(key, data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c checkpoint
 	if err := dec.Decode(&c); err != nil {
 		return nil, &CorruptError{key, fmt.Sprintf("undecodable checkpoint (truncated or damaged): %v", err)}
-	}
-	if c.FormatVersion > FormatVersion {
-		return nil, &CorruptError{key, fmt.Sprintf("format version %d is newer than this binlake understands (%d): upgrade binlake", c.FormatVersion, FormatVersion)}
 	}
 	if c.State == nil || c.State.Version != v || len(c.State.Lineage) == 0 {
 		return nil, &CorruptError{key, fmt.Sprintf("checkpoint does not hold a state at version %d", v)}

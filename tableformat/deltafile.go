@@ -706,7 +706,8 @@ func decodeRow(pr parquet.Row, layout *fileLayout, ncols int) (Row, error) {
 
 // Project returns the file's rows with the columns of target, the table's
 // schema at a later (or the same) version, matched by column ID: a column the
-// file lacks reads as nil, a renamed column keeps its values. Delete files
+// file lacks reads as its initial default (nil when it has none, FORMAT.md
+// §5), a renamed column keeps its values. Delete files
 // project onto target.KeyColumns(). A column whose type changed so that its
 // stored values are not values of the new type without conversion is an
 // error naming the column.
@@ -716,9 +717,15 @@ func (fc *FileContents) Project(target *Schema) ([]Row, error) {
 		cols = target.KeyColumns()
 	}
 	from := make([]int, len(cols))
+	fill := make([]any, len(cols)) // what a column the file lacks reads as
 	for i, c := range cols {
 		from[i] = slices.IndexFunc(fc.Columns, func(fcCol Column) bool { return fcCol.ID == c.ID })
 		if from[i] < 0 {
+			v, err := c.Fill()
+			if err != nil {
+				return nil, fmt.Errorf("project column %q (id %d): %w", c.Name, c.ID, err)
+			}
+			fill[i] = v
 			continue
 		}
 		src := fc.Columns[from[i]]
@@ -732,6 +739,8 @@ func (fc *FileContents) Project(target *Schema) ([]Row, error) {
 		for j, k := range from {
 			if k >= 0 {
 				vals[j] = r.Values[k]
+			} else {
+				vals[j] = fill[j]
 			}
 		}
 		out[i] = Row{Seq: r.Seq, TS: r.TS, Op: r.Op, Values: vals}

@@ -675,6 +675,17 @@ func decimalByteWidth(p int) int {
 // of dst without conversion, or "" when every value src admits is a value of
 // dst with the same Go representation (an integer widened, a decimal's
 // precision grown, labels appended to an enum, a char turned into a text…).
+// ReadableAs reports whether every value stored under type src is a value
+// of type dst as it is, so a file written before a column's type changed
+// reads under the new type (FORMAT.md §12, schema evolution on read); the
+// error says why not.
+func ReadableAs(src, dst Type) error {
+	if why := readableAs(src, dst); why != "" {
+		return fmt.Errorf("stored as %s, cannot read as %s: %s", src, dst, why)
+	}
+	return nil
+}
+
 func readableAs(src, dst Type) string {
 	same := func(ok bool, why string) string {
 		if ok {

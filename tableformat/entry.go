@@ -9,9 +9,25 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the on-storage format this code writes.
-// Readers refuse entries of a newer format version.
-const FormatVersion = 1
+// FormatVersion is the version of the on-storage format this code writes
+// (FORMAT.md; version 2 added initial defaults, re-snapshots and gaps).
+// Readers read every version up to theirs and refuse newer ones, naming the
+// upgrade, before decoding anything else of the object.
+const FormatVersion = 2
+
+// checkFormatVersion refuses a log object (entry or checkpoint) of a newer
+// format version than this code reads. It reads format_version alone, so
+// fields a newer version added do not hide the reason behind a decoding
+// error.
+func checkFormatVersion(key string, data []byte) error {
+	var head struct {
+		FormatVersion int `json:"format_version"`
+	}
+	if json.Unmarshal(data, &head) == nil && head.FormatVersion > FormatVersion {
+		return &CorruptError{key, fmt.Sprintf("format version %d is newer than this binlake understands (%d): upgrade binlake", head.FormatVersion, FormatVersion)}
+	}
+	return nil
+}
 
 // EntryKind says what a commit did. Persisted by name.
 type EntryKind string
@@ -199,6 +215,9 @@ func DecodeEntry(key string, v int64, data []byte) (*Entry, error) {
 	if len(data) == 0 {
 		return nil, &CorruptError{key, "empty log entry"}
 	}
+	if err := checkFormatVersion(key, data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var e Entry
@@ -207,9 +226,6 @@ func DecodeEntry(key string, v int64, data []byte) (*Entry, error) {
 	}
 	if dec.More() {
 		return nil, &CorruptError{key, "trailing data after the log entry"}
-	}
-	if e.FormatVersion > FormatVersion {
-		return nil, &CorruptError{key, fmt.Sprintf("format version %d is newer than this binlake understands (%d): upgrade binlake", e.FormatVersion, FormatVersion)}
 	}
 	if e.Version != v {
 		return nil, &CorruptError{key, fmt.Sprintf("entry says version %d but is stored as version %d", e.Version, v)}

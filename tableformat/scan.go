@@ -103,6 +103,18 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 		}
 	}
 	trunc := t.TruncatedAt(p.Seq) // rows before the last truncation are gone
+	// What a column a file lacks holds, for matching keys across files of
+	// different schema versions (a keyless delete holds the whole row).
+	fills := map[int]any{}
+	for _, sv := range t.Schemas {
+		for _, c := range sv.Schema.Columns {
+			v, err := c.Fill()
+			if err != nil {
+				return nil, nil, fmt.Errorf("table %d: %w", tableID, err)
+			}
+			fills[c.ID] = v
+		}
+	}
 	var events []scanEvent
 	for _, f := range files {
 		switch {
@@ -130,7 +142,7 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 			if r.Seq > p.Seq || r.Seq < trunc || (f.Kind != FileSnapshot && r.Seq <= snapSeq) {
 				continue
 			}
-			ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, byID: byID, raw: r.Values}
+			ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, byID: byID, raw: r.Values, fills: fills}
 			if ev.del {
 				ev.keyIDs = ids
 			} else {
@@ -201,6 +213,7 @@ type scanEvent struct {
 	raw    []any       // the values as the file holds them
 	byID   map[int]int // column id → index in raw
 	keyIDs []int       // deletes: the column ids of raw
+	fills  map[int]any // what a column raw lacks holds: its initial default
 }
 
 // key encodes the values of the given column ids, unambiguously.
@@ -209,7 +222,7 @@ func (ev *scanEvent) key(ids []int) string {
 	for _, id := range ids {
 		i, ok := ev.byID[id]
 		if !ok {
-			b = append(b, 0)
+			b = appendKeyValue(b, ev.fills[id])
 			continue
 		}
 		b = appendKeyValue(b, ev.raw[i])

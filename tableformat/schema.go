@@ -147,6 +147,11 @@ type Column struct {
 	Name     string `json:"name"`
 	Type     Type   `json:"type"`
 	Nullable bool   `json:"nullable,omitempty"`
+	// InitialDefault is the value rows written before the column existed
+	// hold in it, in its log text (initialdefault.go); nil: NULL. It is set
+	// when an ALTER adds the column to a table with rows, and never changes
+	// afterwards (a later DEFAULT clause concerns new rows only).
+	InitialDefault *string `json:"initial_default,omitempty"`
 }
 
 // Schema is one version of a table's columns.
@@ -190,6 +195,8 @@ func (s *Schema) Validate() error {
 			errs = append(errs, fmt.Sprintf("column %q: the _binlake_ prefix is reserved", c.Name))
 		}
 		if err := c.Type.Validate(); err != nil {
+			errs = append(errs, fmt.Sprintf("column %q: %v", c.Name, err))
+		} else if _, err := c.Fill(); err != nil {
 			errs = append(errs, fmt.Sprintf("column %q: %v", c.Name, err))
 		}
 	}

@@ -83,6 +83,8 @@ func (p *ddlParser) forgetTableCollation(db, table string) {
 const (
 	modeRealAsFloat        = 1 << 0
 	modeANSIQuotes         = 1 << 2
+	modeStrictTrans        = 1 << 21
+	modeStrictAll          = 1 << 22
 	modeOracle             = 1 << 9
 	modeMaxDB              = 1 << 12
 	modeNoBackslashEscapes = 1 << 20
@@ -353,6 +355,11 @@ func (p *ddlParser) sessionOK() bool {
 // errIncomplete stops reading a definition the parser does not understand.
 var errIncomplete = errors.New("incomplete")
 
+// errKeyUnknown: an ALTER spec leaves which index is the table's key to
+// the server (DROP INDEX, ALTER INDEX … IGNORED), so the structure shows at
+// the next row event; it changes no row.
+var errKeyUnknown = errors.New("the key is not known from the statement")
+
 // colDef is a column definition as written; its type is resolved once the
 // defaults it may depend on are known.
 type colDef struct {
@@ -366,6 +373,10 @@ type colDef struct {
 	autoInc   bool
 	primary   bool // PRIMARY KEY / KEY
 	unique    bool // UNIQUE [KEY], SERIAL DEFAULT VALUE
+	// def is the DEFAULT clause (nil: none); generated: the column is
+	// computed (AS (expr) [VIRTUAL | STORED | PERSISTENT]).
+	def       *literal
+	generated bool
 }
 
 type colType struct {
@@ -875,8 +886,19 @@ func (p *ddlParser) columnDef() (*colDef, error) {
 		case p.words("NOT", "NULL"):
 			c.nullSet, c.nullable = true, false
 		case p.word("DEFAULT"):
-			if err := p.expr(); err != nil {
+			if c.def, err = p.defaultLiteral(); err != nil {
 				return nil, err
+			}
+		case p.words("GENERATED", "ALWAYS", "AS"), p.word("AS"):
+			// A generated column: MariaDB logs its values in row events
+			// like any column's; what existing rows hold is the server's
+			// to compute (columnFill).
+			if err := p.group(); err != nil { // AS ROW START/END (system versioning): incomplete
+				return nil, err
+			}
+			c.generated = true
+			if !p.word("VIRTUAL") && !p.word("STORED") {
+				p.word("PERSISTENT")
 			}
 		case p.words("ON", "UPDATE"):
 			if err := p.expr(); err != nil {
@@ -1463,13 +1485,17 @@ func (p *ddlParser) alter() []*ingest.DDL {
 		return nil
 	}
 	alter := p.ddl(ingest.DDLAlter, db, name)
+	alter.Strict = p.env.SQLMode&(modeStrictTrans|modeStrictAll) != 0 && !p.env.SessionUnknown
 	a := &alterState{}
 	var rename *ingest.DDL
 	complete := p.sessionOK()
+	unknown := !complete // a part not read may have changed rows
 	for p.i < len(p.toks) {
 		a.rest = false
-		if err := p.alterSpec(alter, a, &rename); err != nil {
+		err := p.alterSpec(alter, a, &rename)
+		if err != nil {
 			complete = false
+			unknown = unknown || !errors.Is(err, errKeyUnknown)
 		}
 		// Skip to the next top-level comma (all of it when the spec was read).
 		depth, start := 0, p.i
@@ -1485,8 +1511,8 @@ func (p *ddlParser) alter() []*ingest.DDL {
 			}
 			p.i++
 		}
-		if p.i > start && !a.rest {
-			complete = false
+		if p.i > start && !a.rest && err == nil {
+			complete, unknown = false, true
 		}
 		if !p.punct(",") {
 			break
@@ -1506,11 +1532,19 @@ func (p *ddlParser) alter() []*ingest.DDL {
 	}
 	if complete {
 		if err := a.resolve(p, db, name); err != nil {
-			complete = false
+			complete, unknown = false, true
 		}
 	}
 	if complete {
 		alter.Alter, alter.Complete = a.ops, true
+	}
+	switch {
+	case a.rowsChange != "":
+		alter.Resnapshot = a.rowsChange
+	case unknown:
+		alter.Resnapshot = "the statement is not fully understood"
+	case complete:
+		alter.Resnapshot = a.fillsUnknown
 	}
 	out := []*ingest.DDL{alter}
 	if rename != nil {
@@ -1531,6 +1565,12 @@ type alterState struct {
 	dropPrimary    bool
 	addPrimary     bool
 	rest           bool // the spec's remaining tokens are to be skipped (PARTITION …)
+	// rowsChange names a spec that changes rows without row events
+	// (TRUNCATE PARTITION, CONVERT TO, IMPORT TABLESPACE, …).
+	rowsChange string
+	// fillsUnknown names an added or changed column whose values only the
+	// server knows (set by resolve).
+	fillsUnknown string
 }
 
 func (a *alterState) add(op ingest.AlterOp, def *colDef) {
@@ -1572,8 +1612,16 @@ func (a *alterState) resolve(p *ddlParser, db, name string) error {
 		switch o := op.(type) {
 		case *ingest.AddColumn:
 			o.Column = sc
+			fill, err := p.columnFill(def, sc)
+			if err != nil && a.fillsUnknown == "" {
+				a.fillsUnknown = "column " + sc.Name + " added: " + err.Error()
+			}
+			o.Fill = fill
 		case *ingest.ModifyColumn:
 			o.Column = sc
+			if def.generated && a.fillsUnknown == "" {
+				a.fillsUnknown = "column " + sc.Name + " made generated: the server computes it for every row"
+			}
 		}
 	}
 	return nil
@@ -1715,11 +1763,12 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 			}
 			return nil
 		case p.word("PARTITION"):
-			a.rest = true
+			a.rest, a.rowsChange = true, "DROP PARTITION removes rows without row events"
 			return nil
-		case p.isWord(0, "INDEX"), p.isWord(0, "KEY"), p.isWord(0, "CONSTRAINT"), p.isWord(0, "PERIOD"),
-			p.isWord(0, "SYSTEM"):
-			return errIncomplete // the index may have been the key
+		case p.isWord(0, "INDEX"), p.isWord(0, "KEY"), p.isWord(0, "CONSTRAINT"):
+			return errKeyUnknown // the index may have been the key; the rows stay
+		case p.isWord(0, "PERIOD"), p.isWord(0, "SYSTEM"):
+			return errIncomplete
 		}
 		p.word("COLUMN")
 		ifExists := p.words("IF", "EXISTS")
@@ -1764,7 +1813,7 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 		}
 	case p.word("ALTER"):
 		if p.isWord(0, "INDEX") || p.isWord(0, "KEY") {
-			return errIncomplete // [NOT] IGNORED may change which index is the key
+			return errKeyUnknown // [NOT] IGNORED may change which index is the key
 		}
 		p.word("COLUMN")
 		p.words("IF", "EXISTS")
@@ -1781,8 +1830,13 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 	case p.words("ORDER", "BY"):
 		a.rest = true // a physical order only
 		return nil
-	case p.words("DISABLE", "KEYS"), p.words("ENABLE", "KEYS"), p.word("FORCE"),
-		p.words("DISCARD", "TABLESPACE"), p.words("IMPORT", "TABLESPACE"):
+	case p.words("DISABLE", "KEYS"), p.words("ENABLE", "KEYS"), p.word("FORCE"):
+		return nil
+	case p.word("DISCARD"):
+		a.rest = true // DISCARD [PARTITION …] TABLESPACE: the rows come back with the IMPORT
+		return nil
+	case p.word("IMPORT"):
+		a.rest, a.rowsChange = true, "IMPORT TABLESPACE replaces rows without row events"
 		return nil
 	case p.word("ALGORITHM"), p.word("LOCK"):
 		p.punct("=")
@@ -1795,15 +1849,24 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 			return nil
 		}
 		return errIncomplete // SYSTEM VERSIONING
-	case p.isWord(0, "PARTITION"), p.isWord(0, "REMOVE"), p.isWord(0, "COALESCE"), p.isWord(0, "REORGANIZE"),
-		p.isWord(0, "ANALYZE"), p.isWord(0, "CHECK"), p.isWord(0, "OPTIMIZE"), p.isWord(0, "REBUILD"),
-		p.isWord(0, "REPAIR"), p.isWord(0, "TRUNCATE"), p.isWord(0, "EXCHANGE"):
+	case p.isWord(0, "PARTITION"), p.isWord(0, "REMOVE"), p.isWord(0, "ANALYZE"), p.isWord(0, "CHECK"),
+		p.isWord(0, "OPTIMIZE"), p.isWord(0, "REBUILD"), p.isWord(0, "REPAIR"),
+		p.isWord(0, "COALESCE"), p.isWord(0, "REORGANIZE"), p.isWord(0, "TRUNCATE"), p.isWord(0, "EXCHANGE"):
+		// Partition maintenance. TRUNCATE and EXCHANGE change rows without
+		// row events; COALESCE and REORGANIZE move rows between partitions,
+		// which the lake re-reads as well, as a re-read costs the table one
+		// read while a wrong guess would cost its history.
+		switch kw := strings.ToUpper(p.toks[p.i].text); kw {
+		case "COALESCE", "REORGANIZE", "TRUNCATE", "EXCHANGE":
+			a.rowsChange = kw + " PARTITION changes rows without row events"
+		}
 		a.rest = true
 		for p.i < len(p.toks) {
 			p.i++ // partitioning clauses run to the end of the statement
 		}
 		return nil
 	case p.word("CONVERT"):
+		a.rowsChange = "CONVERT TO CHARACTER SET converts every text value"
 		// CONVERT TO CHARACTER SET redefines every text column (the next
 		// TableMap shows them) and sets the table's default.
 		if p.word("TO") && (p.words("CHARACTER", "SET") || p.word("CHARSET")) {

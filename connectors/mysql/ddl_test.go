@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -138,6 +139,8 @@ func TestParseDDLStructure(t *testing.T) {
 			"create: a int, b datetime(6), c int, d double, e varchar(36)/utf8mb4, f bit(2), g int key()"},
 		{"/* a comment */ CREATE TABLE `d`.`t` (`id` int(11) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB /*!40101 DEFAULT CHARSET=latin1 */",
 			"create: id int! key(id)"},
+		{"CREATE TABLE t (a INT, b INT AS (a + 1))", "create: a int, b int key()"},
+		{"CREATE TABLE t (a INT, b INT GENERATED ALWAYS AS (a + 1) STORED)", "create: a int, b int key()"},
 		// CREATE: incomplete.
 		{"CREATE TABLE t LIKE s", "incomplete"},
 		{"CREATE TABLE t (LIKE s)", "incomplete"},
@@ -145,8 +148,6 @@ func TestParseDDLStructure(t *testing.T) {
 		{"CREATE TABLE t (id INT) AS SELECT 1 AS id", "incomplete"},
 		{"CREATE TABLE t SELECT 1 AS id", "incomplete"},
 		{"CREATE TABLE IF NOT EXISTS t (id INT)", "incomplete"},
-		{"CREATE TABLE t (a INT, b INT AS (a + 1))", "incomplete"},
-		{"CREATE TABLE t (a INT, b INT GENERATED ALWAYS AS (a + 1) STORED)", "incomplete"},
 		{"CREATE TABLE t (a INT) WITH SYSTEM VERSIONING", "incomplete"},
 		{"CREATE TABLE t (a INT, s TIMESTAMP(6), e TIMESTAMP(6), PERIOD FOR p (s, e))", "incomplete"},
 		{"CREATE TABLE t (a INT) PARTITION BY HASH (a) PARTITIONS 2", "incomplete"},
@@ -191,9 +192,9 @@ func TestParseDDLStructure(t *testing.T) {
 		{"ALTER TABLE t ADD j JSON", "alter: add j longtext/utf8mb4"},
 		{"ALTER TABLE t RENAME TO u", "alter: "},
 		{"ALTER TABLE t ADD PARTITION (PARTITION p3 VALUES LESS THAN (30))", "alter: "},
+		{"ALTER TABLE t ADD g INT AS (a + 1) VIRTUAL", "alter: add g int"},
 		// ALTER: incomplete.
 		{"ALTER TABLE t CONVERT TO CHARACTER SET latin1", "incomplete"},
-		{"ALTER TABLE t ADD g INT AS (a + 1) VIRTUAL", "incomplete"},
 		{"ALTER TABLE t DROP INDEX i", "incomplete"},
 		{"ALTER TABLE t DROP KEY i", "incomplete"},
 		{"ALTER TABLE t DROP CONSTRAINT c", "incomplete"},
@@ -313,5 +314,104 @@ func TestQueryEnv(t *testing.T) {
 	}
 	if env := queryEnv(nil); !env.SessionUnknown {
 		t.Errorf("no variables: %+v, want SessionUnknown", env)
+	}
+}
+
+// TestParseDDLFill: what an added column gives the rows a table holds, and
+// which statements ask for a re-snapshot (and why), against the server's
+// rules for defaults (checked against MariaDB by e2e/ddl_fidelity_test.go).
+func TestParseDDLFill(t *testing.T) {
+	explicitOn := true
+	defaults := &fakeDefaults{tables: map[string]uint64{"d.t": 45, "d.l": 8}, databases: map[string]uint64{"d": 224}, explicit: &explicitOn}
+	tests := []struct{ sql, want string }{
+		{"ALTER TABLE t ADD c INT", "fill <nil>"},
+		{"ALTER TABLE t ADD c INT NOT NULL", "fill int64(0)"},
+		{"ALTER TABLE t ADD c INT UNSIGNED NOT NULL DEFAULT 7", "fill uint64(7)"},
+		{"ALTER TABLE t ADD c INT DEFAULT -3", "fill int64(-3)"},
+		{"ALTER TABLE t ADD c INT DEFAULT '12'", "fill int64(12)"},
+		{"ALTER TABLE t ADD c INT DEFAULT TRUE", "fill int64(1)"},
+		{"ALTER TABLE t ADD c INT DEFAULT 0x10", "fill int64(16)"},
+		{"ALTER TABLE t ADD c INT DEFAULT NULL", "fill <nil>"},
+		{"ALTER TABLE t ADD c INT DEFAULT 1.5", "resnapshot: column c added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD c DECIMAL(5,2) NOT NULL", `fill "0.00"`},
+		{"ALTER TABLE t ADD c DECIMAL(5,2) DEFAULT -1.5", `fill "-1.50"`},
+		{"ALTER TABLE t ADD c DECIMAL(5,2) DEFAULT 1.555", "resnapshot: column c added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD c DOUBLE DEFAULT .5", "fill 0.5"},
+		{"ALTER TABLE t ADD c FLOAT DEFAULT 0.1", "fill float32(0.1)"},
+		{"ALTER TABLE t ADD c FLOAT(7,2) DEFAULT 0.1", "resnapshot: column c added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD c BIT(4) NOT NULL DEFAULT b'101'", "fill uint64(5)"},
+		{"ALTER TABLE t ADD c YEAR NOT NULL", "fill int64(0)"},
+		{"ALTER TABLE t ADD c YEAR DEFAULT 2024", "fill int64(2024)"},
+		{"ALTER TABLE t ADD c YEAR DEFAULT 24", "resnapshot: column c added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD c DATE NOT NULL", "fill <nil>"}, // the zero date
+		{"ALTER TABLE t ADD c DATE DEFAULT '2020-02-29'", "fill int32(18321)"},
+		{"ALTER TABLE t ADD c DATETIME(3) DEFAULT '2020-01-01 10:00:00.25'", "fill int64(1577872800250000)"},
+		{"ALTER TABLE t ADD c DATETIME DEFAULT '2020-01-01 10:00:00.5'", "resnapshot: column c added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD c DATETIME DEFAULT CURRENT_TIMESTAMP", "resnapshot: column c added: an expression default: the server evaluates it"},
+		{"ALTER TABLE t ADD c DATETIME DEFAULT NOW()", "resnapshot: column c added: an expression default: the server evaluates it"},
+		{"ALTER TABLE t ADD c TIMESTAMP NOT NULL", "fill <nil>"},
+		{"ALTER TABLE t ADD c TIMESTAMP DEFAULT '2020-01-01 00:00:00'", "resnapshot: column c added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD c TIME(1) NOT NULL DEFAULT '-838:59:59.0'", "fill int64(-3020399000000)"},
+		{"ALTER TABLE t ADD note VARCHAR(20) DEFAULT 'none'", `fill "none"`},
+		{"ALTER TABLE t ADD note VARCHAR(20) NOT NULL", `fill ""`},
+		{"ALTER TABLE t ADD note VARCHAR(20) DEFAULT 'it''s' ' here'", `fill "it's here"`},
+		{"ALTER TABLE t ADD note CHAR(5) DEFAULT 'ab  '", `fill "ab"`},
+		{"ALTER TABLE t ADD note VARCHAR(20) DEFAULT 'héllo'", `fill "héllo"`},
+		{"ALTER TABLE l ADD note VARCHAR(20) DEFAULT 'héllo'", "resnapshot: column note added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD note VARCHAR(20) DEFAULT 42", `fill "42"`},
+		{"ALTER TABLE t ADD code VARCHAR(30) NOT NULL DEFAULT (CONCAT('c-', 42))", "resnapshot: column code added: an expression default: the server evaluates it"},
+		{"ALTER TABLE t ADD e ENUM('x','y') NOT NULL", `fill "x"`},
+		{"ALTER TABLE t ADD e ENUM('x','y') DEFAULT 'y'", `fill "y"`},
+		{"ALTER TABLE t ADD e ENUM('x','y') DEFAULT 'Y'", "resnapshot: column e added: the value existing rows get is not a constant binlake reads"},
+		{"ALTER TABLE t ADD s SET('a','b','c') DEFAULT 'c,a'", `fill "a,c"`},
+		{"ALTER TABLE t ADD b BINARY(3) NOT NULL", `fill []byte{0x0, 0x0, 0x0}`},
+		{"ALTER TABLE t ADD b BINARY(3) DEFAULT x'41'", `fill []byte{0x41, 0x0, 0x0}`},
+		{"ALTER TABLE t ADD b BLOB NOT NULL", `fill []byte{}`},
+		{"ALTER TABLE t ADD j JSON DEFAULT '{\"a\":1}'", `fill "{\"a\":1}"`},
+		{"ALTER TABLE t ADD j JSON NOT NULL", `fill ""`}, // fails its CHECK unless the table is empty
+		{"ALTER TABLE t ADD twice INT AS (id*2) STORED", "resnapshot: column twice added: a generated column: the server computes it for every row"},
+		{"ALTER TABLE t ADD seq INT NOT NULL AUTO_INCREMENT UNIQUE", "resnapshot: column seq added: an AUTO_INCREMENT column: the server numbers every row"},
+		{"ALTER TABLE t MODIFY c INT AS (id*2) VIRTUAL", "resnapshot: column c made generated: the server computes it for every row"},
+		{"ALTER TABLE t TRUNCATE PARTITION p1", "resnapshot: TRUNCATE PARTITION changes rows without row events"},
+		{"ALTER TABLE t DROP PARTITION p0", "resnapshot: DROP PARTITION removes rows without row events"},
+		{"ALTER TABLE t EXCHANGE PARTITION p0 WITH TABLE s", "resnapshot: EXCHANGE PARTITION changes rows without row events"},
+		{"ALTER TABLE t REORGANIZE PARTITION p0 INTO (PARTITION a VALUES LESS THAN (5), PARTITION b VALUES LESS THAN (10))", "resnapshot: REORGANIZE PARTITION changes rows without row events"},
+		{"ALTER TABLE t COALESCE PARTITION 2", "resnapshot: COALESCE PARTITION changes rows without row events"},
+		{"ALTER TABLE t IMPORT TABLESPACE", "resnapshot: IMPORT TABLESPACE replaces rows without row events"},
+		{"ALTER TABLE t CONVERT TO CHARACTER SET latin1", "resnapshot: CONVERT TO CHARACTER SET converts every text value"},
+		{"ALTER TABLE t FROBNICATE", "resnapshot: the statement is not fully understood"},
+		{"ALTER TABLE t ADD c INET6", "resnapshot: the statement is not fully understood"},
+		{"ALTER TABLE t ADD PARTITION (PARTITION p3 VALUES LESS THAN (30))", "no re-snapshot"},
+		{"ALTER TABLE t ANALYZE PARTITION p1", "no re-snapshot"},
+		{"ALTER TABLE t DISCARD TABLESPACE", "no re-snapshot"},
+		{"ALTER TABLE t DROP INDEX i", "no re-snapshot"},
+		{"ALTER TABLE t ADD INDEX (a), ENGINE=InnoDB", "no re-snapshot"},
+	}
+	for _, tc := range tests {
+		ds := ParseDDLWith("d", tc.sql, DDLEnv{Defaults: defaults})
+		if len(ds) != 1 {
+			t.Errorf("%s: %d statements", tc.sql, len(ds))
+			continue
+		}
+		d := ds[0]
+		got := "no re-snapshot"
+		switch {
+		case d.Resnapshot != "":
+			got = "resnapshot: " + d.Resnapshot
+		case d.Complete && len(d.Alter) == 1:
+			if a, ok := d.Alter[0].(*ingest.AddColumn); ok {
+				switch x := a.Fill.(type) {
+				case nil:
+					got = "fill <nil>"
+				case string, []byte, float64:
+					got = fmt.Sprintf("fill %#v", x)
+				default:
+					got = fmt.Sprintf("fill %T(%v)", x, x)
+				}
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.sql, got, tc.want)
+		}
 	}
 }
