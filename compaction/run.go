@@ -134,7 +134,7 @@ func (c *Compactor) run(ctx context.Context, job Job) (Result, error) {
 	for _, wf := range written {
 		add := wf.Add
 		add.Path = tableformat.NewFileKey(name.DB, name.Name, add.Kind, add.MinSeq, uuid.NewString())
-		if err := upload(ctx, c.Log.Store(), add.Path, wf.Local, add.Bytes); err != nil {
+		if err := tableformat.PutFile(ctx, c.Log.Store(), add.Path, wf.Local); err != nil {
 			return res, err
 		}
 		adds = append(adds, add)
@@ -168,17 +168,4 @@ func (c *Compactor) run(ctx context.Context, job Job) (Result, error) {
 		"files_in", res.FilesIn, "files_out", res.FilesOut, "rows_in", res.RowsIn, "rows_out", res.RowsOut,
 		"bytes_in", res.BytesIn, "bytes_out", res.BytesOut, "duration", res.Duration.Round(time.Millisecond))
 	return res, nil
-}
-
-// upload puts the local file at path under key.
-func upload(ctx context.Context, store tableformat.Store, key, path string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := store.Put(ctx, key, f, size); err != nil {
-		return fmt.Errorf("upload %s: %w", key, err)
-	}
-	return nil
 }

@@ -409,8 +409,9 @@ func protectedFiles(ctx context.Context, log *tableformat.Log, o VacuumOptions, 
 	return protected, nil
 }
 
-// protectRun marks the files live at version from (none when from is 0) and
-// those added by the entries from+1…to, rewinds' tables included.
+// protectRun marks the files live at version from (none when from is 0),
+// with the files of its re-snapshots in progress, and those the entries
+// from+1…to bring in (Entry.NamedFiles).
 func protectRun(ctx context.Context, log *tableformat.Log, o VacuumOptions, protected map[string]bool, from, to int64) error {
 	if from > 0 {
 		st, err := log.StateAt(ctx, from)
@@ -422,18 +423,10 @@ func protectRun(ctx context.Context, log *tableformat.Log, o VacuumOptions, prot
 				protected[path] = true
 			}
 		}
+		st.ResnapshotFiles(func(path string) { protected[path] = true })
 	}
 	return eachEntry(ctx, log, o, from+1, to, func(e *tableformat.Entry) {
-		for _, f := range e.Add {
-			protected[f.Path] = true
-		}
-		if e.Rewind != nil {
-			for _, t := range e.Rewind.Tables {
-				for _, f := range t.Files {
-					protected[f.Path] = true
-				}
-			}
-		}
+		e.NamedFiles(func(path string) { protected[path] = true })
 	})
 }
 
@@ -445,11 +438,11 @@ func namedByLog(ctx context.Context, log *tableformat.Log, o VacuumOptions, to i
 	}
 	named := map[string]bool{}
 	err := eachEntry(ctx, log, o, 1, to, func(e *tableformat.Entry) {
-		for _, f := range e.Add {
-			if want[f.Path] {
-				named[f.Path] = true
+		e.NamedFiles(func(path string) {
+			if want[path] {
+				named[path] = true
 			}
-		}
+		})
 	})
 	return named, err
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/binlake/binlake/connectors/mysql"
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -41,12 +45,20 @@ type fstep struct {
 	gtid string
 	at   time.Time
 	csv  map[string]string // db.table → CSV of SELECT * ORDER BY the key
+	// feeds holds, for a statement that writes no rows (ddl), the change
+	// feed the re-snapshot it caused must show for each table it changed:
+	// db.table → sorted "op,record" lines.
+	feeds map[string][]string
 }
 
 // newFidelity starts a source with database shop, an empty lake and the
 // daemon; tables lists the db.table names compared after every step.
-func newFidelity(t *testing.T, tables ...string) *fidelity {
-	e := newEnv(t)
+func newFidelity(t *testing.T, tables ...string) *fidelity { return newFidelityWith(t, "", tables...) }
+
+// newFidelityWith is newFidelity with sourceYAML (indented keys) in the
+// config's source section.
+func newFidelityWith(t *testing.T, sourceYAML string, tables ...string) *fidelity {
+	e := newEnvOn(t, testenv.StartMariaDB(t), sourceYAML)
 	conn, err := e.db.RootDB(t, "").Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +87,7 @@ func (f *fidelity) start() {
 	f.daemon = &daemonRun{cmd: f.e.ingest(), done: make(chan error, 1)}
 	go func() { f.daemon.done <- f.daemon.cmd.Wait() }()
 	f.t.Cleanup(func() { f.daemon.term() })
+	f.settle(binlogPos(f.t, f.e.db)) // the initial snapshot is committed before any step
 }
 
 // stop ends the daemon with SIGTERM: a clean exit.
@@ -88,24 +101,172 @@ func (f *fidelity) stop() {
 // step runs stmts at the next session timestamp, then records the GTID
 // set and every table's contents, and waits until the lake has the step
 // (and any re-snapshot it caused) committed.
-func (f *fidelity) step(what string, stmts ...string) {
+func (f *fidelity) step(what string, stmts ...string) { f.run(false, what, stmts...) }
+
+// ddl is step for DDL that changes rows without row events: the
+// re-snapshot it causes must commit exactly the rows that changed, as the
+// change feed shows them.
+func (f *fidelity) ddl(what string, stmts ...string) { f.run(true, what, stmts...) }
+
+func (f *fidelity) run(ddl bool, what string, stmts ...string) {
+	f.t.Helper()
+	f.action(ddl, what, func() { f.sql(stmts...) })
+}
+
+// action runs act (statements, a command) at the next session timestamp
+// and records the step: see step; with ddl, the re-snapshots committed
+// meanwhile must hold exactly the rows that changed.
+func (f *fidelity) action(ddl bool, what string, act func()) {
 	f.t.Helper()
 	at := time.Unix(f.base+int64(len(f.steps)), 0).UTC()
+	before := f.source()
+	v0 := f.version()
 	f.sql(fmt.Sprintf("SET timestamp = %d", at.Unix()))
-	f.sql(stmts...)
+	act()
 	f.sql("SET timestamp = DEFAULT")
-	st := fstep{what: what, gtid: binlogPos(f.t, f.e.db), at: at, csv: map[string]string{}}
-	for _, name := range f.tables {
-		st.csv[name] = sourceCSV(f.t, f.e.db.Addr(), f.e.db.RootUser, f.e.db.RootPassword, name)
-	}
+	st := fstep{what: what, gtid: binlogPos(f.t, f.e.db), at: at, csv: f.source()}
 	f.steps = append(f.steps, st)
 	f.settle(st.gtid)
+	if ddl {
+		f.checkFeeds(what, v0, before, st.csv)
+	}
+}
+
+// source reads every compared table of the source.
+func (f *fidelity) source() map[string]string {
+	out := map[string]string{}
+	for _, name := range f.tables {
+		out[name] = sourceCSV(f.t, f.e.db.Addr(), f.e.db.RootUser, f.e.db.RootPassword, name)
+	}
+	return out
+}
+
+func (f *fidelity) version() int64 {
+	st, err := tableformat.NewLog(f.store, tableformat.LogOptions{}).Latest(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st.Version
+}
+
+// checkFeeds compares the change feed of each re-snapshot committed after
+// version v0 with the difference of its table's contents before and after
+// the step: rows gone are deletes, new rows inserts, changed rows an
+// update_before (the old row, NULL in a column it lacked) and an
+// update_after. A table that changed must have had its re-snapshot.
+func (f *fidelity) checkFeeds(what string, v0 int64, before, after map[string]string) {
+	f.t.Helper()
+	l := tableformat.NewLog(f.store, tableformat.LogOptions{})
+	st, err := l.Latest(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	q := newQuerier(f.t, f.e)
+	for v := v0 + 1; v <= st.Version; v++ {
+		e, err := l.Entry(context.Background(), v)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if e.Kind != tableformat.KindResnapshot {
+			continue
+		}
+		for _, op := range e.Resnapshot {
+			name := op.DB + "." + op.Name
+			seen[name] = true
+			want := feedOf(before[name], after[name])
+			out, errOut, code := q.query(fmt.Sprintf("SELECT _binlake_op, * EXCLUDE (_binlake_op, _binlake_seq, _binlake_ts) FROM %s.%s(%d, %d)",
+				dq(op.DB), dq(op.Name+"_changes"), e.Progress.PrevSeq, e.Progress.MaxSeq))
+			if code != 0 {
+				f.t.Fatalf("after %q: the change feed of %s: exit %d: %s", what, name, code, errOut)
+			}
+			recs := csvRecords(out)
+			got := slices.Sorted(slices.Values(recs[1:]))
+			if !slices.Equal(got, want) {
+				f.t.Errorf("after %q: the re-snapshot of %s (version %d) changed\n%s\nwant\n%s", what, name, v,
+					strings.Join(got, ""), strings.Join(want, ""))
+			}
+		}
+	}
+	for name := range after {
+		if len(feedOf(before[name], after[name])) > 0 && !seen[name] {
+			f.t.Errorf("after %q: %s changed without row events and was not re-snapshotted", what, name)
+		}
+	}
+}
+
+// feedOf is the change feed, as sorted "op,record" lines, that turns the
+// CSV before into after (records keyed by their first field, or a
+// multiset when keyless).
+func feedOf(before, after string) []string {
+	if before == "" || after == "" {
+		return nil
+	}
+	keyless := strings.HasSuffix(after, "\x00keyless")
+	b, a := csvRecords(strings.TrimSuffix(before, "\x00keyless")), csvRecords(strings.TrimSuffix(after, "\x00keyless"))
+	hdrB, hdrA := csvFields(b[0]), csvFields(a[0])
+	// Old records in the new header's columns: NULL in a column added.
+	project := func(rec string) string {
+		fs := csvFields(rec)
+		out := make([]string, len(hdrA))
+		for i, h := range hdrA {
+			if j := slices.Index(hdrB, h); j >= 0 {
+				out[i] = fs[j]
+			}
+		}
+		return strings.Join(out, ",") + "\n"
+	}
+	var feed []string
+	if keyless {
+		count := map[string]int{}
+		for _, r := range b[1:] {
+			count[project(r)]--
+		}
+		for _, r := range a[1:] {
+			count[r]++
+		}
+		for r, n := range count {
+			op := "insert,"
+			if n < 0 {
+				op, n = "delete,", -n
+			}
+			for range n {
+				feed = append(feed, op+r)
+			}
+		}
+		slices.Sort(feed)
+		return feed
+	}
+	key := func(rec string) string { return csvFields(rec)[0] }
+	old := map[string]string{}
+	for _, r := range b[1:] {
+		old[key(r)] = project(r)
+	}
+	for _, r := range a[1:] {
+		o, ok := old[key(r)]
+		switch {
+		case !ok:
+			feed = append(feed, "insert,"+r)
+		case o != r:
+			feed = append(feed, "update_before,"+o, "update_after,"+r)
+		}
+		delete(old, key(r))
+	}
+	for _, o := range old {
+		feed = append(feed, "delete,"+o)
+	}
+	slices.Sort(feed)
+	return feed
 }
 
 // settle waits until the lake holds gtid and no re-snapshot is pending.
 func (f *fidelity) settle(gtid string) {
 	f.t.Helper()
 	waitForGTID(f.t, f.store, gtid, 90*time.Second)
+	eventually(f.t, 90*time.Second, "the lake's re-snapshots committed", func() bool {
+		st, err := tableformat.NewLog(f.store, tableformat.LogOptions{}).Latest(context.Background())
+		return err == nil && len(st.Resnapshots) == 0
+	})
 }
 
 // check compares the lake with every step's recorded contents, through
@@ -297,4 +458,137 @@ func TestDDLAddedColumnDefaults(t *testing.T) {
 	f.step("keyless delete", "DELETE FROM shop.events WHERE kind = 'x' LIMIT 1", "INSERT INTO shop.events VALUES ('z', 2, 'u')")
 	f.stop()
 	f.checkAll()
+}
+
+// TestDDLResnapshot: statements that change rows without row events — a
+// partition truncated or dropped, a column added with CURRENT_TIMESTAMP or
+// an expression, a generated column — are followed by a re-snapshot of the
+// table: the lake equals the source after each, and the change feed of the
+// re-snapshot holds exactly the rows that changed.
+func TestDDLResnapshot(t *testing.T) {
+	f := newFidelity(t, "shop.parts", "shop.items", "shop.log")
+	f.sql("CREATE DATABASE shop", "USE shop",
+		"CREATE TABLE shop.parts (id INT NOT NULL, v VARCHAR(10), PRIMARY KEY (id)) PARTITION BY RANGE (id) "+
+			"(PARTITION p0 VALUES LESS THAN (20), PARTITION p1 VALUES LESS THAN (40), PARTITION p2 VALUES LESS THAN MAXVALUE)",
+		"INSERT INTO shop.parts SELECT seq, CONCAT('v', seq) FROM seq_0_to_60",
+		"CREATE TABLE shop.items (id INT PRIMARY KEY, price DECIMAL(8,2) NOT NULL)",
+		"INSERT INTO shop.items SELECT seq, seq * 1.5 FROM seq_1_to_30",
+		"CREATE TABLE shop.log (msg VARCHAR(10), n INT)",
+		"INSERT INTO shop.log VALUES ('a', 1), ('a', 1), ('b', 2)")
+	f.start()
+	f.ddl("truncate p1", "ALTER TABLE shop.parts TRUNCATE PARTITION p1")
+	f.step("reinsert into p1", "INSERT INTO shop.parts VALUES (25, 'again')", "UPDATE shop.parts SET v = 'x' WHERE id = 5")
+	f.ddl("drop p0", "ALTER TABLE shop.parts DROP PARTITION p0")
+	f.ddl("added at", "ALTER TABLE shop.items ADD COLUMN added DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP")
+	f.ddl("code", "ALTER TABLE shop.items ADD COLUMN code VARCHAR(30) NOT NULL DEFAULT (CONCAT('c-', 42))")
+	f.ddl("twice", "ALTER TABLE shop.items ADD COLUMN twice INT AS (id * 2) STORED, ADD COLUMN half DECIMAL(9,3) AS (price / 2) VIRTUAL")
+	f.step("writes", "UPDATE shop.items SET price = price + 1 WHERE id < 5", "DELETE FROM shop.items WHERE id = 30")
+	f.ddl("keyless convert", "ALTER TABLE shop.log MODIFY n BIGINT AS (LENGTH(msg)) STORED")
+	f.stop()
+	f.checkAll()
+}
+
+// TestResnapshotOnDemand: `binlake resnapshot` beside the running daemon
+// brings a table back to the source's rows after changes the binlog never
+// saw (a session with sql_log_bin=0), committing just those; a table that
+// starts to match source.include is read when the daemon starts again.
+func TestResnapshotOnDemand(t *testing.T) {
+	f := newFidelity(t, "shop.a", "shop.b")
+	f.sql("CREATE DATABASE shop", "USE shop",
+		"CREATE TABLE shop.a (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO shop.a SELECT seq, 'x' FROM seq_1_to_100",
+		"CREATE TABLE shop.b (k VARCHAR(5) NOT NULL, n INT, PRIMARY KEY (k))", "INSERT INTO shop.b VALUES ('a', 1), ('b', 2)")
+	// The lake mirrors shop.a only, at first.
+	f.e.setInclude(t, "shop.a")
+	f.start()
+	f.step("writes", "UPDATE shop.a SET v = 'y' WHERE id <= 10", "INSERT INTO shop.b VALUES ('c', 3)")
+	f.action(true, "unlogged changes, then binlake resnapshot", func() {
+		f.sql("SET sql_log_bin = 0", "DELETE FROM shop.a WHERE id BETWEEN 50 AND 59", "UPDATE shop.a SET v = 'hidden' WHERE id = 5",
+			"INSERT INTO shop.a VALUES (500, 'new')", "SET sql_log_bin = 1")
+		out, errOut, code := f.e.runCmd("resnapshot", "-c", f.e.config, "--table", "shop.a")
+		if code != 0 || !strings.Contains(out, "shop.a: committed at lake version") {
+			t.Fatalf("binlake resnapshot: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+	if _, errOut, code := f.e.runCmd("resnapshot", "-c", f.e.config, "--table", "shop.b"); code != 2 || !strings.Contains(errOut, "does not mirror it") {
+		t.Fatalf("binlake resnapshot of a table the lake does not mirror: exit %d: %s", code, errOut)
+	}
+	// shop.b starts to match source.include: the next daemon reads it.
+	f.stop()
+	f.e.setInclude(t, "shop.*")
+	f.start()
+	f.step("more writes", "UPDATE shop.b SET n = n + 1", "DELETE FROM shop.a WHERE id = 1")
+	f.stop()
+	// shop.b was not mirrored before it was read: compare from there on.
+	for i := range f.steps[:2] {
+		delete(f.steps[i].csv, "shop.b")
+	}
+	// The unlogged changes have no place in the binlog: the re-snapshot's
+	// changes take the place of the last transaction before them ("writes",
+	// by GTID and time), so that step reads as the one after it.
+	f.steps[0].csv["shop.a"] = f.steps[1].csv["shop.a"]
+	f.checkAll()
+}
+
+// setInclude rewrites the config's source.include.
+func (e *env) setInclude(t *testing.T, patterns ...string) {
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quoted []string
+	for _, p := range patterns {
+		quoted = append(quoted, fmt.Sprintf("%q", p))
+	}
+	re := regexp.MustCompile(`(?m)^  include: .*$`)
+	if err := os.WriteFile(e.config, re.ReplaceAll(b, []byte("  include: ["+strings.Join(quoted, ", ")+"]")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPositionLostHeals: with source.on_position_lost: resnapshot, a lake
+// whose binlog the source purged while the daemon was down goes on from the
+// source's position and re-reads every table — rows changed, a table
+// dropped, one created meanwhile — and records the gap: points before it
+// answer as they did, points inside it are refused naming it, points after
+// it equal the source.
+func TestPositionLostHeals(t *testing.T) {
+	f := newFidelityWith(t, "  on_position_lost: resnapshot\n", "shop.a", "shop.b", "shop.c")
+	f.sql("CREATE DATABASE shop", "USE shop",
+		"CREATE TABLE shop.a (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO shop.a SELECT seq, 'x' FROM seq_1_to_50",
+		"CREATE TABLE shop.b (k INT PRIMARY KEY)", "INSERT INTO shop.b VALUES (1), (2)")
+	f.start()
+	// Steps on the server's own clock (the gap ends at its time when the
+	// lake goes on): from the second after the snapshot.
+	f.base = serverClock(t, f) + 1
+	f.step("before", "UPDATE shop.a SET v = 'y' WHERE id <= 5")
+	f.stop()
+	first := strings.Fields(f.e.db.Query(t, "SHOW MASTER STATUS"))[0]
+	inGap := time.Unix(f.base+int64(len(f.steps)), 0).UTC()
+	f.sql(fmt.Sprintf("SET timestamp = %d", inGap.Unix()),
+		"DELETE FROM shop.a WHERE id > 40", "UPDATE shop.a SET v = 'z' WHERE id = 1", "DROP TABLE shop.b",
+		"CREATE TABLE shop.c (id INT PRIMARY KEY, n INT)", "INSERT INTO shop.c VALUES (1, 1)",
+		"SET timestamp = DEFAULT", "FLUSH BINARY LOGS")
+	purgeBinlog(t, f.e.db, first)
+	f.base++ // the gap's second belongs to no step
+	eventually(t, 10*time.Second, "the server's clock past the gap's changes", func() bool { return serverClock(t, f) > inGap.Unix() })
+	f.start()
+	f.base = serverClock(t, f) + 1 - int64(len(f.steps)) // the next step after the lake went on
+	f.step("after the gap", "INSERT INTO shop.c VALUES (2, 2)", "UPDATE shop.a SET v = 'w' WHERE id = 2")
+	f.stop()
+	// Inside the gap: refused, naming it.
+	q := newQuerier(t, f.e)
+	_, errOut, code := q.query("SELECT count(*) FROM shop.a", "--as-of", inGap.Format(time.RFC3339))
+	if code == 0 || !strings.Contains(errOut, "inside a gap in the lake's history") || !strings.Contains(errOut, first) {
+		t.Fatalf("as of a time inside the gap: exit %d: %s", code, errOut)
+	}
+	f.checkAll()
+}
+
+// serverClock is the source's clock, in seconds.
+func serverClock(t *testing.T, f *fidelity) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(f.e.db.Query(t, "SELECT UNIX_TIMESTAMP()")), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

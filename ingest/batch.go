@@ -27,9 +27,13 @@ type batch struct {
 	txns        []tableformat.TxnMark
 	closedBytes int64
 	firstClosed time.Time
+	// ops are re-snapshot operations for the next commit: requests of
+	// closed transactions' DDL, chunks read (resnapshot.go).
+	ops []tableformat.ResnapshotOp
 
 	// The open transaction.
 	openChanges []tableformat.TableChange
+	openOps     []tableformat.ResnapshotOp
 	openBytes   int64
 
 	// Rows by table, schema version and kind: those of closed transactions
@@ -40,6 +44,9 @@ type batch struct {
 
 	spilled      []pendingFile
 	spilledBytes int64 // estimated bytes of the rows in spilled files
+
+	// onCommit, when set, is told of every commit of the batch.
+	onCommit func(*tableformat.State)
 }
 
 type bufKey struct {
@@ -57,7 +64,37 @@ type rowBuf struct {
 
 func newBatch(st *tableformat.State, opts Options) *batch {
 	return &batch{opts: opts, tr: newTracker(st), prevSeq: st.Progress.MaxSeq, seq: st.Progress.MaxSeq,
-		closedSeq: st.Progress.MaxSeq, ts: st.Progress.MaxTS, bufs: map[bufKey]*rowBuf{}}
+		closedSeq: st.Progress.MaxSeq, ts: st.Progress.MaxTS, end: st.Progress.Position, bufs: map[bufKey]*rowBuf{}}
+}
+
+// open reports whether a source transaction is open (its Commit not read).
+func (b *batch) open() bool {
+	return b.seq > b.closedSeq || len(b.openChanges) > 0 || len(b.openOps) > 0
+}
+
+// addOp adds a re-snapshot operation to the next commit, outside any
+// source transaction.
+func (b *batch) addOp(op tableformat.ResnapshotOp) {
+	b.ops = append(b.ops, op)
+	if b.firstClosed.IsZero() {
+		b.firstClosed = b.opts.Now()
+	}
+}
+
+// schemaTxn records table changes made between source transactions (the
+// structure a re-snapshot chunk reads) as a transaction of their own at the
+// current position, so they are in the next commit.
+func (b *batch) schemaTxn(changes []tableformat.TableChange) {
+	if len(changes) == 0 {
+		return
+	}
+	b.changes = append(b.changes, changes...)
+	b.txns = append(b.txns, tableformat.TxnMark{Seq: b.seq, TS: b.ts, File: b.end.File, Pos: b.end.Pos})
+	b.closedSeq = b.seq
+	b.hasEnd = true
+	if b.firstClosed.IsZero() {
+		b.firstClosed = b.opts.Now()
+	}
 }
 
 func (b *batch) nextSeq() int64 { b.seq++; return b.seq }
@@ -71,7 +108,8 @@ func (b *batch) add(ev Event) error {
 		cs, err := b.tr.ddl(e, b.nextSeq)
 		b.openChanges = append(b.openChanges, cs...)
 		for _, r := range b.tr.requests {
-			b.opts.Logger.Warn("the table's rows changed without row events; re-snapshot it", "table", r.DB+"."+r.Name, "why", r.Reason)
+			b.opts.Logger.Info("re-snapshot requested", "table", r.DB+"."+r.Name, "why", r.Reason)
+			b.openOps = append(b.openOps, tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: r.DB, Name: r.Name, Reason: r.Reason})
 		}
 		b.tr.requests = nil
 		return err
@@ -165,6 +203,8 @@ func (b *batch) closeTxn(c *Commit) {
 	b.end, b.hasEnd = c.End, true
 	b.changes = append(b.changes, b.openChanges...)
 	b.openChanges = nil
+	b.ops = append(b.ops, b.openOps...)
+	b.openOps = nil
 	for _, rb := range b.bufs {
 		rb.closed = len(rb.rows)
 	}
@@ -178,12 +218,13 @@ func (b *batch) closeTxn(c *Commit) {
 	}
 }
 
-// pending reports whether closed transactions wait for a commit.
-func (b *batch) pending() bool { return b.hasEnd }
+// pending reports whether closed transactions (or re-snapshot operations)
+// wait for a commit.
+func (b *batch) pending() bool { return b.hasEnd || len(b.ops) > 0 }
 
 // due reports whether the closed transactions should be committed now.
 func (b *batch) due(now time.Time) bool {
-	return b.hasEnd && (now.Sub(b.firstClosed) >= b.opts.CommitInterval || b.closedBytes+b.spilledBytes >= b.opts.MaxBatchBytes)
+	return b.pending() && (now.Sub(b.firstClosed) >= b.opts.CommitInterval || b.closedBytes+b.spilledBytes >= b.opts.MaxBatchBytes)
 }
 
 // takeRows removes and returns the buffered rows as file jobs: the closed
@@ -230,7 +271,7 @@ func (b *batch) closedSpilled() []pendingFile {
 
 // entry builds the log entry for the closed transactions and files.
 func (b *batch) entry(files []pendingFile) *tableformat.Entry {
-	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: b.changes, Txns: b.txns,
+	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: b.changes, Txns: b.txns, Resnapshot: b.ops,
 		Progress: tableformat.Progress{Position: b.end, PrevSeq: b.prevSeq, MaxSeq: b.closedSeq, MaxTS: b.ts}}
 	for _, f := range files {
 		e.Add = append(e.Add, f.add)
@@ -242,7 +283,17 @@ func (b *batch) entry(files []pendingFile) *tableformat.Entry {
 // committed resets the batch after its entry was committed as st.
 func (b *batch) committed(st *tableformat.State) {
 	b.prevSeq = st.Progress.MaxSeq
-	b.changes, b.txns, b.hasEnd, b.firstClosed, b.spilledBytes = nil, nil, false, time.Time{}, 0
+	b.changes, b.txns, b.ops, b.hasEnd, b.firstClosed, b.spilledBytes = nil, nil, nil, false, time.Time{}, 0
+	if b.onCommit != nil {
+		b.onCommit(st)
+	}
+}
+
+// advanced takes a commit made beside the batch, between source
+// transactions, with nothing pending (a re-snapshot's changes): the
+// sequences go on after it.
+func (b *batch) advanced(st *tableformat.State) {
+	b.prevSeq, b.seq, b.closedSeq = st.Progress.MaxSeq, st.Progress.MaxSeq, st.Progress.MaxSeq
 }
 
 // keyIndexes returns the positions of the key columns in the schema's

@@ -22,6 +22,11 @@ type Metrics struct {
 	lag           prometheus.Gauge
 	lagBytes      prometheus.Gauge
 	lagBytesOnce  sync.Once
+	// Re-snapshots.
+	resnapRows    *prometheus.CounterVec
+	resnapChunks  prometheus.Counter
+	resnapPending prometheus.Gauge
+	resnapChanges prometheus.Counter
 	reg           prometheus.Registerer
 	now           func() time.Time
 }
@@ -54,11 +59,19 @@ func NewMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 			Help: "Seconds between the source commit of the last transaction in the lake and its lake commit."}),
 		lagBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_ingest_lag_bytes",
 			Help: "Bytes of source binlog between the position of the lake's last commit and the source's current end of binlog, summed across binlog files."}),
+		resnapRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "binlake_resnapshot_rows_read_total",
+			Help: "Rows re-snapshots read from the source, by table."}, []string{"db", "table"}),
+		resnapChunks: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_resnapshot_chunks_total",
+			Help: "Chunks re-snapshots read from the source."}),
+		resnapPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_resnapshots_pending",
+			Help: "Tables whose re-snapshot is requested and not yet committed."}),
+		resnapChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_resnapshot_changes_total",
+			Help: "Row changes re-snapshots committed (rows that differed from the lake)."}),
 		reg: reg,
 		now: now,
 	}
 	reg.MustRegister(m.rowChanges, m.transactions, m.commits, m.commitSeconds, m.files, m.bytes, m.spills,
-		m.version, m.sourceTime, m.lag)
+		m.version, m.sourceTime, m.lag, m.resnapRows, m.resnapChunks, m.resnapPending, m.resnapChanges)
 	return m
 }
 
@@ -106,4 +119,18 @@ func (m *Metrics) SetLagBytes(n int64) {
 	}
 	m.lagBytes.Set(float64(n))
 	m.lagBytesOnce.Do(func() { m.reg.MustRegister(m.lagBytes) })
+}
+
+func (m *Metrics) resnapshotChunk(db, table string, rows int) {
+	if m != nil {
+		m.resnapChunks.Inc()
+		m.resnapRows.WithLabelValues(db, table).Add(float64(rows))
+	}
+}
+
+func (m *Metrics) resnapshots(pending int, changes int64) {
+	if m != nil {
+		m.resnapPending.Set(float64(pending))
+		m.resnapChanges.Add(float64(changes))
+	}
 }

@@ -41,6 +41,13 @@ type Options struct {
 	// Fault, when set, is called at each named point of the commit path
 	// (FaultPoint): the fault suite crashes the process there.
 	Fault func(FaultPoint)
+	// Rereader and Differ, when both are set, perform the lake's
+	// re-snapshots (resnapshot.go); without them requests are recorded
+	// for a pipeline that has them. ResnapshotChunkRows is how many rows
+	// a chunk reads (default DefaultResnapshotChunkRows).
+	Rereader            Rereader
+	Differ              Differ
+	ResnapshotChunkRows int
 }
 
 // FaultPoint names a point of the commit path where a crash leaves the
@@ -89,6 +96,9 @@ func (o Options) withDefaults() Options {
 	if o.Fault == nil {
 		o.Fault = func(FaultPoint) {}
 	}
+	if o.ResnapshotChunkRows <= 0 {
+		o.ResnapshotChunkRows = DefaultResnapshotChunkRows
+	}
 	return o
 }
 
@@ -107,9 +117,10 @@ func New(log *tableformat.Log, opts Options) *Pipeline {
 }
 
 // Run reads src until it returns io.EOF (then commits what it has and
-// returns nil), ctx ends (then commits the whole transactions it has and
-// returns ctx's error), or an error occurs. The source must have been
-// opened at the lake's current position.
+// returns nil) or *CaughtUp with no re-snapshot to do, ctx ends (then
+// commits the whole transactions it has and returns ctx's error), or an
+// error occurs. The source must have been opened at the lake's current
+// position. Meanwhile it performs the lake's re-snapshots (Options.Rereader).
 func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	st, err := p.log.Latest(ctx)
 	if err != nil {
@@ -141,24 +152,59 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	defer stopRead()
 
 	b := newBatch(st, p.opts)
+	r := newResnapRunner(ctx, p, b, st)
+	defer r.stop()
+	b.onCommit = r.committed
 	ticker := time.NewTicker(p.opts.CommitInterval / 4)
 	defer ticker.Stop()
+	caughtUp := false
+	// finished reports whether Run is done: caught up, nothing to
+	// re-snapshot, the last whole transactions committed.
+	finished := func() (bool, error) {
+		if !caughtUp || r.busy() || b.open() {
+			return false, nil
+		}
+		return true, p.flush(context.WithoutCancel(ctx), b)
+	}
 	for {
 		select {
 		case ev := <-events:
-			if err := p.handle(ctx, b, ev); err != nil {
+			if _, ok := ev.(*CaughtUp); ok {
+				caughtUp = true
+			} else if err := p.handle(ctx, b, r, ev); err != nil {
 				return err
 			}
+			if done, err := finished(); done || err != nil {
+				return err
+			}
+		case res := <-r.results:
+			r.result(b, res)
 		case <-ticker.C:
 			if b.due(p.opts.Now()) {
 				if err := p.flush(ctx, b); err != nil {
 					return err
 				}
 			}
+			if !b.open() {
+				if err := r.poll(ctx); err != nil {
+					return err
+				}
+				r.boundary(ctx, b, r.at.pos)
+				if err := r.end(ctx, b); err != nil {
+					return err
+				}
+			}
+			if done, err := finished(); done || err != nil {
+				return err
+			}
 		case err := <-readErr:
 			// Drain what the reader queued before it stopped.
 			for len(events) > 0 {
-				if herr := p.handle(ctx, b, <-events); herr != nil {
+				ev := <-events
+				if _, ok := ev.(*CaughtUp); ok {
+					continue
+				}
+				if herr := p.handle(ctx, b, r, ev); herr != nil {
 					return herr
 				}
 			}
@@ -178,10 +224,22 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 }
 
 // handle takes one event, then spills or commits when the budget or the
-// batch's age says so.
-func (p *Pipeline) handle(ctx context.Context, b *batch, ev Event) error {
+// batch's age says so; between transactions it lets the re-snapshot go on.
+func (p *Pipeline) handle(ctx context.Context, b *batch, r *resnapRunner, ev Event) error {
+	switch e := ev.(type) {
+	case *Reached:
+		if !b.open() {
+			r.boundary(ctx, b, e.At)
+		}
+		return nil
+	case *DDL:
+		r.ddl(b, e)
+	}
 	if err := b.add(ev); err != nil {
 		return err
+	}
+	if _, ok := ev.(*DDL); ok {
+		r.noteRequests(b.openOps)
 	}
 	if b.openBytes > p.opts.MemoryBudget {
 		if err := p.spill(ctx, b); err != nil {
@@ -189,7 +247,13 @@ func (p *Pipeline) handle(ctx context.Context, b *batch, ev Event) error {
 		}
 	}
 	if b.due(p.opts.Now()) {
-		return p.flush(ctx, b)
+		if err := p.flush(ctx, b); err != nil {
+			return err
+		}
+	}
+	if c, ok := ev.(*Commit); ok {
+		r.boundary(ctx, b, c.End)
+		return r.end(ctx, b)
 	}
 	return nil
 }

@@ -104,7 +104,8 @@ func Rewind(ctx context.Context, log *tableformat.Log, start StartPoint) (tablef
 		return tableformat.Position{}, fmt.Errorf("rewind to version %d: %w", target.Version, err)
 	}
 	if _, err := log.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindRewind,
-		Rewind:   &tableformat.RewindInfo{ToVersion: target.Version, Tables: target.Images()},
+		Rewind: &tableformat.RewindInfo{ToVersion: target.Version, Tables: target.Images(), Resnapshots: target.Resnapshots,
+			Gaps: target.Gaps},
 		Progress: target.Progress,
 		Info:     map[string]string{"requested": start.String()}}); err != nil {
 		return tableformat.Position{}, fmt.Errorf("rewind to version %d: %w", target.Version, err)

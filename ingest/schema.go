@@ -177,7 +177,7 @@ func (tt *tracked) evolve(sc *tableformat.Schema, strict bool) (truncate, kept b
 			v, err := old.Fill()
 			if err == nil {
 				var text string
-				if text, err = tableformat.FormatInitialDefault(c.Type, v); err == nil {
+				if text, err = tableformat.FormatValue(c.Type, v); err == nil {
 					c.InitialDefault = &text
 				}
 			}
@@ -310,7 +310,7 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 		if old, ok := tt.schema.ColumnByID(id); ok && old.InitialDefault != nil {
 			// Kept for the life of the column (evolve converts it when the
 			// type changed).
-			if _, err := tableformat.ParseInitialDefault(c.Type, *old.InitialDefault); err == nil {
+			if _, err := tableformat.ParseValue(c.Type, *old.InitialDefault); err == nil {
 				col.InitialDefault = old.InitialDefault
 			}
 		}
@@ -585,7 +585,7 @@ func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied boo
 			col := tableformat.Column{ID: nextID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
 			if o.Fill != nil {
 				// The rows already there hold the fill (FORMAT.md §5).
-				text, err := tableformat.FormatInitialDefault(o.Column.Type, o.Fill)
+				text, err := tableformat.FormatValue(o.Column.Type, o.Fill)
 				if err != nil {
 					return sc, false, fmt.Errorf("table %s.%s: column %q: %w", tt.name.db, tt.name.name, o.Column.Name, err)
 				}

@@ -18,8 +18,20 @@ type Source interface {
 	Close() error
 }
 
-// Event is one of *Rows, *Commit or *DDL.
+// Event is one of *Rows, *Commit, *DDL, *Reached or *CaughtUp.
 type Event interface{ event() }
+
+// Reached says the source has read the binlog up to At between
+// transactions (events that are no transaction's: a rotation to the next
+// file, a checkpoint). Re-snapshot reads are placed in the stream by
+// position (resnapshot.go).
+type Reached struct{ At tableformat.Position }
+
+// CaughtUp says the source has returned every transaction the server had
+// written when the source was opened (it goes on streaming after it): a
+// pipeline asked to stop once caught up stops, unless re-snapshots are
+// still to be done.
+type CaughtUp struct{}
 
 // Table names a source table and describes its columns as the source
 // decoded them at this event's position (DESIGN §6: never the live table).
@@ -209,6 +221,8 @@ const (
 	DDLDropDatabase DDLOp = 6
 )
 
-func (*Rows) event()   {}
-func (*Commit) event() {}
-func (*DDL) event()    {}
+func (*Rows) event()     {}
+func (*Commit) event()   {}
+func (*DDL) event()      {}
+func (*Reached) event()  {}
+func (*CaughtUp) event() {}

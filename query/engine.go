@@ -311,14 +311,14 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 	}
 	for _, m := range macros {
 		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam,
-			retentionGuard(m.selectSQL(e.opts.Meta), macroParam, p.State.Retention)))
+			pointGuard(m.selectSQL(e.opts.Meta), p.State, macroParam)))
 		feed := m.name + "_changes"
 		if names[[2]string{m.db, feed}] {
 			e.opts.Logger.Warn("no change feed macro: a table has its name", "table", m.db+"."+feed)
 			continue
 		}
 		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam,
-			retentionGuard(m.changesSQL(), fromParam, p.State.Retention)))
+			pointGuard(m.changesSQL(), p.State, fromParam, toParam)))
 	}
 	setup = append(setup, s.pointTables()...)
 	if err := registerSeqFuncs(s.conn, e); err != nil {

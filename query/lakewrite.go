@@ -131,6 +131,11 @@ func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]WrittenFi
 		return nil, err
 	}
 	defer done()
+	return writeOn(ctx, conn, c, dir)
+}
+
+// writeOn is write on a builder connection whose inputs are fetched.
+func writeOn(ctx context.Context, conn *sql.Conn, c lakeCopy, dir string) ([]WrittenFile, error) {
 	schemaJSON, err := json.Marshal(c.schema)
 	if err != nil {
 		return nil, err

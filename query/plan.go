@@ -298,10 +298,11 @@ func (p *tablePlan) mergedSQL() string {
 	}
 	rel := strings.Join(parts, " UNION ALL BY NAME ")
 	for _, g := range p.dels {
+		dels := readFiles(g.files, g.ids, p.deltaFilter(), nil)
 		if g.keyed {
-			rel = p.antiJoin(rel, g)
+			rel = antiJoin(rel, g.ids, dels)
 		} else {
-			rel = p.keyless(rel, g)
+			rel = keyless(rel, g.ids, dels)
 		}
 	}
 	return rel
@@ -417,37 +418,38 @@ func storedLiteral(t tableformat.Type, v any) string {
 	return "CAST(" + quoteString(text) + " AS " + storedType(t) + ")"
 }
 
-// antiJoin removes the rows of rel that a later delete of group g (up to
-// the point) names by key: in a keyed table at most one row per key is live,
-// so a delete with a higher sequence than a row's removes it.
-func (p *tablePlan) antiJoin(rel string, g deleteGroup) string {
+// antiJoin removes the rows of rel that a later delete of dels (key
+// columns ids and _binlake_seq) names by key: in a keyed table at most one
+// row per key is live, so a delete with a higher sequence than a row's
+// removes it.
+func antiJoin(rel string, ids []int, dels string) string {
 	var keys, on []string
-	for _, id := range g.ids {
+	for _, id := range ids {
 		keys = append(keys, colName(id))
 		// Key columns are NOT NULL (a primary key, or a unique key of NOT
 		// NULL columns): plain equality, which DuckDB pushes into the
 		// delete side of a point lookup (IS NOT DISTINCT FROM it does not).
 		on = append(on, fmt.Sprintf("r.%s = d.%s", colName(id), colName(id)))
 	}
-	dels := fmt.Sprintf("SELECT %s, max(_binlake_seq) AS _del_seq FROM (%s) GROUP BY ALL",
-		strings.Join(keys, ", "), readFiles(g.files, g.ids, p.deltaFilter(), nil))
+	latest := fmt.Sprintf("SELECT %s, max(_binlake_seq) AS _del_seq FROM (%s) GROUP BY ALL", strings.Join(keys, ", "), dels)
 	return fmt.Sprintf("SELECT r.* FROM (%s) r LEFT JOIN (%s) d ON %s WHERE d._del_seq IS NULL OR d._del_seq <= r._binlake_seq",
-		rel, dels, strings.Join(on, " AND "))
+		rel, latest, strings.Join(on, " AND "))
 }
 
-// keyless removes, for each delete of group g, the most recent identical
-// row with a lower sequence (a keyless table is a multiset). Per value, in
-// sequence order (a delete before a row of the same sequence), rows push and
-// deletes pop: a row survives when the running count never drops below its
-// own height afterwards.
-func (p *tablePlan) keyless(rel string, g deleteGroup) string {
+// keyless removes, for each delete of dels (whole rows: columns ids and
+// _binlake_seq), the most recent identical row with a lower sequence (a
+// keyless table is a multiset). Per value, in sequence order (a delete
+// before a row of the same sequence), rows push and deletes pop: a row
+// survives when the running count never drops below its own height
+// afterwards.
+func keyless(rel string, ids []int, dels string) string {
 	var part []string
-	for _, id := range g.ids {
+	for _, id := range ids {
 		part = append(part, colName(id))
 	}
 	by := strings.Join(part, ", ")
 	events := fmt.Sprintf("SELECT *, 1 AS _w FROM (%s) UNION ALL BY NAME SELECT %s, _binlake_seq, -1 AS _w FROM (%s)",
-		rel, by, readFiles(g.files, g.ids, p.deltaFilter(), nil))
+		rel, by, dels)
 	heights := fmt.Sprintf("SELECT *, sum(_w) OVER (PARTITION BY %s ORDER BY _binlake_seq, _w ROWS UNBOUNDED PRECEDING) AS _h FROM (%s)", by, events)
 	lows := fmt.Sprintf("SELECT *, min(_h) OVER (PARTITION BY %s ORDER BY _binlake_seq, _w ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS _low FROM (%s)", by, heights)
 	return fmt.Sprintf("SELECT * EXCLUDE (_w, _h, _low) FROM (%s) WHERE _w = 1 AND _low >= _h", lows)
@@ -592,16 +594,31 @@ func (p *tablePlan) changesSQL() string {
 		strings.Join(proj, ", "), strings.Join(parts, " UNION ALL BY NAME "))
 }
 
-// retentionGuard makes a macro's SELECT fail, naming where retained history
-// starts, when its sequence parameter lies before it (vacuum may have
-// removed the files such a point needs).
-func retentionGuard(sel, param string, r *tableformat.Retention) string {
-	if r == nil || r.FromSeq <= 0 {
+// pointGuard makes a macro's SELECT fail when one of its sequence
+// parameters names a point the lake does not answer: before where retained
+// history starts (vacuum may have removed the files such a point needs), or
+// inside a gap in the history (FORMAT.md §16). The error names it.
+func pointGuard(sel string, st *tableformat.State, params ...string) string {
+	var whens []string
+	for _, param := range params {
+		if r := st.Retention; r != nil && r.FromSeq > 0 {
+			msg := fmt.Sprintf("outside retention: the lake keeps history from %s (seq %d); vacuum removed older files",
+				r.FromTime.UTC().Format(time.RFC3339Nano), r.FromSeq)
+			whens = append(whens, fmt.Sprintf("WHEN %s < %d THEN error(%s)", param, r.FromSeq, quoteString(msg)))
+		}
+		for _, g := range st.Gaps {
+			cond := fmt.Sprintf("%s > %d", param, g.AfterSeq)
+			if !g.Open() {
+				cond += fmt.Sprintf(" AND %s < %d", param, g.UntilSeq)
+			}
+			msg := (&tableformat.GapError{Point: "the sequence asked for", Gap: g}).Error()
+			whens = append(whens, fmt.Sprintf("WHEN %s THEN error(%s)", cond, quoteString(msg)))
+		}
+	}
+	if len(whens) == 0 {
 		return sel
 	}
-	msg := fmt.Sprintf("outside retention: the lake keeps history from %s (seq %d); vacuum removed older files",
-		r.FromTime.UTC().Format(time.RFC3339Nano), r.FromSeq)
-	return fmt.Sprintf("SELECT * FROM (%s) WHERE CASE WHEN %s < %d THEN error(%s) ELSE true END", sel, param, r.FromSeq, quoteString(msg))
+	return fmt.Sprintf("SELECT * FROM (%s) WHERE CASE %s ELSE true END", sel, strings.Join(whens, " "))
 }
 
 // caseClashes returns the tables a session at p leaves out of its views

@@ -117,7 +117,7 @@ func (h *history) txn() {
 				row.vals[c.ID] = h.value(c)
 			}
 			if !h.keyed && len(h.rows) > 0 && h.rnd.IntN(3) == 0 {
-				row.vals = maps(h.rows[h.rnd.IntN(len(h.rows))].vals) // an identical row
+				row.vals = cloneVals(h.rows[h.rnd.IntN(len(h.rows))].vals) // an identical row
 			}
 			h.rows = append(h.rows, row)
 			h.data = append(h.data, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpInsert, Values: h.image(row)})
@@ -126,7 +126,7 @@ func (h *history) txn() {
 			i := h.rnd.IntN(len(h.rows))
 			old := h.rows[i]
 			h.dels = append(h.dels, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpUpdateBefore, Values: h.keyImage(h.lastIdentical(i))})
-			row := histRow{seq: h.seq, vals: maps(old.vals)}
+			row := histRow{seq: h.seq, vals: cloneVals(old.vals)}
 			for _, c := range h.schema.Columns[1:] {
 				row.vals[c.ID] = h.value(c)
 			}
@@ -163,7 +163,7 @@ func (h *history) lastIndex(i int) int {
 
 func (h *history) lastIdentical(i int) histRow { return h.rows[h.lastIndex(i)] }
 
-func maps(m map[int]any) map[int]any {
+func cloneVals(m map[int]any) map[int]any {
 	out := make(map[int]any, len(m))
 	for k, v := range m {
 		out[k] = v
@@ -206,7 +206,7 @@ func (h *history) alter() {
 			if kind == tableformat.KindBigInt {
 				fill = int64(7)
 			}
-			text, err := tableformat.FormatInitialDefault(col.Type, fill)
+			text, err := tableformat.FormatValue(col.Type, fill)
 			if err != nil {
 				h.t.Fatal(err)
 			}

@@ -57,7 +57,8 @@ func (l *Log) AtTime(ctx context.Context, t time.Time) (Point, error) {
 	us := t.UnixMicro()
 	return l.resolve(ctx, fmt.Sprintf("time %s", t.UTC().Format(time.RFC3339Nano)),
 		func(p Progress) (bool, error) { return p.MaxTS <= us, nil },
-		func(m TxnMark) (bool, error) { return m.TS <= us, nil })
+		func(m TxnMark) (bool, error) { return m.TS <= us, nil },
+		func(g Gap) (bool, error) { return g.FromTime < us && us < g.ToTime, nil })
 }
 
 // AtGTID resolves "as of GTID set G": the longest run of source transactions,
@@ -82,6 +83,18 @@ func (l *Log) AtGTID(ctx context.Context, set string) (Point, error) {
 				return false, nil
 			}
 			return g.ContainsGTID(m.GTID)
+		},
+		// Past the gap's start but short of its end: transactions the
+		// lake does not have.
+		func(gap Gap) (bool, error) {
+			from, err1 := ParseGTIDSet(gap.From.GTIDSet)
+			to, err2 := ParseGTIDSet(gap.To.GTIDSet)
+			if err := errors.Join(err1, err2); err != nil || gap.From.GTIDSet == "" || gap.To.GTIDSet == "" {
+				return false, err
+			}
+			before, err1 := from.ContainsSet(g)
+			after, err2 := g.ContainsSet(to)
+			return !before && !after, errors.Join(err1, err2)
 		})
 }
 
@@ -102,16 +115,37 @@ func (l *Log) AtFilePos(ctx context.Context, file string, pos uint64) (Point, er
 				return false, errors.New("the lake recorded no binlog positions for its transactions: resolve by time or GTID")
 			}
 			return before(m.File, m.Pos)
+		},
+		func(g Gap) (bool, error) {
+			if g.From.File == "" || g.To.File == "" {
+				return false, nil
+			}
+			a, err1 := CompareFilePos(g.From.File, g.From.Pos, file, pos)
+			b, err2 := CompareFilePos(file, pos, g.To.File, g.To.Pos)
+			return a < 0 && b < 0, errors.Join(err1, err2)
 		})
 }
 
 // resolve finds the point where the lake's history stops satisfying a
 // monotone predicate: within(p) says every transaction up to progress p is
-// inside the point; txnIn says one transaction is.
-func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (bool, error), txnIn func(TxnMark) (bool, error)) (Point, error) {
+// inside the point; txnIn says one transaction is. inGap says the point
+// names the source inside a gap of the history (FORMAT.md §16): between its
+// last transaction before the gap and the source's position where the lake
+// went on, where the lake lacks transactions.
+func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (bool, error), txnIn func(TxnMark) (bool, error),
+	inGap func(Gap) (bool, error)) (Point, error) {
 	latest, err := l.Latest(ctx)
 	if err != nil {
 		return Point{}, err
+	}
+	for _, g := range latest.Gaps {
+		in, err := inGap(g)
+		if err != nil {
+			return Point{}, fmt.Errorf("resolve %s: %w", what, err)
+		}
+		if in {
+			return Point{}, &GapError{Point: what, Gap: g}
+		}
 	}
 	var versions []int64
 	for _, r := range latest.Lineage {

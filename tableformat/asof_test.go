@@ -123,3 +123,71 @@ func TestResolveNonMonotonicSourceTime(t *testing.T) {
 		t.Fatalf("got seq %d, %v; want 3", p.Seq, err)
 	}
 }
+
+// TestGapRefusesPoints: points inside a gap (FORMAT.md §16) are refused by
+// every way of naming them, naming the gap; points before it and, once the
+// re-snapshots it waits for are committed, after it answer.
+func TestGapRefusesPoints(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	b := newLake(t, store, 3)
+	b.ingest(1, 2) // sequences 2, 3 at t0+1s, t0+2s
+	// The binlog from here is gone: the lake goes on from a later file.
+	// The source's clock when the lake went on: t0+10s.
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.commit(&Entry{Kind: KindIngest, Gap: &GapOpen{Reason: "the source purged the binlog", Tables: []string{"d.t1"}},
+		Resnapshot: []ResnapshotOp{{Op: ResnapshotRequest, DB: "d", Name: "t1", Reason: "the source purged the binlog"}},
+		Progress: Progress{Position: Position{GTIDSet: "0-1-50", File: "bin.000009", Pos: 4}, PrevSeq: 3, MaxSeq: 3,
+			MaxTS: t0.Add(10 * time.Second).UnixMicro()}})
+	b.ingest(1, 1) // sequence 4 at t0+11s: inside the gap
+	l := NewLog(store, LogOptions{})
+	inGap := func(name string, _ Point, err error) {
+		t.Helper()
+		var ge *GapError
+		if !errors.As(err, &ge) || !errors.Is(err, ErrInGap) || ge.Gap.AfterSeq != 3 {
+			t.Fatalf("%s: %v, want a gap error", name, err)
+		}
+	}
+	answers := func(name string, p Point, err error, seq int64) {
+		t.Helper()
+		if err != nil || p.Seq != seq {
+			t.Fatalf("%s: seq %d, %v; want seq %d", name, p.Seq, err, seq)
+		}
+	}
+	p, err := l.AtLatest(ctx)
+	inGap("latest", p, err)
+	p, err = l.AtTime(ctx, t0.Add(11*time.Second))
+	inGap("time of a change after the gap", p, err)
+	p, err = l.AtTime(ctx, t0.Add(5*time.Second))
+	inGap("time of the transactions the lake lacks", p, err)
+	p, err = l.AtGTID(ctx, "0-1-4")
+	inGap("gtid of a transaction the lake lacks", p, err)
+	p, err = l.AtFilePos(ctx, "bin.000005", 100)
+	inGap("position the lake lacks", p, err)
+	p, err = l.AtGTID(ctx, "0-1-3")
+	answers("gtid before the gap", p, err, 3)
+	p, err = l.AtTime(ctx, t0.Add(2*time.Second))
+	answers("time before the gap", p, err, 3)
+	p, err = l.AtVersion(ctx, 2)
+	answers("version before the gap", p, err, 3)
+	// The re-snapshot ends the gap.
+	last := b.latest().Progress
+	b.commit(&Entry{Kind: KindIngest, Resnapshot: []ResnapshotOp{{Op: ResnapshotChunkRead, DB: "d", Name: "t1", Chunk: &ResnapshotChunk{Seq: 4, Last: true}}},
+		Progress: Progress{Position: last.Position, PrevSeq: 4, MaxSeq: 4, MaxTS: last.MaxTS}})
+	b.commit(&Entry{Kind: KindResnapshot, Add: []AddFile{b.file(1, FileDelete, 5, 5, last.MaxTS)}, Txns: []TxnMark{{Seq: 5, TS: last.MaxTS}},
+		Resnapshot: []ResnapshotOp{{Op: ResnapshotDone, DB: "d", Name: "t1"}},
+		Progress:   Progress{Position: last.Position, PrevSeq: 4, MaxSeq: 5, MaxTS: last.MaxTS}})
+	p, err = l.AtLatest(ctx)
+	answers("latest after the gap", p, err, 5)
+	p, err = l.AtTime(ctx, t0.Add(11*time.Second))
+	answers("time of the last change", p, err, 5)
+	p, err = l.AtGTID(ctx, "0-1-50")
+	answers("gtid where the lake went on", p, err, 5)
+	p, err = l.AtTime(ctx, t0.Add(5*time.Second))
+	inGap("time of the transactions the lake lacks, after the gap closed", p, err)
+	p, err = l.AtVersion(ctx, 4)
+	var ge *GapError
+	if !errors.As(err, &ge) || ge.Gap.UntilSeq != 5 {
+		t.Fatalf("version inside the closed gap: %v", err)
+	}
+}

@@ -42,17 +42,23 @@ const (
 	KindTruncate   EntryKind = "truncate"   // TRUNCATE TABLE
 	KindRewind     EntryKind = "rewind"     // the lake set back to an earlier version
 	KindVacuum     EntryKind = "vacuum"     // files outside retention removed
+	// KindResnapshot commits what a re-snapshot of a table found different
+	// from the lake (FORMAT.md §15).
+	KindResnapshot EntryKind = "resnapshot"
+	// KindRequest records requests (for re-snapshots) of a process that
+	// does not ingest: it changes nothing else.
+	KindRequest EntryKind = "request"
 )
 
 var entryKinds = map[EntryKind]bool{
 	KindCreate: true, KindSnapshot: true, KindIngest: true, KindCompaction: true,
-	KindSchema: true, KindTruncate: true, KindRewind: true, KindVacuum: true,
+	KindSchema: true, KindTruncate: true, KindRewind: true, KindVacuum: true, KindResnapshot: true, KindRequest: true,
 }
 
 // advancesSource reports whether entries of kind k may move the source
 // progress forward (the others carry the progress unchanged).
 func (k EntryKind) advancesSource() bool {
-	return k == KindSnapshot || k == KindIngest || k == KindSchema || k == KindTruncate
+	return k == KindSnapshot || k == KindIngest || k == KindSchema || k == KindTruncate || k == KindResnapshot
 }
 
 // Entry is one commit of the log: the object _log/<version>.json.
@@ -85,6 +91,11 @@ type Entry struct {
 	// Retention is set by vacuum commits: where the lake's retained history
 	// starts from this commit on (retention.go).
 	Retention *Retention `json:"retention,omitempty"`
+	// Resnapshot lists re-snapshot operations (resnapshot.go), in order.
+	Resnapshot []ResnapshotOp `json:"resnapshot,omitempty"`
+	// Gap, set by an ingest entry that moves the position past binlog the
+	// source no longer has, opens a gap in the history (gap.go).
+	Gap *GapOpen `json:"gap,omitempty"`
 	// Info holds free-form facts about the operation (e.g. compaction figures).
 	Info map[string]string `json:"info,omitempty"`
 }
@@ -178,6 +189,10 @@ type TableChange struct {
 type RewindInfo struct {
 	ToVersion int64        `json:"to_version"`
 	Tables    []TableImage `json:"tables"`
+	// Resnapshots and Gaps are ToVersion's re-snapshots in progress and
+	// gaps (version 2).
+	Resnapshots []ResnapshotJob `json:"resnapshots,omitempty"`
+	Gaps        []Gap           `json:"gaps,omitempty"`
 }
 
 // ErrCorrupt marks a log object that cannot be decoded or breaks the rules of
@@ -282,6 +297,16 @@ func (e *Entry) validateShape() error {
 	for _, r := range e.Remove {
 		if r.Path == "" || r.TableID < 1 {
 			return fmt.Errorf("remove %q: needs a path and a table id", r.Path)
+		}
+	}
+	for i := range e.Resnapshot {
+		if err := e.Resnapshot[i].validateShape(e); err != nil {
+			return fmt.Errorf("re-snapshot operation %d: %w", i, err)
+		}
+	}
+	if e.Gap != nil {
+		if err := e.Gap.validateShape(e); err != nil {
+			return err
 		}
 	}
 	prev := Progress{MaxSeq: p.PrevSeq}

@@ -40,8 +40,7 @@ func fillEntry(e *Entry, v int64, t0 time.Time) {
 	if e.Kind == KindCreate && e.Lake == nil {
 		e.Lake = &LakeInfo{LakeID: "lake", Source: "src", CheckpointInterval: 10}
 	}
-	for i := range e.Add {
-		a := &e.Add[i]
+	fill := func(a *AddFile) {
 		if a.Checksum == "" {
 			a.Checksum = sha256Hex([]byte(a.Path))
 		}
@@ -50,6 +49,16 @@ func fillEntry(e *Entry, v int64, t0 time.Time) {
 		}
 		if a.SchemaVersion == 0 {
 			a.SchemaVersion = 1
+		}
+	}
+	for i := range e.Add {
+		fill(&e.Add[i])
+	}
+	for _, op := range e.Resnapshot {
+		if op.Chunk != nil {
+			for i := range op.Chunk.Files {
+				fill(&op.Chunk.Files[i])
+			}
 		}
 	}
 }
@@ -71,6 +80,16 @@ func summary(s *State) []string {
 		for _, f := range t.SortedFiles() {
 			out = append(out, fmt.Sprintf("  %s %s rows %d seq %d..%d", f.Kind, f.Path, f.Rows, f.MinSeq, f.MaxSeq))
 		}
+	}
+	for _, g := range s.Gaps {
+		out = append(out, fmt.Sprintf("gap after %d until %d (%s) pending %v", g.AfterSeq, g.UntilSeq, g.Reason, g.Pending))
+	}
+	for _, j := range s.Resnapshots {
+		line := fmt.Sprintf("resnapshot %s.%s requested %d (%s) chunks %d rows %d", j.DB, j.Name, j.RequestedSeq, j.Reason, len(j.Chunks), j.Rows())
+		if j.Read() {
+			line += " read"
+		}
+		out = append(out, line)
 	}
 	return out
 }

@@ -105,5 +105,15 @@ func TablePrefix(db, table string) string {
 // minSeq leads the name so a table's files list in change order; unique
 // makes it distinct from every other writer's.
 func NewFileKey(db, table string, kind FileKind, minSeq int64, unique string) string {
-	return fmt.Sprintf("%s%s/part-%020d-%s.parquet", TablePrefix(db, table), kind, minSeq, unique)
+	return newKey(db, table, string(kind), minSeq, unique)
+}
+
+// NewChunkKey returns a fresh key for a file of a re-snapshot chunk
+// (resnapshot.go): a data file no reader of the table reads.
+func NewChunkKey(db, table string, seq int64, unique string) string {
+	return newKey(db, table, "resnapshot", seq, unique)
+}
+
+func newKey(db, table, folder string, minSeq int64, unique string) string {
+	return fmt.Sprintf("%s%s/part-%020d-%s.parquet", TablePrefix(db, table), folder, minSeq, unique)
 }

@@ -88,6 +88,9 @@ func (l *Log) pointAt(ctx context.Context, latest *State, v, seq int64, what str
 		if ret != nil && seq < ret.FromSeq {
 			return Point{}, &OutsideRetentionError{Point: what, Retention: *ret}
 		}
+		if err := latest.checkPoint(seq, what); err != nil {
+			return Point{}, err
+		}
 		return Point{Version: v, Seq: seq, State: latest}, nil
 	}
 	st, err := l.StateAt(ctx, v)
@@ -96,6 +99,9 @@ func (l *Log) pointAt(ctx context.Context, latest *State, v, seq int64, what str
 	}
 	if ret != nil && st.CommitTime.Before(ret.FromTime) {
 		return Point{}, &OutsideRetentionError{Point: what, Retention: *ret}
+	}
+	if err := st.checkPoint(seq, what); err != nil {
+		return Point{}, err
 	}
 	return Point{Version: v, Seq: seq, State: st}, nil
 }

@@ -23,23 +23,35 @@ var ErrNoTable = errors.New("no such table at this point")
 // sets AsOfSeq.
 func WriteAddFile(ctx context.Context, store Store, db, name string, tableID int64, schema *Schema, kind FileKind,
 	opts FileWriterOptions, rows []Row) (AddFile, error) {
+	f, err := WriteFile(ctx, store, func(minSeq int64) string { return NewFileKey(db, name, kind, minSeq, uuid.NewString()) },
+		tableID, schema, kind, opts, rows)
+	if err != nil {
+		return f, fmt.Errorf("table %s.%s: %w", db, name, err)
+	}
+	return f, nil
+}
+
+// WriteFile is WriteAddFile with the key chosen by key, given the file's
+// smallest sequence.
+func WriteFile(ctx context.Context, store Store, key func(minSeq int64) string, tableID int64, schema *Schema, kind FileKind,
+	opts FileWriterOptions, rows []Row) (AddFile, error) {
 	var buf bytes.Buffer
 	w, err := NewFileWriter(&buf, schema, kind, opts)
 	if err != nil {
 		return AddFile{}, err
 	}
 	if err := w.Write(rows...); err != nil {
-		return AddFile{}, fmt.Errorf("table %s.%s: %w", db, name, err)
+		return AddFile{}, err
 	}
 	st, err := w.Close()
 	if err != nil {
 		return AddFile{}, err
 	}
-	key := NewFileKey(db, name, kind, st.MinSeq, uuid.NewString())
-	if err := PutBytes(ctx, store, key, buf.Bytes()); err != nil {
-		return AddFile{}, fmt.Errorf("upload %s: %w", key, err)
+	k := key(st.MinSeq)
+	if err := PutBytes(ctx, store, k, buf.Bytes()); err != nil {
+		return AddFile{}, fmt.Errorf("upload %s: %w", k, err)
 	}
-	return AddFile{Path: key, TableID: tableID, Kind: kind, SchemaVersion: schema.Version, Rows: st.Rows, Bytes: st.Bytes,
+	return AddFile{Path: k, TableID: tableID, Kind: kind, SchemaVersion: schema.Version, Rows: st.Rows, Bytes: st.Bytes,
 		Checksum: st.Checksum, MinSeq: st.MinSeq, MaxSeq: st.MaxSeq, MinTS: st.MinTS, MaxTS: st.MaxTS}, nil
 }
 

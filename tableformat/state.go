@@ -27,6 +27,11 @@ type State struct {
 	// Retention is where the retained history starts, nil until a vacuum
 	// sets it; it only moves forward (retention.go).
 	Retention *Retention `json:"retention,omitempty"`
+	// Resnapshots are the re-snapshots requested and not yet done, in the
+	// order they were requested (resnapshot.go).
+	Resnapshots []ResnapshotJob `json:"resnapshots,omitempty"`
+	// Gaps are the stretches of history the lake does not have (gap.go).
+	Gaps []Gap `json:"gaps,omitempty"`
 }
 
 // VersionRange is an inclusive range of versions.
@@ -302,6 +307,11 @@ func (a *applier) apply(e *Entry) error {
 	}
 	n.Progress = e.Progress
 	if e.Kind == KindRewind {
+		// The lake goes back to T's position, and to T's re-snapshots:
+		// those asked for after T are asked again by the DDL that asked
+		// for them, when it is replayed.
+		n.Resnapshots = slices.Clone(e.Rewind.Resnapshots)
+		n.Gaps = slices.Clone(e.Rewind.Gaps)
 		n.cutLineage(e.Rewind.ToVersion)
 		tables, err := tablesFromImages(e.Rewind.Tables)
 		if err != nil {
@@ -372,7 +382,10 @@ func (a *applier) apply(e *Entry) error {
 		}
 		t.Files[f.Path] = f
 	}
-	return nil
+	if err := a.applyResnapshots(e); err != nil {
+		return err
+	}
+	return a.applyGaps(e, s.Progress)
 }
 
 func (a *applier) applyTable(c TableChange, kind EntryKind) error {

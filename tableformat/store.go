@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 )
@@ -70,6 +71,23 @@ func ReadObject(ctx context.Context, s Store, key string) ([]byte, error) {
 // PutBytes writes data as the object at key.
 func PutBytes(ctx context.Context, s Store, key string, data []byte) error {
 	return s.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
+}
+
+// PutFile uploads the local file at path as the object at key.
+func PutFile(ctx context.Context, s Store, key, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := s.Put(ctx, key, f, fi.Size()); err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
+	}
+	return nil
 }
 
 // IsNotExist reports whether err means the object does not exist.

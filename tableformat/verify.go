@@ -468,6 +468,12 @@ func diffStates(cp, fold *State) string {
 		cp.Retention != nil && (cp.Retention.FromSeq != fold.Retention.FromSeq || !cp.Retention.FromTime.Equal(fold.Retention.FromTime)):
 		d = append(d, "retention differs")
 	}
+	if ja, jb := jsonOf(cp.Resnapshots), jsonOf(fold.Resnapshots); ja != jb {
+		d = append(d, "re-snapshots in progress differ")
+	}
+	if ja, jb := jsonOf(cp.Gaps), jsonOf(fold.Gaps); ja != jb {
+		d = append(d, "gaps differ")
+	}
 	ids := slices.Sorted(maps.Keys(cp.Tables))
 	for id := range fold.Tables {
 		if cp.Tables[id] == nil {
@@ -506,6 +512,11 @@ func diffStates(cp, fold *State) string {
 		d = append(d[:3], fmt.Sprintf("and %d more differences", len(d)-3))
 	}
 	return strings.Join(d, "; ")
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func tableLabel(t *TableState) string {

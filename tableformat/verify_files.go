@@ -35,6 +35,13 @@ func (v *verifier) filesToCheck(latest *State) []verifyFile {
 				v.addFile(files, st, f, ver)
 			}
 		}
+		for _, j := range st.Resnapshots { // read by the re-snapshot when it ends
+			for _, c := range j.Chunks {
+				for _, f := range c.Files {
+					v.addFile(files, st, f, ver)
+				}
+			}
+		}
 	}
 	if latest != nil {
 		addLive(latest, 0)
@@ -52,6 +59,13 @@ func (v *verifier) filesToCheck(latest *State) []verifyFile {
 				}
 				for _, f := range e.Add {
 					v.addFile(files, st, f, ver)
+				}
+				for _, op := range e.Resnapshot {
+					if op.Chunk != nil {
+						for _, f := range op.Chunk.Files {
+							v.addFile(files, st, f, ver)
+						}
+					}
 				}
 				if e.Rewind != nil {
 					for _, im := range e.Rewind.Tables {
@@ -262,20 +276,10 @@ func (v *verifier) rewindHint(added int64) string {
 // checkpoint names.
 func (v *verifier) findOrphans(objs []ObjectInfo, latest *State) {
 	named := map[string]bool{}
-	nameFiles := func(files []AddFile) {
-		for _, f := range files {
-			named[f.Path] = true
-		}
-	}
 	for _, e := range v.entries {
-		nameFiles(e.Add)
+		e.NamedFiles(func(path string) { named[path] = true })
 		for _, r := range e.Remove {
 			named[r.Path] = true
-		}
-		if e.Rewind != nil {
-			for _, im := range e.Rewind.Tables {
-				nameFiles(im.Files)
-			}
 		}
 	}
 	for _, st := range v.checkpoints {
@@ -284,6 +288,7 @@ func (v *verifier) findOrphans(objs []ObjectInfo, latest *State) {
 				named[p] = true
 			}
 		}
+		st.ResnapshotFiles(func(path string) { named[path] = true })
 	}
 	// Table prefixes, to name the table an orphan sits under.
 	prefixes := map[string]string{}

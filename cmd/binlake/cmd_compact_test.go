@@ -86,10 +86,12 @@ func TestScheduledCompaction(t *testing.T) {
 	}
 	defer lk.store.Close()
 	reg := prometheus.NewRegistry()
-	stop, err := startCompaction(t.Context(), lk, compaction.NewMetrics(reg))
+	engine, err := newQueryEngine(lk, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer engine.Close()
+	stop := startCompaction(t.Context(), lk, engine, compaction.NewMetrics(reg))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := lk.log.Latest(t.Context())

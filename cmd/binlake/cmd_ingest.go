@@ -8,15 +8,19 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/ingest"
+	"github.com/binlake/binlake/query"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -103,20 +107,26 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 		return err
 	}
 	metrics := ingest.NewMetrics(reg, nil)
+	lk := &lake{cfg: cfg, store: store, log: lakeLog, logger: logger}
+	// One query engine serves the re-snapshots' comparisons and the
+	// scheduled compaction: each write opens a DuckDB of its own.
+	engine, err := newQueryEngine(lk, false, false)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	rereader := mysql.NewRereader(srcCfg)
+	defer rereader.Close()
 	p := ingest.New(lakeLog, ingest.Options{
 		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
-		Metrics: metrics, Fault: fault,
+		Metrics: metrics, Fault: fault, Rereader: rereader, Differ: engine,
 	})
 	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger,
 		status: ops.status}
 	defer lag.start(ctx)()
 	if cfg.Compaction.Interval > 0 {
-		stop, err := startCompaction(ctx, &lake{cfg: cfg, store: store, log: lakeLog, logger: logger}, compaction.NewMetrics(reg))
-		if err != nil {
-			return err
-		}
-		defer stop()
+		defer startCompaction(ctx, lk, engine, compaction.NewMetrics(reg))()
 	}
 	newLake := from.IsZero()
 	if start == nil && ((newLake && cfg.Source.Snapshot == "auto") || cfg.Source.Snapshot == "always") {
@@ -127,6 +137,11 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 		}
 		ops.setReady(true, "")
 		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg)); err != nil {
+			return sourceError(err)
+		}
+	}
+	if !newLake && start == nil {
+		if err := requestNewTables(ctx, lakeLog, srcCfg, logger); err != nil {
 			return sourceError(err)
 		}
 	}
@@ -149,6 +164,15 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 			return nil
 		}
 		ops.status.recordError(err)
+		if errors.Is(err, mysql.ErrPositionLost) && start == nil && cfg.Source.OnPositionLost == "resnapshot" {
+			// Go on from the source's position; the lake records the gap
+			// and re-reads every table (source.on_position_lost).
+			if herr := healGap(ctx, lakeLog, srcCfg, err, logger); herr != nil {
+				return sourceError(fmt.Errorf("%w (then going on from the source's position: %w)", err, herr))
+			}
+			stalled = 0
+			continue
+		}
 		if fatalIngestError(err) {
 			return sourceError(err)
 		}
@@ -222,6 +246,85 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 	}
 	logger.Info("initial snapshot committed", "position", snap.Position().String())
 	return snap.Position(), nil
+}
+
+// healGap goes on past binlog the source no longer has: an entry that moves
+// the lake's position to the source's current one, opens a gap in the
+// history (FORMAT.md §16) and requests a re-snapshot of every table the
+// source mirrors or the lake holds; the gap closes when they are committed.
+func healGap(ctx context.Context, l *tableformat.Log, cfg mysql.SourceConfig, cause error, logger *slog.Logger) error {
+	st, err := l.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	now, clock, err := mysql.ServerPosition(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	tables, err := mysql.MirroredTables(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		names[t[0]+"."+t[1]] = true
+	}
+	for _, t := range st.Tables {
+		if t.DroppedSeq == 0 {
+			n := t.Current()
+			names[n.DB+"."+n.Name] = true
+		}
+	}
+	reason := fmt.Sprintf("the source no longer had the binlog from %s (%v)", st.Progress.Position, cause)
+	gap := &tableformat.GapOpen{Reason: reason, Tables: slices.Sorted(maps.Keys(names))}
+	var ops []tableformat.ResnapshotOp
+	for _, n := range gap.Tables {
+		db, name, _ := strings.Cut(n, ".")
+		ops = append(ops, tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: db, Name: name, Reason: "binlog purged"})
+	}
+	p := st.Progress
+	next, err := l.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindIngest, Gap: gap, Resnapshot: ops,
+		Progress: tableformat.Progress{Position: now, PrevSeq: p.MaxSeq, MaxSeq: p.MaxSeq, MaxTS: max(p.MaxTS, clock)}})
+	if err != nil {
+		return err
+	}
+	logger.Warn("the source no longer has the lake's binlog position: going on from its current one; every table is re-read, "+
+		"and points between are refused until then (source.on_position_lost: resnapshot)",
+		"lost", p.Position.String(), "from", now.String(), "version", next.Version, "tables", len(gap.Tables))
+	return nil
+}
+
+// newlyMirrored is the reason of the re-snapshot of a table the lake starts
+// to mirror.
+const newlyMirrored = "the source holds it and the lake mirrors it now (source.include)"
+
+// requestNewTables asks for a re-snapshot of every table the source holds
+// and the configuration mirrors but the lake does not have (source.include
+// widened since the lake began): the daemon reads it while it streams,
+// instead of it being ignored until a new lake.
+func requestNewTables(ctx context.Context, l *tableformat.Log, cfg mysql.SourceConfig, logger *slog.Logger) error {
+	tables, err := mysql.MirroredTables(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	st, err := l.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	var ops []tableformat.ResnapshotOp
+	for _, t := range tables {
+		_, have := st.TableByName(t[0], t[1], st.Progress.MaxSeq)
+		_, asked := st.Resnapshot(t[0], t[1])
+		if !have && !asked {
+			ops = append(ops, tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: t[0], Name: t[1], Reason: newlyMirrored})
+			logger.Info("a mirrored table the lake does not have: re-snapshot requested", "table", t[0]+"."+t[1])
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	_, err = l.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindRequest, Resnapshot: ops})
+	return err
 }
 
 // maxStalledAttempts bounds reconnections that make no progress: with
@@ -408,14 +511,10 @@ func setMemoryLimit(limit int64, getenv func(string) (string, bool), logger *slo
 }
 
 // startCompaction runs the compaction policy every compaction.interval
-// beside ingest, in a query engine of its own (DuckDB's memory comes on top
-// of the daemon's: query.memory_limit), until the returned func is called
-// or ctx ends. A failed round is logged and the next one tries again.
-func startCompaction(ctx context.Context, lk *lake, metrics *compaction.Metrics) (func(), error) {
-	engine, err := newQueryEngine(lk, false, false)
-	if err != nil {
-		return nil, err
-	}
+// beside ingest, with engine (DuckDB's memory comes on top of the daemon's:
+// query.memory_limit), until the returned func is called or ctx ends. A
+// failed round is logged and the next one tries again.
+func startCompaction(ctx context.Context, lk *lake, engine *query.Engine, metrics *compaction.Metrics) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	c := &compaction.Compactor{Log: lk.log, Engine: engine, Policy: lk.cfg.Compaction.policy(), Logger: lk.logger, Metrics: metrics}
@@ -437,6 +536,5 @@ func startCompaction(ctx context.Context, lk *lake, metrics *compaction.Metrics)
 	return func() {
 		cancel()
 		<-done
-		engine.Close()
-	}, nil
+	}
 }

@@ -97,6 +97,9 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	defer lk.store.Close()
 	defer engine.Close()
 	p, err := engine.Resolve(ctx, at)
+	if errors.Is(err, tableformat.ErrOutsideRetention) || errors.Is(err, tableformat.ErrInGap) {
+		return err // it names the point
+	}
 	if err != nil {
 		return fmt.Errorf("as of %s: %w", at, err)
 	}

@@ -125,6 +125,11 @@ type SourceConfig struct {
 	// position), always (every start takes a new snapshot that replaces the
 	// lake's contents; history is kept).
 	Snapshot string `yaml:"snapshot"`
+	// OnPositionLost is what ingest does when the source no longer has the
+	// binlog the lake needs: fail (exit 6) or resnapshot (go on from the
+	// source's current position and re-read every table; the lake records
+	// the gap, FORMAT.md §16).
+	OnPositionLost string `yaml:"on_position_lost"`
 }
 
 // TLSConfig secures the connection to the source.
@@ -193,8 +198,9 @@ func defaultConfig() Config {
 	return Config{
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
-		Source:    SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto"},
-		Serve:     ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
+		Source: SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
+			OnPositionLost: "fail"},
+		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
 		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
 			MaterializeRows: query.DefaultMaterializeRows},
 		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 64 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
@@ -289,6 +295,9 @@ func (c *Config) problems() []problem {
 	}
 	if s.Snapshot != "auto" && s.Snapshot != "never" && s.Snapshot != "always" {
 		bad("source.snapshot", "%q: use auto, never or always", s.Snapshot)
+	}
+	if s.OnPositionLost != "fail" && s.OnPositionLost != "resnapshot" {
+		bad("source.on_position_lost", "%q: use fail (exit 6) or resnapshot (go on from the source's position, re-read every table)", s.OnPositionLost)
 	}
 	if _, err := mysql.ParseSnapshotStrategy(s.SnapshotStrategy); err != nil {
 		bad("source.snapshot_strategy", "%v", err)

@@ -66,6 +66,7 @@ func commands() []command {
 		{"serve", "SQL over HTTP, as of any point", runServe},
 		{"compact", "snapshots and merged delta files where the policy calls for them (for cron)", runCompact},
 		{"vacuum", "remove history older than the retention window, then delete unneeded objects", runVacuum},
+		{"resnapshot", "re-read tables from the source while ingest runs; commit the rows that differ", runResnapshot},
 		{"verify", "check a lake end to end: log, checkpoints, every file's size, checksum and rows; orphans", runVerify},
 	}
 }
@@ -106,7 +107,7 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: binlake <command> -c binlake.yaml [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'binlake <command> -h' for a command's flags.")
 }

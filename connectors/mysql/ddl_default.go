@@ -223,7 +223,7 @@ func (p *ddlParser) columnFill(c *colDef, col ingest.SourceColumn) (any, error) 
 		return nil, err
 	}
 	if v != nil {
-		if _, err := tableformat.FormatInitialDefault(col.Type, v); err != nil {
+		if _, err := tableformat.FormatValue(col.Type, v); err != nil {
 			return nil, errFillUnknown // e.g. more fraction digits than the column keeps: the server rounds
 		}
 	}

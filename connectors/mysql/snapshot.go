@@ -390,36 +390,15 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		}
 		return nil
 	}
-	raw := make([]byte, 0, 64) // never nil: nil is NULL to DecodeSnapshotValue
-	var result gomysql.Result
-	err := s.conn.ExecuteSelectStreaming(q, &result, func(fields []gomysql.FieldValue) error {
-		if len(fields) != len(p.cols) {
-			return fmt.Errorf("%d fields, want %d", len(fields), len(p.cols))
-		}
-		row := make([]any, len(p.cols))
-		for i, c := range p.cols {
-			raw = textOf(raw[:0], fields[i])
-			if fields[i].Type == gomysql.FieldValueTypeNull {
-				continue
-			}
-			chunkBytes += len(raw) + 16
-			v, err := DecodeSnapshotValue(c.Type, raw)
-			if errors.Is(err, ErrZeroDate) {
-				s.zeroDates.Add(1)
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("column %q: %w", c.Name, err)
-			}
-			row[i] = v
-		}
+	err := streamRows(s.conn, q, p.cols, &s.zeroDates, func(row []any, size int) error {
+		chunkBytes += size
 		chunk = append(chunk, row)
 		total++
 		if len(chunk) >= snapshotChunkRows || chunkBytes >= snapshotChunkBytes {
 			return send()
 		}
 		return nil
-	}, nil)
+	})
 	if err == nil {
 		err = send()
 	}
@@ -442,6 +421,38 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 	log.Info("snapshot table done", "rows", total, "seconds", math.Round(secs*1000)/1000,
 		"rows_per_s", math.Round(float64(total)/max(secs, 1e-9)))
 	return nil
+}
+
+// streamRows runs q, a SELECT of cols (each by SnapshotSelectExpr), and
+// hands over each row decoded by DecodeSnapshotValue, with the size of its
+// values in bytes; a zero date becomes NULL and is counted in zero.
+func streamRows(conn *client.Conn, q string, cols []TableColumn, zero *atomic.Int64, row func([]any, int) error) error {
+	raw := make([]byte, 0, 64) // never nil: nil is NULL to DecodeSnapshotValue
+	var result gomysql.Result
+	return conn.ExecuteSelectStreaming(q, &result, func(fields []gomysql.FieldValue) error {
+		if len(fields) != len(cols) {
+			return fmt.Errorf("%d fields, want %d", len(fields), len(cols))
+		}
+		out := make([]any, len(cols))
+		size := 0
+		for i, c := range cols {
+			raw = textOf(raw[:0], fields[i])
+			if fields[i].Type == gomysql.FieldValueTypeNull {
+				continue
+			}
+			size += len(raw) + 16
+			v, err := DecodeSnapshotValue(c.Type, raw)
+			if errors.Is(err, ErrZeroDate) {
+				zero.Add(1)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("column %q: %w", c.Name, err)
+			}
+			out[i] = v
+		}
+		return row(out, size)
+	}, nil)
 }
 
 // textOf renders a text-protocol field as the server sent it: go-mysql

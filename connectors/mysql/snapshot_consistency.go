@@ -136,36 +136,9 @@ func (s *SnapshotSource) Strategy() SnapshotStrategy { return s.strategy }
 // pinBinlogSnapshot: START TRANSACTION WITH CONSISTENT SNAPSHOT, whose
 // binlog_snapshot_* status names the position of the read without a lock.
 func (s *SnapshotSource) pinBinlogSnapshot() error {
-	if _, err := s.conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
-		return fmt.Errorf("snapshot source: START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", err)
-	}
-	r, err := s.conn.Execute("SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position', 'binlog_snapshot_gtid_executed')")
-	if err != nil {
-		return fmt.Errorf("snapshot source: binlog snapshot position: %w", err)
-	}
-	s.pos = tableformat.Position{}
-	found := false
-	for i := range r.RowNumber() {
-		name, _ := r.GetString(i, 0)
-		value, _ := r.GetString(i, 1)
-		switch strings.ToLower(name) {
-		case "binlog_snapshot_file":
-			found = true
-			s.pos.File = value
-		case "binlog_snapshot_position":
-			if s.pos.Pos, err = strconv.ParseUint(value, 10, 64); err != nil {
-				return fmt.Errorf("snapshot source: binlog_snapshot_position %q: %w", value, err)
-			}
-		case "binlog_snapshot_gtid_executed": // Percona Server 8.0
-			s.pos.GTIDSet = mysqlGTIDSetText(value)
-		}
-	}
-	if !found {
-		return fmt.Errorf("snapshot source: %s has no binlog_snapshot_file status (MariaDB and Percona Server have it): %w; "+
-			"use snapshot strategy global_read_lock or table_locks", sourceAddr(s.cfg), ErrSnapshotUnsupported)
-	}
-	if s.pos.File == "" || s.pos.Pos == 0 {
-		return fmt.Errorf("snapshot source: %s reports no binlog snapshot position: %s", sourceAddr(s.cfg), binlogOffFix)
+	var err error
+	if s.pos, err = startBinlogSnapshot(s.conn, s.cfg); err != nil {
+		return fmt.Errorf("snapshot source: %w", err)
 	}
 	if s.cfg.Flavor == gomysql.MariaDBFlavor {
 		var err error
@@ -178,6 +151,44 @@ func (s *SnapshotSource) pinBinlogSnapshot() error {
 	}
 	s.cfg.Logger.Info("snapshot position pinned without a lock", "strategy", string(SnapshotBinlogSnapshot), "position", s.pos.String())
 	return nil
+}
+
+// startBinlogSnapshot starts a consistent read on conn and returns the
+// binlog file and offset the server names for it (binlog_snapshot_file and
+// _position; Percona Server 8.0 names the GTID set too).
+func startBinlogSnapshot(conn *client.Conn, cfg SourceConfig) (tableformat.Position, error) {
+	var pos tableformat.Position
+	if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		return pos, fmt.Errorf("START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", err)
+	}
+	r, err := conn.Execute("SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position', 'binlog_snapshot_gtid_executed')")
+	if err != nil {
+		return pos, fmt.Errorf("binlog snapshot position: %w", err)
+	}
+	found := false
+	for i := range r.RowNumber() {
+		name, _ := r.GetString(i, 0)
+		value, _ := r.GetString(i, 1)
+		switch strings.ToLower(name) {
+		case "binlog_snapshot_file":
+			found = true
+			pos.File = value
+		case "binlog_snapshot_position":
+			if pos.Pos, err = strconv.ParseUint(value, 10, 64); err != nil {
+				return pos, fmt.Errorf("binlog_snapshot_position %q: %w", value, err)
+			}
+		case "binlog_snapshot_gtid_executed": // Percona Server 8.0
+			pos.GTIDSet = mysqlGTIDSetText(value)
+		}
+	}
+	if !found {
+		return pos, fmt.Errorf("%s has no binlog_snapshot_file status (MariaDB and Percona Server have it): %w; "+
+			"use snapshot strategy global_read_lock or table_locks", sourceAddr(cfg), ErrSnapshotUnsupported)
+	}
+	if pos.File == "" || pos.Pos == 0 {
+		return pos, fmt.Errorf("%s reports no binlog snapshot position: %s", sourceAddr(cfg), binlogOffFix)
+	}
+	return pos, nil
 }
 
 // pinGlobalReadLock: FLUSH TABLES WITH READ LOCK, START TRANSACTION WITH
@@ -321,19 +332,40 @@ func (s *SnapshotSource) setLockWaitTimeout(conn *client.Conn) error {
 
 // includedTables lists the mirrored base tables (schema, name).
 func (s *SnapshotSource) includedTables() ([][2]string, error) {
-	r, err := s.conn.Execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	out, err := includedTables(s.conn, s.cfg.Include)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot source: list tables: %w", err)
+		return nil, fmt.Errorf("snapshot source: %w", err)
+	}
+	return out, nil
+}
+
+// includedTables lists the base tables include admits, by schema and name.
+func includedTables(conn *client.Conn, include func(db, name string) bool) ([][2]string, error) {
+	r, err := conn.Execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	var out [][2]string
 	for i := range r.RowNumber() {
 		db, _ := r.GetString(i, 0)
 		name, _ := r.GetString(i, 1)
-		if s.cfg.Include(db, name) {
+		if include(db, name) {
 			out = append(out, [2]string{db, name})
 		}
 	}
 	return out, nil
+}
+
+// MirroredTables lists the source's base tables the configuration mirrors
+// (SourceConfig.Include), by schema and name.
+func MirroredTables(ctx context.Context, cfg SourceConfig) ([][2]string, error) {
+	cfg = cfg.withDefaults()
+	conn, err := dial(ctx, cfg, "list tables")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return includedTables(conn, cfg.Include)
 }
 
 func tableKey(db, name string) string { return db + "\x00" + name }

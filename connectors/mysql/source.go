@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -43,8 +42,9 @@ type SourceConfig struct {
 	Include         func(db, table string) bool
 	HeartbeatPeriod time.Duration // default 10s
 	ReadTimeout     time.Duration // default 3×heartbeat
-	// StopAtCaughtUp: Next returns io.EOF once every transaction the server
-	// had written when the source was opened has been returned.
+	// StopAtCaughtUp: Next returns *ingest.CaughtUp (once) when every
+	// transaction the server had written when the source was opened has
+	// been returned, between transactions, and goes on streaming after it.
 	StopAtCaughtUp bool
 	Logger         *slog.Logger
 	// SnapshotStrategy forces how the initial snapshot pins its binlog
@@ -125,9 +125,11 @@ type BinlogSource struct {
 	queue  []ingest.Event // events decided but not yet returned
 
 	// target is the server's position when the source was opened
-	// (StopAtCaughtUp); caughtUp is set once it is reached.
+	// (StopAtCaughtUp); caughtUp is set once it is reached, told once
+	// Next has returned *ingest.CaughtUp.
 	target   tableformat.Position
 	caughtUp bool
+	told     bool
 
 	zeroDates atomic.Int64
 
@@ -310,6 +312,28 @@ func (s *BinlogSource) serverPosition(conn *client.Conn) (tableformat.Position, 
 	return p, err
 }
 
+// ServerPosition returns the source's current binlog position (the end of
+// its binlog, with the executed GTID set) and its clock, µs since the Unix
+// epoch, just before it.
+func ServerPosition(ctx context.Context, cfg SourceConfig) (tableformat.Position, int64, error) {
+	s := &BinlogSource{cfg: cfg.withDefaults()}
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return tableformat.Position{}, 0, err
+	}
+	defer conn.Close()
+	r, err := conn.Execute("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)")
+	if err != nil {
+		return tableformat.Position{}, 0, fmt.Errorf("binlog source: server time: %w", err)
+	}
+	now, err := r.GetInt(0, 0)
+	if err != nil {
+		return tableformat.Position{}, 0, fmt.Errorf("binlog source: server time: %w", err)
+	}
+	p, err := s.serverPosition(conn)
+	return p, now, err
+}
+
 // binlogGTIDPos asks MariaDB for the GTID set at a file position.
 func (s *BinlogSource) binlogGTIDPos(conn *client.Conn, file string, pos uint64) (string, error) {
 	return binlogGTIDPos(conn, "binlog source", file, pos)
@@ -424,9 +448,9 @@ func positionLost(at tableformat.Position, cause error) error {
 }
 
 // Next returns the next event: Rows of the open transaction, the Commit
-// that ends it, or DDL (followed by its Commit). With StopAtCaughtUp it
-// returns io.EOF once the server's position at open is reached, between
-// transactions.
+// that ends it, DDL (followed by its Commit), or Reached between
+// transactions. With StopAtCaughtUp it returns *ingest.CaughtUp once the
+// server's position at open is reached, between transactions.
 func (s *BinlogSource) Next(ctx context.Context) (ingest.Event, error) {
 	for {
 		if len(s.queue) > 0 {
@@ -435,8 +459,9 @@ func (s *BinlogSource) Next(ctx context.Context) (ingest.Event, error) {
 			s.queue = s.queue[1:]
 			return ev, nil
 		}
-		if s.caughtUp && !s.inTxn {
-			return nil, io.EOF
+		if s.caughtUp && !s.inTxn && !s.told {
+			s.told = true
+			return &ingest.CaughtUp{}, nil
 		}
 		if s.streamer == nil {
 			return nil, errors.New("binlog source: closed")
@@ -496,14 +521,18 @@ func (s *BinlogSource) handle(ev *replication.BinlogEvent) error {
 	case *replication.QueryEvent:
 		return s.query(ev, e)
 	}
-	if s.cfg.StopAtCaughtUp && !s.inTxn && ev.Header.LogPos > 0 && s.file != "" {
+	if !s.inTxn && ev.Header.LogPos > 0 && s.file != "" {
 		// Between transactions (format description, GTID list, checkpoint
-		// events): the position may already be the target.
-		ok, err := s.reached(tableformat.Position{File: s.file, Pos: uint64(ev.Header.LogPos)})
-		if err != nil {
-			return err
+		// events): the stream's position moves without a transaction.
+		at := s.position(ev.Header.LogPos)
+		s.queue = append(s.queue, &ingest.Reached{At: at})
+		if s.cfg.StopAtCaughtUp && !s.caughtUp {
+			ok, err := s.reached(at)
+			if err != nil {
+				return err
+			}
+			s.caughtUp = ok
 		}
-		s.caughtUp = s.caughtUp || ok
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -188,9 +187,17 @@ func TestSourceMirrorsDML(t *testing.T) {
 	src := openSource(t, ctx, m, 100, start)
 	l := newLake(t, ctx)
 	ingestToCaughtUp(t, ctx, l, src)
-	// The source is exhausted: Next keeps saying EOF.
-	if _, err := src.Next(ctx); !errors.Is(err, io.EOF) {
-		t.Errorf("next after caught up: %v, want io.EOF", err)
+	// The source is caught up: Next waits for more.
+	wait, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	for {
+		ev, err := src.Next(wait)
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if _, ok := ev.(*ingest.Reached); err != nil || !ok {
+			t.Fatalf("next after caught up: %T, %v; want nothing but positions", ev, err)
+		}
 	}
 	if got := src.ZeroDates(); got != 1 {
 		t.Errorf("zero dates: %d, want 1", got)
@@ -211,7 +218,7 @@ func TestSourceMirrorsDML(t *testing.T) {
 
 // TestSourceEvents reads the source directly: one *Table while the structure
 // is unchanged, a new one after ALTER, updates as before/after pairs, a
-// commit after each transaction and DDL, and io.EOF when caught up.
+// commit after each transaction and DDL, and CaughtUp when caught up.
 func TestSourceEvents(t *testing.T) {
 	ctx := testContext(t)
 	m := testenv.StartMariaDB(t)
@@ -224,11 +231,11 @@ func TestSourceEvents(t *testing.T) {
 	var tables []*ingest.Table
 	for {
 		ev, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
 		if err != nil {
 			t.Fatalf("next: %v", err)
+		}
+		if _, ok := ev.(*ingest.CaughtUp); ok {
+			break
 		}
 		switch e := ev.(type) {
 		case *ingest.Rows:

@@ -37,12 +37,12 @@ func TestInitialDefaultRoundTrip(t *testing.T) {
 		{Type{Kind: KindBlob}, []byte{}, ""},
 	}
 	for _, c := range cases {
-		got, err := FormatInitialDefault(c.typ, c.v)
+		got, err := FormatValue(c.typ, c.v)
 		if err != nil || got != c.text {
 			t.Errorf("format %s %v: %q, %v; want %q", c.typ.Kind, c.v, got, err, c.text)
 			continue
 		}
-		back, err := ParseInitialDefault(c.typ, got)
+		back, err := ParseValue(c.typ, got)
 		if err != nil || !reflect.DeepEqual(back, c.v) {
 			t.Errorf("parse %s %q: %#v, %v; want %#v", c.typ.Kind, got, back, err, c.v)
 		}
@@ -66,7 +66,7 @@ func TestInitialDefaultRefused(t *testing.T) {
 		{Type{Kind: KindYear}, "1900"},
 	}
 	for _, c := range cases {
-		if v, err := ParseInitialDefault(c.typ, c.text); err == nil {
+		if v, err := ParseValue(c.typ, c.text); err == nil {
 			t.Errorf("%s %q: read as %#v, want an error", c.typ.Kind, c.text, v)
 		}
 		s := Schema{Version: 1, Columns: []Column{{ID: 1, Name: "c", Type: c.typ, InitialDefault: &c.text}}}

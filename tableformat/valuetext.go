@@ -8,13 +8,10 @@ import (
 	"time"
 )
 
-// A column's initial default (FORMAT.md §5) is the value that rows written
-// before the column existed hold in it: what the source filled in when an
-// ALTER added the column to a table that had rows. Files written before the
-// column was added lack it; readers fill the initial default there (NULL
-// when a column has none), as Iceberg's initial-default does.
-//
-// In the log it is text, one form per type kind:
+// The value text is how the log writes a single value of a column type:
+// a column's initial default (FORMAT.md §5) — the value rows written
+// before the column existed hold in it — and the key a re-snapshot chunk
+// ends at (§15). One form per type kind:
 //
 //	tinyint…bigint, year, bit   decimal integer ("-12", "2024", "5")
 //	decimal                     the canonical decimal text ("12.50")
@@ -28,9 +25,9 @@ import (
 //
 // Readers accept 0 to 6 fraction digits; writers write exactly 6.
 
-// FormatInitialDefault returns the log text of v, a value of type t
-// (never nil: NULL is the absence of an initial default).
-func FormatInitialDefault(t Type, v any) (string, error) {
+// FormatValue returns the value text of v, a value of type t (never nil:
+// NULL has no value text).
+func FormatValue(t Type, v any) (string, error) {
 	if err := checkValue(t, v); err != nil {
 		return "", err
 	}
@@ -66,15 +63,15 @@ func FormatInitialDefault(t Type, v any) (string, error) {
 	return "", wrongGoType(v, "a value of the Type contract")
 }
 
-// ParseInitialDefault reads the log text of an initial default of type t
-// into its value (the Go value of the Type contract).
-func ParseInitialDefault(t Type, s string) (any, error) {
+// ParseValue reads the value text of a value of type t into the Go value of
+// the Type contract.
+func ParseValue(t Type, s string) (any, error) {
 	v, err := parseDefaultText(t, s)
 	if err != nil {
-		return nil, fmt.Errorf("initial default %q of a %s column: %w", abbreviate(s), t.Kind, err)
+		return nil, fmt.Errorf("value %q of a %s column: %w", abbreviate(s), t.Kind, err)
 	}
 	if err := checkValue(t, v); err != nil {
-		return nil, fmt.Errorf("initial default %q of a %s column: %w", abbreviate(s), t.Kind, err)
+		return nil, fmt.Errorf("value %q of a %s column: %w", abbreviate(s), t.Kind, err)
 	}
 	return v, nil
 }
@@ -187,5 +184,9 @@ func (c Column) Fill() (any, error) {
 	if c.InitialDefault == nil {
 		return nil, nil
 	}
-	return ParseInitialDefault(c.Type, *c.InitialDefault)
+	v, err := ParseValue(c.Type, *c.InitialDefault)
+	if err != nil {
+		return nil, fmt.Errorf("initial default: %w", err)
+	}
+	return v, nil
 }
