@@ -529,6 +529,59 @@ func TestResnapshotOnDemand(t *testing.T) {
 	f.checkAll()
 }
 
+// TestResnapshotWideRows: a re-snapshot holds a bounded amount of a
+// table in memory — rows of about 450 KB end a keyed table's chunk at
+// about 16 MB of values (more chunks than the row limit makes), and a
+// keyless table, read whole in one consistent read, is written in parts
+// as it is read — and the lake equals the source afterwards. (Compaction
+// and vacuum of such tables are checked elsewhere: the comparisons here
+// are of 18 MB each.)
+func TestResnapshotWideRows(t *testing.T) {
+	f := newFidelity(t, "shop.wide", "shop.heap")
+	f.sql("CREATE DATABASE shop", "USE shop",
+		"CREATE TABLE shop.wide (id INT PRIMARY KEY, body MEDIUMTEXT)",
+		"INSERT INTO shop.wide SELECT seq, CONCAT(seq, REPEAT(CHAR(65 + seq % 26), 450000)) FROM seq_1_to_60",
+		"CREATE TABLE shop.heap (body MEDIUMTEXT, n INT)",
+		"INSERT INTO shop.heap SELECT REPEAT(CHAR(97 + seq % 3), 450000), seq % 3 FROM seq_1_to_60")
+	f.start()
+	f.action(true, "unlogged changes, then binlake resnapshot", func() {
+		f.sql("SET sql_log_bin = 0", "DELETE FROM shop.wide WHERE id IN (3, 30)", "UPDATE shop.wide SET body = 'short' WHERE id = 20",
+			"DELETE FROM shop.heap WHERE n = 1 LIMIT 2", "INSERT INTO shop.heap VALUES ('new', 7)", "SET sql_log_bin = 1")
+		for _, table := range []string{"shop.wide", "shop.heap"} {
+			if out, errOut, code := f.e.runCmd("resnapshot", "-c", f.e.config, "--table", table); code != 0 {
+				t.Fatalf("binlake resnapshot --table %s: exit %d\n%s%s", table, code, out, errOut)
+			}
+		}
+	})
+	f.stop()
+	// How the two were read, from the log's chunk records.
+	l := tableformat.NewLog(f.e.store(), tableformat.LogOptions{})
+	st, err := l.Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, files := map[string]int{}, map[string]int{}
+	for v := int64(1); v <= st.Version; v++ {
+		e, err := l.Entry(context.Background(), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range e.Resnapshot {
+			if op.Op == tableformat.ResnapshotChunkRead {
+				chunks[op.Name]++
+				files[op.Name] += len(op.Chunk.Files)
+			}
+		}
+	}
+	if chunks["wide"] < 2 {
+		t.Errorf("shop.wide (about 27 MB) was read in %d chunk(s); want its chunks ended by size", chunks["wide"])
+	}
+	if chunks["heap"] != 1 || files["heap"] < 2 {
+		t.Errorf("shop.heap (keyless, about 27 MB) was read in %d chunk(s) of %d file(s); want one chunk written in parts", chunks["heap"], files["heap"])
+	}
+	f.check("ingested")
+}
+
 // setInclude rewrites the config's source.include.
 func (e *env) setInclude(t *testing.T, patterns ...string) {
 	b, err := os.ReadFile(e.config)

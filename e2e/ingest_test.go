@@ -167,7 +167,7 @@ func (e *env) lakePositioned(store tableformat.Store) bool {
 }
 
 // binlogPos returns the server's current GTID position.
-func binlogPos(t *testing.T, m *testenv.MariaDB) string {
+func binlogPos(t testing.TB, m *testenv.MariaDB) string {
 	return strings.TrimSpace(m.Query(t, "SELECT @@gtid_binlog_pos"))
 }
 

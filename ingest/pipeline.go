@@ -109,6 +109,7 @@ type Pipeline struct {
 	log   *tableformat.Log
 	store tableformat.Store
 	opts  Options
+	check *MirrorCheck // for the next Run (CheckMirrored)
 }
 
 // New returns a pipeline writing to the lake of log.
@@ -153,6 +154,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 
 	b := newBatch(st, p.opts)
 	r := newResnapRunner(ctx, p, b, st)
+	r.check, p.check = p.check, nil
 	defer r.stop()
 	b.onCommit = r.committed
 	ticker := time.NewTicker(p.opts.CommitInterval / 4)
@@ -177,8 +179,21 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 			if done, err := finished(); done || err != nil {
 				return err
 			}
+		case d := <-r.reads:
+			r.readDone(d)
+			if !b.open() {
+				r.boundary(ctx, b, r.at.pos) // the next chunk at once
+			}
 		case res := <-r.results:
 			r.result(b, res)
+			if !b.open() {
+				r.boundary(ctx, b, r.at.pos)
+			}
+		case c := <-r.compares:
+			r.comparedDone(c)
+			if err := r.end(ctx, b); err != nil {
+				return err
+			}
 		case <-ticker.C:
 			if b.due(p.opts.Now()) {
 				if err := p.flush(ctx, b); err != nil {

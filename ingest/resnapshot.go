@@ -33,8 +33,11 @@ import (
 type Rereader interface {
 	// Pin starts one consistent read of db.name at the source's current
 	// binlog position. It returns nil (and no error) when the source has
-	// no such table.
-	Pin(ctx context.Context, db, name string) (Pinned, error)
+	// no such table. known, when set, is the table's structure as an
+	// earlier read of this re-snapshot found it: the read takes it as it
+	// is (a statement that changed it since reaches the stream before the
+	// read's position, and the re-snapshot starts over).
+	Pin(ctx context.Context, db, name string, known *Table) (Pinned, error)
 }
 
 // Pinned is one consistent read of a table.
@@ -50,32 +53,49 @@ type Pinned interface {
 	// whether they are the table's last (a table whose key cannot bound a
 	// range, or that has none, is read whole by the first Read). Values
 	// follow Table's columns and the tableformat.Type contract; row may
-	// keep them.
+	// keep them. When row returns ErrChunkFull, a read that can end there
+	// ends (not complete, no error); one read whole goes on.
 	Read(ctx context.Context, after []any, limit int, row func([]any) error) (n int, complete bool, err error)
 	// Close ends the read. It may be called more than once.
 	Close() error
 }
 
-// Differ computes what a re-snapshot read that differs from the lake
-// (query.Engine). ResnapshotChanges writes, into the lake's store, the
-// changes that bring table tableID of state st from its rows at
-// st.Progress.MaxSeq to those the read job found, with sequences from
-// firstSeq on and source time ts, and returns the files and how many
-// sequences they use.
+// ErrChunkFull, from the row func of Pinned.Read, asks the read to end
+// after that row.
+var ErrChunkFull = errors.New("re-snapshot chunk full")
+
+// Differ compares what a re-snapshot read with the lake (query.Engine), in
+// two steps, so that streaming waits only for the second, which costs what
+// differs rather than what was read.
 type Differ interface {
-	ResnapshotChanges(ctx context.Context, st *tableformat.State, job *tableformat.ResnapshotJob, tableID int64,
-		firstSeq, ts int64) ([]tableformat.AddFile, int64, error)
+	// ResnapshotCompare compares the rows job read with table tableID's
+	// rows at st.Progress.MaxSeq (E), beside ingest.
+	ResnapshotCompare(ctx context.Context, st *tableformat.State, job *tableformat.ResnapshotJob, tableID int64) (ResnapshotDiff, error)
+}
+
+// ResnapshotDiff is a comparison's result.
+type ResnapshotDiff interface {
+	// Changes writes, into the lake's store, the changes that bring the
+	// table to the source's rows as of st (st.Progress.MaxSeq ≥ E: the
+	// lake's changes since E are taken into account), with sequences from
+	// firstSeq on and source time ts, and returns the files and how many
+	// sequences they use.
+	Changes(ctx context.Context, st *tableformat.State, firstSeq, ts int64) ([]tableformat.AddFile, int64, error)
+	// Close removes what the comparison keeps.
+	Close() error
 }
 
 // Chunking of re-snapshot reads: a chunk holds at most ResnapshotChunkRows
 // rows, written to files of about chunkPartBytes of values.
 const (
-	DefaultResnapshotChunkRows = 8192
+	DefaultResnapshotChunkRows = 32768
 	chunkPartBytes             = 16 << 20
 	// pinTimeout bounds how long a pinned read (an open transaction on the
 	// source, holding a read view and a metadata lock on the table) waits
 	// for the stream to reach its position before it is given up.
 	pinTimeout = 30 * time.Second
+	// progressEvery is how often the progress of a re-snapshot is logged.
+	progressEvery = 10 * time.Second
 	// resnapshotRetry is the wait after a failed chunk or end.
 	resnapshotRetry = 5 * time.Second
 	// requestPoll is how often a pipeline that has not committed reads
@@ -86,15 +106,17 @@ const (
 // resnapRunner works on the lake's re-snapshots inside Pipeline.Run, one
 // table at a time, in the order they were requested.
 type resnapRunner struct {
-	p       *Pipeline
-	b       *batch
-	ctx     context.Context // the workers'; cancelled by stop
-	cancel  context.CancelFunc
-	reader  Rereader
-	differ  Differ
-	log     *slog.Logger
-	results chan chunkResult
-	wg      sync.WaitGroup
+	p        *Pipeline
+	b        *batch
+	ctx      context.Context // the workers'; cancelled by stop
+	cancel   context.CancelFunc
+	reader   Rereader
+	differ   Differ
+	log      *slog.Logger
+	reads    chan chunkRead   // a worker's read ended
+	results  chan chunkResult // a worker's files are written
+	compares chan compared    // a comparison ended
+	wg       sync.WaitGroup
 
 	st     *tableformat.State // the last committed state
 	polled time.Time          // when st was last read or committed
@@ -106,6 +128,54 @@ type resnapRunner struct {
 	requested map[[2]string]bool
 	// cancelled: tables whose job is cancelled in the batch.
 	cancelled map[[2]string]bool
+	// check: the tables to find in the lake once the stream reaches a
+	// position (nil: none, or done).
+	check *MirrorCheck
+}
+
+// MirrorCheck asks a run of the pipeline to request a re-snapshot of each
+// of Tables the lake does not hold once the stream has reached At: tables
+// the source held at At (listed before At was read) that the lake should
+// mirror. A table created after the lake's position is in the lake by then
+// (its CREATE and rows stream in) and is not read again; one the lake never
+// mirrored (source.include widened) is.
+type MirrorCheck struct {
+	At     tableformat.Position
+	Tables [][2]string
+	Reason string
+}
+
+// CheckMirrored hands c to the pipeline's next Run (which takes it): the
+// caller lists the source's tables before each Run, so a run that fails
+// before its requests commit leaves them to the next.
+func (p *Pipeline) CheckMirrored(c MirrorCheck) { p.check = &c }
+
+// checkMirrored requests the re-snapshots of the check's tables the lake
+// does not hold, once the stream at pos (between transactions) has reached
+// the check's position.
+func (r *resnapRunner) checkMirrored(b *batch, pos tableformat.Position) {
+	c := r.check
+	if c == nil || b.open() {
+		return
+	}
+	if cmp, err := comparePos(pos, c.At); err != nil {
+		r.log.Warn("re-snapshot: the stream's position cannot be compared with the one the source's tables were listed at; checking them now",
+			"at", c.At.String(), "stream", pos.String(), "err", err)
+	} else if cmp < 0 {
+		return
+	}
+	r.check = nil
+	for _, t := range c.Tables {
+		k := [2]string{t[0], t[1]}
+		_, job := r.st.Resnapshot(t[0], t[1])
+		if _, have := b.tr.byName[tableName{t[0], t[1]}]; have || job || (r.requested[k] && !r.cancelled[k]) {
+			continue
+		}
+		b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: t[0], Name: t[1], Reason: c.Reason})
+		r.requested[k] = true
+		delete(r.cancelled, k)
+		r.log.Info("a mirrored table the lake does not have: re-snapshot requested", "table", t[0]+"."+t[1])
+	}
 }
 
 // boundary is a point of the stream between transactions.
@@ -115,29 +185,66 @@ type boundary struct {
 	ts  int64
 }
 
-// jobRun is the reading of one job.
+// jobRun is the reading of one job. A chunk is read while the one before
+// it is written to files: at most maxChunksInFlight chunks are held.
 type jobRun struct {
 	db, name string
 	gen      int
 	after    []any // the key the next chunk starts after (nil: the first)
-	read     bool  // the last chunk is read (in the batch or committed)
+	read     bool  // the last chunk is read
+	// afterOp and readOp are after and read as of the last chunk in the
+	// batch: where a failed write sends the reading back to.
+	afterOp []any
+	readOp  bool
 	// ready: the committed state holds every chunk; the job can end.
-	ready   bool
-	pinned  Pinned    // a read waiting for the stream to reach its position
-	pinSeen time.Time // when it was pinned
-	reading bool      // a chunk is being read
-	retryAt time.Time // no pin or end before
+	ready bool
+	// chunks: how many chunks the committed state holds (fewer in a later
+	// state: the job was requested again, and starts over).
+	chunks int
+	// table is the structure the last chunk was read with: the next pin
+	// reuses it (a DDL changing it reaches the stream before that chunk's
+	// position, and starts the job over).
+	table   *Table
+	pinned  Pinned        // a read waiting for the stream to reach its position
+	pinSeen time.Time     // when it was pinned
+	pinTook time.Duration // how long pinning it took
+	reading bool          // a chunk is being read
+	// inflight counts the chunks read whose files are not written yet;
+	// written is closed when the last one's are.
+	inflight int
+	written  chan struct{}
+	retryAt  time.Time // no pin or end before
+	// comparing: a comparison runs; diff is its result, to be committed.
+	comparing bool
+	diff      ResnapshotDiff
+	// Progress, for the log.
+	rows            int64
+	started, logged time.Time
+}
+
+// maxChunksInFlight bounds the chunks read and not yet written.
+const maxChunksInFlight = 2
+
+// chunkRead says a chunk's read ended (its files may still be written).
+type chunkRead struct {
+	gen      int
+	last     []any // the key of the chunk's last row
+	complete bool  // no rows follow
+	err      error
 }
 
 type chunkResult struct {
 	gen   int
 	chunk tableformat.ResnapshotChunk
-	last  []any // the key of the chunk's last row
+	last  []any // the key of the chunk's last row (nil: the last chunk)
 	err   error
+	// How long the read and the files took.
+	read, write time.Duration
 }
 
 func newResnapRunner(ctx context.Context, p *Pipeline, b *batch, st *tableformat.State) *resnapRunner {
-	r := &resnapRunner{p: p, b: b, reader: p.opts.Rereader, differ: p.opts.Differ, log: p.opts.Logger, results: make(chan chunkResult, 1),
+	r := &resnapRunner{p: p, b: b, reader: p.opts.Rereader, differ: p.opts.Differ, log: p.opts.Logger,
+		results: make(chan chunkResult, maxChunksInFlight+1), reads: make(chan chunkRead, maxChunksInFlight+1), compares: make(chan compared, 1),
 		requested: map[[2]string]bool{}, cancelled: map[[2]string]bool{}}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.at = boundary{pos: st.Progress.Position, seq: st.Progress.MaxSeq, ts: st.Progress.MaxTS}
@@ -152,7 +259,7 @@ func (r *resnapRunner) enabled() bool { return r.reader != nil && r.differ != ni
 
 // busy reports whether re-snapshots are requested and not done.
 func (r *resnapRunner) busy() bool {
-	return r.enabled() && (len(r.st.Resnapshots) > 0 || len(r.requested) > 0)
+	return r.check != nil || (r.enabled() && (len(r.st.Resnapshots) > 0 || len(r.requested) > 0))
 }
 
 // stop ends the reading of the job (if any) and waits for its worker.
@@ -170,6 +277,9 @@ func (r *resnapRunner) abandon() {
 	if r.job.pinned != nil {
 		r.job.pinned.Close()
 	}
+	if r.job.diff != nil {
+		r.job.diff.Close()
+	}
 	r.gen++
 	r.job = nil
 }
@@ -186,10 +296,10 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 		switch {
 		case !ok:
 			r.abandon()
-		case len(j.Chunks) == 0 && r.job.after != nil:
+		case len(j.Chunks) < r.job.chunks:
 			r.abandon() // requested again meanwhile: start over
-		case j.Read():
-			r.job.ready = true
+		default:
+			r.job.chunks, r.job.ready = len(j.Chunks), j.Read()
 		}
 	}
 	if r.job != nil || len(st.Resnapshots) == 0 || !r.enabled() {
@@ -197,7 +307,8 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 	}
 	j := st.Resnapshots[0]
 	r.gen++
-	r.job = &jobRun{db: j.DB, name: j.Name, gen: r.gen, read: j.Read(), ready: j.Read()}
+	r.job = &jobRun{db: j.DB, name: j.Name, gen: r.gen, read: j.Read(), ready: j.Read(), chunks: len(j.Chunks), rows: j.Rows(), started: time.Now()}
+	r.job.logged = r.job.started
 	if n := len(j.Chunks); n > 0 && !j.Read() {
 		after, err := r.parseKey(j.DB, j.Name, j.Chunks[n-1].After)
 		if err != nil {
@@ -209,6 +320,7 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 		}
 		r.job.after = after
 	}
+	r.job.afterOp, r.job.readOp = r.job.after, r.job.read
 	r.log.Info("re-snapshot started", "table", j.DB+"."+j.Name, "why", j.Reason, "chunks_done", len(j.Chunks), "rows_done", j.Rows())
 }
 
@@ -334,8 +446,9 @@ func (r *resnapRunner) boundary(ctx context.Context, b *batch, pos tableformat.P
 	} else {
 		r.at.seq, r.at.ts = b.closedSeq, b.ts
 	}
+	r.checkMirrored(b, pos)
 	j := r.job
-	if j == nil || j.reading || j.read || b.open() {
+	if j == nil || j.reading || j.read || j.inflight >= maxChunksInFlight || b.open() {
 		return
 	}
 	if j.pinned != nil {
@@ -345,7 +458,8 @@ func (r *resnapRunner) boundary(ctx context.Context, b *batch, pos tableformat.P
 	if time.Now().Before(j.retryAt) {
 		return
 	}
-	pinned, err := r.reader.Pin(ctx, j.db, j.name)
+	j.pinSeen = time.Now()
+	pinned, err := r.reader.Pin(ctx, j.db, j.name, j.table)
 	if err != nil {
 		r.log.Warn("re-snapshot: a chunk's read did not start; trying again", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
 		j.retryAt = time.Now().Add(resnapshotRetry)
@@ -367,7 +481,8 @@ func (r *resnapRunner) boundary(ctx context.Context, b *batch, pos tableformat.P
 		r.abandon()
 		return
 	}
-	j.pinned, j.pinSeen = pinned, time.Now()
+	j.pinned, j.pinTook = pinned, time.Since(j.pinSeen)
+	j.pinSeen = time.Now()
 	r.resolve(b)
 }
 
@@ -422,23 +537,23 @@ func (r *resnapRunner) resolve(b *batch) {
 		b.schemaTxn(changes)
 		seq = b.closedSeq
 	}
-	spec := chunkSpec{gen: j.gen, pinned: j.pinned, after: j.after, tableID: tt.id, schema: tt.schema, seq: seq, ts: ts, db: tt.name.db, name: tt.name.name}
-	j.pinned, j.reading = nil, true
+	written := make(chan struct{})
+	spec := chunkSpec{gen: j.gen, pinned: j.pinned, after: j.after, tableID: tt.id, schema: tt.schema, seq: seq, ts: ts,
+		db: tt.name.db, name: tt.name.name, prev: j.written, written: written}
+	j.table = j.pinned.Table()
+	j.pinned, j.reading, j.written = nil, true, written
+	j.inflight++
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		res := r.read(r.ctx, spec)
-		select {
-		case r.results <- res:
-		case <-r.ctx.Done():
-		}
+		r.chunk(r.ctx, spec)
 	}()
 }
 
 func (r *resnapRunner) giveUpPin(err error) {
 	j := r.job
 	j.pinned.Close()
-	j.pinned = nil
+	j.pinned, j.table = nil, nil
 	j.retryAt = time.Now().Add(resnapshotRetry)
 	r.log.Warn("re-snapshot: a chunk's read is given up; trying again", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
 }
@@ -457,94 +572,240 @@ type chunkSpec struct {
 	schema   tableformat.Schema
 	seq, ts  int64
 	db, name string
+	// prev is closed when the previous chunk's files are written (nil: no
+	// previous chunk); written when this one's are.
+	prev, written chan struct{}
 }
 
-// read reads one chunk into files (in the worker goroutine).
-func (r *resnapRunner) read(ctx context.Context, s chunkSpec) chunkResult {
-	defer s.pinned.Close()
-	res := chunkResult{gen: s.gen, chunk: tableformat.ResnapshotChunk{Seq: s.seq}}
+// chunkFiles is the compression of chunk files: they are read once, by the
+// re-snapshot's end, and then deleted by vacuum; snappy costs a fraction of
+// zstd's time.
+const chunkFiles = tableformat.CompressionSnappy
+
+// chunk reads one chunk (in a worker goroutine), tells the runner the read
+// is over, then writes its files after the previous chunk's, in order. A
+// chunk holds at most chunkPartBytes of values: past them, a ranged read
+// ends (ErrChunkFull); one that cannot end early (a table read whole) has
+// its rows written as it goes, so memory stays bounded either way.
+func (r *resnapRunner) chunk(ctx context.Context, s chunkSpec) {
+	defer close(s.written)
+	send := func(res chunkResult) {
+		select {
+		case r.results <- res:
+		case <-ctx.Done():
+		}
+	}
+	start := time.Now()
 	keyIdx := keyIndexes(&s.schema)
-	limit := r.p.opts.ResnapshotChunkRows
+	width := len(s.schema.Columns)
 	var rows []tableformat.Row
 	var bytes int64
-	write := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		f, err := tableformat.WriteFile(ctx, r.p.store, func(minSeq int64) string {
-			return tableformat.NewChunkKey(s.db, s.name, minSeq, uuid.NewString())
-		}, s.tableID, &s.schema, tableformat.FileData, r.p.opts.FileWriter, rows)
-		if err != nil {
-			return fmt.Errorf("table %s.%s: chunk file: %w", s.db, s.name, err)
-		}
-		r.p.opts.Fault(FaultFileUploaded)
-		res.chunk.Files = append(res.chunk.Files, f)
-		rows, bytes = nil, 0
-		return nil
-	}
-	width := len(s.schema.Columns)
 	var last []any
-	n, complete, err := s.pinned.Read(ctx, s.after, limit, func(row []any) error {
+	var files []tableformat.AddFile
+	var write time.Duration
+	n, complete, err := s.pinned.Read(ctx, s.after, r.p.opts.ResnapshotChunkRows, func(row []any) error {
 		if len(row) != width {
 			return fmt.Errorf("table %s.%s: a row of %d values for %d columns", s.db, s.name, len(row), width)
 		}
+		if bytes >= chunkPartBytes {
+			// The read went on past ErrChunkFull: write what it holds.
+			if err := s.waitPrev(ctx); err != nil {
+				return err
+			}
+			w := time.Now()
+			f, err := r.chunkFile(ctx, s, rows)
+			if err != nil {
+				return err
+			}
+			write += time.Since(w)
+			files, rows, bytes = append(files, f), nil, 0
+		}
 		rows = append(rows, tableformat.Row{Seq: s.seq, TS: s.ts, Op: tableformat.OpSnapshot, Values: row})
+		bytes += rowBytes(row)
 		last = row
-		if bytes += rowBytes(row); bytes >= chunkPartBytes {
-			return write()
+		if bytes >= chunkPartBytes {
+			return ErrChunkFull
 		}
 		return nil
 	})
 	s.pinned.Close() // the read view goes before the files are written
-	if err == nil {
-		err = write()
+	read := time.Since(start) - write
+	done := chunkRead{gen: s.gen, complete: complete, err: err}
+	if last != nil && !complete {
+		done.last = pick(last, keyIdx)
+	}
+	select {
+	case r.reads <- done:
+	case <-ctx.Done():
+		return
 	}
 	if err != nil {
-		res.err = err
-		return res
+		return
 	}
-	res.chunk.Rows = int64(n)
-	res.chunk.Last = complete
-	if !complete && last != nil {
-		res.last = pick(last, keyIdx)
+	res := chunkResult{gen: s.gen, chunk: tableformat.ResnapshotChunk{Seq: s.seq, Rows: int64(n), Last: complete, Files: files},
+		last: done.last, read: read}
+	if res.err = s.waitPrev(ctx); res.err != nil {
+		return
+	}
+	if done.last != nil {
 		for i, c := range s.schema.KeyColumns() {
-			t, err := tableformat.FormatValue(c.Type, res.last[i])
+			t, err := tableformat.FormatValue(c.Type, done.last[i])
 			if err != nil {
 				res.err = fmt.Errorf("table %s.%s: key column %q: %w", s.db, s.name, c.Name, err)
-				return res
+				send(res)
+				return
 			}
 			res.chunk.After = append(res.chunk.After, t)
 		}
 	}
-	r.p.opts.Metrics.resnapshotChunk(s.db, s.name, n)
-	return res
+	start = time.Now()
+	if len(rows) > 0 {
+		f, err := r.chunkFile(ctx, s, rows)
+		if err != nil {
+			res.err = err
+		} else {
+			res.chunk.Files = append(res.chunk.Files, f)
+		}
+	}
+	res.write = write + time.Since(start)
+	if res.err == nil {
+		r.p.opts.Metrics.resnapshotChunk(s.db, s.name, n)
+	}
+	send(res)
 }
 
-// result takes a worker's chunk.
+// waitPrev waits until the previous chunk's files are written.
+func (s *chunkSpec) waitPrev(ctx context.Context) error {
+	if s.prev == nil {
+		return nil
+	}
+	select {
+	case <-s.prev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// chunkFile writes rows as one chunk file.
+func (r *resnapRunner) chunkFile(ctx context.Context, s chunkSpec, rows []tableformat.Row) (tableformat.AddFile, error) {
+	opts := r.p.opts.FileWriter
+	opts.Compression = chunkFiles
+	f, err := tableformat.WriteFile(ctx, r.p.store, func(minSeq int64) string {
+		return tableformat.NewChunkKey(s.db, s.name, minSeq, uuid.NewString())
+	}, s.tableID, &s.schema, tableformat.FileData, opts, rows)
+	if err != nil {
+		return tableformat.AddFile{}, fmt.Errorf("table %s.%s: chunk file: %w", s.db, s.name, err)
+	}
+	r.p.opts.Fault(FaultFileUploaded)
+	return f, nil
+}
+
+// readDone takes the end of a worker's read: the next chunk may be pinned.
+func (r *resnapRunner) readDone(d chunkRead) {
+	j := r.job
+	if j == nil || d.gen != j.gen {
+		return
+	}
+	j.reading = false
+	if d.err != nil {
+		r.restart(fmt.Errorf("a chunk could not be read: %w", d.err))
+		return
+	}
+	j.after, j.read = d.last, d.complete
+}
+
+// restart sends the job's reading back to its last chunk in the batch:
+// chunks read or being written after it are dropped.
+func (r *resnapRunner) restart(err error) {
+	j := r.job
+	if j.pinned != nil {
+		j.pinned.Close()
+	}
+	r.gen++
+	j.gen, j.pinned, j.table, j.written = r.gen, nil, nil, nil
+	j.after, j.read, j.reading, j.inflight = j.afterOp, j.readOp, false, 0
+	j.retryAt = time.Now().Add(resnapshotRetry)
+	r.log.Warn("re-snapshot: trying again from the last chunk read", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
+}
+
+// result takes a worker's chunk, its files written.
 func (r *resnapRunner) result(b *batch, res chunkResult) {
 	j := r.job
 	if j == nil || res.gen != j.gen {
 		return // abandoned: its files are orphans for vacuum
 	}
-	j.reading = false
+	j.inflight--
 	if res.err != nil {
-		j.retryAt = time.Now().Add(resnapshotRetry)
-		r.log.Warn("re-snapshot: a chunk could not be read; trying again", "table", j.db+"."+j.name, "err", res.err, "in", resnapshotRetry)
+		r.restart(res.err)
 		return
 	}
 	c := res.chunk
 	b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotChunkRead, DB: j.db, Name: j.name, Chunk: &c})
-	j.after, j.read = res.last, c.Last
+	j.afterOp, j.readOp = res.last, c.Last
+	j.rows += c.Rows
+	r.log.Debug("re-snapshot chunk read", "table", j.db+"."+j.name, "rows", c.Rows, "seq", c.Seq,
+		"pin", j.pinTook, "read", res.read, "write", res.write)
+	if now := time.Now(); now.Sub(j.logged) >= progressEvery {
+		j.logged = now
+		r.log.Info("re-snapshot progress", "table", j.db+"."+j.name, "rows", j.rows,
+			"rows_per_s", int64(float64(j.rows)/now.Sub(j.started).Seconds()))
+	}
 	if c.Last {
 		r.log.Info("re-snapshot read", "table", j.db+"."+j.name)
 	}
 }
 
-// end commits the job's changes, once the committed state holds every
-// chunk and the batch has nothing to commit, between transactions.
+// compared is a comparison's end.
+type compared struct {
+	gen     int
+	diff    ResnapshotDiff
+	err     error
+	tableID int64
+	took    time.Duration
+}
+
+// end ends the job once the committed state holds every chunk: it starts
+// the comparison beside ingest, and once that is done, between
+// transactions, commits the changes.
 func (r *resnapRunner) end(ctx context.Context, b *batch) error {
 	j := r.job
-	if j == nil || !j.ready || b.open() || time.Now().Before(j.retryAt) {
+	if j == nil || !j.ready || j.comparing || time.Now().Before(j.retryAt) {
+		return nil
+	}
+	st := r.st
+	job, ok := st.Resnapshot(j.db, j.name)
+	if !ok {
+		r.abandon()
+		return nil
+	}
+	t, ok := st.TableByName(j.db, j.name, st.Progress.MaxSeq)
+	if !ok {
+		if b.open() || b.pending() {
+			return nil
+		}
+		return r.commitEnd(ctx, b, &tableformat.Entry{Kind: tableformat.KindIngest, Resnapshot: []tableformat.ResnapshotOp{{
+			Op: tableformat.ResnapshotCancel, DB: j.db, Name: j.name, Reason: "the lake has no such table"}}}, 0)
+	}
+	if j.diff == nil {
+		j.comparing = true
+		gen := j.gen
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			start := time.Now()
+			d, err := r.differ.ResnapshotCompare(r.ctx, st, job, t.ID)
+			select {
+			case r.compares <- compared{gen: gen, diff: d, err: err, tableID: t.ID, took: time.Since(start)}:
+			case <-r.ctx.Done():
+				if d != nil {
+					d.Close()
+				}
+			}
+		}()
+		return nil
+	}
+	if b.open() {
 		return nil
 	}
 	if b.pending() {
@@ -556,27 +817,20 @@ func (r *resnapRunner) end(ctx context.Context, b *batch) error {
 			return nil
 		}
 	}
-	st := r.st
-	job, ok := st.Resnapshot(j.db, j.name)
-	if !ok {
-		r.abandon()
-		return nil
-	}
-	t, ok := st.TableByName(j.db, j.name, st.Progress.MaxSeq)
-	if !ok {
-		return r.commitEnd(ctx, b, &tableformat.Entry{Kind: tableformat.KindIngest, Resnapshot: []tableformat.ResnapshotOp{{
-			Op: tableformat.ResnapshotCancel, DB: j.db, Name: j.name, Reason: "the lake has no such table"}}}, 0)
-	}
+	st = r.st
 	start := time.Now()
-	files, n, err := r.differ.ResnapshotChanges(ctx, st, job, t.ID, st.Progress.MaxSeq+1, st.Progress.MaxTS)
+	files, n, err := j.diff.Changes(ctx, st, st.Progress.MaxSeq+1, st.Progress.MaxTS)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		j.retryAt = time.Now().Add(resnapshotRetry)
-		r.log.Warn("re-snapshot: the changes could not be computed; trying again", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
+		j.diff.Close()
+		j.diff, j.retryAt = nil, time.Now().Add(resnapshotRetry)
+		r.log.Warn("re-snapshot: the changes could not be written; comparing again", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
 		return nil
 	}
+	diff := j.diff
+	defer diff.Close()
 	e := &tableformat.Entry{Kind: tableformat.KindResnapshot, Add: files,
 		Resnapshot: []tableformat.ResnapshotOp{{Op: tableformat.ResnapshotDone, DB: j.db, Name: j.name, Reason: job.Reason}}}
 	if err := r.commitEnd(ctx, b, e, n); err != nil {
@@ -586,6 +840,25 @@ func (r *resnapRunner) end(ctx context.Context, b *batch) error {
 	r.log.Info("re-snapshot committed", "table", j.db+"."+j.name, "rows_read", job.Rows(), "changes", n,
 		"took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// comparedDone takes a comparison's end.
+func (r *resnapRunner) comparedDone(c compared) {
+	j := r.job
+	if j == nil || c.gen != j.gen {
+		if c.diff != nil {
+			c.diff.Close()
+		}
+		return
+	}
+	j.comparing = false
+	if c.err != nil {
+		j.retryAt = time.Now().Add(resnapshotRetry)
+		r.log.Warn("re-snapshot: the comparison failed; trying again", "table", j.db+"."+j.name, "err", c.err, "in", resnapshotRetry)
+		return
+	}
+	j.diff = c.diff
+	r.log.Debug("re-snapshot compared", "table", j.db+"."+j.name, "compare", c.took)
 }
 
 // commitEnd commits e, holding n sequences after the lake's, at the lake's

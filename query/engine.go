@@ -35,6 +35,10 @@ type Options struct {
 	// MemoryLimit bounds DuckDB's memory, in DuckDB's syntax ("1GB");
 	// default "1GB". Past it, DuckDB spills to the cache's spill directory.
 	MemoryLimit string
+	// ResnapshotMemoryLimit bounds DuckDB's memory in a re-snapshot's
+	// comparison (resnap.go), which runs inside the ingest daemon; default
+	// MemoryLimit.
+	ResnapshotMemoryLimit string
 	// Timeout bounds each statement; default 5 minutes.
 	Timeout time.Duration
 	// FetchParallelism bounds concurrent downloads into the cache when a
@@ -64,6 +68,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = "1GB"
+	}
+	if o.ResnapshotMemoryLimit == "" {
+		o.ResnapshotMemoryLimit = o.MemoryLimit
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute

@@ -53,6 +53,11 @@ type lakeCopy struct {
 // the engine's limits and a spill directory under the cache; close it with
 // the returned func.
 func (e *Engine) builder(ctx context.Context) (*sql.Conn, func(), error) {
+	return e.builderWith(ctx, e.opts.MemoryLimit)
+}
+
+// builderWith is builder with DuckDB's memory limit memoryLimit.
+func (e *Engine) builderWith(ctx context.Context, memoryLimit string) (*sql.Conn, func(), error) {
 	spill, err := os.MkdirTemp(e.cache.SpillDir(), "write-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("query cache: %w", err)
@@ -74,7 +79,7 @@ func (e *Engine) builder(ctx context.Context) (*sql.Conn, func(), error) {
 	}
 	for _, stmt := range []string{
 		fmt.Sprintf("SET threads = %d", e.opts.Threads),
-		"SET memory_limit = " + quoteString(e.opts.MemoryLimit),
+		"SET memory_limit = " + quoteString(memoryLimit),
 		"SET temp_directory = " + quoteString(spill),
 		"SET max_temp_directory_size = " + quoteString(e.opts.MaxSpill),
 		"SET TimeZone = 'UTC'",

@@ -145,6 +145,16 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 				return nil, nil, &CorruptError{f.Path, err.Error()}
 			}
 		}
+		// A delete of a keyed table removes every row of its key; one of a
+		// keyless table, one identical row (§8).
+		multiset := false
+		if f.Kind == FileDelete {
+			fsc, ok := t.SchemaVersion(f.SchemaVersion)
+			if !ok {
+				return nil, nil, &CorruptError{f.Path, fmt.Sprintf("schema version %d of table %d is not in the log", f.SchemaVersion, tableID)}
+			}
+			multiset = len(fsc.Key) == 0
+		}
 		byID := make(map[int]int, len(fc.Columns))
 		ids := make([]int, len(fc.Columns))
 		for i, c := range fc.Columns {
@@ -154,7 +164,7 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 			if r.Seq > p.Seq || r.Seq < trunc || (f.Kind != FileSnapshot && r.Seq <= snapSeq) {
 				continue
 			}
-			ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, byID: byID, raw: r.Values, fills: fills}
+			ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, multiset: multiset, byID: byID, raw: r.Values, fills: fills}
 			if ev.del {
 				ev.keyIDs = ids
 			} else {
@@ -196,17 +206,21 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 			index[name] = m
 			keySets = append(keySets, ev.keyIDs)
 		}
-		// The most recent live row with a lower sequence goes: for a keyed
-		// table there is at most one; a keyless table is a multiset.
+		// Every live row of the key with a lower sequence goes (a keyed
+		// table holds one, unless rows vanished without row events and came
+		// back); of a keyless table, a multiset, the most recent such row.
 		k := ev.key(ev.keyIDs)
 		cands := m[k]
 		for j := len(cands) - 1; j >= 0; j-- {
 			if cands[j].alive && cands[j].seq < ev.seq {
 				cands[j].alive = false
-				m[k] = slices.Delete(cands, j, j+1)
-				break
+				cands = slices.Delete(cands, j, j+1)
+				if ev.multiset {
+					break
+				}
 			}
 		}
+		m[k] = cands
 	}
 	var out []Row
 	for _, ev := range events {
@@ -218,14 +232,16 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 }
 
 type scanEvent struct {
-	seq    int64
-	del    bool
-	alive  bool
-	row    Row         // data and snapshot rows: projected to the point's schema
-	raw    []any       // the values as the file holds them
-	byID   map[int]int // column id → index in raw
-	keyIDs []int       // deletes: the column ids of raw
-	fills  map[int]any // what a column raw lacks holds: its initial default
+	seq   int64
+	del   bool
+	alive bool
+	// multiset: a keyless table's delete, which removes one row
+	multiset bool
+	row      Row         // data and snapshot rows: projected to the point's schema
+	raw      []any       // the values as the file holds them
+	byID     map[int]int // column id → index in raw
+	keyIDs   []int       // deletes: the column ids of raw
+	fills    map[int]any // what a column raw lacks holds: its initial default
 }
 
 // key encodes the values of the given column ids, unambiguously.

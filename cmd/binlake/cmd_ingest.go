@@ -110,7 +110,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	lk := &lake{cfg: cfg, store: store, log: lakeLog, logger: logger}
 	// One query engine serves the re-snapshots' comparisons and the
 	// scheduled compaction: each write opens a DuckDB of its own.
-	engine, err := newQueryEngine(lk, false, false)
+	engine, err := newQueryEngineWith(lk, false, false, fmt.Sprintf("%dB", cfg.Ingest.MemoryBudget))
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	p := ingest.New(lakeLog, ingest.Options{
 		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
 		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
-		Metrics: metrics, Fault: fault, Rereader: rereader, Differ: engine,
+		Metrics: metrics, Fault: fault, Rereader: rereader, Differ: differ{engine},
 	})
 	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger,
 		status: ops.status}
@@ -140,11 +140,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 			return sourceError(err)
 		}
 	}
-	if !newLake && start == nil {
-		if err := requestNewTables(ctx, lakeLog, srcCfg, logger); err != nil {
-			return sourceError(err)
-		}
-	}
+	checkTables := !newLake && start == nil
 	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
 		"from", from.String(), "version", st.Version)
 	// Reconnect from the lake's position after a failure: every commit holds
@@ -155,7 +151,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	// without progress — storage that cannot be read counts as one.
 	stalled := 0
 	for {
-		err := runSource(ctx, p, lakeLog, srcCfg, logger, ops)
+		err := runSource(ctx, p, lakeLog, srcCfg, logger, ops, checkTables)
 		ops.setReady(false, fmt.Sprint(err))
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			if err != nil {
@@ -298,33 +294,23 @@ func healGap(ctx context.Context, l *tableformat.Log, cfg mysql.SourceConfig, ca
 // to mirror.
 const newlyMirrored = "the source holds it and the lake mirrors it now (source.include)"
 
-// requestNewTables asks for a re-snapshot of every table the source holds
-// and the configuration mirrors but the lake does not have (source.include
-// widened since the lake began): the daemon reads it while it streams,
-// instead of it being ignored until a new lake.
-func requestNewTables(ctx context.Context, l *tableformat.Log, cfg mysql.SourceConfig, logger *slog.Logger) error {
+// checkMirrored has the pipeline's next run request a re-snapshot of every
+// table the source holds and the configuration mirrors but the lake does
+// not have once the stream reaches the position the tables were listed at
+// (source.include widened since the lake began): the daemon reads it while
+// it streams, instead of it being ignored until a new lake. Tables created
+// in the binlog the lake has yet to read are in the lake by then.
+func checkMirrored(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfig) error {
 	tables, err := mysql.MirroredTables(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	st, err := l.Latest(ctx)
+	at, _, err := mysql.ServerPosition(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	var ops []tableformat.ResnapshotOp
-	for _, t := range tables {
-		_, have := st.TableByName(t[0], t[1], st.Progress.MaxSeq)
-		_, asked := st.Resnapshot(t[0], t[1])
-		if !have && !asked {
-			ops = append(ops, tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: t[0], Name: t[1], Reason: newlyMirrored})
-			logger.Info("a mirrored table the lake does not have: re-snapshot requested", "table", t[0]+"."+t[1])
-		}
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	_, err = l.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindRequest, Resnapshot: ops})
-	return err
+	p.CheckMirrored(ingest.MirrorCheck{At: at, Tables: tables, Reason: newlyMirrored})
+	return nil
 }
 
 // maxStalledAttempts bounds reconnections that make no progress: with
@@ -341,7 +327,7 @@ func backoff(n int) time.Duration {
 // runSource opens the binlog at the lake's position and runs the pipeline
 // on it.
 func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log, cfg mysql.SourceConfig,
-	logger *slog.Logger, ops *opsServer) error {
+	logger *slog.Logger, ops *opsServer, checkTables bool) error {
 	st, err := lakeLog.Latest(ctx)
 	if err != nil {
 		return fmt.Errorf("read the lake's position: %w", err)
@@ -356,6 +342,11 @@ func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log
 	if from.IsZero() {
 		// A new lake without a snapshot starts where the server is now.
 		if err := ingest.Begin(ctx, lakeLog, src.Start()); err != nil {
+			return err
+		}
+	}
+	if checkTables {
+		if err := checkMirrored(ctx, p, cfg); err != nil {
 			return err
 		}
 	}
@@ -537,4 +528,16 @@ func startCompaction(ctx context.Context, lk *lake, engine *query.Engine, metric
 		cancel()
 		<-done
 	}
+}
+
+// differ is the query engine as ingest's re-snapshot Differ (query does not
+// import ingest).
+type differ struct{ e *query.Engine }
+
+func (d differ) ResnapshotCompare(ctx context.Context, st *tableformat.State, job *tableformat.ResnapshotJob, tableID int64) (ingest.ResnapshotDiff, error) {
+	diff, err := d.e.ResnapshotCompare(ctx, st, job, tableID)
+	if err != nil {
+		return nil, err
+	}
+	return diff, nil
 }

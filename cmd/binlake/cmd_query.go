@@ -163,6 +163,12 @@ func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta, lon
 
 // newQueryEngine opens the query cache and engine the config describes.
 func newQueryEngine(lk *lake, meta, longLived bool) (*query.Engine, error) {
+	return newQueryEngineWith(lk, meta, longLived, "")
+}
+
+// newQueryEngineWith is newQueryEngine whose re-snapshot comparisons hold
+// DuckDB to resnapMemory (DuckDB's syntax; "": query.memory_limit).
+func newQueryEngineWith(lk *lake, meta, longLived bool, resnapMemory string) (*query.Engine, error) {
 	qc := lk.cfg.Query
 	dir := qc.CacheDir
 	if dir == "" {
@@ -176,7 +182,7 @@ func newQueryEngine(lk *lake, meta, longLived bool) (*query.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return query.NewEngine(lk.log, cache, query.Options{Threads: qc.Threads, MemoryLimit: qc.MemoryLimit,
+	return query.NewEngine(lk.log, cache, query.Options{Threads: qc.Threads, MemoryLimit: qc.MemoryLimit, ResnapshotMemoryLimit: resnapMemory,
 		Timeout: qc.Timeout, MaxSpill: qc.MaxSpill, Meta: meta, Logger: lk.logger,
 		Materialize: longLived && qc.MaterializeRows > 0, MaterializeRows: qc.MaterializeRows}), nil
 }

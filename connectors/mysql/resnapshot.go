@@ -103,8 +103,10 @@ func (r *Rereader) release(c *client.Conn, ok bool) {
 }
 
 // Pin starts a consistent read of db.name (nil when the source has no such
-// table).
-func (r *Rereader) Pin(ctx context.Context, db, name string) (ingest.Pinned, error) {
+// table). With known, the structure is taken as it is (see ingest.Rereader);
+// without, it is read in the read (the table's metadata lock, taken by the
+// first read, keeps it until the read ends).
+func (r *Rereader) Pin(ctx context.Context, db, name string, known *ingest.Table) (ingest.Pinned, error) {
 	c, err := r.conn(ctx)
 	if err != nil {
 		return nil, err
@@ -114,8 +116,21 @@ func (r *Rereader) Pin(ctx context.Context, db, name string) (ingest.Pinned, err
 		r.release(c, false)
 		return nil, fmt.Errorf("re-snapshot %s.%s: %w", db, name, err)
 	}
-	// The structure inside the read: the table's metadata lock, taken by
-	// the first read, keeps it until the read ends.
+	p := &pinned{r: r, conn: c, at: pos, t: known}
+	if known != nil {
+		for _, col := range known.Columns {
+			p.cols = append(p.cols, TableColumn{Name: col.Name, Type: col.Type, Nullable: col.Nullable})
+		}
+		for _, k := range known.Key {
+			i := slices.IndexFunc(p.cols, func(c TableColumn) bool { return strings.EqualFold(c.Name, k) })
+			if i < 0 {
+				r.release(c, true)
+				return nil, fmt.Errorf("re-snapshot %s.%s: key column %q is not among its columns", db, name, k)
+			}
+			p.key = append(p.key, i)
+		}
+		return p, nil
+	}
 	cols, key, err := InfoSchemaColumns(c, db, name)
 	if tableGone(err) {
 		r.release(c, true)
@@ -125,7 +140,7 @@ func (r *Rereader) Pin(ctx context.Context, db, name string) (ingest.Pinned, err
 		r.release(c, false)
 		return nil, fmt.Errorf("re-snapshot: %w", err)
 	}
-	p := &pinned{r: r, conn: c, at: pos, cols: cols, key: key, t: &ingest.Table{DB: db, Name: name}}
+	p.cols, p.key, p.t = cols, key, &ingest.Table{DB: db, Name: name}
 	for _, k := range key {
 		p.t.Key = append(p.t.Key, cols[k].Name)
 	}
@@ -224,8 +239,17 @@ func (p *pinned) Read(ctx context.Context, after []any, limit int, row func([]an
 	n := 0
 	err := streamRows(p.conn, q, p.cols, &p.r.zeroDates, func(v []any, _ int) error {
 		n++
-		return row(v)
+		err := row(v)
+		if !ranged && errors.Is(err, ingest.ErrChunkFull) {
+			return nil // read whole: it goes on
+		}
+		return err
 	})
+	if ranged && errors.Is(err, ingest.ErrChunkFull) {
+		// Ended early: the rest of the result is not read, so the
+		// connection is not reused (p.ok stays false).
+		return n, false, nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return n, false, ctx.Err()
