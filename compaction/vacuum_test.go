@@ -454,3 +454,84 @@ func TestVacuum(t *testing.T) {
 		t.Fatalf("run 4 did something: %+v", res)
 	}
 }
+
+// TestVacuumResnapshotChunks: the files of a re-snapshot's chunks are kept
+// while the re-snapshot is in progress, however old, and deleted once it
+// has ended and the grace period has passed.
+func TestVacuumResnapshotChunks(t *testing.T) {
+	lk := newVacuumLake(t)
+	for range 4 {
+		lk.change(1, "insert")
+	}
+	same := func(kind tf.EntryKind, ops ...tf.ResnapshotOp) {
+		t.Helper()
+		p := lk.latest().Progress
+		p.PrevSeq = p.MaxSeq
+		lk.clock.Set(lk.clock.Now().Add(time.Second))
+		if _, err := lk.log.Commit(lk.ctx, &tf.Entry{Kind: kind, Progress: p, Resnapshot: ops}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same(tf.KindRequest, tf.ResnapshotOp{Op: tf.ResnapshotRequest, DB: "d", Name: "t1", Reason: "test"})
+	// A chunk at the lake's sequence: its rows, in a file under resnapshot/.
+	chunk := func(ids []int64, after string, last bool) string {
+		t.Helper()
+		seq := lk.latest().Progress.MaxSeq
+		var rows []tf.Row
+		for _, id := range ids {
+			rows = append(rows, tf.Row{Seq: seq, TS: lk.ts.UnixMicro(), Op: tf.OpSnapshot, Values: []any{id, "r"}})
+		}
+		f, err := tf.WriteFile(lk.ctx, lk.store, func(minSeq int64) string { return tf.NewChunkKey("d", "t1", minSeq, after) },
+			1, lk.schema, tf.FileData, tf.FileWriterOptions{}, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &tf.ResnapshotChunk{Seq: seq, Rows: int64(len(rows)), Files: []tf.AddFile{f}, Last: last}
+		if !last {
+			c.After = []string{after}
+		}
+		same(tf.KindIngest, tf.ResnapshotOp{Op: tf.ResnapshotChunkRead, DB: "d", Name: "t1", Chunk: c})
+		return f.Path
+	}
+	first := chunk([]int64{1, 2}, "2", false)
+	for range 6 {
+		lk.change(2, "insert")
+	}
+	// A day later, with retention starting after the chunk: the
+	// re-snapshot is in progress, so its chunk stays.
+	now := lk.ts.Add(24 * time.Hour)
+	res := lk.vacuum(now, VacuumOptions{Retain: 24*time.Hour + time.Minute})
+	if !res.RetentionMoved || !lk.exists(first) {
+		t.Fatalf("the chunk file of a re-snapshot in progress was deleted (or retention did not move): %+v", res)
+	}
+	second := chunk([]int64{3, 4}, "4", true)
+	same(tf.KindResnapshot, tf.ResnapshotOp{Op: tf.ResnapshotDone, DB: "d", Name: "t1", Reason: "test"})
+	for range 3 {
+		lk.change(2, "insert")
+	}
+	// Ended within the grace period: kept (a reader that read the state
+	// before may still be at it); past it: deleted, whatever the retention
+	// (no reader of any point reads chunk files; a rewind to a point inside
+	// the re-snapshot starts it over, ingest.keptResnapshots).
+	// (The commits since the last vacuum are stamped just after it: the
+	// log's commit times never go back.)
+	ended := now
+	now = ended.Add(30 * time.Minute)
+	lk.vacuum(now, VacuumOptions{Retain: 1000 * time.Hour})
+	if !lk.exists(first) || !lk.exists(second) {
+		t.Fatal("the chunk files of a re-snapshot that ended inside the grace period were deleted")
+	}
+	now = ended.Add(2 * time.Hour)
+	res = lk.vacuum(now, VacuumOptions{Retain: 1000 * time.Hour})
+	if lk.exists(first) || lk.exists(second) || res.ObjectsDeleted != 2 {
+		t.Fatalf("the chunk files of a re-snapshot that ended before the grace period were not deleted: %+v", res)
+	}
+	st := lk.latest()
+	for _, tb := range st.Tables {
+		for path := range tb.Files {
+			if !lk.exists(path) {
+				t.Fatalf("live file %s was deleted", path)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -103,8 +104,12 @@ func Rewind(ctx context.Context, log *tableformat.Log, start StartPoint) (tablef
 	if err := filesPresent(ctx, log.Store(), target); err != nil {
 		return tableformat.Position{}, fmt.Errorf("rewind to version %d: %w", target.Version, err)
 	}
+	resnaps, err := keptResnapshots(ctx, log.Store(), target.Resnapshots)
+	if err != nil {
+		return tableformat.Position{}, fmt.Errorf("rewind to version %d: %w", target.Version, err)
+	}
 	if _, err := log.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindRewind,
-		Rewind: &tableformat.RewindInfo{ToVersion: target.Version, Tables: target.Images(), Resnapshots: target.Resnapshots,
+		Rewind: &tableformat.RewindInfo{ToVersion: target.Version, Tables: target.Images(), Resnapshots: resnaps,
 			Gaps: target.Gaps},
 		Progress: target.Progress,
 		Info:     map[string]string{"requested": start.String()}}); err != nil {
@@ -176,6 +181,32 @@ func previousInLineage(st *tableformat.State, v int64) (int64, error) {
 // filesPresent checks that the store still holds every file st names: a
 // rewind to a version whose files vacuum has deleted (once compaction
 // replaced them) would name missing files.
+// keptResnapshots returns the re-snapshots in progress at the rewind's
+// target as the rewind restores them: each with its chunks while their
+// files are in storage, else from its start (no chunks). Chunk files are
+// no reader's: vacuum deletes them once their re-snapshot has ended, and
+// the re-read costs time, never rows.
+func keptResnapshots(ctx context.Context, store tableformat.Store, jobs []tableformat.ResnapshotJob) ([]tableformat.ResnapshotJob, error) {
+	out := slices.Clone(jobs)
+	for i := range out {
+		var missing bool
+		for _, c := range out[i].Chunks {
+			for _, f := range c.Files {
+				_, err := store.Stat(ctx, f.Path)
+				if tableformat.IsNotExist(err) {
+					missing = true
+				} else if err != nil {
+					return nil, fmt.Errorf("check %s: %w", f.Path, err)
+				}
+			}
+		}
+		if missing {
+			out[i].Chunks = nil
+		}
+	}
+	return out, nil
+}
+
 func filesPresent(ctx context.Context, store tableformat.Store, st *tableformat.State) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)

@@ -226,3 +226,32 @@ func TestRewindRefusesMissingFiles(t *testing.T) {
 		t.Fatalf("a refused rewind committed version %d", after.Version)
 	}
 }
+
+// TestRewindKeepsChunksWithFiles: a rewind restores a re-snapshot in
+// progress with its chunks while their files are in storage, and from its
+// start once vacuum has deleted one (the re-snapshot ended after the
+// target and its chunk files went).
+func TestRewindKeepsChunksWithFiles(t *testing.T) {
+	ctx := context.Background()
+	store := tableformat.NewMemStore()
+	if err := tableformat.PutBytes(ctx, store, "d/a/resnapshot/kept.parquet", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	chunk := func(path string) tableformat.ResnapshotChunk {
+		return tableformat.ResnapshotChunk{Seq: 3, Rows: 1, After: []string{"1"}, Files: []tableformat.AddFile{{Path: path, Rows: 1}}}
+	}
+	jobs := []tableformat.ResnapshotJob{
+		{DB: "d", Name: "a", Reason: "r", RequestedSeq: 2, Chunks: []tableformat.ResnapshotChunk{chunk("d/a/resnapshot/kept.parquet")}},
+		{DB: "d", Name: "b", Reason: "r", RequestedSeq: 2, Chunks: []tableformat.ResnapshotChunk{chunk("d/b/resnapshot/gone.parquet")}},
+	}
+	got, err := keptResnapshots(ctx, store, jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[0].Chunks) != 1 || got[1].Chunks != nil || got[1].RequestedSeq != 2 || got[1].Reason != "r" {
+		t.Fatalf("restored %+v", got)
+	}
+	if len(jobs[1].Chunks) != 1 {
+		t.Fatal("the target state's jobs were modified")
+	}
+}

@@ -64,6 +64,18 @@ func runResnapshot(ctx context.Context, env *cliEnv, args []string) error {
 	return waitResnapshots(ctx, env.stdout, lk.log, st.Version, tables)
 }
 
+// resnapshotProgress says where a re-snapshot in progress stands, from the
+// lake's state: whether every chunk is read, the rows and chunks committed.
+func resnapshotProgress(read bool, rows int64, chunks int) string {
+	switch {
+	case read:
+		return fmt.Sprintf("read (%d rows in %d chunks); comparing with the lake", rows, chunks)
+	case chunks > 0:
+		return fmt.Sprintf("reading: %d rows in %d chunks", rows, chunks)
+	}
+	return "waiting for the ingest daemon"
+}
+
 // waitResnapshots follows the re-snapshots of tables requested at version
 // from until each is committed or cancelled, printing their progress.
 func waitResnapshots(ctx context.Context, w io.Writer, l *tableformat.Log, from int64, tables []string) error {
@@ -104,13 +116,7 @@ func waitResnapshots(ctx context.Context, w io.Writer, l *tableformat.Log, from 
 			if !ok || ended[t] {
 				continue
 			}
-			line := "waiting for the ingest daemon"
-			switch {
-			case j.Read():
-				line = fmt.Sprintf("read (%d rows in %d chunks); comparing with the lake", j.Rows(), len(j.Chunks))
-			case len(j.Chunks) > 0:
-				line = fmt.Sprintf("reading: %d rows in %d chunks", j.Rows(), len(j.Chunks))
-			}
+			line := resnapshotProgress(j.Read(), j.Rows(), len(j.Chunks))
 			if last[t] != line {
 				fmt.Fprintf(w, "%s: %s\n", t, line)
 				last[t], lastChange, hinted = line, time.Now(), false

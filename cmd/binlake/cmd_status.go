@@ -40,6 +40,31 @@ type lakeStatus struct {
 	SourceTime string `json:"source_time,omitempty"`
 	// Retention is where retained history starts; absent before a vacuum.
 	Retention *retentionStatus `json:"retention,omitempty"`
+	// Resnapshots are the re-snapshots in progress, in the order the
+	// daemon performs them; Gaps the stretches of history the lake does
+	// not have (docs/guarantees.md).
+	Resnapshots []resnapshotStatus `json:"resnapshots"`
+	Gaps        []gapStatus        `json:"gaps"`
+}
+
+// resnapshotStatus is a re-snapshot in progress.
+type resnapshotStatus struct {
+	Table  string `json:"table"` // db.table
+	Reason string `json:"reason"`
+	Chunks int    `json:"chunks"`    // committed chunks
+	Rows   int64  `json:"rows"`      // rows in them
+	Read   bool   `json:"read"`      // every chunk is read: comparing
+	Since  int64  `json:"since_seq"` // requested_seq
+}
+
+// gapStatus is a gap in the lake's history.
+type gapStatus struct {
+	Reason   string   `json:"reason"`
+	AfterSeq int64    `json:"after_seq"`
+	UntilSeq int64    `json:"until_seq,omitempty"` // 0: open
+	From     string   `json:"from"`
+	To       string   `json:"to"`
+	Pending  []string `json:"pending,omitempty"`
 }
 
 type retentionStatus struct {
@@ -108,6 +133,15 @@ func makeLakeStatus(url string, st *tableformat.State) lakeStatus {
 	}
 	if r := st.Retention; r != nil {
 		l.Retention = &retentionStatus{FromTime: r.FromTime.UTC().Format(timeLayout), FromSeq: r.FromSeq}
+	}
+	l.Resnapshots, l.Gaps = []resnapshotStatus{}, []gapStatus{}
+	for _, j := range st.Resnapshots {
+		l.Resnapshots = append(l.Resnapshots, resnapshotStatus{Table: j.DB + "." + j.Name, Reason: j.Reason, Chunks: len(j.Chunks),
+			Rows: j.Rows(), Read: j.Read(), Since: j.RequestedSeq})
+	}
+	for _, g := range st.Gaps {
+		l.Gaps = append(l.Gaps, gapStatus{Reason: g.Reason, AfterSeq: g.AfterSeq, UntilSeq: g.UntilSeq,
+			From: positionText(g.From.FilePos(), g.From.GTIDSet), To: positionText(g.To.FilePos(), g.To.GTIDSet), Pending: g.Pending})
 	}
 	return l
 }
@@ -190,6 +224,16 @@ func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
 		fmt.Fprintf(tw, "retention\thistory from %s (seq %d); older points were vacuumed\n", l.Retention.FromTime, l.Retention.FromSeq)
 	} else {
 		fmt.Fprintf(tw, "retention\tall history (never vacuumed)\n")
+	}
+	for _, j := range l.Resnapshots {
+		fmt.Fprintf(tw, "re-snapshot\t%s: %s (%s)\n", j.Table, resnapshotProgress(j.Read, j.Rows, j.Chunks), j.Reason)
+	}
+	for _, g := range l.Gaps {
+		end := fmt.Sprintf("until seq %d", g.UntilSeq)
+		if g.UntilSeq == 0 {
+			end = "open until " + strings.Join(g.Pending, ", ") + " are re-read"
+		}
+		fmt.Fprintf(tw, "gap\tafter seq %d (%s → %s), %s: %s\n", g.AfterSeq, g.From, g.To, end, g.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -338,3 +338,50 @@ func TestStatusRealOpsServer(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusResnapshotsAndGaps: status shows the re-snapshots in progress
+// and the gaps of the lake's history, in both formats.
+func TestStatusResnapshotsAndGaps(t *testing.T) {
+	ctx := context.Background()
+	cfg := statusLake(t, "")
+	lk, err := openLake(ctx, &cliEnv{getenv: func(string) (string, bool) { return "", false }}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.store.Close()
+	st, err := lk.log.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := st.Progress
+	p.PrevSeq = p.MaxSeq
+	p.Position = tableformat.Position{File: "mysql-bin.000009", Pos: 4, GTIDSet: "0-1-90"}
+	if _, err := lk.log.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindIngest, Progress: p,
+		Gap: &tableformat.GapOpen{Reason: "binlog purged", Tables: []string{"shop.purchases"}},
+		Resnapshot: []tableformat.ResnapshotOp{{Op: tableformat.ResnapshotRequest, DB: "shop", Name: "purchases", Reason: "binlog purged"}}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, nil, "status", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"re-snapshot  shop.purchases: waiting for the ingest daemon (binlog purged)",
+		"gap          after seq 4 (mysql-bin.000001:900, GTID 0-1-4 → mysql-bin.000009:4, GTID 0-1-90), open until shop.purchases are re-read: binlog purged",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, nil, "status", "-c", cfg, "--format", "json")
+	var rep statusReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("json: exit %d:\n%s", code, out)
+	}
+	if r := rep.Lake.Resnapshots; len(r) != 1 || r[0].Table != "shop.purchases" || r[0].Read || r[0].Chunks != 0 || r[0].Since != 4 {
+		t.Errorf("resnapshots: %+v", r)
+	}
+	if g := rep.Lake.Gaps; len(g) != 1 || g[0].AfterSeq != 4 || g[0].UntilSeq != 0 || len(g[0].Pending) != 1 {
+		t.Errorf("gaps: %+v", g)
+	}
+}
