@@ -357,7 +357,7 @@ func TestStatusResnapshotsAndGaps(t *testing.T) {
 	p.PrevSeq = p.MaxSeq
 	p.Position = tableformat.Position{File: "mysql-bin.000009", Pos: 4, GTIDSet: "0-1-90"}
 	if _, err := lk.log.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindIngest, Progress: p,
-		Gap: &tableformat.GapOpen{Reason: "binlog purged", Tables: []string{"shop.purchases"}},
+		Gap:        &tableformat.GapOpen{Reason: "binlog purged", Tables: []string{"shop.purchases"}},
 		Resnapshot: []tableformat.ResnapshotOp{{Op: tableformat.ResnapshotRequest, DB: "shop", Name: "purchases", Reason: "binlog purged"}}}); err != nil {
 		t.Fatal(err)
 	}
