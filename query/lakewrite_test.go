@@ -40,8 +40,16 @@ func goldenLake(t *testing.T) (*tableformat.Log, tableformat.Store) {
 // every type in its Parquet form (tableformat/FORMAT.md §12) — holding
 // exactly the rows the reference reader gives.
 func TestWrittenFilesAreLakeFiles(t *testing.T) {
-	ctx := context.Background()
 	log, store := goldenLake(t)
+	checkWrittenFiles(t, log, store)
+}
+
+// checkWrittenFiles checks that the snapshot and merged files DuckDB
+// writes of table 1 of log are lake files holding the reference reader's
+// rows.
+func checkWrittenFiles(t *testing.T, log *tableformat.Log, store tableformat.Store) {
+	t.Helper()
+	ctx := context.Background()
 	e := newTestEngine(t, log, "", Options{})
 	defer e.Close()
 	p, err := e.Resolve(ctx, At{})

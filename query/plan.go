@@ -393,6 +393,12 @@ func storedLiteral(t tableformat.Type, v any) string {
 	var text string
 	switch x := v.(type) {
 	case []byte:
+		if t.Kind == tableformat.KindUUID {
+			text, err := tableformat.FormatUUID(x)
+			if err == nil {
+				return "CAST(" + quoteString(text) + " AS UUID)"
+			}
+		}
 		return fmt.Sprintf("CAST(from_hex('%x') AS BLOB)", x)
 	case int32: // date: days since 1970-01-01
 		return fmt.Sprintf("CAST(DATE '1970-01-01' + INTERVAL %d DAY AS DATE)", x)
@@ -513,8 +519,10 @@ func duckType(t tableformat.Type) string {
 		return "BLOB"
 	case tableformat.KindBit:
 		return "UBIGINT"
+	case tableformat.KindUUID:
+		return "UUID"
 	}
-	return "VARCHAR" // char, varchar, text, enum, set
+	return "VARCHAR" // char, varchar, text, enum, set, inet4, inet6
 }
 
 // castColumn is SQL converting the stored column to its view type: TIME's

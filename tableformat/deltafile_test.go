@@ -49,6 +49,19 @@ func allTypesSchema() *Schema {
 	return s
 }
 
+// everyTypeSchema is allTypesSchema (the schema of the pinned file) with a
+// column of each kind added since: uuid, inet4, inet6.
+func everyTypeSchema() *Schema {
+	s := allTypesSchema()
+	for _, c := range []struct {
+		name string
+		kind TypeKind
+	}{{"uu", KindUUID}, {"ip4", KindInet4}, {"ip6", KindInet6}} {
+		s.Columns = append(s.Columns, Column{ID: len(s.Columns) + 1, Name: c.name, Type: Type{Kind: c.kind}, Nullable: true})
+	}
+	return s
+}
+
 // rowOf builds a row of s from values by column name; missing columns are NULL.
 func rowOf(t testing.TB, s *Schema, seq int64, op Op, vals map[string]any) Row {
 	t.Helper()
@@ -221,8 +234,10 @@ func golden(t *testing.T, name string, current []byte) []byte {
 
 // TestFileParquetLayout pins the physical format FORMAT.md describes.
 func TestFileParquetLayout(t *testing.T) {
-	s := allTypesSchema()
-	data, _ := writeFile(t, s, FileData, FileWriterOptions{}, extremeRows(t, s)...)
+	s := everyTypeSchema()
+	rows := append(extremeRows(t, s), rowOf(t, s, 6, OpInsert, map[string]any{
+		"uu": make([]byte, 16), "ip4": "1.2.3.4", "ip6": "::ffff:1.2.3.4"}))
+	data, _ := writeFile(t, s, FileData, FileWriterOptions{}, rows...)
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +288,30 @@ func TestFileReadsFormatV1(t *testing.T) {
 		t.Fatalf("kind %s schema %+v", fc.Kind, fc.Schema)
 	}
 	checkRows(t, fc.Columns, fc.Rows, rows)
+}
+
+// TestFileRoundTripUUIDInet: UUID values keep their 16 bytes (the nil and
+// the max UUID too), addresses their canonical text, in every file kind.
+func TestFileRoundTripUUIDInet(t *testing.T) {
+	s := everyTypeSchema()
+	ff := bytes.Repeat([]byte{0xff}, 16)
+	rows := []Row{
+		rowOf(t, s, 1, OpInsert, map[string]any{"bi": int64(1), "uu": make([]byte, 16), "ip4": "0.0.0.0", "ip6": "::"}),
+		rowOf(t, s, 2, OpUpdateAfter, map[string]any{"bi": int64(2), "uu": ff, "ip4": "255.255.255.255",
+			"ip6": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}),
+		rowOf(t, s, 3, OpSnapshot, map[string]any{"bi": int64(3), "uu": []byte{0x6c, 0xcd, 0x78, 0x0c, 0xba, 0xba, 0x10, 0x26, 0x95, 0x64, 0x5b, 0x8c, 0x65, 0x60, 0x24, 0xdb},
+			"ip4": "10.0.0.1", "ip6": "::ffff:1.2.3.4"}),
+		rowOf(t, s, 4, OpInsert, map[string]any{"bi": int64(4), "ip6": "2001:db8::1:1:1:1:1"}),
+		rowOf(t, s, 5, OpInsert, nil),
+	}
+	for _, kind := range []FileKind{FileData, FileSnapshot} {
+		data, _ := writeFile(t, s, kind, FileWriterOptions{}, rows...)
+		fc, err := ReadFile(data)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		checkRows(t, fc.Columns, fc.Rows, rows)
+	}
 }
 
 func TestFileDecimalByteWidth(t *testing.T) {
@@ -443,6 +482,12 @@ func TestFileValueValidation(t *testing.T) {
 		{Type{Kind: KindJSON}, `{"a":`, "invalid JSON text"},
 		{Type{Kind: KindJSON}, "\"\xff\"", "invalid UTF-8"},
 		{Type{Kind: KindGeometry}, nil, ""}, // NULL is always allowed
+		{Type{Kind: KindUUID}, make([]byte, 15), "uuid value has 15 bytes, want 16"},
+		{Type{Kind: KindUUID}, "6ccd780c-baba-1026-9564-5b8c656024db", "Go type string, want []byte"},
+		{Type{Kind: KindInet4}, "1.2.3.04", "not an IPv4 address"},
+		{Type{Kind: KindInet4}, []byte{1, 2, 3, 4}, "Go type []uint8, want string"},
+		{Type{Kind: KindInet6}, "::FFFF:1.2.3.4", `not canonical: "::ffff:1.2.3.4"`},
+		{Type{Kind: KindInet6}, "1.2.3.4", "not an IPv6 address"},
 	}
 	for _, c := range cases {
 		s := &Schema{Version: 1, Columns: []Column{
@@ -822,6 +867,12 @@ func TestFileReadableAs(t *testing.T) {
 		{Type{Kind: KindBit, Length: 8}, Type{Kind: KindBit, Length: 64}, true},
 		{Type{Kind: KindBit, Length: 8}, Type{Kind: KindBit, Length: 4}, false},
 		{Type{Kind: KindYear}, Type{Kind: KindSmallInt}, false},
+		{Type{Kind: KindUUID}, Type{Kind: KindUUID}, true},
+		{Type{Kind: KindBinary, Length: 16}, Type{Kind: KindUUID}, false},
+		{Type{Kind: KindUUID}, Type{Kind: KindBinary, Length: 16}, false},
+		{Type{Kind: KindInet4}, Type{Kind: KindInet6}, false},
+		{Type{Kind: KindInet6}, Type{Kind: KindVarchar}, false},
+		{Type{Kind: KindVarchar}, Type{Kind: KindInet6}, false},
 	}
 	for _, c := range cases {
 		if why := readableAs(c.src, c.dst); (why == "") != c.ok {

@@ -46,6 +46,9 @@ const (
 	encSet                                 // BYTE_ARRAY STRING holding the comma list; Go string
 	encJSON                                // BYTE_ARRAY JSON; Go string
 	encBytes                               // binary, varbinary, blob, geometry: BYTE_ARRAY; Go []byte
+	encUUID                                // FIXED_LEN_BYTE_ARRAY(16) UUID; Go []byte of 16
+	encInet4                               // BYTE_ARRAY STRING holding the canonical text; Go string
+	encInet6                               // BYTE_ARRAY STRING holding the canonical text; Go string
 )
 
 // Value ranges the column types admit.
@@ -276,6 +279,12 @@ func newColumnCodec(c Column) (*columnCodec, error) {
 	case KindBit:
 		cc.enc, leaf = encUint64, parquet.Uint(64)
 		cc.umax = math.MaxUint64 >> (64 - t.Length)
+	case KindUUID:
+		cc.enc, leaf = encUUID, parquet.UUID()
+	case KindInet4:
+		cc.enc, leaf = encInet4, parquet.String()
+	case KindInet6:
+		cc.enc, leaf = encInet6, parquet.String()
 	default:
 		return nil, fmt.Errorf("column %q: no Parquet mapping for type %q", c.Name, t.Kind)
 	}
@@ -369,7 +378,7 @@ func (cc *columnCodec) encode(v any, scratch *[]byte) (parquet.Value, error) {
 			return parquet.Value{}, fmt.Errorf("%dµs has more fractional digits than fsp %d", x, cc.col.Type.FSP)
 		}
 		return parquet.Int64Value(x), nil
-	case encString, encJSON, encEnum, encSet:
+	case encString, encJSON, encEnum, encSet, encInet4, encInet6:
 		s, ok := v.(string)
 		if !ok {
 			return parquet.Value{}, wrongGoType(v, "string")
@@ -387,11 +396,21 @@ func (cc *columnCodec) encode(v any, scratch *[]byte) (parquet.Value, error) {
 			return parquet.Value{}, fmt.Errorf("binary(%d) value has %d bytes, want exactly %d (padded with zero bytes)", cc.binaryLen, len(b), cc.binaryLen)
 		}
 		return parquet.ByteArrayValue(b), nil
+	case encUUID:
+		b, ok := v.([]byte)
+		if !ok {
+			return parquet.Value{}, wrongGoType(v, "[]byte (16 bytes)")
+		}
+		if len(b) != 16 {
+			return parquet.Value{}, fmt.Errorf("uuid value has %d bytes, want 16", len(b))
+		}
+		return parquet.FixedLenByteArrayValue(b), nil
 	}
 	return parquet.Value{}, fmt.Errorf("unknown encoding %d", cc.enc)
 }
 
-// checkText checks a value of a text column: valid UTF-8, a known label, valid JSON.
+// checkText checks a value of a text column: valid UTF-8, a known label,
+// valid JSON, a canonical address.
 func (cc *columnCodec) checkText(s string) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(s))
@@ -422,6 +441,8 @@ func (cc *columnCodec) checkText(s string) error {
 		if !json.Valid(unsafe.Slice(unsafe.StringData(s), len(s))) {
 			return fmt.Errorf("invalid JSON text %s", abbreviate(s))
 		}
+	case encInet4, encInet6:
+		return checkInet(s, cc.enc == encInet6)
 	}
 	return nil
 }
@@ -461,9 +482,9 @@ func (cc *columnCodec) decode(v parquet.Value) (any, error) {
 		out = v.Int32()
 	case encYear:
 		out = int64(v.Int32())
-	case encDecimalText, encString, encEnum, encSet, encJSON:
+	case encDecimalText, encString, encEnum, encSet, encJSON, encInet4, encInet6:
 		out = string(v.ByteArray())
-	case encBytes:
+	case encBytes, encUUID:
 		out = append([]byte{}, v.ByteArray()...)
 	default:
 		return nil, fmt.Errorf("unknown encoding %d", cc.enc)
@@ -485,6 +506,8 @@ func (cc *columnCodec) size(v any) int {
 		return 8
 	case encDecimalFixed:
 		return cc.width
+	case encUUID:
+		return 16
 	}
 	switch x := v.(type) {
 	case string:

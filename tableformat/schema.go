@@ -37,6 +37,9 @@ const (
 	KindSet       TypeKind = "set"
 	KindJSON      TypeKind = "json"
 	KindGeometry  TypeKind = "geometry"
+	KindUUID      TypeKind = "uuid"  // MariaDB's UUID
+	KindInet4     TypeKind = "inet4" // MariaDB's INET4
+	KindInet6     TypeKind = "inet6" // MariaDB's INET6
 )
 
 var allKinds = []TypeKind{
@@ -44,6 +47,7 @@ var allKinds = []TypeKind{
 	KindFloat, KindDouble, KindDate, KindYear, KindDatetime, KindTimestamp,
 	KindTime, KindChar, KindVarchar, KindText, KindBinary, KindVarbinary,
 	KindBlob, KindBit, KindEnum, KindSet, KindJSON, KindGeometry,
+	KindUUID, KindInet4, KindInet6,
 }
 
 // MaxDecimalPrecision is the largest DECIMAL precision stored as a Parquet
@@ -67,6 +71,8 @@ const MaxDecimalPrecision = 38
 //	binary, varbinary, blob, geometry
 //	                  []byte (BINARY(n) padded to n bytes; GEOMETRY as SRID + WKB)
 //	bit               uint64
+//	uuid              []byte: exactly 16 bytes, in the order of the text's hex digits
+//	inet4, inet6      string: the address's canonical text (FormatInet4, FormatInet6)
 type Type struct {
 	Kind      TypeKind `json:"kind"`
 	Unsigned  bool     `json:"unsigned,omitempty"`

@@ -21,6 +21,8 @@ import (
 //	timestamp                   the same in UTC, with a trailing Z
 //	time                        [-]H:MM:SS, then .ffffff when the fsp is above 0 (hours up to 838)
 //	char…text, enum, set, json  the text itself
+//	inet4, inet6                the text itself (canonical, FormatInet4/FormatInet6)
+//	uuid                        8-4-4-4-12 lower-case hex digits (FormatUUID)
 //	binary…blob, geometry       standard base64 of the bytes
 //
 // Readers accept 0 to 6 fraction digits; writers write exactly 6.
@@ -58,6 +60,9 @@ func FormatValue(t Type, v any) (string, error) {
 	case string:
 		return x, nil
 	case []byte:
+		if t.Kind == KindUUID {
+			return FormatUUID(x)
+		}
 		return base64.StdEncoding.EncodeToString(x), nil
 	}
 	return "", wrongGoType(v, "a value of the Type contract")
@@ -114,8 +119,10 @@ func parseDefaultText(t Type, s string) (any, error) {
 		return parseTimeMicros(s)
 	case KindBinary, KindVarbinary, KindBlob, KindGeometry:
 		return base64.StdEncoding.DecodeString(s)
+	case KindUUID:
+		return ParseUUID(s)
 	}
-	return s, nil // char…text, enum, set, json
+	return s, nil // char…text, enum, set, json, inet4, inet6
 }
 
 // formatTimeMicros renders a TIME value as [-]H:MM:SS[.ffffff].

@@ -35,6 +35,10 @@ func TestInitialDefaultRoundTrip(t *testing.T) {
 		{Type{Kind: KindJSON}, `{"a":1}`, `{"a":1}`},
 		{Type{Kind: KindBinary, Length: 3}, []byte{0, 0, 0}, "AAAA"},
 		{Type{Kind: KindBlob}, []byte{}, ""},
+		{Type{Kind: KindUUID}, []byte{0x6c, 0xcd, 0x78, 0x0c, 0xba, 0xba, 0x10, 0x26, 0x95, 0x64, 0x5b, 0x8c, 0x65, 0x60, 0x24, 0xdb}, "6ccd780c-baba-1026-9564-5b8c656024db"},
+		{Type{Kind: KindUUID}, make([]byte, 16), "00000000-0000-0000-0000-000000000000"},
+		{Type{Kind: KindInet4}, "0.0.0.0", "0.0.0.0"},
+		{Type{Kind: KindInet6}, "::ffff:1.2.3.4", "::ffff:1.2.3.4"},
 	}
 	for _, c := range cases {
 		got, err := FormatValue(c.typ, c.v)
@@ -64,6 +68,10 @@ func TestInitialDefaultRefused(t *testing.T) {
 		{Type{Kind: KindJSON}, "{"},
 		{Type{Kind: KindBinary, Length: 2}, "AAAA"}, // 3 bytes
 		{Type{Kind: KindYear}, "1900"},
+		{Type{Kind: KindUUID}, "6CCD780C-BABA-1026-9564-5B8C656024DB"}, // one text per value: lower case
+		{Type{Kind: KindUUID}, "bM14DCA"},
+		{Type{Kind: KindInet4}, "010.0.0.1"},
+		{Type{Kind: KindInet6}, "0::1"},
 	}
 	for _, c := range cases {
 		if v, err := ParseValue(c.typ, c.text); err == nil {

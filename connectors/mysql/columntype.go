@@ -20,7 +20,8 @@ import (
 // look like a schema change. Where information_schema knows more than the
 // TableMap (display widths, ZEROFILL, POINT vs GEOMETRY, TINYINT(1) as
 // BOOLEAN, MariaDB's JSON being LONGTEXT with a json_valid check) the extra
-// knowledge is dropped on purpose.
+// knowledge is dropped on purpose. MariaDB's UUID, INET4 and INET6 are the
+// exception: the binlog path learns them too (binarytypes.go).
 
 // errTableGone: the table was dropped (or renamed) while it was being read.
 var errTableGone = errors.New("the table is gone (dropped or renamed meanwhile)")
@@ -239,6 +240,10 @@ func typeFromColumnType(colType string, collation uint64) (tableformat.Type, uin
 		// MariaDB logs spatial columns as character columns of the binary
 		// collation.
 		return tableformat.Type{Kind: tableformat.KindGeometry, SQL: "geometry"}, binaryCollation, nil
+	case "uuid", "inet4", "inet6":
+		// MariaDB logs them as BINARY(16) and BINARY(4) columns
+		// (binarytypes.go).
+		return fixedBinaryType(tableformat.TypeKind(base)), binaryCollation, nil
 	default:
 		return t, 0, fmt.Errorf("unsupported column type %q", colType)
 	}

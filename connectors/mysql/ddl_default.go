@@ -275,6 +275,8 @@ func implicitDefault(c *colDef, col ingest.SourceColumn, env DDLEnv) (any, error
 		return make([]byte, t.Length), nil
 	case tableformat.KindVarbinary, tableformat.KindBlob:
 		return []byte{}, nil
+	case tableformat.KindUUID, tableformat.KindInet4, tableformat.KindInet6:
+		return fixedBinary(t, nil) // all zero bytes: the nil UUID, 0.0.0.0, ::
 	}
 	// JSON ('' fails its CHECK), GEOMETRY: the server refuses or decides.
 	return nil, errFillUnknown
@@ -429,8 +431,39 @@ func literalValue(c *colDef, col ingest.SourceColumn, lit literal) (any, error) 
 			return nil, errFillUnknown
 		}
 		return slices.Clone(b), nil
+	case tableformat.KindUUID, tableformat.KindInet4, tableformat.KindInet6:
+		return fixedBinaryValue(t, lit)
 	}
 	return nil, errFillUnknown
+}
+
+// fixedBinaryValue converts a literal to a UUID, INET4 or INET6 value: the
+// type's bytes as a binary literal (X'…', 0x…) of their exact length, or a
+// string in a form read the same by the server and here (a UUID's
+// 8-4-4-4-12 or 32 hex digits of any case, an address in the standard
+// forms); the server's other leniencies (leading zeros in an IPv4 part,
+// hyphens elsewhere in a UUID) are errFillUnknown.
+func fixedBinaryValue(t tableformat.Type, lit literal) (any, error) {
+	var b []byte
+	switch {
+	case lit.kind == litBytes && !lit.bits && len(lit.bytes) == fixedBinaryLengths[t.Kind]:
+		b = lit.bytes
+	case lit.kind == litString && t.Kind == tableformat.KindUUID:
+		text := strings.ToLower(lit.text)
+		if len(text) == 32 {
+			b, _ = hex.DecodeString(text)
+		} else {
+			b, _ = tableformat.ParseUUID(text)
+		}
+	case lit.kind == litString && t.Kind == tableformat.KindInet4:
+		b, _ = tableformat.ParseInet4(lit.text)
+	case lit.kind == litString:
+		b, _ = tableformat.ParseInet6(lit.text)
+	}
+	if b == nil {
+		return nil, errFillUnknown
+	}
+	return fixedBinary(t, b)
 }
 
 // integerValue converts an integer literal, a string of digits or a

@@ -122,6 +122,12 @@ func decodeBinlog(t tableformat.Type, v any) (any, error) {
 		if x, ok := v.(int64); ok {
 			return SetLabels(t.Elems, uint64(x))
 		}
+	case tableformat.KindUUID, tableformat.KindInet4, tableformat.KindInet6:
+		b, ok := bytesOf(v)
+		if !ok {
+			break
+		}
+		return fixedBinary(t, b)
 	default:
 		return nil, fmt.Errorf("unknown column kind %q", t.Kind)
 	}
@@ -234,6 +240,8 @@ func decodeSnapshot(t tableformat.Type, raw []byte) (any, error) {
 		var buf [8]byte
 		copy(buf[8-len(raw):], raw)
 		return checkBit(t, binary.BigEndian.Uint64(buf[:]))
+	case tableformat.KindUUID, tableformat.KindInet4, tableformat.KindInet6:
+		return fixedBinary(t, raw) // SnapshotSelectExpr reads the bytes
 	}
 	return nil, fmt.Errorf("unknown column kind %q", t.Kind)
 }
@@ -275,6 +283,26 @@ func padBinary(t tableformat.Type, b []byte) ([]byte, error) {
 	out := make([]byte, n)
 	copy(out, b)
 	return out, nil
+}
+
+// fixedBinary decodes the bytes of a UUID, INET4 or INET6 value as the
+// binlog logs them (trailing zero bytes dropped, as for BINARY) and as
+// SnapshotSelectExpr reads them: a UUID as its 16 bytes, an address as its
+// canonical text (the text MariaDB prints).
+func fixedBinary(t tableformat.Type, b []byte) (any, error) {
+	n := fixedBinaryLengths[t.Kind]
+	if len(b) > n {
+		return nil, fmt.Errorf("%d bytes for a %s value of %d", len(b), t.Kind, n)
+	}
+	full := make([]byte, n)
+	copy(full, b)
+	switch t.Kind {
+	case tableformat.KindUUID:
+		return full, nil
+	case tableformat.KindInet4:
+		return tableformat.FormatInet4(full)
+	}
+	return tableformat.FormatInet6(full)
 }
 
 func checkBit(t tableformat.Type, x uint64) (uint64, error) {

@@ -305,8 +305,10 @@ func rangeable(t tableformat.Type) bool {
 // decoded from the same column) that compares with the column the way the
 // column's own values do: numbers as numbers, ENUM and SET by their index
 // (the order of their index), text as a UTF-8 string (converted to the
-// column's charset and compared in its collation), bytes in hex, temporal
-// values in the server's text form (TIMESTAMP in UTC, the session's zone).
+// column's charset and compared in its collation; an INET4 or INET6
+// address's text is read as the address), bytes in hex, a UUID in its text
+// form, temporal values in the server's text form (TIMESTAMP in UTC, the
+// session's zone).
 func keyLiteral(t tableformat.Type, v any) (string, error) {
 	switch x := v.(type) {
 	case int64:
@@ -322,6 +324,10 @@ func keyLiteral(t tableformat.Type, v any) (string, error) {
 	case int32:
 		return "'" + time.Unix(int64(x)*86400, 0).UTC().Format("2006-01-02") + "'", nil
 	case []byte:
+		if t.Kind == tableformat.KindUUID {
+			text, err := tableformat.FormatUUID(x)
+			return "'" + text + "'", err
+		}
 		if len(x) == 0 {
 			return "''", nil
 		}

@@ -467,6 +467,9 @@ func TestTypeFromColumnType(t *testing.T) {
 		{"binary(4)", 0, tableformat.Type{Kind: tableformat.KindBinary, Length: 4, SQL: "binary(4)"}},
 		{"mediumblob", 0, tableformat.Type{Kind: tableformat.KindBlob, SQL: "mediumblob"}},
 		{"multipolygon", 0, tableformat.Type{Kind: tableformat.KindGeometry, SQL: "geometry"}},
+		{"uuid", 0, tableformat.Type{Kind: tableformat.KindUUID, SQL: "uuid"}},
+		{"inet4", 0, tableformat.Type{Kind: tableformat.KindInet4, SQL: "inet4"}},
+		{"INET6", 0, tableformat.Type{Kind: tableformat.KindInet6, SQL: "inet6"}},
 		{`enum('a,b','it''s','\\x',')')`, utf8mb4, tableformat.Type{Kind: tableformat.KindEnum, Charset: "utf8mb4",
 			Elems: []string{"a,b", "it's", `\x`, ")"}, SQL: `enum('a,b','it''s','\x',')')`}},
 		{"set('A','b')", utf8mb4, tableformat.Type{Kind: tableformat.KindSet, Charset: "utf8mb4", Elems: []string{"A", "b"}, SQL: "set('A','b')"}},
@@ -481,7 +484,7 @@ func TestTypeFromColumnType(t *testing.T) {
 			t.Errorf("%q: %+v, want %+v", tc.colType, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"uuid", "inet6", "enum('a'", "decimal(x,2)", "enum(a)"} {
+	for _, bad := range []string{"vector(3)", "enum('a'", "decimal(x,2)", "enum(a)"} {
 		if _, _, err := typeFromColumnType(bad, utf8mb4); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

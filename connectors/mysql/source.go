@@ -134,12 +134,17 @@ type BinlogSource struct {
 	zeroDates atomic.Int64
 
 	// lookup: the connection DDL parsing reads the server's defaults
-	// through (opened when first needed, closed by Close).
+	// through, and TableMap events the types of binary columns
+	// (lookupQuery).
 	lookup *client.Conn
 	// tableColl holds the default collations tables got from the DDL this
 	// source read (CREATE TABLE, ALTER … DEFAULT CHARSET), following
 	// renames: they win over the live lookup.
 	tableColl map[[2]string]uint64
+	// colKinds holds the column kinds of tables, from the DDL this source
+	// read or looked up, for the columns a TableMap event logs as
+	// BINARY(16) or BINARY(4) (binarytypes.go).
+	colKinds map[[2]string]*learntKinds
 }
 
 type cachedTable struct {
@@ -157,7 +162,8 @@ func NewBinlogSource(ctx context.Context, cfg SourceConfig, start tableformat.Po
 	if cfg.Flavor != gomysql.MariaDBFlavor && cfg.Flavor != gomysql.MySQLFlavor {
 		return nil, fmt.Errorf("binlog source: flavor %q: want mariadb or mysql", cfg.Flavor)
 	}
-	s := &BinlogSource{cfg: cfg, tables: map[uint64]*cachedTable{}, tableColl: map[[2]string]uint64{}}
+	s := &BinlogSource{cfg: cfg, tables: map[uint64]*cachedTable{}, tableColl: map[[2]string]uint64{},
+		colKinds: map[[2]string]*learntKinds{}}
 	for t, cs := range cfg.TableCharsets {
 		if id, ok := charsetCollation(cs); ok {
 			s.tableColl[t] = id
@@ -591,6 +597,7 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 	env.Defaults = &serverDefaults{s: s}
 	for _, d := range ParseDDLWith(string(e.Schema), sql, env) {
 		s.followTableDefaults(d)
+		s.followColumnKinds(d)
 		// A create or alter the parser read completely carries the new
 		// structure (DDL.Table, DDL.Alter): the lake records it at the
 		// DDL's position; otherwise it shows at the table's next TableMap
@@ -714,11 +721,21 @@ const lookupTimeout = 10 * time.Second
 type serverDefaults struct{ s *BinlogSource }
 
 func (d *serverDefaults) query(q string, args ...any) (*gomysql.Result, error) {
-	s := d.s
+	r, err := d.s.lookupQuery(q, args...)
+	if err != nil {
+		d.s.cfg.Logger.Warn("ddl defaults lookup failed: the structure shows at the next row event", "err", err)
+	}
+	return r, err
+}
+
+// lookupQuery runs a query on the connection that looks up what DDL and
+// TableMap events leave to the server (opened when first needed, closed by
+// Close, and after an error).
+func (s *BinlogSource) lookupQuery(q string, args ...any) (*gomysql.Result, error) {
 	if s.lookup == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 		defer cancel()
-		conn, err := dial(ctx, s.cfg, "binlog source: ddl defaults")
+		conn, err := dial(ctx, s.cfg, "binlog source: lookup")
 		if err != nil {
 			return nil, err
 		}
@@ -731,7 +748,6 @@ func (d *serverDefaults) query(q string, args ...any) (*gomysql.Result, error) {
 	if err != nil {
 		s.lookup.Close()
 		s.lookup = nil
-		s.cfg.Logger.Warn("ddl defaults lookup failed: the structure shows at the next row event", "err", err)
 		return nil, err
 	}
 	return r, nil
@@ -760,20 +776,27 @@ func (d *serverDefaults) LearnTableCollation(db, table string, id uint64) {
 
 // followTableDefaults moves or forgets learnt table defaults as tables are
 // renamed and dropped.
-func (s *BinlogSource) followTableDefaults(d *ingest.DDL) {
+func (s *BinlogSource) followTableDefaults(d *ingest.DDL) { followNames(s.tableColl, d) }
+
+// followNames keeps what m holds per table in step with a DDL: an entry
+// moves with its table's rename (replacing any under the new name), and is
+// forgotten with its table's drop or its database's.
+func followNames[V any](m map[[2]string]V, d *ingest.DDL) {
 	key := [2]string{d.DB, d.Name}
 	switch d.Op {
 	case ingest.DDLRename:
-		if id, ok := s.tableColl[key]; ok {
-			delete(s.tableColl, key)
-			s.tableColl[[2]string{d.NewDB, d.NewName}] = id
+		v, ok := m[key]
+		delete(m, key)
+		delete(m, [2]string{d.NewDB, d.NewName})
+		if ok {
+			m[[2]string{d.NewDB, d.NewName}] = v
 		}
 	case ingest.DDLDrop:
-		delete(s.tableColl, key)
+		delete(m, key)
 	case ingest.DDLDropDatabase:
-		for k := range s.tableColl {
+		for k := range m {
 			if k[0] == d.DB {
-				delete(s.tableColl, k)
+				delete(m, k)
 			}
 		}
 	}
@@ -816,6 +839,9 @@ func (s *BinlogSource) table(e *replication.TableMapEvent) (*cachedTable, error)
 		cols, key, err := ColumnsFromTableMap(e)
 		if err != nil {
 			return nil, fmt.Errorf("binlog source: %w", err)
+		}
+		if err := s.binaryTypes(db, name, cols); err != nil {
+			return nil, err
 		}
 		t := &ingest.Table{DB: db, Name: name, Columns: make([]ingest.SourceColumn, len(cols))}
 		for i, col := range cols {

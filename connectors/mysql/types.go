@@ -38,7 +38,9 @@
 // length, or the difference between MariaDB's JSON (an alias of LONGTEXT
 // with a json_valid CHECK) and LONGTEXT: ColumnsFromTableMap reports such a
 // column as text; schema history from DDL or information_schema must mark
-// it KindJSON.
+// it KindJSON. Nor does it tell MariaDB's UUID, INET6 and INET4 from
+// BINARY(16) and BINARY(4): the source learns those types from DDL and
+// information_schema (binarytypes.go).
 package mysql
 
 import (
@@ -298,11 +300,19 @@ const SnapshotSessionSetup = "SET time_zone = '+00:00', character_set_results = 
 
 // SnapshotSelectExpr is the select-list expression that reads column c for
 // DecodeSnapshotValue: the quoted name, except FLOAT, whose text the server
-// rounds to 6 significant digits, which is read as CAST(c AS DOUBLE) (exact).
+// rounds to 6 significant digits, which is read as CAST(c AS DOUBLE)
+// (exact), and UUID, INET4 and INET6, read as their bytes
+// (CAST(c AS BINARY(n))) as the binlog logs them, so both paths format an
+// address with the same code.
 func SnapshotSelectExpr(c TableColumn) string {
 	q := QuoteIdent(c.Name)
-	if c.Type.Kind == tableformat.KindFloat {
+	switch c.Type.Kind {
+	case tableformat.KindFloat:
 		return "CAST(" + q + " AS DOUBLE)"
+	case tableformat.KindUUID, tableformat.KindInet6:
+		return "CAST(" + q + " AS BINARY(16))"
+	case tableformat.KindInet4:
+		return "CAST(" + q + " AS BINARY(4))"
 	}
 	return q
 }
