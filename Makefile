@@ -6,7 +6,7 @@ PKGS      := ./...
 # Packages whose tests run under the race detector too (no cgo-heavy DuckDB).
 RACE_PKGS := ./tableformat/... ./connectors/... ./internal/...
 
-.PHONY: build test test-unit test-race bench chaos lint deps clean demo demo-clean
+.PHONY: build test test-unit test-race bench chaos lint deps osc-tools clean demo demo-clean
 
 build: $(BIN)
 
@@ -20,7 +20,12 @@ deps:
 	bash scripts/ensure-minio.sh
 	bash scripts/ensure-mariadb.sh
 
-test: deps lint
+# osc-tools installs the online schema change tools e2e/osc_test.go runs
+# (gh-ost, pt-online-schema-change).
+osc-tools:
+	bash scripts/ensure-osc-tools.sh >/dev/null
+
+test: deps osc-tools lint
 	$(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
 	$(GO) test $(GOFLAGS) -count=1 -race -timeout 20m $(RACE_PKGS)
 

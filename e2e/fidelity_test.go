@@ -152,12 +152,17 @@ func (f *fidelity) version() int64 {
 // checkFeeds compares the change feed of each re-snapshot committed after
 // version v0 with the difference of its table's contents before and after
 // the step: rows gone are deletes, new rows inserts, changed rows an
-// update_before (the old row, NULL in a column it lacked) and an
-// update_after. A table that changed must have had its re-snapshot.
+// update_before (the old row as the lake read it under the new schema, see
+// feedColumns) and an update_after. A table that changed must have had its
+// re-snapshot.
 func (f *fidelity) checkFeeds(what string, v0 int64, before, after map[string]string) {
 	f.t.Helper()
 	l := tableformat.NewLog(f.store, tableformat.LogOptions{})
 	st, err := l.Latest(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	st0, err := l.StateAt(context.Background(), v0)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -174,7 +179,7 @@ func (f *fidelity) checkFeeds(what string, v0 int64, before, after map[string]st
 		for _, op := range e.Resnapshot {
 			name := op.DB + "." + op.Name
 			seen[name] = true
-			want := feedOf(before[name], after[name])
+			want := feedOf(before[name], after[name], feedColumns(st, op.DB, op.Name, st0.Progress.MaxSeq, e.Progress.PrevSeq))
 			out, errOut, code := q.query(fmt.Sprintf("SELECT _binlake_op, * EXCLUDE (_binlake_op, _binlake_seq, _binlake_ts) FROM %s.%s(%d, %d)",
 				dq(op.DB), dq(op.Name+"_changes"), e.Progress.PrevSeq, e.Progress.MaxSeq))
 			if code != 0 {
@@ -189,16 +194,41 @@ func (f *fidelity) checkFeeds(what string, v0 int64, before, after map[string]st
 		}
 	}
 	for name := range after {
-		if len(feedOf(before[name], after[name])) > 0 && !seen[name] {
+		db, table, _ := strings.Cut(name, ".")
+		if len(feedOf(before[name], after[name], feedColumns(st, db, table, st0.Progress.MaxSeq, st.Progress.MaxSeq))) > 0 && !seen[name] {
 			f.t.Errorf("after %q: %s changed without row events and was not re-snapshotted", what, name)
 		}
 	}
 }
 
+// feedColumns maps each column of db.name's schema at seq (the lake's
+// schema when the re-snapshot's changes apply) to the name the column had
+// at seq0, before the step: a column keeps its id through a rename and
+// through a type change whose new type reads the stored values; a column
+// added, or one whose values the new type cannot read (FORMAT.md §12: it
+// took a new id, its old rows read NULL), maps to "". Names are CSV header
+// fields. nil: the table is not in the lake at both points.
+func feedColumns(st *tableformat.State, db, name string, seq0, seq int64) map[string]string {
+	t, ok := st.TableByName(db, name, seq)
+	if !ok || !t.ExistsAt(seq0) {
+		return nil
+	}
+	old := t.SchemaAt(seq0)
+	m := map[string]string{}
+	for _, c := range t.SchemaAt(seq).Columns {
+		m[csvField(c.Name, false)] = ""
+		if o, ok := old.ColumnByID(c.ID); ok {
+			m[csvField(c.Name, false)] = csvField(o.Name, false)
+		}
+	}
+	return m
+}
+
 // feedOf is the change feed, as sorted "op,record" lines, that turns the
 // CSV before into after (records keyed by their first field, or a
-// multiset when keyless).
-func feedOf(before, after string) []string {
+// multiset when keyless). cols maps the new header's columns to the old
+// header's (see feedColumns); nil: by name.
+func feedOf(before, after string, cols map[string]string) []string {
 	if before == "" || after == "" {
 		return nil
 	}
@@ -210,7 +240,10 @@ func feedOf(before, after string) []string {
 		fs := csvFields(rec)
 		out := make([]string, len(hdrA))
 		for i, h := range hdrA {
-			if j := slices.Index(hdrB, h); j >= 0 {
+			if cols != nil {
+				h = cols[h]
+			}
+			if j := slices.Index(hdrB, h); j >= 0 && h != "" {
 				out[i] = fs[j]
 			}
 		}
@@ -257,6 +290,30 @@ func feedOf(before, after string) []string {
 	}
 	slices.Sort(feed)
 	return feed
+}
+
+// requested returns, in log order, the reasons of the re-snapshots the lake
+// was asked for of db.table (FORMAT.md §15: request operations).
+func (f *fidelity) requested(name string) []string {
+	f.t.Helper()
+	l := tableformat.NewLog(f.store, tableformat.LogOptions{})
+	st, err := l.Latest(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for v := int64(1); v <= st.Version; v++ {
+		e, err := l.Entry(context.Background(), v)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, op := range e.Resnapshot {
+			if op.Op == tableformat.ResnapshotRequest && op.DB+"."+op.Name == name {
+				out = append(out, op.Reason)
+			}
+		}
+	}
+	return out
 }
 
 // settle waits until the lake holds gtid and no re-snapshot is pending.
@@ -381,7 +438,7 @@ func sourceCSV(t *testing.T, addr, user, password, name string) string {
 			switch x := raw.(type) {
 			case nil:
 			case []byte:
-				b = x
+				b = append([]byte{}, x...) // go-mysql gives '' as a nil slice, NULL to the decoder
 			case string:
 				b = []byte(x)
 			default:

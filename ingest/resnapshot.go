@@ -98,6 +98,10 @@ const (
 	progressEvery = 10 * time.Second
 	// resnapshotRetry is the wait after a failed chunk or end.
 	resnapshotRetry = 5 * time.Second
+	// pinLagRetry is the wait after a read whose position lagged behind
+	// the stream's: the server's snapshot position catches up at its next
+	// commit.
+	pinLagRetry = 200 * time.Millisecond
 	// requestPoll is how often a pipeline that has not committed reads
 	// the log for requests other processes committed (binlake resnapshot).
 	requestPoll = 2 * time.Second
@@ -214,6 +218,7 @@ type jobRun struct {
 	inflight int
 	written  chan struct{}
 	retryAt  time.Time // no pin or end before
+	lastSeq  int64     // the sequence of the last chunk pinned
 	// comparing: a comparison runs; diff is its result, to be committed.
 	comparing bool
 	diff      ResnapshotDiff
@@ -522,6 +527,16 @@ func (r *resnapRunner) resolve(b *batch) {
 		}
 		seq, ts = r.prev.seq, r.prev.ts
 	}
+	// The read is the table's after its request and the chunks before it
+	// (FORMAT.md §15). A read whose position lags behind them — the
+	// server names the last transactional commit its snapshot holds, and
+	// may not count a DDL binlogged just before (the request's own) — is
+	// read again shortly: which side of that DDL it is on is unknown.
+	if min := r.minChunkSeq(j); seq < min {
+		r.giveUpPinFor(fmt.Errorf("the read's position %s is the lake's sequence %d, before the re-snapshot's request or last chunk (%d)",
+			at, seq, min), pinLagRetry)
+		return
+	}
 	tt, changes, err := b.tr.resolve(j.pinned.Table(), b.nextSeq)
 	if err != nil {
 		r.giveUpPin(err)
@@ -541,7 +556,7 @@ func (r *resnapRunner) resolve(b *batch) {
 	spec := chunkSpec{gen: j.gen, pinned: j.pinned, after: j.after, tableID: tt.id, schema: tt.schema, seq: seq, ts: ts,
 		db: tt.name.db, name: tt.name.name, prev: j.written, written: written}
 	j.table = j.pinned.Table()
-	j.pinned, j.reading, j.written = nil, true, written
+	j.pinned, j.reading, j.written, j.lastSeq = nil, true, written, seq
 	j.inflight++
 	r.wg.Add(1)
 	go func() {
@@ -550,12 +565,28 @@ func (r *resnapRunner) resolve(b *batch) {
 	}()
 }
 
-func (r *resnapRunner) giveUpPin(err error) {
+func (r *resnapRunner) giveUpPin(err error) { r.giveUpPinFor(err, resnapshotRetry) }
+
+// giveUpPinFor drops the pinned read; the next is pinned after wait.
+func (r *resnapRunner) giveUpPinFor(err error, wait time.Duration) {
 	j := r.job
 	j.pinned.Close()
 	j.pinned, j.table = nil, nil
-	j.retryAt = time.Now().Add(resnapshotRetry)
-	r.log.Warn("re-snapshot: a chunk's read is given up; trying again", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
+	j.retryAt = time.Now().Add(wait)
+	r.log.Warn("re-snapshot: a chunk's read is given up; trying again", "table", j.db+"."+j.name, "err", err, "in", wait)
+}
+
+// minChunkSeq is the lowest sequence the job's next chunk may have: its
+// request's, its last chunk's (committed or in the batch).
+func (r *resnapRunner) minChunkSeq(j *jobRun) int64 {
+	m := j.lastSeq
+	if job, ok := r.st.Resnapshot(j.db, j.name); ok {
+		m = max(m, job.RequestedSeq)
+		if n := len(job.Chunks); n > 0 {
+			m = max(m, job.Chunks[n-1].Seq)
+		}
+	}
+	return m
 }
 
 // comparePos orders binlog positions of one server by file and offset.

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/binlake/binlake/ingest"
@@ -18,7 +19,10 @@ import (
 // its old name first).
 func (p *ddlParser) alter() []*ingest.DDL {
 	p.word("ONLINE")
-	p.word("IGNORE")
+	// IGNORE turns the conversion's errors into warnings, as a sql_mode
+	// without STRICT does, and deletes the rows an added unique key
+	// duplicates.
+	ignore := p.word("IGNORE")
 	if !p.word("TABLE") {
 		return nil
 	}
@@ -28,7 +32,7 @@ func (p *ddlParser) alter() []*ingest.DDL {
 		return nil
 	}
 	alter := p.ddl(ingest.DDLAlter, db, name)
-	alter.Strict = p.env.SQLMode&(modeStrictTrans|modeStrictAll) != 0 && !p.env.SessionUnknown
+	alter.Strict = p.env.SQLMode&(modeStrictTrans|modeStrictAll) != 0 && !p.env.SessionUnknown && !ignore
 	a := &alterState{}
 	var rename *ingest.DDL
 	complete := p.sessionOK()
@@ -61,6 +65,13 @@ func (p *ddlParser) alter() []*ingest.DDL {
 			break
 		}
 	}
+	if ignore && a.rowsChange == "" && slices.ContainsFunc(a.ops, func(op ingest.AlterOp) bool {
+		_, key := op.(*ingest.SetKey)
+		_, unique := op.(*ingest.AddUnique)
+		return key || unique
+	}) {
+		a.rowsChange = "ALTER IGNORE deletes the rows an added unique key duplicates"
+	}
 	if a.dropPrimary && !a.addPrimary {
 		complete = false // another unique index may become the key
 	}
@@ -90,6 +101,9 @@ func (p *ddlParser) alter() []*ingest.DDL {
 		alter.Resnapshot = a.fillsUnknown
 	}
 	out := []*ingest.DDL{alter}
+	if a.exchanged != nil {
+		out = append(out, a.exchanged)
+	}
 	if rename != nil {
 		out = append(out, rename)
 	}
@@ -111,6 +125,9 @@ type alterState struct {
 	// rowsChange names a spec that changes rows without row events
 	// (TRUNCATE PARTITION, CONVERT TO, IMPORT TABLESPACE, …).
 	rowsChange string
+	// exchanged is the table EXCHANGE PARTITION … WITH TABLE swapped rows
+	// with: its rows change too.
+	exchanged *ingest.DDL
 	// fillsUnknown names an added or changed column whose values only the
 	// server knows (set by resolve).
 	fillsUnknown string
@@ -402,6 +419,15 @@ func (p *ddlParser) alterSpec(alter *ingest.DDL, a *alterState, rename **ingest.
 		switch kw := strings.ToUpper(p.toks[p.i].text); kw {
 		case "COALESCE", "REORGANIZE", "TRUNCATE", "EXCHANGE":
 			a.rowsChange = kw + " PARTITION changes rows without row events"
+		}
+		if p.words("EXCHANGE", "PARTITION") {
+			_, okPart := p.ident()
+			if okPart && p.words("WITH", "TABLE") {
+				if xdb, xname, ok := p.name(); ok {
+					a.exchanged = &ingest.DDL{Op: ingest.DDLAlter, DB: xdb, Name: xname, Complete: true,
+						Resnapshot: a.rowsChange, SQL: p.sql}
+				}
+			}
 		}
 		a.rest = true
 		for p.i < len(p.toks) {

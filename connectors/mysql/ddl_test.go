@@ -401,11 +401,18 @@ func TestParseDDLFill(t *testing.T) {
 		{"ALTER TABLE t DISCARD TABLESPACE", "no re-snapshot"},
 		{"ALTER TABLE t DROP INDEX i", "no re-snapshot"},
 		{"ALTER TABLE t ADD INDEX (a), ENGINE=InnoDB", "no re-snapshot"},
+		{"ALTER IGNORE TABLE t ADD UNIQUE KEY u (a)", "resnapshot: ALTER IGNORE deletes the rows an added unique key duplicates"},
+		{"ALTER IGNORE TABLE t ADD COLUMN b INT UNIQUE", "resnapshot: ALTER IGNORE deletes the rows an added unique key duplicates"},
+		{"ALTER IGNORE TABLE t ADD INDEX (a)", "no re-snapshot"},
 	}
 	for _, tc := range tests {
 		ds := ParseDDLWith("d", tc.sql, DDLEnv{Defaults: defaults})
-		if len(ds) != 1 {
-			t.Errorf("%s: %d statements", tc.sql, len(ds))
+		want := 1
+		if strings.Contains(tc.sql, "EXCHANGE") {
+			want = 2 // the table swapped in (TestParseDDLExchangeAndIgnore)
+		}
+		if len(ds) != want {
+			t.Errorf("%s: %d statements, want %d", tc.sql, len(ds), want)
 			continue
 		}
 		d := ds[0]
@@ -427,6 +434,22 @@ func TestParseDDLFill(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("%s\n got %s\nwant %s", tc.sql, got, tc.want)
+		}
+	}
+}
+
+// TestParseDDLExchangeAndIgnore: EXCHANGE PARTITION … WITH TABLE changes
+// the rows of both tables; ALTER IGNORE cuts values as a sql_mode without
+// STRICT does.
+func TestParseDDLExchangeAndIgnore(t *testing.T) {
+	ds := ParseDDLWith("d", "ALTER TABLE t EXCHANGE PARTITION p0 WITH TABLE e.s", DDLEnv{})
+	if len(ds) != 2 || ds[1].Op != ingest.DDLAlter || ds[1].DB != "e" || ds[1].Name != "s" || !ds[1].Complete || len(ds[1].Alter) != 0 ||
+		ds[1].Resnapshot != "EXCHANGE PARTITION changes rows without row events" {
+		t.Errorf("EXCHANGE PARTITION: %+v", ds)
+	}
+	for sql, strict := range map[string]bool{"ALTER TABLE t MODIFY a VARCHAR(3)": true, "ALTER IGNORE TABLE t MODIFY a VARCHAR(3)": false} {
+		if d := ParseDDLWith("d", sql, DDLEnv{SQLMode: modeStrictTrans}); d[0].Strict != strict {
+			t.Errorf("%s under STRICT_TRANS_TABLES: Strict %v, want %v", sql, d[0].Strict, strict)
 		}
 	}
 }

@@ -595,22 +595,63 @@ func (s *BinlogSource) query(ev *replication.BinlogEvent, e *replication.QueryEv
 	}
 	env := queryEnv(e.StatusVars)
 	env.Defaults = &serverDefaults{s: s}
-	for _, d := range ParseDDLWith(string(e.Schema), sql, env) {
+	ds := ParseDDLWith(string(e.Schema), sql, env)
+	for _, d := range ds {
 		s.followTableDefaults(d)
 		s.followColumnKinds(d)
-		// A create or alter the parser read completely carries the new
-		// structure (DDL.Table, DDL.Alter): the lake records it at the
-		// DDL's position; otherwise it shows at the table's next TableMap
-		// event. Either way the pipeline compares the next TableMap with
-		// what it holds, and the TableMap wins.
-		if d.Op == ingest.DDLDropDatabase || s.cfg.Include(d.DB, d.Name) || (d.NewName != "" && s.cfg.Include(d.NewDB, d.NewName)) {
-			s.queue = append(s.queue, d)
-		}
+	}
+	// A create or alter the parser read completely carries the new
+	// structure (DDL.Table, DDL.Alter): the lake records it at the DDL's
+	// position; otherwise it shows at the table's next TableMap event.
+	// Either way the pipeline compares the next TableMap with what it
+	// holds, and the TableMap wins.
+	for _, d := range mirroredDDL(ds, s.cfg.Include) {
+		s.queue = append(s.queue, d)
 	}
 	if !s.multi {
 		return s.commit(ev.Header.LogPos)
 	}
 	return nil
+}
+
+// mirroredDDL keeps the statements of one DDL that concern mirrored tables
+// (include), as the lake sees them. A table renamed out of the mirror is
+// dropped there (a later DROP of its new name is not mirrored) — unless the
+// same statement renames a table the lake does not mirror to its name (an
+// online schema change tool's swap, RENAME TABLE t TO _t_old, _t_new TO t,
+// with the shadow table outside source.include): the lake's table then
+// stays, its structure follows at its next row event, and it is re-read
+// from the source.
+func mirroredDDL(ds []*ingest.DDL, include func(db, table string) bool) []*ingest.DDL {
+	var out []*ingest.DDL
+	swapped := map[*ingest.DDL]bool{}
+	for i, d := range ds {
+		if swapped[d] {
+			continue
+		}
+		oldIn, newIn := include(d.DB, d.Name), d.NewName != "" && include(d.NewDB, d.NewName)
+		switch {
+		case d.Op == ingest.DDLRename && oldIn && !newIn:
+			in := -1
+			for j := i + 1; j < len(ds) && in < 0; j++ {
+				x := ds[j]
+				if x.Op == ingest.DDLRename && x.NewDB == d.DB && x.NewName == d.Name && !include(x.DB, x.Name) {
+					in = j
+				}
+			}
+			if in < 0 {
+				out = append(out, &ingest.DDL{Op: ingest.DDLDrop, DB: d.DB, Name: d.Name, SQL: d.SQL})
+				continue
+			}
+			x := ds[in]
+			swapped[x] = true
+			out = append(out, &ingest.DDL{Op: ingest.DDLAlter, DB: d.DB, Name: d.Name, SQL: d.SQL,
+				Resnapshot: "swapped with " + x.DB + "." + x.Name + " (RENAME TABLE), a table the lake does not mirror"})
+		case d.Op == ingest.DDLDropDatabase || oldIn || newIn:
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // statementLogged is the error for a change to a mirrored table that the

@@ -17,6 +17,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
@@ -267,5 +268,40 @@ func TestHarnessLeastPrivilege(t *testing.T) {
 	}
 	if err := m.RootDB(t, "").Ping(); err != nil {
 		t.Errorf("root ping: %v", err)
+	}
+}
+
+// TestMirroredDDL: a table renamed out of the mirror is dropped there,
+// unless the same statement swaps a table the lake does not mirror in
+// under its name: then it stays and is re-read; renames inside the mirror
+// and into it pass as they are, others are not the lake's.
+func TestMirroredDDL(t *testing.T) {
+	include := func(db, table string) bool { return db == "shop" && !strings.HasPrefix(table, "_") }
+	show := func(ds []*ingest.DDL) string {
+		var out []string
+		for _, d := range ds {
+			s := fmt.Sprintf("%d %s.%s", d.Op, d.DB, d.Name)
+			if d.NewName != "" {
+				s += " → " + d.NewDB + "." + d.NewName
+			}
+			if d.Resnapshot != "" {
+				s += " (" + d.Resnapshot + ")"
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "; ")
+	}
+	for _, tc := range []struct{ sql, want string }{
+		{"RENAME TABLE t TO _t_old, _t_new TO t", fmt.Sprintf("%d shop.t (swapped with shop._t_new (RENAME TABLE), a table the lake does not mirror)", ingest.DDLAlter)},
+		{"RENAME TABLE t TO _t_del", fmt.Sprintf("%d shop.t", ingest.DDLDrop)},
+		{"RENAME TABLE _t_gho TO t", fmt.Sprintf("%d shop._t_gho → shop.t", ingest.DDLRename)},
+		{"RENAME TABLE t TO u, u TO t", fmt.Sprintf("%d shop.t → shop.u; %d shop.u → shop.t", ingest.DDLRename, ingest.DDLRename)},
+		{"RENAME TABLE _a TO _b", ""},
+		// Swapped in from a mirrored name: an ordinary pair of renames.
+		{"RENAME TABLE t TO _t_old, u TO t", fmt.Sprintf("%d shop.t; %d shop.u → shop.t", ingest.DDLDrop, ingest.DDLRename)},
+	} {
+		if got := show(mirroredDDL(ParseDDL("shop", tc.sql), include)); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.sql, got, tc.want)
+		}
 	}
 }
