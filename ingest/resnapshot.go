@@ -573,7 +573,11 @@ func (r *resnapRunner) giveUpPinFor(err error, wait time.Duration) {
 	j.pinned.Close()
 	j.pinned, j.table = nil, nil
 	j.retryAt = time.Now().Add(wait)
-	r.log.Warn("re-snapshot: a chunk's read is given up; trying again", "table", j.db+"."+j.name, "err", err, "in", wait)
+	level := slog.LevelWarn
+	if wait < resnapshotRetry {
+		level = slog.LevelDebug // expected now and then: not worth a warning
+	}
+	r.log.Log(r.ctx, level, "re-snapshot: a chunk's read is given up; trying again", "table", j.db+"."+j.name, "err", err, "in", wait)
 }
 
 // minChunkSeq is the lowest sequence the job's next chunk may have: its
