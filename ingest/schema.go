@@ -137,7 +137,7 @@ func (tt *tracked) changeTo(sc tableformat.Schema, truncate bool, ddl string, ne
 //     reloads them. A key column, or any column of a keyless table (whose
 //     deletes identify rows by every column), cannot do that: the table
 //     is truncated at the change instead (truncate), and the re-snapshot
-//     reloads every row.
+//     reloads every row; the column's initial default goes with them.
 //   - the initial default of a column that keeps its id is carried over,
 //     in the new type's form.
 //
@@ -166,7 +166,9 @@ func (tt *tracked) evolve(sc *tableformat.Schema, strict bool) (truncate, kept b
 		if !readable {
 			kept = false
 			if keyless || slices.Contains(sc.Key, c.ID) {
-				truncate = true
+				// No row from before the change is read again: neither is
+				// the default they held, which the new type may not hold.
+				truncate, c.InitialDefault = true, nil
 				continue
 			}
 			tt.maxColID++

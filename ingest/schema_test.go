@@ -407,3 +407,45 @@ func TestTrackerColumnHistory(t *testing.T) {
 		t.Errorf("changes\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
+
+// TestTruncatingChangeDropsInitialDefault: a column of a keyless table,
+// added with a default, that changes to a type its stored values cannot be
+// read under truncates the table; its default goes with the rows — it may
+// be no value of the new type (a DATETIME(3) default with a fraction, the
+// column now DATETIME), which the schema would refuse.
+func TestTruncatingChangeDropsInitialDefault(t *testing.T) {
+	tDatetime3 := tableformat.Type{Kind: tableformat.KindDatetime, FSP: 3, SQL: "datetime(3)"}
+	tDatetime := tableformat.Type{Kind: tableformat.KindDatetime, SQL: "datetime"}
+	tr, _ := trackedTable(t, []SourceColumn{col("k", tVarchar, false)})
+	var seq int64
+	next := func() int64 { seq++; return seq }
+	alter := func(op AlterOp) *DDL {
+		return &DDL{Op: DDLAlter, DB: "d", Name: "t", Complete: true, Strict: true, Alter: []AlterOp{op}}
+	}
+	// 1328-09-30 02:57:50.729
+	if _, err := tr.ddl(alter(&AddColumn{Column: col("at", tDatetime3, false), Fill: int64(-20235992529271000)}), next); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := tr.ddl(alter(&ModifyColumn{Name: "at", Column: col("at", tDatetime, false)}), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, c := range cs {
+		ops = append(ops, string(c.Op))
+		if c.Schema == nil {
+			continue
+		}
+		if err := c.Schema.Validate(); err != nil {
+			t.Errorf("%s: %v", c.Op, err)
+		}
+		for _, col := range c.Schema.Columns {
+			if col.InitialDefault != nil {
+				t.Errorf("%s: column %s keeps the initial default %q", c.Op, col.Name, *col.InitialDefault)
+			}
+		}
+	}
+	if want := []string{"truncate", "alter"}; !slices.Equal(ops, want) {
+		t.Errorf("changes %v, want %v", ops, want)
+	}
+}

@@ -37,7 +37,7 @@ type Options struct {
 	MemoryLimit string
 	// ResnapshotMemoryLimit bounds DuckDB's memory in a re-snapshot's
 	// comparison (resnap.go), which runs inside the ingest daemon; default
-	// MemoryLimit.
+	// MemoryLimit. Give it at least MinResnapshotMemory.
 	ResnapshotMemoryLimit string
 	// Timeout bounds each statement; default 5 minutes.
 	Timeout time.Duration
@@ -61,6 +61,11 @@ type Options struct {
 	MaterializeRows int64
 	Logger          *slog.Logger
 }
+
+// MinResnapshotMemory is the least memory, in bytes, a re-snapshot's
+// comparison is given: below it DuckDB's hash joins fail rather than spill
+// (a 64 KiB limit failed every comparison).
+const MinResnapshotMemory = 32 << 20
 
 func (o Options) withDefaults() Options {
 	if o.Threads <= 0 {

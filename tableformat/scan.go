@@ -134,6 +134,10 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 			continue
 		case f.Kind != FileSnapshot && (f.MaxSeq <= snapSeq || f.MinSeq > p.Seq):
 			continue
+		case f.Kind == FileSnapshot && f.AsOfSeq < trunc, f.Kind != FileSnapshot && f.MaxSeq < trunc:
+			// Every row is before the truncation; the schema after it may
+			// not read the file (a type change that truncated the table).
+			continue
 		}
 		fc, err := read(ctx, f)
 		if err != nil {

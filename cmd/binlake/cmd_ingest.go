@@ -110,7 +110,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	lk := &lake{cfg: cfg, store: store, log: lakeLog, logger: logger}
 	// One query engine serves the re-snapshots' comparisons and the
 	// scheduled compaction: each write opens a DuckDB of its own.
-	engine, err := newQueryEngineWith(lk, false, false, fmt.Sprintf("%dB", cfg.Ingest.MemoryBudget))
+	engine, err := newQueryEngineWith(lk, false, false, fmt.Sprintf("%dB", max(cfg.Ingest.MemoryBudget, query.MinResnapshotMemory)))
 	if err != nil {
 		return err
 	}
