@@ -274,6 +274,19 @@ func (lk *vacuumLake) vacuum(now time.Time, opts VacuumOptions) VacuumResult {
 	return res
 }
 
+// checkLiveFiles fails the test if a file the latest state names is not
+// in storage.
+func (lk *vacuumLake) checkLiveFiles() {
+	lk.t.Helper()
+	for _, tb := range lk.latest().Tables {
+		for path := range tb.Files {
+			if !lk.exists(path) {
+				lk.t.Fatalf("live file %s was deleted", path)
+			}
+		}
+	}
+}
+
 func (lk *vacuumLake) objectCount() int {
 	objs, err := lk.store.List(lk.ctx, "", "")
 	if err != nil {
@@ -436,14 +449,7 @@ func TestVacuum(t *testing.T) {
 	if res.Version != 0 || res.ObjectsDeleted != wantDeleted+1 || res.Orphans != 1 || lk.exists("d/t1/data/orphan-young") {
 		t.Fatalf("run 3: %+v", res)
 	}
-	final := lk.latest()
-	for _, tb := range final.Tables {
-		for path := range tb.Files {
-			if !lk.exists(path) {
-				t.Fatalf("live file %s was deleted", path)
-			}
-		}
-	}
+	lk.checkLiveFiles()
 	for _, f := range PlanVacuum(before, fromSeq, cutAfter).Remove {
 		if lk.exists(f.File.Path) {
 			t.Fatalf("removed file %s survived the grace period", f.File.Path)
@@ -526,12 +532,5 @@ func TestVacuumResnapshotChunks(t *testing.T) {
 	if lk.exists(first) || lk.exists(second) || res.ObjectsDeleted != 2 {
 		t.Fatalf("the chunk files of a re-snapshot that ended before the grace period were not deleted: %+v", res)
 	}
-	st := lk.latest()
-	for _, tb := range st.Tables {
-		for path := range tb.Files {
-			if !lk.exists(path) {
-				t.Fatalf("live file %s was deleted", path)
-			}
-		}
-	}
+	lk.checkLiveFiles()
 }

@@ -105,7 +105,6 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 	start := binlogPos(t, e.db)
 	w := newWorkload(t, e.db, seed)
 	w.ddlEvery = 15
-	w.resnapDDL = true // DDL storms include statements that change rows without row events
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(seed, 7))
 	began := time.Now()

@@ -271,13 +271,36 @@ func (b *batch) closedSpilled() []pendingFile {
 
 // entry builds the log entry for the closed transactions and files.
 func (b *batch) entry(files []pendingFile) *tableformat.Entry {
-	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: b.changes, Txns: b.txns, Resnapshot: b.ops,
+	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: b.changes, Txns: b.txns, Resnapshot: b.liveOps(),
 		Progress: tableformat.Progress{Position: b.end, PrevSeq: b.prevSeq, MaxSeq: b.closedSeq, MaxTS: b.ts}}
 	for _, f := range files {
 		e.Add = append(e.Add, f.add)
 	}
 	sortFiles(e.Add)
 	return e
+}
+
+// liveOps returns the batch's re-snapshot operations without the chunks
+// that follow a request or cancel of their table in the batch: a job runs
+// from a committed state only, so such a chunk was read by the run the
+// request or cancel ended (the runner drops those as it learns of them;
+// this keeps one that slipped through from making the entry invalid).
+func (b *batch) liveOps() []tableformat.ResnapshotOp {
+	ended := map[[2]string]bool{}
+	out := b.ops[:0:0]
+	for _, op := range b.ops {
+		k := [2]string{op.DB, op.Name}
+		switch {
+		case op.Op == tableformat.ResnapshotChunkRead && ended[k]:
+			b.opts.Logger.Warn("re-snapshot: a chunk read before the table's re-snapshot was asked again is dropped", "table", op.DB+"."+op.Name,
+				"seq", op.Chunk.Seq)
+			continue
+		case op.Op == tableformat.ResnapshotRequest || op.Op == tableformat.ResnapshotCancel:
+			ended[k] = true
+		}
+		out = append(out, op)
+	}
+	return out
 }
 
 // committed resets the batch after its entry was committed as st.

@@ -197,8 +197,12 @@ type boundary struct {
 type jobRun struct {
 	db, name string
 	gen      int
-	after    []any // the key the next chunk starts after (nil: the first)
-	read     bool  // the last chunk is read
+	// requestedSeq is the job's request's sequence in the state it
+	// started from: another one in a later state is a new request (of
+	// another process, or a DDL), and the run starts over.
+	requestedSeq int64
+	after        []any // the key the next chunk starts after (nil: the first)
+	read         bool  // the last chunk is read
 	// afterOp and readOp are after and read as of the last chunk in the
 	// batch: where a failed write sends the reading back to.
 	afterOp []any
@@ -304,7 +308,7 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 		switch {
 		case !ok:
 			r.abandon()
-		case len(j.Chunks) < r.job.chunks:
+		case len(j.Chunks) < r.job.chunks || j.RequestedSeq != r.job.requestedSeq:
 			r.abandon() // requested again meanwhile: start over
 		default:
 			r.job.chunks, r.job.ready = len(j.Chunks), j.Read()
@@ -315,7 +319,8 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 	}
 	j := st.Resnapshots[0]
 	r.gen++
-	r.job = &jobRun{db: j.DB, name: j.Name, gen: r.gen, read: j.Read(), ready: j.Read(), chunks: len(j.Chunks), rows: j.Rows(), started: time.Now()}
+	r.job = &jobRun{db: j.DB, name: j.Name, gen: r.gen, read: j.Read(), ready: j.Read(), chunks: len(j.Chunks), rows: j.Rows(),
+		requestedSeq: j.RequestedSeq, started: time.Now()}
 	r.job.logged = r.job.started
 	if n := len(j.Chunks); n > 0 && !j.Read() {
 		after, err := r.parseKey(j.DB, j.Name, j.Chunks[n-1].After)
