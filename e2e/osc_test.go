@@ -215,7 +215,11 @@ type oscRun struct {
 	exited   bool
 	holder   *sql.Conn   // holds the row lock the copy waits for
 	load     []*sql.Conn // idle connections --max-load counts
+	trxRead  time.Time   // the last read of INNODB_TRX (lockWaits)
 }
+
+// trxReadGap is more than InnoDB's 0.1 s: see lockWaits.
+const trxReadGap = 250 * time.Millisecond
 
 func newOSCRun(t *testing.T, f *fidelity, tool oscTool, path string) *oscRun {
 	// A unix socket path must be short: t.TempDir() paths carry the test name.
@@ -258,8 +262,15 @@ func (o *oscRun) unlockRow() {
 }
 
 // lockWaits reports whether a transaction writing the shadow table waits
-// for a row lock.
+// for a row lock. InnoDB fills information_schema.INNODB_TRX from a cache
+// it refreshes only when the last read was more than 0.1 s before
+// (trx0i_s.cc, CACHE_MIN_IDLE_TIME_US): polled faster, it shows the same
+// stale rows for ever. So consecutive reads are trxReadGap apart.
 func (o *oscRun) lockWaits() bool {
+	if wait := trxReadGap - time.Since(o.trxRead); wait > 0 {
+		time.Sleep(wait) // the cache's minimum age, not a wait for an event
+	}
+	defer func() { o.trxRead = time.Now() }()
 	q := fmt.Sprintf("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND LOCATE('%s', trx_query) > 0", o.tool.shadow)
 	return strings.TrimSpace(o.f.e.db.Query(o.t, q)) != "0"
 }
