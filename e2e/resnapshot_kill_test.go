@@ -192,7 +192,7 @@ func (k *resnapKill) ask(what string) int64 {
 		fmt.Sprintf("UPDATE shop.big SET v = %d, s = 'hidden %d' WHERE id IN (%s)", -r, r, ids(4)),
 		fmt.Sprintf("INSERT INTO shop.big VALUES (%d, %d, 'unlogged'), (%d, %d, 'unlogged')", -1_000_000-r, r, 150_000+r, r),
 		"SET sql_log_bin = 1",
-		fmt.Sprintf("SET timestamp = %d", k.f.base+int64(len(k.f.steps))),
+		fmt.Sprintf("SET timestamp = %d", k.f.peekAt().Unix()),
 		"UPDATE shop.other SET n = n + 1 WHERE id = 1",
 		"SET timestamp = DEFAULT")
 	waitForGTID(k.t, k.f.store, binlogPos(k.t, k.f.e.db), 60*time.Second)
@@ -538,7 +538,7 @@ func (w *resnapWriter) end() {
 // shop.big, deletes, inserts after its keys, keys moved past either end,
 // counts in shop.other.
 func (w *resnapWriter) txn() error {
-	stmts := []string{fmt.Sprintf("SET timestamp = %d", w.f.base+int64(len(w.f.steps))), "BEGIN"}
+	stmts := []string{fmt.Sprintf("SET timestamp = %d", w.f.peekAt().Unix()), "BEGIN"}
 	for range 1 + w.rnd.IntN(3) {
 		id := 1 + w.rnd.Int64N(bigRows)
 		switch w.rnd.IntN(8) {

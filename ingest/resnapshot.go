@@ -32,12 +32,27 @@ import (
 // Rereader reads tables of the source again (connectors/mysql).
 type Rereader interface {
 	// Pin starts one consistent read of db.name at the source's current
-	// binlog position. It returns nil (and no error) when the source has
-	// no such table. known, when set, is the table's structure as an
+	// binlog position. When the source has no such table it returns a
+	// *TableAbsentError. known, when set, is the table's structure as an
 	// earlier read of this re-snapshot found it: the read takes it as it
 	// is (a statement that changed it since reaches the stream before the
 	// read's position, and the re-snapshot starts over).
 	Pin(ctx context.Context, db, name string, known *Table) (Pinned, error)
+}
+
+// TableAbsentError is Pin's answer when the source has no table by the
+// name. At is a binlog position read after the absence was seen: the
+// statement that dropped or renamed the table, if the binlog holds one, is
+// at or before At. Until the stream has reached At, the table may still be
+// there in the lake's history (the statement is ahead of the stream, and
+// carries the job along: a rename asks for the new name).
+type TableAbsentError struct {
+	DB, Name string
+	At       tableformat.Position
+}
+
+func (e *TableAbsentError) Error() string {
+	return fmt.Sprintf("the source has no table %s.%s (at %s)", e.DB, e.Name, e.At)
 }
 
 // Pinned is one consistent read of a table.
@@ -128,8 +143,9 @@ type resnapRunner struct {
 	gen    int                // a job run's generation: results of older ones are dropped
 	// The stream's last two transaction boundaries.
 	at, prev boundary
-	// requested: tables with a request in the batch, not committed yet.
-	requested map[[2]string]bool
+	// requested: tables with a request in the batch, not committed yet,
+	// and the request's reason.
+	requested map[[2]string]string
 	// cancelled: tables whose job is cancelled in the batch.
 	cancelled map[[2]string]bool
 	// check: the tables to find in the lake once the stream reaches a
@@ -175,11 +191,12 @@ func (r *resnapRunner) checkMirrored(b *batch, pos tableformat.Position) {
 	for _, t := range c.Tables {
 		k := [2]string{t[0], t[1]}
 		_, job := r.st.Resnapshot(t[0], t[1])
-		if _, have := b.tr.byName[tableName{t[0], t[1]}]; have || job || (r.requested[k] && !r.cancelled[k]) {
+		_, asked := r.requested[k]
+		if _, have := b.tr.byName[tableName{t[0], t[1]}]; have || job || (asked && !r.cancelled[k]) {
 			continue
 		}
 		b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: t[0], Name: t[1], Reason: c.Reason})
-		r.requested[k] = true
+		r.requested[k] = c.Reason
 		delete(r.cancelled, k)
 		r.log.Info("a mirrored table the lake does not have: re-snapshot requested", "table", t[0]+"."+t[1])
 	}
@@ -225,7 +242,11 @@ type jobRun struct {
 	inflight int
 	written  chan struct{}
 	retryAt  time.Time // no pin or end before
-	lastSeq  int64     // the sequence of the last chunk pinned
+	// absentAt: a pin found the source without the table, at this
+	// position; the job ends there unless a statement the stream reaches
+	// first carries it on (see TableAbsentError).
+	absentAt *tableformat.Position
+	lastSeq  int64 // the sequence of the last chunk pinned
 	// comparing: a comparison runs; diff is its result, to be committed.
 	comparing bool
 	diff      ResnapshotDiff
@@ -257,7 +278,7 @@ type chunkResult struct {
 func newResnapRunner(ctx context.Context, p *Pipeline, b *batch, st *tableformat.State) *resnapRunner {
 	r := &resnapRunner{p: p, b: b, reader: p.opts.Rereader, differ: p.opts.Differ, log: p.opts.Logger,
 		results: make(chan chunkResult, maxChunksInFlight+1), reads: make(chan chunkRead, maxChunksInFlight+1), compares: make(chan compared, 1),
-		requested: map[[2]string]bool{}, cancelled: map[[2]string]bool{}}
+		requested: map[[2]string]string{}, cancelled: map[[2]string]bool{}}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.at = boundary{pos: st.Progress.Position, seq: st.Progress.MaxSeq, ts: st.Progress.MaxTS}
 	r.prev = r.at
@@ -328,7 +349,7 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 			r.log.Warn("re-snapshot: the key the last chunk ended at cannot be read; starting the table over", "table", j.DB+"."+j.Name, "err", err)
 			r.job = nil
 			r.b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: j.DB, Name: j.Name, Reason: j.Reason})
-			r.requested[[2]string{j.DB, j.Name}] = true
+			r.requested[[2]string{j.DB, j.Name}] = j.Reason
 			return
 		}
 		r.job.after = after
@@ -391,7 +412,8 @@ func (r *resnapRunner) ddl(b *batch, d *DDL) {
 			return false
 		}
 		_, ok := r.st.Resnapshot(db, name)
-		return ok || r.requested[k]
+		_, asked := r.requested[k]
+		return ok || asked
 	}
 	var touched [][2]string
 	if d.Op == DDLDropDatabase {
@@ -412,9 +434,12 @@ func (r *resnapRunner) ddl(b *batch, d *DDL) {
 		if r.job != nil && r.job.db == k[0] && r.job.name == k[1] {
 			r.abandon()
 		}
-		reason := "requested"
-		if j, ok := r.st.Resnapshot(k[0], k[1]); ok {
+		reason := r.requested[k]
+		if j, ok := r.st.Resnapshot(k[0], k[1]); ok && reason == "" {
 			reason = j.Reason
+		}
+		if reason == "" {
+			reason = "requested"
 		}
 		switch d.Op {
 		case DDLDrop, DDLDropDatabase:
@@ -424,10 +449,10 @@ func (r *resnapRunner) ddl(b *batch, d *DDL) {
 			b.openOps = append(b.openOps, tableformat.ResnapshotOp{Op: tableformat.ResnapshotCancel, DB: k[0], Name: k[1], Reason: "renamed to " + d.NewDB + "." + d.NewName},
 				tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: d.NewDB, Name: d.NewName, Reason: reason})
 			r.cancelled[k] = true
-			r.requested[[2]string{d.NewDB, d.NewName}] = true
+			r.requested[[2]string{d.NewDB, d.NewName}] = reason
 		default:
 			b.openOps = append(b.openOps, tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: k[0], Name: k[1], Reason: reason})
-			r.requested[k] = true
+			r.requested[k] = reason
 		}
 	}
 }
@@ -438,7 +463,7 @@ func (r *resnapRunner) noteRequests(ops []tableformat.ResnapshotOp) {
 		k := [2]string{op.DB, op.Name}
 		switch op.Op {
 		case tableformat.ResnapshotRequest:
-			r.requested[k] = true
+			r.requested[k] = op.Reason
 			delete(r.cancelled, k)
 			if r.job != nil && r.job.db == op.DB && r.job.name == op.Name {
 				r.abandon() // its rows changed again: it starts over once committed
@@ -468,35 +493,60 @@ func (r *resnapRunner) boundary(ctx context.Context, b *batch, pos tableformat.P
 		r.resolve(b)
 		return
 	}
+	if j.absentAt != nil {
+		r.endAbsent(b, pos)
+		return
+	}
 	if time.Now().Before(j.retryAt) {
 		return
 	}
 	j.pinSeen = time.Now()
 	pinned, err := r.reader.Pin(ctx, j.db, j.name, j.table)
+	var absent *TableAbsentError
+	if errors.As(err, &absent) {
+		j.absentAt = &absent.At
+		r.log.Debug("re-snapshot: the source has no such table; the job ends once the stream reaches the position, unless a statement before it carries it on",
+			"table", j.db+"."+j.name, "at", absent.At.String(), "stream", pos.String())
+		r.endAbsent(b, pos)
+		return
+	}
 	if err != nil {
 		r.log.Warn("re-snapshot: a chunk's read did not start; trying again", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
 		j.retryAt = time.Now().Add(resnapshotRetry)
 		return
 	}
-	if pinned == nil {
-		if r.inGap(j.db, j.name) {
-			// Dropped while the lake could not read the binlog: the lake
-			// drops it here, where its history resumes.
-			changes, err := b.tr.ddl(&DDL{Op: DDLDrop, DB: j.db, Name: j.name, SQL: "-- binlake: the source no longer has the table"}, b.nextSeq)
-			if err != nil {
-				r.log.Warn("re-snapshot: the table the source no longer has could not be dropped", "table", j.db+"."+j.name, "err", err)
-			}
-			b.schemaTxn(changes)
-		}
-		b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotCancel, DB: j.db, Name: j.name, Reason: "the source has no such table"})
-		r.cancelled[[2]string{j.db, j.name}] = true
-		r.log.Info("re-snapshot cancelled: the source has no such table", "table", j.db+"."+j.name)
-		r.abandon()
-		return
-	}
 	j.pinned, j.pinTook = pinned, time.Since(j.pinSeen)
 	j.pinSeen = time.Now()
 	r.resolve(b)
+}
+
+// endAbsent ends the job of a table the source does not have, once the
+// stream at pos has reached the position the absence was seen at: no
+// statement before it dropped or renamed the table (that would have
+// abandoned the job), so it went without one the lake could read.
+func (r *resnapRunner) endAbsent(b *batch, pos tableformat.Position) {
+	j := r.job
+	if c, err := comparePos(pos, *j.absentAt); err != nil {
+		r.log.Warn("re-snapshot: the stream's position cannot be compared with the one the table was missing at; trying again",
+			"table", j.db+"."+j.name, "at", j.absentAt.String(), "stream", pos.String(), "err", err, "in", resnapshotRetry)
+		j.absentAt, j.retryAt = nil, time.Now().Add(resnapshotRetry)
+		return
+	} else if c < 0 {
+		return // not there yet
+	}
+	if r.inGap(j.db, j.name) {
+		// Dropped while the lake could not read the binlog: the lake
+		// drops it here, where its history resumes.
+		changes, err := b.tr.ddl(&DDL{Op: DDLDrop, DB: j.db, Name: j.name, SQL: "-- binlake: the source no longer has the table"}, b.nextSeq)
+		if err != nil {
+			r.log.Warn("re-snapshot: the table the source no longer has could not be dropped", "table", j.db+"."+j.name, "err", err)
+		}
+		b.schemaTxn(changes)
+	}
+	b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotCancel, DB: j.db, Name: j.name, Reason: "the source has no such table"})
+	r.cancelled[[2]string{j.db, j.name}] = true
+	r.log.Info("re-snapshot cancelled: the source has no such table", "table", j.db+"."+j.name)
+	r.abandon()
 }
 
 // inGap reports whether an open gap of the lake waits for db.name.

@@ -102,8 +102,8 @@ func (r *Rereader) release(c *client.Conn, ok bool) {
 	c.Close()
 }
 
-// Pin starts a consistent read of db.name (nil when the source has no such
-// table). With known, the structure is taken as it is (see ingest.Rereader);
+// Pin starts a consistent read of db.name (an *ingest.TableAbsentError
+// when the source has no such table). With known, the structure is taken as it is (see ingest.Rereader);
 // without, it is read in the read (the table's metadata lock, taken by the
 // first read, keeps it until the read ends).
 func (r *Rereader) Pin(ctx context.Context, db, name string, known *ingest.Table) (ingest.Pinned, error) {
@@ -133,8 +133,14 @@ func (r *Rereader) Pin(ctx context.Context, db, name string, known *ingest.Table
 	}
 	cols, key, err := InfoSchemaColumns(c, db, name)
 	if tableGone(err) {
-		r.release(c, true)
-		return nil, nil
+		// The position after the absence was seen: a DROP or RENAME
+		// holds the table's metadata lock until it is binlogged.
+		at, perr := binlogStatus(c)
+		r.release(c, perr == nil)
+		if perr != nil {
+			return nil, fmt.Errorf("re-snapshot %s.%s: the source has no such table, and its position: %w", db, name, perr)
+		}
+		return nil, &ingest.TableAbsentError{DB: db, Name: name, At: at}
 	}
 	if err != nil {
 		r.release(c, false)
