@@ -209,7 +209,7 @@ type tempCleaner interface {
 }
 
 // Vacuum keeps the lake's history from now − Retain on and removes the rest
-// (DESIGN §7, FORMAT.md §13). It resolves the retention's sequence as of
+// (docs/design.md, Compaction; FORMAT.md §13). It resolves the retention's sequence as of
 // now − Retain, plans with PlanVacuum, and when files are removable or the
 // retention moves commits one vacuum entry with the removes and the
 // retention. A concurrent commit that removed one of the same files makes

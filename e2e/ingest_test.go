@@ -1,5 +1,3 @@
-// Package e2e runs binlake's binary against a real MariaDB and a real S3
-// server (MinIO), both started as local processes by internal/testenv.
 package e2e
 
 import (

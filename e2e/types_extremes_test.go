@@ -61,7 +61,7 @@ func wkbPoint(srid uint32, x, y float64) []byte {
 	return bin.LittleEndian.AppendUint64(b, math.Float64bits(y))
 }
 
-// TestIngestTypeExtremes: each DESIGN §5 type at the ends of its range,
+// TestIngestTypeExtremes: each type of docs/types.md at the ends of its range,
 // zero and invalid dates, NULLs, inserted in a +05:30 session: the lake
 // holds the values FORMAT.md §12 and the tableformat Type contract name.
 func TestIngestTypeExtremes(t *testing.T) {
@@ -148,7 +148,7 @@ func TestIngestTypeExtremes(t *testing.T) {
 }
 
 // TestIngestSchemaAtDDLPosition: the lake as of an ALTER's own GTID has the
-// columns the ALTER gave (DESIGN §6: schemas are keyed by the position where
+// columns the ALTER gave (docs/design.md, Schema history: schemas are keyed by the position where
 // they took effect), also for DROP COLUMN on a table without a key and for
 // a character column without a charset on a table renamed before the daemon
 // reads the ALTER; and a column dropped and added again under the same name

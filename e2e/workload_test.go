@@ -23,7 +23,7 @@ import (
 // The workload drives random transactions and DDL into MariaDB and keeps a
 // model of every table of the database shop: its name, its columns and the
 // values the lake is specified to hold for its rows (the Go values of the
-// tableformat Type contract, derived from DESIGN §5 and FORMAT.md §12, never
+// tableformat Type contract, derived from docs/types.md and FORMAT.md §12, never
 // read back from the lake). After each source transaction and each DDL
 // statement it records a moment: the GTID and the expected contents of every
 // table, and the names that must not resolve to a table.
@@ -810,7 +810,7 @@ func (w *workload) check(store tableformat.Store) {
 		len(w.moments), windows, w.stats)
 }
 
-// kindOf is the tableformat kind of a declared type (DESIGN §5).
+// kindOf is the tableformat kind of a declared type (docs/types.md).
 func kindOf(sql string) string {
 	k := strings.ToLower(strings.FieldsFunc(sql, func(r rune) bool { return r == '(' || r == ' ' })[0])
 	switch k {
@@ -1286,7 +1286,7 @@ var (
 	}
 )
 
-// typesColumns is shop.types: a key, then every DESIGN §5 type.
+// typesColumns is shop.types: a key, then every type of docs/types.md.
 func typesColumns() []column {
 	cols := []column{{name: "id", typ: tBigInt, notNull: true}}
 	add := func(name string, t *colType) { cols = append(cols, column{name: name, typ: t}) }

@@ -34,7 +34,7 @@ func (p StartPoint) String() string {
 	return fmt.Sprintf("position %s:%d", p.File, p.Pos)
 }
 
-// Rewind prepares a lake for a replay from start (DESIGN §8): on a lake
+// Rewind prepares a lake for a replay from start (docs/design.md, Ingest): on a lake
 // with no source progress yet it does nothing and returns the position to
 // open the source at (start itself); on a lake that has got past start it
 // commits a rewind to the newest version at or before start — history is

@@ -1,7 +1,3 @@
-// Package ingest is the daemon's pipeline: source events → whole
-// transactions → per-table batches → Parquet files → one commit that also
-// records the source position, so a restart resumes exactly where the lake
-// stands.
 package ingest
 
 import (
@@ -34,7 +30,7 @@ type Reached struct{ At tableformat.Position }
 type CaughtUp struct{}
 
 // Table names a source table and describes its columns as the source
-// decoded them at this event's position (DESIGN §6: never the live table).
+// decoded them at this event's position (docs/design.md, Schema history: never the live table).
 // A source passes the same *Table while a table's structure is unchanged and
 // never modifies one it has passed: the pipeline compares the pointer before
 // comparing the columns.

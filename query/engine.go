@@ -1,10 +1,3 @@
-// Package query is the embedded DuckDB view layer: SQL about the mirrored
-// database as of any point of the lake's history (DESIGN §4, §8). A Session
-// pins one point, fetches the files that point names into a local
-// checksum-verified cache, and exposes each table as the view db.table, each
-// table's history as the table macro db.table(seq), and its changes as
-// db.table_changes(from, to), in an in-memory DuckDB locked down to one
-// read-only statement at a time.
 package query
 
 import (

@@ -18,7 +18,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 )
 
-// Output formats (DESIGN §8). Values print the same way in every format
+// Output formats (docs/query.md, Output). Values print the same way in every format
 // (docs/query.md): decimals with exactly their scale, times in RFC 3339
 // (TIMESTAMP without a zone, TIMESTAMPTZ in UTC with Z), TIME columns as
 // [-]HH:MM:SS[.ffffff] never wrapped at 24 h, BLOBs as \x and lower-case hex

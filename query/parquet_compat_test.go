@@ -13,7 +13,7 @@ import (
 )
 
 // TestParquetCompat writes a delta file with every column type binlake maps
-// (DESIGN §5) and checks that DuckDB's read_parquet sees the intended types
+// (docs/types.md) and checks that DuckDB's read_parquet sees the intended types
 // and the exact values: the regression test of the physical format in
 // tableformat/FORMAT.md.
 func TestParquetCompat(t *testing.T) {

@@ -474,7 +474,7 @@ func opLabel(col string) string {
 	return fmt.Sprintf("CASE %s WHEN 1 THEN 'insert' WHEN 2 THEN 'update_after' WHEN 3 THEN 'delete' WHEN 4 THEN 'update_before' WHEN 5 THEN 'snapshot' END", col)
 }
 
-// duckType is the DuckDB type a column of type t reads as (DESIGN §5).
+// duckType is the DuckDB type a column of type t reads as (docs/types.md).
 func duckType(t tableformat.Type) string {
 	u := func(signed, unsigned string) string {
 		if t.Unsigned {

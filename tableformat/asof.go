@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Point is a resolved "as of" point (DESIGN §4): read the state of Version,
+// Point is a resolved "as of" point (FORMAT.md §11): read the state of Version,
 // keeping only changes whose sequence is at most Seq. Seq always falls on a
 // source transaction boundary.
 type Point struct {

@@ -18,7 +18,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// allTypesSchema has a column of every type DESIGN §5 maps, with the
+// allTypesSchema has a column of every type docs/types.md maps, with the
 // parameters that change the Parquet layout.
 func allTypesSchema() *Schema {
 	k := func(kind TypeKind) Type { return Type{Kind: kind} }

@@ -17,8 +17,8 @@ import (
 	"github.com/parquet-go/parquet-go/encoding"
 )
 
-// This file maps binlake column types to Parquet columns (DESIGN §5,
-// FORMAT.md "Delta files"): the Parquet node of each type, the check of a Go
+// This file maps binlake column types to Parquet columns (docs/types.md,
+// FORMAT.md §12): the Parquet node of each type, the check of a Go
 // value against its column type, and the conversions between the Go values of
 // the Type contract and Parquet values.
 

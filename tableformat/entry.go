@@ -32,7 +32,7 @@ func checkFormatVersion(key string, data []byte) error {
 // EntryKind says what a commit did. Persisted by name.
 type EntryKind string
 
-// Entry kinds (DESIGN §3).
+// Entry kinds (FORMAT.md §3).
 const (
 	KindCreate     EntryKind = "create"     // version 1: creates the lake
 	KindSnapshot   EntryKind = "snapshot"   // an initial snapshot of source tables

@@ -10,7 +10,7 @@ import (
 // FileKind is the role of a Parquet file in a table. Persisted by name.
 type FileKind string
 
-// File kinds (DESIGN §2).
+// File kinds (FORMAT.md §1).
 const (
 	FileData     FileKind = "data"      // inserted rows and new images of updates
 	FileDelete   FileKind = "deletes"   // deleted keys and old keys of updates

@@ -10,7 +10,7 @@ import (
 // log, so the values below never change.
 type TypeKind string
 
-// The column types binlake mirrors (DESIGN §5). Integer widths keep their
+// The column types binlake mirrors (FORMAT.md §5, docs/types.md). Integer widths keep their
 // MySQL names; Type.Unsigned selects the unsigned variant.
 const (
 	KindTinyInt   TypeKind = "tinyint"
@@ -168,7 +168,7 @@ type Schema struct {
 	Columns []Column `json:"columns"`
 	// Key lists the IDs of the key columns (primary key, or a non-null unique
 	// key) in key order. Empty means the table has no key: the whole row is
-	// its key (DESIGN §4).
+	// its key (FORMAT.md §8).
 	Key []int `json:"key,omitempty"`
 	// Charset is the table's default character set as of this version (a
 	// character column added later without one takes it), as the source

@@ -1,5 +1,3 @@
-// Command binlake mirrors a MySQL/MariaDB database into a lake on object
-// storage and answers SQL about any moment of its past.
 package main
 
 import (

@@ -26,7 +26,7 @@ type CheckResult struct {
 }
 
 // CheckSource connects as the configured user and checks everything ingest
-// needs from the server (DESIGN §8, binlake check). An error means the
+// needs from the server (binlake check, docs/cli.md). An error means the
 // checks could not run at all (the connection failed).
 func CheckSource(ctx context.Context, cfg SourceConfig) ([]CheckResult, error) {
 	s := &BinlogSource{cfg: cfg.withDefaults()}
@@ -386,7 +386,7 @@ ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
 }
 
 // keylessNote says which mirrored tables have no key: not a problem, as
-// they are mirrored exactly (DESIGN §4), but worth knowing.
+// they are mirrored exactly (docs/design.md, As of), but worth knowing.
 func keylessNote(tables []string) CheckResult {
 	shown := tables
 	if len(shown) > 10 {

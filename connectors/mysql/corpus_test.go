@@ -17,7 +17,9 @@ import (
 	"github.com/binlake/binlake/internal/testenv"
 )
 
-// corpusDir holds the Debezium type-regression scripts (shared/corpus/README.md).
+// corpusDir is the directory of Debezium's type-regression scripts, which
+// this repository does not hold: BINLAKE_CORPUS_DIR names it, else the first
+// fallback below that exists is used (docs/design.md, Types).
 func corpusDir(t *testing.T) string {
 	t.Helper()
 	for _, d := range []string{os.Getenv("BINLAKE_CORPUS_DIR"), "../../../shared/corpus/debezium", "/work/shared/corpus/debezium"} {

@@ -17,7 +17,7 @@ import (
 // ErrZeroDate is returned with a nil value for a zero or invalid DATE,
 // DATETIME or TIMESTAMP ('0000-00-00', '2020-00-00', '0000-00-00 00:00:00'):
 // the lake stores NULL, and the caller counts and reports the value
-// (DESIGN §5). It is the only error after which the returned value is usable.
+// (docs/types.md). It is the only error after which the returned value is usable.
 var ErrZeroDate = errors.New("zero or invalid date stored as NULL")
 
 // SyncerConfig sets the fields of a go-mysql BinlogSyncerConfig that decide

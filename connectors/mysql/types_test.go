@@ -16,7 +16,7 @@ import (
 	"github.com/binlake/binlake/tableformat"
 )
 
-// allTypesColumns covers every DESIGN §5 type. id is the key.
+// allTypesColumns covers every type of docs/types.md. id is the key.
 func allTypesColumns() [][2]string {
 	return [][2]string{
 		{"id", "INT NOT NULL PRIMARY KEY"},

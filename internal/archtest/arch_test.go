@@ -1,9 +1,3 @@
-// Package archtest holds the test that keeps the project's dependencies
-// pointing one way (DESIGN §9): cmd → ingest, compaction, query →
-// tableformat; connectors implement what tableformat and ingest define (they
-// may import those two, and nothing imports them but cmd);
-// tableformat imports no other package of the project; only connectors
-// import go-mysql and minio-go; only query and compaction import DuckDB.
 package archtest
 
 import (

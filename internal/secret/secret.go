@@ -1,7 +1,3 @@
-// Package secret holds String, a string that never prints itself: fmt (every
-// verb), slog and encoding/json show "REDACTED" (or "" when empty). Use it for
-// every password, key and token, so a config or options struct can be
-// printed, logged or serialized whole without a leak.
 package secret
 
 import (

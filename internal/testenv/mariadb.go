@@ -378,7 +378,7 @@ func (m *MariaDB) exec(ctx context.Context, stmts ...string) error {
 
 // query runs SQL through the mariadb client over the socket as root (this
 // package talks to the server without a Go MySQL library: only connectors/
-// import one, DESIGN §9).
+// import one; docs/design.md, Layering).
 func (m *MariaDB) query(ctx context.Context, stmt string) (string, error) {
 	cmd := exec.CommandContext(ctx, m.client, "--no-defaults", "--socket="+m.Socket,
 		"--user=root", "--batch", "--skip-column-names", "--raw", "--default-character-set=utf8mb4")

@@ -1,7 +1,3 @@
-// Package testenv owns the real servers tests run against, started as local
-// processes (no Docker): StartMinIO runs a MinIO on a loopback port for the
-// test that asks, installing the pinned MinIO first if the machine lacks it.
-// It is for tests only.
 package testenv
 
 import (

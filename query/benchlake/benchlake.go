@@ -1,14 +1,3 @@
-// Package benchlake is the benchmark lake that query's and compaction's
-// benchmarks read: one keyed table shop.orders of Rows rows held by a
-// compacted snapshot, then Commits ingest commits of row changes not yet
-// compacted, and beside it the table's state at two points as plain
-// Parquet files written by DuckDB ("the equivalent compacted data"). It is
-// generated once, into a directory under os.TempDir() keyed by a hash of
-// the generator's parameters, and reused by later runs on the same machine.
-//
-// It is test support, imported by _test.go files only. It takes the object
-// store to write the lake into from its caller (OpenStore): query/ may not
-// import connectors/ (internal/archtest).
 package benchlake
 
 import (
