@@ -3,13 +3,16 @@ package query
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/google/uuid"
 
 	"github.com/binlake/binlake/tableformat"
@@ -237,19 +240,80 @@ func (d *ResnapshotDiff) compare(ctx context.Context, st *tableformat.State, pat
 		return 0, err
 	}
 	defer release()
-	conn, done, err := d.e.builderWith(ctx, d.e.opts.ResnapshotMemoryLimit)
-	if err != nil {
-		return 0, err
-	}
-	defer done()
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION snappy)", in.diffSQL(), quoteString(path))); err != nil {
-		return 0, fmt.Errorf("re-snapshot of %s.%s: compare: %w", d.job.DB, d.job.Name, err)
-	}
 	var n int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteString(path)+")").Scan(&n); err != nil {
-		return 0, fmt.Errorf("re-snapshot of %s.%s: compare: %w", d.job.DB, d.job.Name, err)
+	err = d.withMemory(ctx, "compare", func(conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION snappy)", in.diffSQL(), quoteString(path))); err != nil {
+			return fmt.Errorf("re-snapshot of %s.%s: compare: %w", d.job.DB, d.job.Name, err)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteString(path)+")").Scan(&n); err != nil {
+			return fmt.Errorf("re-snapshot of %s.%s: compare: %w", d.job.DB, d.job.Name, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// withMemory runs f on a DuckDB connection of its own held to the
+// re-snapshot memory limit (Options.ResnapshotMemoryLimit), and, each time
+// it fails for lack of memory, again with twice the memory, up to
+// Options.MemoryLimit. Some of DuckDB's operators cannot spill (a scan
+// keeps buffers per file and column): a table of wide rows in hundreds of
+// small delta files needed more than 32 MiB, and a fixed limit would fail
+// the re-snapshot for ever.
+func (d *ResnapshotDiff) withMemory(ctx context.Context, step string, f func(conn *sql.Conn) error) error {
+	limit := d.e.opts.ResnapshotMemoryLimit
+	for {
+		conn, done, err := d.e.builderWith(ctx, limit)
+		if err != nil {
+			return err
+		}
+		err = f(conn)
+		done()
+		var de *duckdb.Error
+		if err == nil || !errors.As(err, &de) || de.Type != duckdb.ErrorTypeOutOfMemory {
+			return err
+		}
+		next, ok := doubledMemory(limit, d.e.opts.MemoryLimit)
+		if !ok {
+			return fmt.Errorf("%w (query.memory_limit %s is the most a re-snapshot may use: raise it)", err, d.e.opts.MemoryLimit)
+		}
+		d.e.opts.Logger.Warn("re-snapshot: DuckDB ran out of memory; trying again with more", "table", d.job.DB+"."+d.job.Name,
+			"step", step, "memory_limit", limit, "next", next)
+		limit = next
 	}
-	return n, nil
+}
+
+// doubledMemory is twice limit, at most most (both in DuckDB's syntax), and
+// whether that is more than limit.
+func doubledMemory(limit, most string) (string, bool) {
+	cur, ok1 := duckSize(limit)
+	top, ok2 := duckSize(most)
+	if !ok1 || !ok2 || cur >= top {
+		return "", false
+	}
+	return fmt.Sprintf("%dB", min(2*cur, top)), true
+}
+
+// duckSize reads a memory size in DuckDB's syntax ("64MB", "1GiB",
+// "33554432B"): decimal (KB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB)
+// units, B for bytes.
+func duckSize(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i <= 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil {
+		return 0, false
+	}
+	units := map[string]float64{"b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	u, ok := units[strings.ToLower(strings.TrimSpace(s[i:]))]
+	if !ok {
+		return 0, false
+	}
+	return int64(n * u), true
 }
 
 // Changes writes, into the lake's store, the changes that bring the table
@@ -303,12 +367,14 @@ func (d *ResnapshotDiff) Changes(ctx context.Context, st *tableformat.State, fir
 		data, dels := in.window()
 		diff = streamed(prepared, data, dels, sc)
 	}
-	conn, done, err := d.e.builderWith(ctx, d.e.opts.ResnapshotMemoryLimit)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer done()
-	return d.write(ctx, conn, t, sc, diff, firstSeq, ts, end)
+	var files []tableformat.AddFile
+	var n int64
+	err = d.withMemory(ctx, "changes", func(conn *sql.Conn) error {
+		var err error
+		files, n, err = d.write(ctx, conn, t, sc, diff, firstSeq, ts, end)
+		return err
+	})
+	return files, n, err
 }
 
 // streamed is SQL of the difference prepared (at sequence E) as it stands

@@ -1,9 +1,12 @@
 package query
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/binlake/binlake/tableformat"
@@ -21,16 +24,57 @@ func TestResnapshotDiffBringsLakeToSource(t *testing.T) {
 	for _, keyed := range []bool{true, false} {
 		for seed := range uint64(8) {
 			t.Run(fmt.Sprintf("keyed=%v/seed=%d", keyed, seed), func(t *testing.T) {
-				testResnapshotDiff(t, keyed, seed, seed%4 != 3)
+				testResnapshotDiff(t, keyed, seed, seed%4 != 3, Options{})
 			})
 		}
 	}
 }
 
-func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
+// TestResnapshotDiffMoreMemory: a comparison that runs out of memory at
+// the re-snapshot limit (64 KiB fails every one) is run again with twice
+// the memory until it fits, up to query.memory_limit; at that ceiling it
+// fails with an error that names the setting.
+func TestResnapshotDiffMoreMemory(t *testing.T) {
+	for _, keyed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
+			var logged bytes.Buffer
+			testResnapshotDiff(t, keyed, 3, true, Options{ResnapshotMemoryLimit: "64KiB", MemoryLimit: "1GB",
+				Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if !strings.Contains(logged.String(), "DuckDB ran out of memory; trying again with more") {
+				t.Fatalf("no comparison ran out of memory at 64 KiB; the log:\n%s", logged.String())
+			}
+		})
+	}
+	t.Run("ceiling", func(t *testing.T) {
+		h := newHistory(t, true, 3)
+		h.run(12)
+		e := newTestEngine(t, h.log, "", Options{ResnapshotMemoryLimit: "64KiB", MemoryLimit: "64KiB"})
+		defer e.Close()
+		st, err := h.log.Latest(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]tableformat.Row, len(h.rows))
+		for j, r := range h.rows {
+			out[j] = tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpSnapshot, Values: h.image(r)}
+		}
+		job := &tableformat.ResnapshotJob{DB: "d", Name: h.name, Reason: "test", Chunks: []tableformat.ResnapshotChunk{
+			{Seq: h.seq, Rows: int64(len(out)), Last: true, Files: []tableformat.AddFile{h.writeFile(tableformat.FileData, out, 0)}}}}
+		diff, err := e.ResnapshotCompare(h.ctx, st, job, 1)
+		if err == nil {
+			diff.Close()
+			t.Fatal("a comparison at 64 KiB with query.memory_limit 64KiB succeeded; want it to run out of memory")
+		}
+		if !strings.Contains(err.Error(), "query.memory_limit 64KiB is the most a re-snapshot may use") {
+			t.Fatalf("error %q does not name query.memory_limit", err)
+		}
+	})
+}
+
+func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool, opts Options) {
 	h := newHistory(t, keyed, seed)
 	h.run(12)
-	e := newTestEngine(t, h.log, "", Options{})
+	e := newTestEngine(t, h.log, "", opts)
 	defer e.Close()
 
 	// Changes the lake does not see.
@@ -199,4 +243,25 @@ func (h *history) unseen(c tableformat.Column) any {
 		return int64(1000 + h.rnd.IntN(100))
 	}
 	return fmt.Sprintf("unseen%d", h.rnd.IntN(100))
+}
+
+func TestDoubledMemory(t *testing.T) {
+	for _, c := range []struct {
+		limit, most, want string
+		ok                bool
+	}{
+		{"64KiB", "1GB", "131072B", true},
+		{"33554432B", "1GB", "67108864B", true},
+		{"600MB", "1GB", "1000000000B", true},
+		{"1GB", "1GB", "", false},
+		{"2GiB", "1GB", "", false},
+		{"32 MiB", "1 GiB", "67108864B", true},
+		{"lots", "1GB", "", false},
+		{"1GB", "", "", false},
+	} {
+		got, ok := doubledMemory(c.limit, c.most)
+		if got != c.want || ok != c.ok {
+			t.Errorf("doubledMemory(%q, %q) = %q, %v; want %q, %v", c.limit, c.most, got, ok, c.want, c.ok)
+		}
+	}
 }
