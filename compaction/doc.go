@@ -4,4 +4,11 @@
 // a pure function of the lake's state and a policy, then its execution,
 // committed as one log entry that never changes any answer inside the
 // window.
+//
+// The files of a job are written by a Writer, which this package declares
+// and cmd satisfies with query's engine (DuckDB). Of the project, compaction
+// imports tableformat only — never query, never DuckDB (internal/archtest
+// keeps it so) — so its plans, commits and vacuum are tested without cgo
+// and under the race detector; the tests on the engine's files live in
+// compaction/enginetest.
 package compaction
