@@ -3,10 +3,11 @@
 // tableformat; connectors implement what tableformat and ingest define (they
 // may import those two, and nothing imports them but cmd);
 // tableformat imports no other package of the project; only connectors
-// import go-mysql and minio-go; only query imports DuckDB. compaction
-// declares the Writer it needs and cmd wires query's engine in, so that
-// compaction and its tests build without query or DuckDB (and run under the
-// race detector).
+// import go-mysql and minio-go; only query imports DuckDB; query/render,
+// which prints query's rows for cmd, imports nothing of the project and
+// query does not import it. compaction declares the Writer it needs and cmd
+// wires query's engine in, so that compaction and its tests build without
+// query or DuckDB (and run under the race detector).
 package archtest
 
 import (
@@ -67,6 +68,10 @@ func TestDependencyDirection(t *testing.T) {
 				t.Errorf("%s imports %s: compaction declares the Writer it needs (query's engine is wired in by cmd)", from, to)
 			case under(from, "query") && project && (under(to, "ingest") || under(to, "compaction")):
 				t.Errorf("%s imports %s: query depends on tableformat only", from, to)
+			case under(from, "query/render") && project:
+				t.Errorf("%s imports %s: render prints DuckDB's rows and needs nothing of the project", from, to)
+			case from == "query" && under(to, "query/render"):
+				t.Errorf("%s imports %s: query returns rows; how to print them is cmd's choice", from, to)
 			}
 		}
 	}
