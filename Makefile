@@ -3,8 +3,9 @@ GO        ?= go
 GOFLAGS   ?=
 BIN       := bin/binlake
 PKGS      := ./...
-# Packages whose tests run under the race detector too (no cgo-heavy DuckDB).
-RACE_PKGS := ./tableformat/... ./connectors/... ./internal/...
+# Packages whose tests run under the race detector too (no cgo-heavy DuckDB:
+# ./compaction alone, its tests on the query engine are compaction/enginetest).
+RACE_PKGS := ./tableformat/... ./connectors/... ./internal/... ./compaction
 
 .PHONY: build test test-unit test-race bench chaos lint deps osc-tools clean demo demo-clean
 

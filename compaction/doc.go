@@ -5,9 +5,12 @@
 // execution, committed as one log entry that never changes any answer inside
 // the window.
 //
-// compaction never imports connectors/ or cmd/, nor go-mysql or minio-go
-// (internal/archtest checks it): the store comes inside the tableformat.Log
-// its caller wires. What the jobs do and when: docs/compaction.md; why they
-// never change an answer: docs/design.md, Compaction; the vacuum rules:
-// tableformat/FORMAT.md §13.
+// The files of a job are written by a Writer, which this package declares
+// and cmd satisfies with query's engine (DuckDB). Of the project, compaction
+// imports tableformat only — never query, DuckDB, connectors/ or cmd/, nor
+// go-mysql or minio-go (internal/archtest keeps it so) — so its plans,
+// commits and vacuum are tested without cgo and under the race detector;
+// the tests on the engine's files live in compaction/enginetest. What the
+// jobs do and when: docs/compaction.md; why they never change an answer:
+// docs/design.md, Compaction; the vacuum rules: tableformat/FORMAT.md §13.
 package compaction

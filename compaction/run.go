@@ -12,22 +12,38 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/binlake/binlake/query"
 	"github.com/binlake/binlake/tableformat"
 )
 
-// Compactor runs compaction jobs on one lake: files written by DuckDB
-// (through the query engine, which reads the lake through its verified
-// cache) into TempDir, uploaded under the table's prefix, then one commit
-// per job. A job never changes an answer: a snapshot adds the state the
-// lake already has at its sequence, a merge replaces files by files with
-// the same rows. Two compactors at once are safe: the second commit of the
-// same work does not apply (a snapshot at a sequence the table already has
-// one at, a merge of files no longer live) and its files are left for
-// vacuum.
+// Writer writes the lake files of a job into a local directory (created by
+// the call; it must not exist yet), sealed, with the file's key left for
+// the Compactor to choose. The query engine (DuckDB) is the Writer cmd
+// wires in; compaction declares it rather than importing query so that
+// planning, committing and vacuum build and test without DuckDB (and under
+// the race detector).
+type Writer interface {
+	// WriteSnapshot writes the state of table tableID at point p as
+	// snapshot files of about targetBytes each; a table whose files hold no
+	// rows at all gets no file.
+	WriteSnapshot(ctx context.Context, p tableformat.Point, tableID int64, dir string, targetBytes int64) ([]tableformat.WrittenFile, error)
+	// WriteMerged rewrites delta files of table t, all of one kind and one
+	// schema version, into files of about targetBytes each holding the same
+	// rows, each with its sequence, time and operation.
+	WriteMerged(ctx context.Context, t *tableformat.TableState, files []tableformat.AddFile, dir string, targetBytes int64) ([]tableformat.WrittenFile, error)
+}
+
+// Compactor runs compaction jobs on one lake: files written by Writer into
+// TempDir, uploaded under the table's prefix, then one commit per job. A
+// job never changes an answer: a snapshot adds the state the lake already
+// has at its sequence, a merge replaces files by files with the same rows.
+// Two compactors at once are safe: the second commit of the same work does
+// not apply (a snapshot at a sequence the table already has one at, a
+// merge of files no longer live) and its files are left for vacuum.
 type Compactor struct {
-	Log    *tableformat.Log
-	Engine *query.Engine
+	Log *tableformat.Log
+	// Writer writes the jobs' files: in binlake, the query engine, which
+	// reads the lake through its verified cache.
+	Writer Writer
 	Policy Policy
 	// TempDir holds the files being written; default os.TempDir().
 	TempDir string
@@ -106,12 +122,12 @@ func (c *Compactor) run(ctx context.Context, job Job) (Result, error) {
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "out")
 
-	var written []query.WrittenFile
+	var written []tableformat.WrittenFile
 	var removes []tableformat.RemoveFile
 	switch job.Kind {
 	case JobSnapshot:
 		p := tableformat.Point{Version: st.Version, Seq: job.AsOfSeq, State: st}
-		written, err = c.Engine.WriteSnapshot(ctx, p, job.TableID, out, policy.TargetFileBytes)
+		written, err = c.Writer.WriteSnapshot(ctx, p, job.TableID, out, policy.TargetFileBytes)
 	case JobMerge:
 		for _, f := range job.Inputs {
 			if cur, ok := t.Files[f.Path]; !ok || cur.Checksum != f.Checksum {
@@ -120,7 +136,7 @@ func (c *Compactor) run(ctx context.Context, job Job) (Result, error) {
 			}
 			removes = append(removes, tableformat.RemoveFile{Path: f.Path, TableID: f.TableID})
 		}
-		written, err = c.Engine.WriteMerged(ctx, t, job.Inputs, out, policy.TargetFileBytes)
+		written, err = c.Writer.WriteMerged(ctx, t, job.Inputs, out, policy.TargetFileBytes)
 	default:
 		return res, fmt.Errorf("unknown job kind %q", job.Kind)
 	}

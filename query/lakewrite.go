@@ -22,14 +22,6 @@ import (
 // self-checksum sealed in place afterwards. DuckDB merges, sorts and writes
 // at about a million rows a second on two cores.
 
-// WrittenFile is a lake file written into a local directory, sealed: Add
-// has everything a log entry records but the path (the object key, which
-// the caller chooses when it uploads the file).
-type WrittenFile struct {
-	Local string
-	Add   tableformat.AddFile
-}
-
 // lakeCopy is one COPY into lake files.
 type lakeCopy struct {
 	table  *tableformat.TableState
@@ -125,7 +117,7 @@ func (e *Engine) fetchInputs(ctx context.Context, files []*planFile) (func(), er
 // write runs the copy into dir (which must not exist) and returns the sealed
 // files in order. No rows: no delta file, but one empty snapshot file (the
 // table was empty then).
-func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]WrittenFile, error) {
+func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]tableformat.WrittenFile, error) {
 	release, err := e.fetchInputs(ctx, c.inputs)
 	if err != nil {
 		return nil, err
@@ -140,7 +132,7 @@ func (e *Engine) write(ctx context.Context, c lakeCopy, dir string) ([]WrittenFi
 }
 
 // writeOn is write on a builder connection whose inputs are fetched.
-func writeOn(ctx context.Context, conn *sql.Conn, c lakeCopy, dir string) ([]WrittenFile, error) {
+func writeOn(ctx context.Context, conn *sql.Conn, c lakeCopy, dir string) ([]tableformat.WrittenFile, error) {
 	schemaJSON, err := json.Marshal(c.schema)
 	if err != nil {
 		return nil, err
@@ -204,7 +196,7 @@ func writeOn(ctx context.Context, conn *sql.Conn, c lakeCopy, dir string) ([]Wri
 	if err != nil {
 		return nil, err
 	}
-	var out []WrittenFile
+	var out []tableformat.WrittenFile
 	for _, ent := range ents {
 		wf, err := sealWritten(ctx, conn, filepath.Join(dir, ent.Name()))
 		if err != nil {
@@ -222,7 +214,7 @@ func writeOn(ctx context.Context, conn *sql.Conn, c lakeCopy, dir string) ([]Wri
 	}
 	// In the order written: merged deltas in change order, snapshot files
 	// in key order.
-	slices.SortFunc(out, func(a, b WrittenFile) int { return strings.Compare(a.Local, b.Local) })
+	slices.SortFunc(out, func(a, b tableformat.WrittenFile) int { return strings.Compare(a.Local, b.Local) })
 	return out, nil
 }
 
@@ -329,8 +321,8 @@ func sortBounds(ctx context.Context, conn *sql.Conn, bounds []string, typ string
 }
 
 // sealWritten seals one written file and reads its bounds.
-func sealWritten(ctx context.Context, conn *sql.Conn, path string) (WrittenFile, error) {
-	wf := WrittenFile{Local: path}
+func sealWritten(ctx context.Context, conn *sql.Conn, path string) (tableformat.WrittenFile, error) {
+	wf := tableformat.WrittenFile{Local: path}
 	var minTS, maxTS sql.NullInt64
 	var minSeq, maxSeq sql.NullInt64
 	err := conn.QueryRowContext(ctx, "SELECT count(*), min(_binlake_seq), max(_binlake_seq), min(epoch_us(_binlake_ts)), max(epoch_us(_binlake_ts)) FROM read_parquet("+quoteString(path)+")").
@@ -359,7 +351,7 @@ func sealWritten(ctx context.Context, conn *sql.Conn, path string) (WrittenFile,
 // files in dir (created; it must not exist), sorted by key, of about
 // targetBytes each (0: one file); an empty table, one empty file. A table
 // whose files hold no rows at all gets no file.
-func (e *Engine) WriteSnapshot(ctx context.Context, p tableformat.Point, tableID int64, dir string, targetBytes int64) ([]WrittenFile, error) {
+func (e *Engine) WriteSnapshot(ctx context.Context, p tableformat.Point, tableID int64, dir string, targetBytes int64) ([]tableformat.WrittenFile, error) {
 	t, ok := p.State.Tables[tableID]
 	if !ok || !t.ExistsAt(p.Seq) {
 		return nil, fmt.Errorf("table %d does not exist at seq %d", tableID, p.Seq)
@@ -404,7 +396,7 @@ func (p *tablePlan) snapshotCopy(t *tableformat.TableState, seq, targetBytes int
 // schema version, into files of about targetBytes each in dir (created; it
 // must not exist), in change order: every row keeps its sequence, time and
 // operation.
-func (e *Engine) WriteMerged(ctx context.Context, t *tableformat.TableState, files []tableformat.AddFile, dir string, targetBytes int64) ([]WrittenFile, error) {
+func (e *Engine) WriteMerged(ctx context.Context, t *tableformat.TableState, files []tableformat.AddFile, dir string, targetBytes int64) ([]tableformat.WrittenFile, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}

@@ -60,7 +60,7 @@ func checkWrittenFiles(t *testing.T, log *tableformat.Log, store tableformat.Sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(name string, files []WrittenFile, kind tableformat.FileKind, want []tableformat.Row) {
+	check := func(name string, files []tableformat.WrittenFile, kind tableformat.FileKind, want []tableformat.Row) {
 		t.Helper()
 		var got []tableformat.Row
 		for _, wf := range files {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/query/render"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -96,11 +97,11 @@ func runFormat(t *testing.T, s *Session, format, q string) string {
 	defer cancel()
 	defer rows.Close()
 	var out bytes.Buffer
-	w, err := NewWriter(format, &out)
+	w, err := render.NewWriter(format, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := WriteRows(rows, w, 0); err != nil {
+	if _, _, err := render.WriteRows(rows, w, 0); err != nil {
 		t.Fatal(err)
 	}
 	return out.String()
@@ -116,20 +117,20 @@ c","{""b"": 1, ""a"": [2.50]}",\x0001ff,large,"a,b",255
 2,0,0,0.00,0.000000000000000000000000000000,0,1e+300,1970-01-01,0,1970-01-01T00:00:00,1970-01-01T00:00:00Z,00:00:01.5,"",null,\x000000,small,"",0
 3,,,,,,,,,,,,,,,,,
 `
-	if got := runFormat(t, s, FormatCSV, q); got != wantCSV {
+	if got := runFormat(t, s, render.FormatCSV, q); got != wantCSV {
 		t.Errorf("csv:\n%s\nwant:\n%s", got, wantCSV)
 	}
-	gotJSON := runFormat(t, s, FormatJSON, q+" LIMIT 1")
+	gotJSON := runFormat(t, s, render.FormatJSON, q+" LIMIT 1")
 	wantJSON := `{"c1_bigint":1,"c2_bigint":18446744073709551615,"c3_tinyint":-128,"c4_decimal":12.50,"c5_decimal":"-0.000000000000000000000000000001","c6_float":1.5,"c7_double":0.1,"c8_date":"1000-01-01","c9_year":2155,"c10_datetime":"1000-01-01T00:00:00","c11_timestamp":"2023-11-14T22:13:20.123Z","c12_time":"-838:59:59","c13_varchar":"a,\"b\"\nc","c14_json":"{\"b\": 1, \"a\": [2.50]}","c15_binary":"AAH/","c16_enum":"large","c17_set":"a,b","c18_bit":255}` + "\n"
 	if gotJSON != wantJSON {
 		t.Errorf("json:\n%s\nwant:\n%s", gotJSON, wantJSON)
 	}
-	table := runFormat(t, s, FormatTable, `SELECT c1_bigint, c13_varchar FROM shop."all types" ORDER BY 1`)
+	table := runFormat(t, s, render.FormatTable, `SELECT c1_bigint, c13_varchar FROM shop."all types" ORDER BY 1`)
 	if !strings.Contains(table, `1         | a,"b"\nc`) || !strings.HasSuffix(table, "(3 rows)\n") {
 		t.Errorf("table:\n%s", table)
 	}
 	// The JSON functions take the JSON column's text.
-	if got := runFormat(t, s, FormatCSV, `SELECT c14_json->>'$.b' AS b FROM shop."all types" WHERE c1_bigint = 1`); got != "b\n1\n" {
+	if got := runFormat(t, s, render.FormatCSV, `SELECT c14_json->>'$.b' AS b FROM shop."all types" WHERE c1_bigint = 1`); got != "b\n1\n" {
 		t.Errorf("json function: %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/binlake/binlake/query/render"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -49,11 +50,11 @@ func TestUUIDAndInetColumns(t *testing.T) {
 00000000-0000-0000-0000-000000000003,ffffffff-ffff-ffff-ffff-ffffffffffff,255.255.255.255,ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
 00000000-0000-0000-0000-000000000004,,,
 `
-	if got := runFormat(t, s, FormatCSV, `SELECT * FROM shop."all types" ORDER BY id`); got != wantCSV {
+	if got := runFormat(t, s, render.FormatCSV, `SELECT * FROM shop."all types" ORDER BY id`); got != wantCSV {
 		t.Errorf("csv:\n%s\nwant:\n%s", got, wantCSV)
 	}
 	// DuckDB compares UUIDs as UUIDs: a literal finds the row.
-	if got := runFormat(t, s, FormatCSV, `SELECT a4 FROM shop."all types" WHERE u = '6CCD780C-BABA-1026-9564-5B8C656024DB'`); got != "a4\n1.2.3.4\n" {
+	if got := runFormat(t, s, render.FormatCSV, `SELECT a4 FROM shop."all types" WHERE u = '6CCD780C-BABA-1026-9564-5B8C656024DB'`); got != "a4\n1.2.3.4\n" {
 		t.Errorf("lookup by uuid: %q", got)
 	}
 
@@ -79,7 +80,7 @@ func TestUUIDInitialDefault(t *testing.T) {
 	}
 	s := openLatest(t, log, Options{})
 	want := "n,t,added\n4,UUID," + text + "\n"
-	if got := runFormat(t, s, FormatCSV, `SELECT count(*) AS n, any_value(typeof(added)) AS t, any_value(added) AS added FROM shop."all types" GROUP BY added`); got != want {
+	if got := runFormat(t, s, render.FormatCSV, `SELECT count(*) AS n, any_value(typeof(added)) AS t, any_value(added) AS added FROM shop."all types" GROUP BY added`); got != want {
 		t.Errorf("added column:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -90,6 +90,17 @@ func PutFile(ctx context.Context, s Store, key, path string) error {
 	return nil
 }
 
+// WrittenFile is a lake file written into a local directory and sealed,
+// not yet uploaded: Add has everything a log entry records but the path
+// (the object key, which the uploader chooses; PutFile uploads the file).
+// It is how a writer of lake files (DuckDB's COPY, in query) hands them to
+// the package that commits them (compaction) without either importing the
+// other.
+type WrittenFile struct {
+	Local string
+	Add   AddFile
+}
+
 // IsNotExist reports whether err means the object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 

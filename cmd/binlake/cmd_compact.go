@@ -47,7 +47,7 @@ func runCompact(ctx context.Context, env *cliEnv, args []string) error {
 	defer engine.Close()
 	policy := lk.cfg.Compaction.policy()
 	policy.Force = *force
-	c := &compaction.Compactor{Log: lk.log, Engine: engine, Policy: policy, Logger: lk.logger}
+	c := &compaction.Compactor{Log: lk.log, Writer: engine, Policy: policy, Logger: lk.logger}
 	st, err := lk.log.Latest(ctx)
 	if err != nil {
 		return err

@@ -508,7 +508,7 @@ func setMemoryLimit(limit int64, getenv func(string) (string, bool), logger *slo
 func startCompaction(ctx context.Context, lk *lake, engine *query.Engine, metrics *compaction.Metrics) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	c := &compaction.Compactor{Log: lk.log, Engine: engine, Policy: lk.cfg.Compaction.policy(), Logger: lk.logger, Metrics: metrics}
+	c := &compaction.Compactor{Log: lk.log, Writer: engine, Policy: lk.cfg.Compaction.policy(), Logger: lk.logger, Metrics: metrics}
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(lk.cfg.Compaction.Interval)

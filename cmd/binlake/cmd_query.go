@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/query/render"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -84,7 +85,7 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query.NewWriter(*format, io.Discard); err != nil {
+	if _, err := render.NewWriter(*format, io.Discard); err != nil {
 		return &usageError{"--format: " + err.Error()}
 	}
 	// An interactive session lives long enough to gain from local
@@ -195,11 +196,11 @@ func runStatement(ctx context.Context, w io.Writer, sess *query.Session, format,
 	}
 	defer cancel()
 	defer rows.Close()
-	out, err := query.NewWriter(format, w)
+	out, err := render.NewWriter(format, w)
 	if err != nil {
 		return err
 	}
-	_, _, err = query.WriteRows(rows, out, 0)
+	_, _, err = render.WriteRows(rows, out, 0)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/query/render"
 )
 
 // serveMetrics are the query server's Prometheus metrics.
@@ -65,9 +66,9 @@ func (s *queryServer) handleQuery(w http.ResponseWriter, r *http.Request) {
 	stmt := r.Form.Get("sql")
 	format := r.Form.Get("format")
 	if format == "" {
-		format = query.FormatJSON
+		format = render.FormatJSON
 	}
-	if format != query.FormatJSON && format != query.FormatCSV {
+	if format != render.FormatJSON && format != render.FormatCSV {
 		s.fail(w, http.StatusBadRequest, "refused", fmt.Errorf("format %q: use json or csv", format))
 		return
 	}
@@ -117,14 +118,14 @@ func (s *queryServer) handleQuery(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	defer rows.Close()
 	ctype := "application/x-ndjson"
-	if format == query.FormatCSV {
+	if format == render.FormatCSV {
 		ctype = "text/csv; charset=utf-8"
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Binlake-Version", strconv.FormatInt(p.Version, 10))
 	w.Header().Set("Trailer", "X-Binlake-Truncated, X-Binlake-Error")
-	out, _ := query.NewWriter(format, w)
-	n, truncated, err := query.WriteRows(rows, out, s.maxRows)
+	out, _ := render.NewWriter(format, w)
+	n, truncated, err := render.WriteRows(rows, out, s.maxRows)
 	s.metrics.rows.Add(float64(n))
 	s.metrics.seconds.Observe(time.Since(start).Seconds())
 	outcome := "ok"

@@ -3,6 +3,7 @@ package archtest
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,11 +52,41 @@ func TestDependencyDirection(t *testing.T) {
 				t.Errorf("%s imports %s: concrete connectors are wired in cmd/ only", from, to)
 			case (strings.HasPrefix(imp, "github.com/go-mysql-org/") || strings.HasPrefix(imp, "github.com/minio/")) && !under(from, "connectors"):
 				t.Errorf("%s imports %s: only connectors/ talk to MySQL and S3", from, imp)
-			case strings.HasPrefix(imp, "github.com/duckdb/") && !under(from, "query") && !under(from, "compaction"):
-				t.Errorf("%s imports %s: only query/ (and compaction/) use DuckDB", from, imp)
+			case strings.HasPrefix(imp, "github.com/duckdb/") && !under(from, "query"):
+				t.Errorf("%s imports %s: only query/ uses DuckDB", from, imp)
+			case under(from, "compaction") && project && under(to, "query"):
+				t.Errorf("%s imports %s: compaction declares the Writer it needs (query's engine is wired in by cmd)", from, to)
 			case under(from, "query") && project && (under(to, "ingest") || under(to, "compaction")):
 				t.Errorf("%s imports %s: query depends on tableformat only", from, to)
+			case under(from, "query/render") && project:
+				t.Errorf("%s imports %s: render prints DuckDB's rows and needs nothing of the project", from, to)
+			case from == "query" && under(to, "query/render"):
+				t.Errorf("%s imports %s: query returns rows; how to print them is cmd's choice", from, to)
 			}
+		}
+	}
+}
+
+// TestCompactionWithoutDuckDB: package compaction, with its tests, builds
+// without query and without DuckDB — what lets `go test -race
+// ./compaction/` run without cgo's DuckDB. The tests on the engine live in
+// compaction/enginetest.
+func TestCompactionWithoutDuckDB(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-test", module+"/compaction").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var deps []string
+	for line := range strings.Lines(string(out)) {
+		// A package recompiled for the tests is listed as "path [path.test]".
+		deps = append(deps, strings.Fields(line)[0])
+	}
+	if !slices.Contains(deps, module+"/tableformat") {
+		t.Fatalf("go list -deps -test compaction does not list tableformat: %q", deps)
+	}
+	for _, d := range deps {
+		if d == module+"/query" || strings.HasPrefix(d, module+"/query/") || strings.HasPrefix(d, "github.com/duckdb/") {
+			t.Errorf("compaction's tests depend on %s: they must build without query and DuckDB", d)
 		}
 	}
 }

@@ -3,7 +3,11 @@
 // tableformat; connectors implement what tableformat and ingest define, may
 // import those two, and nothing imports them but cmd; tableformat imports no
 // other package of the project; only connectors import go-mysql and minio-go;
-// only query and compaction import DuckDB), each package's documentation in
+// only query imports DuckDB; query/render, which prints query's rows for cmd,
+// imports nothing of the project and query does not import it; compaction
+// declares the Writer it needs and cmd wires query's engine in, so that
+// compaction and its tests build without query or DuckDB), each package's
+// documentation in
 // its doc.go, and every document and comment citing only what this
 // repository holds.
 //

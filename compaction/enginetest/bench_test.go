@@ -1,4 +1,4 @@
-package compaction
+package enginetest
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/query"
 	"github.com/binlake/binlake/query/benchlake"
@@ -105,7 +106,7 @@ func BenchmarkCompaction(b *testing.B) {
 		return e
 	}
 	reader := newEngine("reader-cache")
-	c := &Compactor{Log: log, Engine: newEngine("compactor-cache"), Policy: Policy{}, TempDir: tmp}
+	c := &compaction.Compactor{Log: log, Writer: newEngine("compactor-cache"), Policy: compaction.Policy{}, TempDir: tmp}
 	keys := lake.Meta.LatestKeys[:cbQueryRuns+1]
 	load0 := cbLoadAvg()
 
@@ -125,8 +126,8 @@ func BenchmarkCompaction(b *testing.B) {
 	before := cbTimeQueries(ctx, b, reader, keys)
 
 	// The compaction: the default policy's plan, each job in turn.
-	jobs := Plan(st, Policy{})
-	if !slices.ContainsFunc(jobs, func(j Job) bool { return j.Kind == JobSnapshot }) {
+	jobs := compaction.Plan(st, compaction.Policy{})
+	if !slices.ContainsFunc(jobs, func(j compaction.Job) bool { return j.Kind == compaction.JobSnapshot }) {
 		b.Fatalf("the default policy plans no snapshot: %d jobs", len(jobs))
 	}
 	cbResetPeakRSS(b)
@@ -134,7 +135,7 @@ func BenchmarkCompaction(b *testing.B) {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
 	start := time.Now()
-	var results []Result
+	var results []compaction.Result
 	for _, j := range jobs {
 		res, err := c.Run(ctx, j)
 		if err != nil {
@@ -174,12 +175,12 @@ func BenchmarkCompaction(b *testing.B) {
 	load1 := cbLoadAvg()
 
 	// Figures.
-	var snap Result
+	var snap compaction.Result
 	var summary strings.Builder
 	fmt.Fprintf(&summary, "compaction of %s (DuckDB: 2 threads, %s), load average %s before, %s after:\n", root, opts.MemoryLimit, load0, load1)
 	for _, res := range results {
 		label := string(res.Job.Kind)
-		if res.Job.Kind == JobMerge && len(res.Job.Inputs) > 0 {
+		if res.Job.Kind == compaction.JobMerge && len(res.Job.Inputs) > 0 {
 			label += "_" + string(res.Job.Inputs[0].Kind)
 		} else {
 			snap = res

@@ -1,4 +1,4 @@
-package compaction
+package enginetest
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/query"
 	"github.com/binlake/binlake/tableformat"
 )
@@ -229,14 +230,14 @@ func (g *genLake) versionSeqs() []int64 {
 	return slices.Compact(seqs)
 }
 
-func newCompactor(t *testing.T, log *tableformat.Log, policy Policy) *Compactor {
+func newCompactor(t *testing.T, log *tableformat.Log, policy compaction.Policy) *compaction.Compactor {
 	cache, err := query.OpenCache(t.TempDir(), 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := query.NewEngine(log, cache, query.Options{})
 	t.Cleanup(func() { e.Close() })
-	return &Compactor{Log: log, Engine: e, Policy: policy, TempDir: t.TempDir()}
+	return &compaction.Compactor{Log: log, Writer: e, Policy: policy, TempDir: t.TempDir()}
 }
 
 // TestCompactionKeepsEveryAnswer: snapshots and merges, run several times
@@ -246,7 +247,7 @@ func TestCompactionKeepsEveryAnswer(t *testing.T) {
 	for seed := range uint64(2) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			g := newGenLake(t, seed)
-			c := newCompactor(t, g.log, Policy{Force: true})
+			c := newCompactor(t, g.log, compaction.Policy{Force: true})
 			var committed, snapshots, merges int
 			for round := range 4 {
 				for range 12 {
@@ -272,7 +273,7 @@ func TestCompactionKeepsEveryAnswer(t *testing.T) {
 						t.Fatalf("round %d %s: not committed: %+v", round, j.Kind, res)
 					}
 					committed++
-					if j.Kind == JobSnapshot {
+					if j.Kind == compaction.JobSnapshot {
 						snapshots++
 					} else {
 						merges++
@@ -282,7 +283,7 @@ func TestCompactionKeepsEveryAnswer(t *testing.T) {
 					}
 				}
 				after := g.check(seqs, want, fmt.Sprintf("in round %d, after compaction", round))
-				if again := Plan(after, Policy{Force: true}); len(again) != 0 {
+				if again := compaction.Plan(after, compaction.Policy{Force: true}); len(again) != 0 {
 					t.Fatalf("round %d: right after compaction the plan still has %d jobs: %+v", round, len(again), again[0])
 				}
 			}
@@ -335,17 +336,17 @@ func TestTwoCompactorsRace(t *testing.T) {
 		g.txn()
 	}
 	seqs, before, want := g.record()
-	jobs := Plan(before, Policy{Force: true})
+	jobs := compaction.Plan(before, compaction.Policy{Force: true})
 	if len(jobs) < 3 {
 		t.Fatalf("plan: %d jobs", len(jobs))
 	}
 	for _, j := range jobs {
 		bs := &barrierStore{MemStore: g.store, n: 2, release: make(chan struct{})}
-		var res [2]Result
+		var res [2]compaction.Result
 		var errs [2]error
 		var wg sync.WaitGroup
 		for i := range 2 {
-			c := newCompactor(t, tableformat.NewLog(bs, tableformat.LogOptions{}), Policy{Force: true})
+			c := newCompactor(t, tableformat.NewLog(bs, tableformat.LogOptions{}), compaction.Policy{Force: true})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -363,7 +364,7 @@ func TestTwoCompactorsRace(t *testing.T) {
 		}
 	}
 	after := g.check(seqs, want, "after the race")
-	if again := Plan(after, Policy{Force: true}); len(again) != 0 {
+	if again := compaction.Plan(after, compaction.Policy{Force: true}); len(again) != 0 {
 		t.Fatalf("after the race the plan still has %d jobs", len(again))
 	}
 }
@@ -417,9 +418,9 @@ func TestCompactorDiesMidWrite(t *testing.T) {
 	}
 	n0 := objects()
 	fs := &failingStore{MemStore: g.store, n: 1}
-	c := newCompactor(t, tableformat.NewLog(fs, tableformat.LogOptions{}), Policy{Force: true, TargetFileBytes: 1 << 20})
+	c := newCompactor(t, tableformat.NewLog(fs, tableformat.LogOptions{}), compaction.Policy{Force: true, TargetFileBytes: 1 << 20})
 	var failed int
-	for _, j := range Plan(before, Policy{Force: true}) {
+	for _, j := range compaction.Plan(before, compaction.Policy{Force: true}) {
 		fs.mu.Lock()
 		fs.n = 0 // the job's first upload fails
 		fs.mu.Unlock()
@@ -442,7 +443,7 @@ func TestCompactorDiesMidWrite(t *testing.T) {
 	fs.mu.Lock()
 	fs.n, fs.failLog = 1<<30, true
 	fs.mu.Unlock()
-	for _, j := range Plan(before, Policy{Force: true}) {
+	for _, j := range compaction.Plan(before, compaction.Policy{Force: true}) {
 		if _, err := c.Run(g.ctx, j); err == nil {
 			t.Fatalf("%s %s.%s: no error with the log write failing", j.Kind, j.DB, j.Name)
 		}
@@ -453,7 +454,7 @@ func TestCompactorDiesMidWrite(t *testing.T) {
 	if n := objects(); n <= n0 {
 		t.Fatalf("%d objects before, %d after uploads without commits: want orphans", n0, n)
 	}
-	ok := newCompactor(t, g.log, Policy{Force: true})
+	ok := newCompactor(t, g.log, compaction.Policy{Force: true})
 	results, err := ok.RunAll(g.ctx)
 	if err != nil || len(results) == 0 {
 		t.Fatalf("the run after: %d results, %v", len(results), err)
