@@ -105,6 +105,7 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 	start := binlogPos(t, e.db)
 	w := newWorkload(t, e.db, seed)
 	w.ddlEvery = 15
+	w.resnapDDL = true // the DDL storms include statements the lake learns by re-snapshot
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(seed, 7))
 	began := time.Now()
