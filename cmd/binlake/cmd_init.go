@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/settings"
 )
 
 // dsn is the part of a Go MySQL DSN that binlake init uses. The password is
@@ -267,18 +268,6 @@ func yq(s string) string {
 	return string(b)
 }
 
-// durationText prints a duration without trailing zero units (168h, not 168h0m0s).
-func durationText(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // render returns the config file: every section, with defaultConfig's
 // values and a comment each.
 func (ic initConfig) render(now time.Time) string {
@@ -309,7 +298,7 @@ func (ic initConfig) render(now time.Time) string {
 	}
 	w("  include: %s\t# db.table patterns to mirror (empty: every table)\n", include)
 	w("  exclude: []\t# db.table patterns to leave out\n")
-	w("  heartbeat: %s\t# how often an idle source is asked to prove it is alive\n", durationText(c.Source.Heartbeat))
+	w("  heartbeat: %s\t# how often an idle source is asked to prove it is alive\n", settings.Duration(c.Source.Heartbeat))
 	w("  # auto: a new lake starts with a consistent snapshot of the existing rows;\n")
 	w("  # never: it starts at the binlog's current position; always: every start\n")
 	w("  # takes a snapshot that replaces the lake's contents (history is kept).\n")
@@ -331,14 +320,14 @@ func (ic initConfig) render(now time.Time) string {
 		w("    use_tls: %t\n", s.UseTLS)
 		w("    # access_key_id: here, or BINLAKE_WAREHOUSE_S3_ACCESS_KEY_ID\n")
 		w("    # secret_access_key: never here: BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY, or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE\n")
-		w("    request_timeout: %s\n", durationText(s.RequestTimeout))
+		w("    request_timeout: %s\n", settings.Duration(s.RequestTimeout))
 		w("    max_retries: %d\n", s.MaxRetries)
 	}
 	w("\n")
 
 	i := c.Ingest
 	w("ingest:\n")
-	w("  commit_interval: %s\t# group commit: at most this long between a source commit and the lake commit\n", durationText(i.CommitInterval))
+	w("  commit_interval: %s\t# group commit: at most this long between a source commit and the lake commit\n", settings.Duration(i.CommitInterval))
 	w("  max_batch_bytes: %d\t# close a batch early at this many bytes of buffered rows\n", i.MaxBatchBytes)
 	w("  memory_budget: %d\t# past this, buffered rows are spilled to files (big transactions)\n", i.MemoryBudget)
 	w("  memory_limit: %d\t# soft limit of the daemon's memory (GOMEMLIMIT overrides it)\n", i.MemoryLimit)
@@ -352,7 +341,7 @@ func (ic initConfig) render(now time.Time) string {
 	w("  threads: %d\t# DuckDB's threads\n", q.Threads)
 	w("  memory_limit: %s\t# DuckDB's memory; past it, it spills to the cache directory\n", q.MemoryLimit)
 	w("  max_spill: %s\t# bound of one session's spill files\n", q.MaxSpill)
-	w("  timeout: %s\t# bound of one statement\n", durationText(q.Timeout))
+	w("  timeout: %s\t# bound of one statement\n", settings.Duration(q.Timeout))
 	w("  materialize_rows: %d\t# serve / interactive query: a local snapshot of a view merging this many delta rows; 0 never\n\n", q.MaterializeRows)
 
 	s := c.Serve
@@ -363,9 +352,9 @@ func (ic initConfig) render(now time.Time) string {
 
 	p := c.Compaction
 	w("compaction:\n")
-	w("  retain: %s\t# vacuum keeps this much history (the time-travel window)\n", durationText(p.Retain))
-	w("  grace: %s\t# objects the lake no longer names stay this long (readers of older versions)\n", durationText(p.Grace))
-	w("  interval: %s\t# run the policy inside the ingest daemon this often; 0s never (binlake compact from cron)\n", durationText(p.Interval))
+	w("  retain: %s\t# vacuum keeps this much history (the time-travel window)\n", settings.Duration(p.Retain))
+	w("  grace: %s\t# objects the lake no longer names stay this long (readers of older versions)\n", settings.Duration(p.Grace))
+	w("  interval: %s\t# run the policy inside the ingest daemon this often; 0s never (binlake compact from cron)\n", settings.Duration(p.Interval))
 	w("  snapshot_min_rows: %d\t# snapshot a table once the deltas after its last snapshot hold this many rows,\n", p.SnapshotMinRows)
 	w("  snapshot_min_files: %d\t#   or number this many files,\n", p.SnapshotMinFiles)
 	w("  snapshot_fraction: %g\t#   or hold this fraction of the snapshot's rows\n", p.SnapshotFraction)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net"
 	"os"
 	"path"
@@ -17,6 +16,7 @@ import (
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/query"
 )
 
@@ -204,7 +204,7 @@ func defaultConfig() Config {
 		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
 			MaterializeRows: query.DefaultMaterializeRows},
 		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 64 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
-		Compaction: CompactionConfig{Retain: 168 * time.Hour, Grace: time.Hour,
+		Compaction: CompactionConfig{Retain: compaction.DefaultRetain, Grace: compaction.DefaultGrace,
 			SnapshotMinRows: compaction.DefaultSnapshotMinRows, SnapshotMinFiles: compaction.DefaultSnapshotMinFiles,
 			SnapshotFraction: compaction.DefaultSnapshotFraction, MergeMinFiles: compaction.DefaultMergeMinFiles,
 			SmallFileBytes: compaction.DefaultSmallFileBytes, TargetFileBytes: compaction.DefaultTargetFileBytes},
@@ -476,46 +476,35 @@ func (c *Config) warehouseProblems(bad func(key, format string, a ...any)) {
 
 func (c *Config) compactionProblems(bad func(key, format string, a ...any)) {
 	p := c.Compaction
-	before := 0
-	count := func(key, format string, a ...any) {
-		before++
-		bad(key, format, a...)
-	}
-	if p.Retain <= 0 {
-		count("compaction.retain", "%s: must be positive, such as 168h", p.Retain)
-	}
-	if p.Grace <= 0 {
-		count("compaction.grace", "%s: must be positive, such as 1h (longer than any write takes)", p.Grace)
-	}
 	if p.Interval < 0 {
-		count("compaction.interval", "%s: must be 0s (never) or positive, such as 1h", p.Interval)
+		bad("compaction.interval", "%s: must be 0s (never) or positive, such as 1h", p.Interval)
 	}
-	pol := p.policy() // zero values take the defaults
-	if pol.SnapshotMinRows < 1 {
-		count("compaction.snapshot_min_rows", "%d: must be at least 1, such as %d", p.SnapshotMinRows, compaction.DefaultSnapshotMinRows)
+	vacuum := p.vacuumOptions()
+	fieldProblems("compaction", vacuum.Validate(), nil, bad)
+	fieldProblems("compaction", p.policy().Validate(), nil, bad)
+}
+
+// vacuumOptions are vacuum's options as the config gives them: retain and
+// grace as they stand (0 is no way to ask for a default here), the rest
+// vacuum's defaults.
+func (c CompactionConfig) vacuumOptions() compaction.VacuumOptions {
+	o := (&compaction.VacuumOptions{}).WithDefaults()
+	o.Retain, o.Grace = c.Retain, c.Grace
+	return o
+}
+
+// fieldProblems reports the problems a package's Validate found (err) under
+// the config's keys: a field is the key of its name in section, unless
+// renamed maps it to another key.
+func fieldProblems(section string, err error, renamed map[string]string, bad func(key, format string, a ...any)) {
+	key := func(field string) string {
+		if k, ok := renamed[field]; ok {
+			return k
+		}
+		return section + "." + field
 	}
-	if pol.SnapshotMinFiles < 1 {
-		count("compaction.snapshot_min_files", "%d: must be at least 1, such as %d", p.SnapshotMinFiles, compaction.DefaultSnapshotMinFiles)
-	}
-	if !(pol.SnapshotFraction > 0) || math.IsInf(pol.SnapshotFraction, 0) {
-		count("compaction.snapshot_fraction", "%g: must be above 0, such as %g", p.SnapshotFraction, compaction.DefaultSnapshotFraction)
-	}
-	if pol.MergeMinFiles < 2 {
-		count("compaction.merge_min_files", "%d: must be at least 2 (a merge joins two or more files), such as %d", p.MergeMinFiles, compaction.DefaultMergeMinFiles)
-	}
-	if pol.SmallFileBytes < 1 {
-		count("compaction.small_file_bytes", "%d: must be a positive number of bytes, such as %d (16 MiB)", p.SmallFileBytes, compaction.DefaultSmallFileBytes)
-	}
-	if pol.TargetFileBytes < 1<<20 {
-		count("compaction.target_file_bytes", "%d: must be at least 1048576 (1 MiB), such as %d (128 MiB)", p.TargetFileBytes, compaction.DefaultTargetFileBytes)
-	}
-	if pol.SmallFileBytes >= 1 && pol.TargetFileBytes >= 1<<20 && pol.SmallFileBytes >= pol.TargetFileBytes {
-		count("compaction.small_file_bytes", "%d is not below compaction.target_file_bytes (%d): merged files would count as small "+
-			"again and be merged over and over; keep small_file_bytes well below target_file_bytes (defaults 16 MiB and 128 MiB)",
-			pol.SmallFileBytes, pol.TargetFileBytes)
-	}
-	if err := pol.Validate(); err != nil && before == 0 { // a rule of the policy this file does not know yet
-		bad("compaction", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	for _, f := range settings.ProblemsIn(err) {
+		bad(key(f.Field), "%s", f.Text(key))
 	}
 }
 
