@@ -15,6 +15,7 @@ import (
 	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/query"
@@ -194,6 +195,12 @@ type LogConfig struct {
 	Format string `yaml:"format"` // text, json
 }
 
+// defaultMemoryLimit is the ingest daemon's soft memory limit
+// (ingest.memory_limit, the Go runtime's GOMEMLIMIT) unless told otherwise:
+// with the ingest defaults the daemon stays under it (BENCHMARKS.md). It is
+// the command's, not the ingest package's: it limits the whole process.
+const defaultMemoryLimit = 240 << 20
+
 func defaultConfig() Config {
 	return Config{
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
@@ -203,7 +210,9 @@ func defaultConfig() Config {
 		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
 		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
 			MaterializeRows: query.DefaultMaterializeRows},
-		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 64 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
+		Ingest: IngestConfig{CommitInterval: ingest.DefaultCommitInterval, MaxBatchBytes: ingest.DefaultMaxBatchBytes,
+			MemoryBudget: ingest.DefaultMemoryBudget, UploadParallelism: ingest.DefaultUploadParallelism, Listen: "127.0.0.1:9464",
+			MemoryLimit: defaultMemoryLimit},
 		Compaction: CompactionConfig{Retain: compaction.DefaultRetain, Grace: compaction.DefaultGrace,
 			SnapshotMinRows: compaction.DefaultSnapshotMinRows, SnapshotMinFiles: compaction.DefaultSnapshotMinFiles,
 			SnapshotFraction: compaction.DefaultSnapshotFraction, MergeMinFiles: compaction.DefaultMergeMinFiles,
@@ -320,15 +329,7 @@ func (c *Config) problems() []problem {
 	c.warehouseProblems(bad)
 
 	i := c.Ingest
-	if i.CommitInterval <= 0 {
-		bad("ingest.commit_interval", "%s: must be positive, such as 500ms", i.CommitInterval)
-	}
-	if i.MaxBatchBytes <= 0 {
-		bad("ingest.max_batch_bytes", "%d: must be a positive number of bytes, such as 50331648 (48 MiB)", i.MaxBatchBytes)
-	}
-	if i.MemoryBudget <= 0 {
-		bad("ingest.memory_budget", "%d: must be a positive number of bytes, such as 67108864 (64 MiB)", i.MemoryBudget)
-	}
+	fieldProblems("ingest", i.options().Validate(), nil, bad)
 	if i.MemoryLimit > 0 && i.MemoryBudget > i.MemoryLimit/2 {
 		// Measured: while a budget's worth of rows is written out, about
 		// one and a half times the budget is live, and the Go heap grows
@@ -336,11 +337,9 @@ func (c *Config) problems() []problem {
 		bad("ingest.memory_budget", "%d is more than half of ingest.memory_limit (%d): the daemon needs about three times the budget "+
 			"while it spills a big transaction; lower memory_budget to a quarter of memory_limit or raise memory_limit", i.MemoryBudget, i.MemoryLimit)
 	}
-	if i.UploadParallelism <= 0 {
-		bad("ingest.upload_parallelism", "%d: must be at least 1, such as 4", i.UploadParallelism)
-	}
 	if i.MemoryLimit < 0 {
-		bad("ingest.memory_limit", "%d: must be 0 (no limit) or a number of bytes, such as 251658240 (240 MiB)", i.MemoryLimit)
+		bad("ingest.memory_limit", "%d: must be 0 (no limit) or a number of bytes, such as %d (%s)", i.MemoryLimit,
+			defaultMemoryLimit, settings.Bytes(defaultMemoryLimit))
 	}
 	listenProblem("ingest.listen", i.Listen, bad)
 
@@ -482,6 +481,15 @@ func (c *Config) compactionProblems(bad func(key, format string, a ...any)) {
 	vacuum := p.vacuumOptions()
 	fieldProblems("compaction", vacuum.Validate(), nil, bad)
 	fieldProblems("compaction", p.policy().Validate(), nil, bad)
+}
+
+// options are the pipeline's options as the config gives them: its keys
+// as they stand (0 is no way to ask for a default here), the rest the
+// pipeline's defaults.
+func (c IngestConfig) options() ingest.Options {
+	o := ingest.Options{}.WithDefaults()
+	o.CommitInterval, o.MaxBatchBytes, o.MemoryBudget, o.UploadParallelism = c.CommitInterval, c.MaxBatchBytes, c.MemoryBudget, c.UploadParallelism
+	return o
 }
 
 // vacuumOptions are vacuum's options as the config gives them: retain and
