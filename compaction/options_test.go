@@ -10,15 +10,6 @@ import (
 	"github.com/binlake/binlake/internal/settings"
 )
 
-// fieldNames lists the fields err's problems name, in order.
-func fieldNames(err error) []string {
-	var names []string
-	for _, f := range settings.ProblemsIn(err) {
-		names = append(names, f.Field)
-	}
-	return names
-}
-
 // TestPolicyValidateFields: every rule of a policy reports the field it is
 // about, and only that rule fires.
 func TestPolicyValidateFields(t *testing.T) {
@@ -50,7 +41,7 @@ func TestPolicyValidateFields(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.policy.Validate()
-			if got := fieldNames(err); !slices.Equal(got, c.want) {
+			if got := settings.Fields(err); !slices.Equal(got, c.want) {
 				t.Fatalf("Validate: %v\nnames %v, want %v", err, got, c.want)
 			}
 			if err != nil && !strings.Contains(err.Error(), c.text) {
@@ -88,7 +79,7 @@ func TestVacuumOptionsValidate(t *testing.T) {
 	}
 	bad := VacuumOptions{Retain: -time.Hour, Grace: -time.Second, Parallelism: -1}
 	err := bad.Validate()
-	if got, want := fieldNames(err), []string{"retain", "grace", "parallelism"}; !slices.Equal(got, want) {
+	if got, want := settings.Fields(err), []string{"retain", "grace", "parallelism"}; !slices.Equal(got, want) {
 		t.Fatalf("Validate: %v\nnames %v, want %v", err, got, want)
 	}
 	for _, text := range []string{"retain -1h0m0s: must be positive, such as 168h", "grace -1s: must be positive, such as 1h"} {

@@ -24,10 +24,7 @@ func TestOptionsDefaultsAndValidate(t *testing.T) {
 	}
 	// Options given as they stand (a configuration's) are checked as such.
 	err := Options{CommitInterval: -time.Second}.Validate()
-	var fields []string
-	for _, p := range settings.ProblemsIn(err) {
-		fields = append(fields, p.Field)
-	}
+	fields := settings.Fields(err)
 	if want := []string{"commit_interval", "max_batch_bytes", "memory_budget", "upload_parallelism", "resnapshot_chunk_rows"}; !slices.Equal(fields, want) {
 		t.Fatalf("Validate: %v\nfields %v, want %v", err, fields, want)
 	}

@@ -208,8 +208,8 @@ func defaultConfig() Config {
 		Source: SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
 			OnPositionLost: "fail"},
 		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
-		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
-			MaterializeRows: query.DefaultMaterializeRows},
+		Query: QueryConfig{CacheMaxBytes: query.DefaultCacheMaxBytes, Threads: query.DefaultThreads, MemoryLimit: query.DefaultMemoryLimit,
+			Timeout: query.DefaultTimeout, MaxSpill: query.DefaultMaxSpill, MaterializeRows: query.DefaultMaterializeRows},
 		Ingest: IngestConfig{CommitInterval: ingest.DefaultCommitInterval, MaxBatchBytes: ingest.DefaultMaxBatchBytes,
 			MemoryBudget: ingest.DefaultMemoryBudget, UploadParallelism: ingest.DefaultUploadParallelism, Listen: "127.0.0.1:9464",
 			MemoryLimit: defaultMemoryLimit},
@@ -343,20 +343,17 @@ func (c *Config) problems() []problem {
 	}
 	listenProblem("ingest.listen", i.Listen, bad)
 
+	// cache_max_bytes (OpenCache's bound, which takes 0 for its default)
+	// and materialize_rows (whose 0 turns Options.Materialize off) mean
+	// what they mean only here, so their rules are the config's.
 	q := c.Query
 	if q.CacheMaxBytes <= 0 {
-		bad("query.cache_max_bytes", "%d: must be a positive number of bytes, such as 10737418240 (10 GiB)", q.CacheMaxBytes)
+		bad("query.cache_max_bytes", "%d: must be a positive number of bytes, such as %d (%s)", q.CacheMaxBytes,
+			query.DefaultCacheMaxBytes, settings.Bytes(query.DefaultCacheMaxBytes))
 	}
-	if q.Threads <= 0 {
-		bad("query.threads", "%d: must be at least 1, such as 2", q.Threads)
-	}
-	if q.Timeout <= 0 {
-		bad("query.timeout", "%s: must be positive, such as 5m", q.Timeout)
-	}
-	duckDBSizeProblem("query.memory_limit", q.MemoryLimit, "1GB", bad)
-	duckDBSizeProblem("query.max_spill", q.MaxSpill, "10GB", bad)
+	fieldProblems("query", q.options().Validate(), nil, bad)
 	if q.MaterializeRows < 0 {
-		bad("query.materialize_rows", "%d: must be 0 (never) or a number of rows, such as 100000", q.MaterializeRows)
+		bad("query.materialize_rows", "%d: must be 0 (never) or a number of rows, such as %d", q.MaterializeRows, query.DefaultMaterializeRows)
 	}
 
 	if c.Serve.MaxRows <= 0 {
@@ -492,6 +489,15 @@ func (c IngestConfig) options() ingest.Options {
 	return o
 }
 
+// options are the engine's options as the config gives them: its keys as
+// they stand, the rest the engine's defaults. Materialize, Meta and Logger
+// are the command's to set.
+func (c QueryConfig) options() query.Options {
+	o := query.Options{}.WithDefaults()
+	o.Threads, o.MemoryLimit, o.Timeout, o.MaxSpill, o.MaterializeRows = c.Threads, c.MemoryLimit, c.Timeout, c.MaxSpill, c.MaterializeRows
+	return o
+}
+
 // vacuumOptions are vacuum's options as the config gives them: retain and
 // grace as they stand (0 is no way to ask for a default here), the rest
 // vacuum's defaults.
@@ -528,16 +534,6 @@ func listenProblem(key, addr string, bad func(key, format string, a ...any)) {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		bad(key, "%q: the port must be a number 0…65535, such as 127.0.0.1:9464", addr)
-	}
-}
-
-// duckDBSize is DuckDB's syntax for memory_limit and
-// max_temp_directory_size: a number and a unit, a percentage, or no limit.
-var duckDBSize = regexp.MustCompile(`(?i)^\s*(-1|none|[0-9]+(\.[0-9]+)?\s*(b|bytes?|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?|t|tb|tib|terabytes?|%)?)\s*$`)
-
-func duckDBSizeProblem(key, v, example string, bad func(key, format string, a ...any)) {
-	if !duckDBSize.MatchString(v) {
-		bad(key, "%q: a size in DuckDB's syntax, such as 512MB or %s", v, example)
 	}
 }
 

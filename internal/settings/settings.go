@@ -79,6 +79,15 @@ func ProblemsIn(err error) []*Problem {
 	return ps
 }
 
+// Fields lists the fields the problems in err name, in order.
+func Fields(err error) []string {
+	var fields []string
+	for _, p := range ProblemsIn(err) {
+		fields = append(fields, p.Field)
+	}
+	return fields
+}
+
 // Bytes writes a size in the largest binary unit that holds it whole
 // ("48 MiB", "1 GiB"), else in bytes.
 func Bytes(n int64) string {

@@ -19,12 +19,9 @@ func TestProblems(t *testing.T) {
 	if got, want := err.Error(), "options: max_batch_bytes -1: must be positive, such as 4\nsmall_file_bytes 9 is not below target_file_bytes"; got != want {
 		t.Fatalf("Error:\n%s\nwant\n%s", got, want)
 	}
-	fs := ProblemsIn(errors.Join(errors.New("not a field"), err))
-	var names []string
-	for _, f := range fs {
-		names = append(names, f.Field)
-	}
-	if !slices.Equal(names, []string{"max_batch_bytes", "small_file_bytes"}) {
+	joined := errors.Join(errors.New("not a field"), err)
+	fs := ProblemsIn(joined)
+	if names := Fields(joined); len(fs) != 2 || !slices.Equal(names, []string{"max_batch_bytes", "small_file_bytes"}) {
 		t.Fatalf("ProblemsIn: %v", names)
 	}
 	if got := fs[1].Text(func(n string) string { return "compaction." + n }); got != "9 is not below compaction.target_file_bytes" {
