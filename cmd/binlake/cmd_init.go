@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/internal/settings"
 )
@@ -41,7 +42,7 @@ const dsnForm = "write it as 'user:password@tcp(host:port)/' or 'user@tcp(host:p
 // (the form of the Go MySQL driver) or mysql://user[:password]@host[:port]/[db].
 // Errors never repeat the DSN, which may hold a password.
 func parseDSN(s string) (dsn, error) {
-	d := dsn{Host: "127.0.0.1", Port: 3306}
+	d := dsn{Host: "127.0.0.1", Port: mysql.DefaultPort}
 	if s == "" {
 		return d, errors.New("missing: " + dsnForm)
 	}
@@ -177,7 +178,7 @@ func runInit(_ context.Context, env *cliEnv, args []string) error {
 	dsnFlag := fs.String("dsn", "", "the source: user[:password]@tcp(host:port)/[db] (the password is never written: give it as BINLAKE_SOURCE_PASSWORD)")
 	warehouse := fs.String("warehouse", "", "where lakes live: file:///absolute/path or s3://bucket/prefix")
 	source := fs.String("source", "", "the lake's name (source.name; default: the DSN's database, else its host)")
-	flavor := fs.String("flavor", "mariadb", "the source server: mariadb or mysql")
+	flavor := fs.String("flavor", mysql.DefaultFlavor, "the source server: mariadb or mysql")
 	out := fs.String("o", "binlake.yaml", "the config file to write")
 	force := fs.Bool("force", false, "overwrite the file if it exists")
 	if err := parseFlags(fs, args); err != nil {
@@ -197,8 +198,9 @@ func runInit(_ context.Context, env *cliEnv, args []string) error {
 		}
 		return &usageError{msg}
 	}
-	if *flavor != "mariadb" && *flavor != "mysql" {
-		return &usageError{fmt.Sprintf("--flavor %q: use mariadb or mysql", *flavor)}
+	// The flavour is all the source's Validate sees here.
+	if ps := settings.ProblemsIn(mysql.SourceConfig{Flavor: *flavor, HeartbeatPeriod: mysql.DefaultHeartbeat}.Validate()); len(ps) > 0 {
+		return &usageError{"--flavor " + ps[0].Msg}
 	}
 	name := *source
 	switch {
@@ -305,7 +307,7 @@ func (ic initConfig) render(now time.Time) string {
 	w("  snapshot: %s\n", c.Source.Snapshot)
 	w("  # How the snapshot pins its binlog position: auto (binlog_snapshot on MariaDB: no lock;\n")
 	w("  # on MySQL global_read_lock with RELOAD, else table_locks with LOCK TABLES).\n")
-	w("  snapshot_strategy: auto\n")
+	w("  snapshot_strategy: %s\n", mysql.SnapshotAuto)
 	w("  tls:\n")
 	w("    mode: %s\t# disabled, required, verify-ca or verify-full (those two need ca_file)\n\n", c.Source.TLS.Mode)
 
@@ -382,7 +384,7 @@ func sqlIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") +
 // grants) and the next command.
 func (ic initConfig) printNext(w io.Writer, path string) error {
 	d := ic.dsn
-	mysql := ic.flavor == "mysql"
+	isMySQL := ic.flavor == "mysql"
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("wrote %s: lake %q in %s, source %s:%d as %s (%s)\n\n", path, ic.name, ic.warehouse, d.Host, d.Port, d.User, ic.flavor)
@@ -408,7 +410,7 @@ func (ic initConfig) printNext(w io.Writer, path string) error {
 	p("binlog_row_image           = FULL\n")
 	p("binlog_row_metadata        = FULL     # MariaDB 10.5+ and MySQL 8.0+: column names in the binlog\n")
 	p("binlog_expire_logs_seconds = 604800   # keep 7 days of binlog, longer than ingest may be stopped (MariaDB 10.5: expire_logs_days = 7)\n")
-	if mysql {
+	if isMySQL {
 		p("# GTIDs are optional (binlake stores file:pos either way); to use them on MySQL 8:\n")
 		p("# gtid_mode                = ON\n")
 		p("# enforce_gtid_consistency = ON\n")
@@ -429,7 +431,7 @@ func (ic initConfig) printNext(w io.Writer, path string) error {
 	g := func(format string, a ...any) { fmt.Fprintf(gw, format, a...) }
 	g("CREATE USER IF NOT EXISTS %s IDENTIFIED BY '<password>';\n", user)
 	g("GRANT REPLICATION SLAVE ON *.* TO %s;\t-- read the binlog\n", user)
-	if mysql {
+	if isMySQL {
 		g("GRANT REPLICATION CLIENT ON *.* TO %s;\t-- binlog positions and lag (BINLOG MONITOR on MariaDB)\n", user)
 	} else {
 		g("GRANT BINLOG MONITOR ON *.* TO %s;\t-- binlog positions and lag (REPLICATION CLIENT on MySQL)\n", user)
@@ -439,7 +441,7 @@ func (ic initConfig) printNext(w io.Writer, path string) error {
 		g(" (or on each mirrored database)")
 	}
 	g("\n")
-	if mysql {
+	if isMySQL {
 		g("GRANT RELOAD ON *.* TO %s;\t-- the initial snapshot: FLUSH TABLES WITH READ LOCK for milliseconds\n", user)
 		g("-- or, instead of RELOAD (snapshot_strategy: table_locks): GRANT LOCK TABLES ON %s TO %s;\n", on, user)
 	} else {

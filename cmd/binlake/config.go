@@ -205,7 +205,7 @@ func defaultConfig() Config {
 	return Config{
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
 		Lake:      LakeConfig{CheckpointInterval: 100},
-		Source: SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
+		Source: SourceConfig{Flavor: mysql.DefaultFlavor, Port: mysql.DefaultPort, Heartbeat: mysql.DefaultHeartbeat, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
 			OnPositionLost: "fail"},
 		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
 		Query: QueryConfig{CacheMaxBytes: query.DefaultCacheMaxBytes, Threads: query.DefaultThreads, MemoryLimit: query.DefaultMemoryLimit,
@@ -280,18 +280,16 @@ func (c *Config) problems() []problem {
 	case !sourceNameRE.MatchString(s.Name):
 		bad("source.name", "%q must be 1–63 characters of a-z, 0-9, _ and -, starting with a letter or digit (it names the lake's folder)", s.Name)
 	}
-	if s.Flavor != "mariadb" && s.Flavor != "mysql" {
-		bad("source.flavor", "%q: use mariadb or mysql", s.Flavor)
-	}
+	// The port and the server id must fit the binlog source's uint16 and
+	// uint32 before they are converted.
 	if s.Port < 1 || s.Port > 65535 {
-		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on 3306 unless told otherwise)", s.Port)
+		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on %d unless told otherwise)", s.Port, mysql.DefaultPort)
 	}
 	if s.ServerID < 0 || s.ServerID > 1<<32-1 {
 		bad("source.server_id", "%d is out of range: a number 1…4294967295 that no other replica of the source uses", s.ServerID)
 	}
-	if s.Heartbeat <= 0 {
-		bad("source.heartbeat", "%s: must be positive, such as 10s", s.Heartbeat)
-	}
+	fieldProblems("source", mysql.SourceConfig{Flavor: s.Flavor, HeartbeatPeriod: s.Heartbeat}.Validate(),
+		map[string]string{"heartbeat_period": "source.heartbeat"}, bad)
 	for _, list := range []struct {
 		key      string
 		patterns []string
@@ -569,13 +567,10 @@ func (c *Config) validateConnection() error {
 			bad("source.host", "%q holds a port: give the host alone here and the port as source.port", s.Host)
 		}
 	}
-	if s.Port < 1 || s.Port > 65535 {
-		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on 3306 unless told otherwise)", s.Port)
-	}
 	if s.User == "" {
 		bad("source.user", "missing: a user with REPLICATION SLAVE, BINLOG MONITOR (REPLICATION CLIENT on MySQL) and SELECT")
 	}
-	if s.ServerID < 1 || s.ServerID > 1<<32-1 {
+	if s.ServerID < 1 { // Validate has seen to the upper bound
 		bad("source.server_id", "missing or out of range: a number 1…4294967295 that no other replica of the source uses")
 	}
 	if (s.TLS.Mode == "verify-ca" || s.TLS.Mode == "verify-full") && s.TLS.CAFile != "" {
