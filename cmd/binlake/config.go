@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/tableformat"
 )
 
 // Config is binlake.yaml. Every key can be overridden from the environment
@@ -203,8 +205,11 @@ const defaultMemoryLimit = 240 << 20
 
 func defaultConfig() Config {
 	return Config{
-		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
-		Lake:      LakeConfig{CheckpointInterval: 100},
+		// An S3Config with no region asks the server for it; the config
+		// names AWS's first region, which MinIO answers to as well.
+		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: objstore.DefaultRequestTimeout,
+			MaxRetries: objstore.DefaultMaxRetries}},
+		Lake: LakeConfig{CheckpointInterval: tableformat.DefaultCheckpointInterval},
 		Source: SourceConfig{Flavor: mysql.DefaultFlavor, Port: mysql.DefaultPort, Heartbeat: mysql.DefaultHeartbeat, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
 			OnPositionLost: "fail"},
 		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
@@ -365,7 +370,7 @@ func (c *Config) problems() []problem {
 	c.compactionProblems(bad)
 
 	if c.Lake.CheckpointInterval < 1 {
-		bad("lake.checkpoint_interval", "%d: must be at least 1 (default 100)", c.Lake.CheckpointInterval)
+		bad("lake.checkpoint_interval", "%d: must be at least 1 (default %d)", c.Lake.CheckpointInterval, tableformat.DefaultCheckpointInterval)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -401,71 +406,28 @@ func (c *Config) warehouseProblems(bad func(key, format string, a ...any)) {
 		return
 	}
 	s := w.S3
-	found := 0
-	report := func(key, format string, a ...any) {
-		found++
-		bad(key, format, a...)
-	}
-	// As objstore reads it: http:// or https:// in front decides TLS.
-	endpoint, useTLS := s.Endpoint, s.UseTLS
-	if scheme, rest, ok := strings.Cut(endpoint, "://"); ok {
-		endpoint = strings.TrimSuffix(rest, "/")
-		switch scheme {
-		case "http":
-			useTLS = false
-		case "https":
-			useTLS = true
-		default:
-			report("warehouse.s3.endpoint", "scheme %q: write host:port (http:// or https:// in front decides TLS)", shorten(scheme))
-		}
-	}
-	switch {
-	case s.Endpoint == "":
-		report("warehouse.s3.endpoint", "missing: host:port of the S3 API (s3.amazonaws.com, or 127.0.0.1:9000 for a local MinIO with use_tls: false)")
-	case strings.Contains(endpoint, "@"): // not shown: it may hold a password
-		report("warehouse.s3.endpoint", "give host:port only: credentials belong in access_key_id and the secret key, not in the endpoint")
-	case strings.ContainsAny(endpoint, "/?#"):
-		report("warehouse.s3.endpoint", "%q: give host:port only; the bucket and prefix belong in warehouse.url (s3://bucket/prefix)", s.Endpoint)
-	}
-	if s.AccessKeyID == "" {
-		report("warehouse.s3.access_key_id", "missing: an s3:// warehouse needs the access key (here, or BINLAKE_WAREHOUSE_S3_ACCESS_KEY_ID)")
-	}
-	if s.SecretAccessKey == "" {
-		report("warehouse.s3.secret_access_key", "missing: an s3:// warehouse needs the secret key: set BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY, "+
-			"or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE naming a file that holds it")
-	}
-	if s.RequestTimeout <= 0 {
-		report("warehouse.s3.request_timeout", "%s: must be positive, such as 30s", s.RequestTimeout)
-	}
+	store := s.store().In(wh)
+	// 0s is no way to ask for the default request timeout here, so the
+	// store's defaults are not applied before Validate.
+	fieldProblems("warehouse.s3", store.Validate(), map[string]string{"access_key": "warehouse.s3.access_key_id",
+		"secret_key": "warehouse.s3.secret_access_key", "ca_cert_file": "warehouse.s3.ca_file",
+		"bucket": "warehouse.url", "prefix": "warehouse.url"}, bad)
+	// The store takes a negative number for no retries; the config does not.
 	if s.MaxRetries < 0 {
-		report("warehouse.s3.max_retries", "%d: must be 0 (no retries) or more, such as 5", s.MaxRetries)
+		bad("warehouse.s3.max_retries", "%d: must be 0 (no retries) or more, such as %d", s.MaxRetries, objstore.DefaultMaxRetries)
 	}
 	if s.CAFile != "" {
 		if err := regularFile(s.CAFile); err != nil {
-			report("warehouse.s3.ca_file", "%v: give the PEM file of the CA that signed the endpoint's certificate", err)
-		} else if !useTLS {
-			report("warehouse.s3.ca_file", "set, but warehouse.s3.use_tls is false: a CA certificate is for https: set use_tls: true, or remove ca_file")
+			bad("warehouse.s3.ca_file", "%v: give the PEM file of the CA that signed the endpoint's certificate", err)
 		}
 	}
-	if found > 0 {
-		return
-	}
-	// What the store checks besides (the bucket's name, for one): reported
-	// now, as a bad configuration, rather than when the store is opened.
-	oc := objstore.S3Config{Endpoint: endpoint, Bucket: wh.Bucket, Prefix: wh.Prefix, AccessKey: s.AccessKeyID,
-		SecretKey: s.SecretAccessKey, UseTLS: useTLS, CACertFile: s.CAFile, RequestTimeout: s.RequestTimeout}
-	if err := oc.Validate(); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			switch {
-			case strings.HasPrefix(line, "bucket "):
-				bad("warehouse.url", "%s (an S3 bucket name is 3–63 characters of a-z, 0-9, '.' and '-')", line)
-			case strings.HasPrefix(line, "prefix"):
-				bad("warehouse.url", "%s", line)
-			default:
-				bad("warehouse.s3", "%s", line)
-			}
-		}
-	}
+}
+
+// store is the S3 store's configuration the config gives (objstore reads
+// the bucket and prefix from the warehouse URL).
+func (c S3Config) store() objstore.S3Config {
+	return objstore.S3Config{Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey,
+		SessionToken: c.SessionToken, UseTLS: c.UseTLS, CACertFile: c.CAFile, RequestTimeout: c.RequestTimeout, MaxRetries: c.MaxRetries}
 }
 
 func (c *Config) compactionProblems(bad func(key, format string, a ...any)) {
@@ -507,7 +469,9 @@ func (c CompactionConfig) vacuumOptions() compaction.VacuumOptions {
 
 // fieldProblems reports the problems a package's Validate found (err) under
 // the config's keys: a field is the key of its name in section, unless
-// renamed maps it to another key.
+// renamed maps it to another key. A field renamed to a key outside section
+// is a part of that key's value (the bucket, of warehouse.url), so the
+// message names the field.
 func fieldProblems(section string, err error, renamed map[string]string, bad func(key, format string, a ...any)) {
 	key := func(field string) string {
 		if k, ok := renamed[field]; ok {
@@ -515,9 +479,30 @@ func fieldProblems(section string, err error, renamed map[string]string, bad fun
 		}
 		return section + "." + field
 	}
-	for _, f := range settings.ProblemsIn(err) {
-		bad(key(f.Field), "%s", f.Text(key))
+	for _, p := range settings.ProblemsIn(err) {
+		k, msg := key(p.Field), p.Text(key)
+		if !strings.HasPrefix(k, section+".") {
+			msg = p.Field + " " + msg
+		}
+		if p.Missing {
+			msg += whereToSet(k)
+		}
+		bad(k, "%s", msg)
 	}
+}
+
+// whereToSet says where the key's value can be given: a secret in the
+// environment or a file (never in the config file), others here too.
+func whereToSet(key string) string {
+	cfg := defaultConfig()
+	secret := false
+	walkConfig(reflect.ValueOf(&cfg).Elem(), "", func(k string, _ reflect.Value, isSecret bool) {
+		secret = secret || k == key && isSecret
+	})
+	if secret {
+		return fmt.Sprintf(": set %s, or %s_FILE naming a file that holds it", envName(key), envName(key))
+	}
+	return fmt.Sprintf(" (here, or %s)", envName(key))
 }
 
 // listenProblem checks a host:port to listen on ("" is allowed: off).

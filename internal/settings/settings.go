@@ -1,6 +1,6 @@
 // Package settings holds what the options structs of every package share:
 // the Problem a Validate method reports about one field, and how a setting's
-// value is written in messages and config files (Bytes, Duration).
+// value is written in messages and config files (Bytes, Duration, Shorten).
 //
 // A Validate reports every problem at once, each a *Problem naming its field
 // in lower_snake case (the name a configuration gives it), joined into one
@@ -29,6 +29,9 @@ type Problem struct {
 	// names another field of the same struct as {name}, which Text
 	// replaces.
 	Msg string
+	// Missing: the field is required and not set (Msg starts "missing:"),
+	// so a caller may add where it can be set.
+	Missing bool
 }
 
 func (p *Problem) Error() string {
@@ -49,6 +52,12 @@ type Problems struct{ errs []error }
 // Add records a problem with field.
 func (ps *Problems) Add(field, format string, a ...any) {
 	ps.errs = append(ps.errs, &Problem{Field: field, Msg: fmt.Sprintf(format, a...)})
+}
+
+// Missing records that the required field is not set; what says what it
+// is for.
+func (ps *Problems) Missing(field, what string) {
+	ps.errs = append(ps.errs, &Problem{Field: field, Msg: "missing: " + what, Missing: true})
 }
 
 // Err is every problem recorded, joined, or nil when there is none.
@@ -100,6 +109,14 @@ func Bytes(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// Shorten cuts a value to a length a message can show: 60 characters.
+func Shorten(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:57]) + "..."
+	}
+	return s
 }
 
 // Duration writes a duration without trailing zero units: 168h, not

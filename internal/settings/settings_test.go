@@ -15,14 +15,19 @@ func TestProblems(t *testing.T) {
 	}
 	ps.Add("max_batch_bytes", "%d: must be positive, such as %d", -1, 4)
 	ps.Add("small_file_bytes", "%d is not below {target_file_bytes}", 9)
+	ps.Missing("endpoint", "host:port of the S3 API")
 	err := fmt.Errorf("options: %w", ps.Err())
-	if got, want := err.Error(), "options: max_batch_bytes -1: must be positive, such as 4\nsmall_file_bytes 9 is not below target_file_bytes"; got != want {
+	if got, want := err.Error(), "options: max_batch_bytes -1: must be positive, such as 4\nsmall_file_bytes 9 is not below target_file_bytes\n"+
+		"endpoint missing: host:port of the S3 API"; got != want {
 		t.Fatalf("Error:\n%s\nwant\n%s", got, want)
 	}
 	joined := errors.Join(errors.New("not a field"), err)
 	fs := ProblemsIn(joined)
-	if names := Fields(joined); len(fs) != 2 || !slices.Equal(names, []string{"max_batch_bytes", "small_file_bytes"}) {
+	if names := Fields(joined); len(fs) != 3 || !slices.Equal(names, []string{"max_batch_bytes", "small_file_bytes", "endpoint"}) {
 		t.Fatalf("ProblemsIn: %v", names)
+	}
+	if fs[0].Missing || fs[1].Missing || !fs[2].Missing {
+		t.Fatalf("Missing: %v %v %v", fs[0].Missing, fs[1].Missing, fs[2].Missing)
 	}
 	if got := fs[1].Text(func(n string) string { return "compaction." + n }); got != "9 is not below compaction.target_file_bytes" {
 		t.Fatalf("Text: %q", got)
