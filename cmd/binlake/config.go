@@ -82,7 +82,7 @@ type QueryConfig struct {
 	CacheDir string `yaml:"cache_dir"`
 	// CacheMaxBytes bounds the cache; least recently used files go first.
 	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
-	// Threads DuckDB may use (0: 2).
+	// Threads DuckDB may use.
 	Threads int `yaml:"threads"`
 	// MemoryLimit bounds DuckDB's memory, e.g. "1GB"; past it, DuckDB
 	// spills to the cache directory.
