@@ -19,13 +19,15 @@ func TestOptionsDefaultsAndValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	// Negative values take the defaults too.
-	if neg := (Options{CommitInterval: -time.Second, MaxBatchBytes: -1, MemoryBudget: -1, UploadParallelism: -1, ResnapshotChunkRows: -1}).WithDefaults(); neg.Validate() != nil {
-		t.Fatalf("negative values after defaults: %v", neg.Validate())
+	neg := Options{CommitInterval: -time.Second, MaxBatchBytes: -1, MemoryBudget: -1, UploadParallelism: -1, ResnapshotChunkRows: -1}
+	if err := neg.WithDefaults().Validate(); err != nil {
+		t.Fatalf("negative values after defaults: %v", err)
 	}
 	// Options given as they stand (a configuration's) are checked as such.
 	err := Options{CommitInterval: -time.Second}.Validate()
 	fields := settings.Fields(err)
-	if want := []string{"commit_interval", "max_batch_bytes", "memory_budget", "upload_parallelism", "resnapshot_chunk_rows"}; !slices.Equal(fields, want) {
+	want := []string{"commit_interval", "max_batch_bytes", "memory_budget", "upload_parallelism", "resnapshot_chunk_rows"}
+	if !slices.Equal(fields, want) {
 		t.Fatalf("Validate: %v\nfields %v, want %v", err, fields, want)
 	}
 	for _, text := range []string{"commit_interval -1s: must be positive, such as 500ms", "max_batch_bytes 0: must be a positive number of bytes, such as 50331648 (48 MiB)",

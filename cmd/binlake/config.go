@@ -198,9 +198,10 @@ type LogConfig struct {
 }
 
 // defaultMemoryLimit is the ingest daemon's soft memory limit
-// (ingest.memory_limit, the Go runtime's GOMEMLIMIT) unless told otherwise:
-// with the ingest defaults the daemon stays under it (BENCHMARKS.md). It is
-// the command's, not the ingest package's: it limits the whole process.
+// (ingest.memory_limit, the Go runtime's GOMEMLIMIT) unless told otherwise,
+// which the daemon with the ingest defaults keeps to in steady ingest
+// (docs/operations.md). It is the command's, not the ingest package's: it
+// limits the whole process.
 const defaultMemoryLimit = 240 << 20
 
 func defaultConfig() Config {
@@ -210,8 +211,8 @@ func defaultConfig() Config {
 		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: objstore.DefaultRequestTimeout,
 			MaxRetries: objstore.DefaultMaxRetries}},
 		Lake: LakeConfig{CheckpointInterval: tableformat.DefaultCheckpointInterval},
-		Source: SourceConfig{Flavor: mysql.DefaultFlavor, Port: mysql.DefaultPort, Heartbeat: mysql.DefaultHeartbeat, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
-			OnPositionLost: "fail"},
+		Source: SourceConfig{Flavor: mysql.DefaultFlavor, Port: mysql.DefaultPort, Heartbeat: mysql.DefaultHeartbeat,
+			TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto", OnPositionLost: "fail"},
 		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
 		Query: QueryConfig{CacheMaxBytes: query.DefaultCacheMaxBytes, Threads: query.DefaultThreads, MemoryLimit: query.DefaultMemoryLimit,
 			Timeout: query.DefaultTimeout, MaxSpill: query.DefaultMaxSpill, MaterializeRows: query.DefaultMaterializeRows},
