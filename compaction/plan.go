@@ -2,38 +2,38 @@ package compaction
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
+	"math"
 	"slices"
 
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
 // Policy says when a table is worth a new snapshot and when its delta
-// files are worth merging. Zero values take the defaults.
+// files are worth merging. Zero values take the defaults (the DefaultX
+// constants).
 type Policy struct {
 	// A table gets a snapshot at the lake's latest sequence when the delta
-	// files after its latest snapshot hold at least SnapshotMinRows rows
-	// (default 1,000,000), or number at least SnapshotMinFiles (default
-	// 100), or hold at least SnapshotFraction (default 0.1) of the
-	// snapshot's rows.
+	// files after its latest snapshot hold at least SnapshotMinRows rows,
+	// or number at least SnapshotMinFiles, or hold at least
+	// SnapshotFraction of the snapshot's rows.
 	SnapshotMinRows  int64
 	SnapshotMinFiles int
 	SnapshotFraction float64
-	// Delta files smaller than SmallFileBytes (default 16 MiB), when at
-	// least MergeMinFiles (default 10) of them follow each other in change
-	// order (one kind, one schema version), are merged into files of about
-	// TargetFileBytes.
+	// Delta files smaller than SmallFileBytes, when at least MergeMinFiles
+	// of them follow each other in change order (one kind, one schema
+	// version), are merged into files of about TargetFileBytes.
 	SmallFileBytes int64
 	MergeMinFiles  int
-	// TargetFileBytes is the size of the files written (default 128 MiB).
+	// TargetFileBytes is the size of the files written.
 	TargetFileBytes int64
 	// Force snapshots every table with any delta after its latest snapshot
 	// and merges every run of two or more small files.
 	Force bool
 }
 
-// Policy defaults.
+// Policy defaults and limits.
 const (
 	DefaultSnapshotMinRows  = 1_000_000
 	DefaultSnapshotMinFiles = 100
@@ -41,6 +41,9 @@ const (
 	DefaultSmallFileBytes   = 16 << 20
 	DefaultMergeMinFiles    = 10
 	DefaultTargetFileBytes  = 128 << 20
+	// MinTargetFileBytes is the smallest TargetFileBytes: smaller files
+	// would cost more in per-file overhead than compaction saves.
+	MinTargetFileBytes = 1 << 20
 	// maxMergeFiles bounds one merge job.
 	maxMergeFiles = 1000
 )
@@ -68,28 +71,36 @@ func (p Policy) WithDefaults() Policy {
 	return p
 }
 
-// Validate reports every problem of a policy (after WithDefaults) at once.
+// Validate reports every problem of a policy (after WithDefaults) at once,
+// each a *settings.Problem naming its field.
 func (p Policy) Validate() error {
-	var errs []error
+	var ps settings.Problems
 	if p.SnapshotMinRows < 1 {
-		errs = append(errs, fmt.Errorf("snapshot_min_rows %d: must be at least 1", p.SnapshotMinRows))
+		ps.Add("snapshot_min_rows", "%d: must be at least 1, such as %d", p.SnapshotMinRows, DefaultSnapshotMinRows)
 	}
 	if p.SnapshotMinFiles < 1 {
-		errs = append(errs, fmt.Errorf("snapshot_min_files %d: must be at least 1", p.SnapshotMinFiles))
+		ps.Add("snapshot_min_files", "%d: must be at least 1, such as %d", p.SnapshotMinFiles, DefaultSnapshotMinFiles)
 	}
-	if p.SnapshotFraction <= 0 {
-		errs = append(errs, fmt.Errorf("snapshot_fraction %g: must be above 0", p.SnapshotFraction))
-	}
-	if p.SmallFileBytes < 1 {
-		errs = append(errs, fmt.Errorf("small_file_bytes %d: must be at least 1", p.SmallFileBytes))
+	if !(p.SnapshotFraction > 0) || math.IsInf(p.SnapshotFraction, 0) { // NaN too
+		ps.Add("snapshot_fraction", "%g: must be above 0, such as %g", p.SnapshotFraction, DefaultSnapshotFraction)
 	}
 	if p.MergeMinFiles < 2 {
-		errs = append(errs, fmt.Errorf("merge_min_files %d: must be at least 2", p.MergeMinFiles))
+		ps.Add("merge_min_files", "%d: must be at least 2 (a merge joins two or more files), such as %d", p.MergeMinFiles, DefaultMergeMinFiles)
 	}
-	if p.TargetFileBytes < 1<<20 {
-		errs = append(errs, fmt.Errorf("target_file_bytes %d: must be at least 1 MiB", p.TargetFileBytes))
+	if p.SmallFileBytes < 1 {
+		ps.Add("small_file_bytes", "%d: must be a positive number of bytes, such as %d (%s)", p.SmallFileBytes,
+			DefaultSmallFileBytes, settings.Bytes(DefaultSmallFileBytes))
 	}
-	return errors.Join(errs...)
+	if p.TargetFileBytes < MinTargetFileBytes {
+		ps.Add("target_file_bytes", "%d: must be at least %d (%s), such as %d (%s)", p.TargetFileBytes, MinTargetFileBytes,
+			settings.Bytes(MinTargetFileBytes), DefaultTargetFileBytes, settings.Bytes(DefaultTargetFileBytes))
+	}
+	if p.SmallFileBytes >= 1 && p.TargetFileBytes >= MinTargetFileBytes && p.SmallFileBytes >= p.TargetFileBytes {
+		ps.Add("small_file_bytes", "%d is not below {target_file_bytes} (%d): merged files would count as small again and be "+
+			"merged over and over; keep small_file_bytes well below target_file_bytes (defaults %s and %s)",
+			p.SmallFileBytes, p.TargetFileBytes, settings.Bytes(DefaultSmallFileBytes), settings.Bytes(DefaultTargetFileBytes))
+	}
+	return ps.Err()
 }
 
 // JobKind is what a job does.

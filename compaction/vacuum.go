@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -117,12 +118,12 @@ func PlanVacuum(st *tableformat.State, fromSeq int64, fromTime time.Time) Vacuum
 // VacuumOptions configure Vacuum.
 type VacuumOptions struct {
 	// Retain is the time-travel window: history from now − Retain on stays
-	// readable. Required.
+	// readable. Required; DefaultRetain is the usual one.
 	Retain time.Duration
 	// Grace is how long an object no longer named by the lake stays in
 	// storage, so readers that pinned an older version keep working, and how
 	// old an unnamed object must be before it counts as an orphan (not an
-	// upload in flight). Default 1h.
+	// upload in flight). Default DefaultGrace.
 	Grace time.Duration
 	// DryRun plans and reports without committing or deleting.
 	DryRun bool
@@ -130,29 +131,42 @@ type VacuumOptions struct {
 	Now func() time.Time
 	// Logger receives progress; default: discard.
 	Logger *slog.Logger
-	// Parallelism bounds concurrent log reads and deletes; default 16.
+	// Parallelism bounds concurrent log reads and deletes; default
+	// DefaultVacuumParallelism.
 	Parallelism int
 }
 
-// DefaultGrace is the default grace period of vacuum.
-const DefaultGrace = time.Hour
+// Vacuum defaults.
+const (
+	// DefaultRetain is a week of history: the window the binlake command
+	// keeps when told none (VacuumOptions.Retain itself has no default: a
+	// caller that forgets it must not lose history).
+	DefaultRetain = 7 * 24 * time.Hour
+	// DefaultGrace is the default grace period of vacuum.
+	DefaultGrace = time.Hour
+	// DefaultVacuumParallelism bounds vacuum's concurrent log reads and
+	// deletes.
+	DefaultVacuumParallelism = 16
+)
 
-// Validate reports every problem of the options at once.
+// Validate reports every problem of the options (after WithDefaults) at
+// once, each a *settings.Problem naming its field.
 func (o *VacuumOptions) Validate() error {
-	var errs []error
+	var ps settings.Problems
 	if o.Retain <= 0 {
-		errs = append(errs, fmt.Errorf("retain %s: must be positive", o.Retain))
+		ps.Add("retain", "%s: must be positive, such as %s", o.Retain, settings.Duration(DefaultRetain))
 	}
-	if o.Grace < 0 {
-		errs = append(errs, fmt.Errorf("grace %s: must not be negative", o.Grace))
+	if o.Grace <= 0 {
+		ps.Add("grace", "%s: must be positive, such as %s (longer than any write takes)", o.Grace, settings.Duration(DefaultGrace))
 	}
-	if o.Parallelism < 0 {
-		errs = append(errs, fmt.Errorf("parallelism %d: must not be negative", o.Parallelism))
+	if o.Parallelism < 1 {
+		ps.Add("parallelism", "%d: must be at least 1, such as %d", o.Parallelism, DefaultVacuumParallelism)
 	}
-	return errors.Join(errs...)
+	return ps.Err()
 }
 
-func (o *VacuumOptions) withDefaults() VacuumOptions {
+// WithDefaults fills in the zero values but Retain's.
+func (o *VacuumOptions) WithDefaults() VacuumOptions {
 	r := *o
 	if r.Grace == 0 {
 		r.Grace = DefaultGrace
@@ -164,7 +178,7 @@ func (o *VacuumOptions) withDefaults() VacuumOptions {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
 	if r.Parallelism == 0 {
-		r.Parallelism = 16
+		r.Parallelism = DefaultVacuumParallelism
 	}
 	return r
 }
@@ -222,10 +236,10 @@ type tempCleaner interface {
 // now − Grace, added by a later entry, or live at a version rewound away
 // that is inside retention.
 func Vacuum(ctx context.Context, log *tableformat.Log, opts VacuumOptions) (VacuumResult, error) {
-	if err := opts.Validate(); err != nil {
+	o := opts.WithDefaults()
+	if err := o.Validate(); err != nil {
 		return VacuumResult{}, fmt.Errorf("vacuum: %w", err)
 	}
-	o := opts.withDefaults()
 	now := o.Now().UTC()
 	res := VacuumResult{DryRun: o.DryRun}
 	latest, err := log.Latest(ctx)

@@ -13,24 +13,25 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
-// Options configure a Pipeline. Zero values take the defaults.
+// Options configure a Pipeline. Zero values take the defaults (the
+// DefaultX constants).
 type Options struct {
 	// CommitInterval is how long committed source transactions may wait
-	// before the lake commit that holds them (group commit); default 500ms,
-	// which keeps the time from a source commit to the lake under a second.
+	// before the lake commit that holds them (group commit). The default
+	// keeps the time from a source commit to the lake under a second.
 	CommitInterval time.Duration
-	// MaxBatchBytes closes a batch early when its buffered rows reach it;
-	// default 64 MiB.
+	// MaxBatchBytes closes a batch early when its buffered rows reach it.
 	MaxBatchBytes int64
 	// MemoryBudget bounds the rows held in memory: past it, the buffered rows
 	// are written to files at once (a transaction bigger than the budget is
-	// spilled as it arrives and committed when it ends); default 64 MiB.
-	// While they are written out, about half as much again is live.
+	// spilled as it arrives and committed when it ends). While they are
+	// written out, about half as much again is live.
 	MemoryBudget int64
-	// UploadParallelism bounds concurrent file uploads; default 4.
+	// UploadParallelism bounds concurrent file uploads.
 	UploadParallelism int
 	// FileWriter configures the Parquet files.
 	FileWriter tableformat.FileWriterOptions
@@ -74,18 +75,52 @@ func FaultPoints() []FaultPoint {
 	return []FaultPoint{FaultFileUploaded, FaultSpilled, FaultUploaded, FaultCommitted}
 }
 
-func (o Options) withDefaults() Options {
+// Options defaults. DefaultMaxBatchBytes and DefaultMemoryBudget keep the
+// daemon under about 256 MiB (BENCHMARKS.md).
+const (
+	DefaultCommitInterval    = 500 * time.Millisecond
+	DefaultMaxBatchBytes     = 48 << 20
+	DefaultMemoryBudget      = 64 << 20
+	DefaultUploadParallelism = 4
+)
+
+// Validate reports every problem of the options (after WithDefaults) at
+// once, each a *settings.Problem naming its field.
+func (o Options) Validate() error {
+	var ps settings.Problems
 	if o.CommitInterval <= 0 {
-		o.CommitInterval = 500 * time.Millisecond
+		ps.Add("commit_interval", "%s: must be positive, such as %s", o.CommitInterval, settings.Duration(DefaultCommitInterval))
 	}
 	if o.MaxBatchBytes <= 0 {
-		o.MaxBatchBytes = 64 << 20
+		ps.Add("max_batch_bytes", "%d: must be a positive number of bytes, such as %d (%s)", o.MaxBatchBytes,
+			DefaultMaxBatchBytes, settings.Bytes(DefaultMaxBatchBytes))
 	}
 	if o.MemoryBudget <= 0 {
-		o.MemoryBudget = 64 << 20
+		ps.Add("memory_budget", "%d: must be a positive number of bytes, such as %d (%s)", o.MemoryBudget,
+			DefaultMemoryBudget, settings.Bytes(DefaultMemoryBudget))
 	}
 	if o.UploadParallelism <= 0 {
-		o.UploadParallelism = 4
+		ps.Add("upload_parallelism", "%d: must be at least 1, such as %d", o.UploadParallelism, DefaultUploadParallelism)
+	}
+	if o.ResnapshotChunkRows <= 0 {
+		ps.Add("resnapshot_chunk_rows", "%d: must be at least 1, such as %d", o.ResnapshotChunkRows, DefaultResnapshotChunkRows)
+	}
+	return ps.Err()
+}
+
+// WithDefaults fills in the zero (and negative) values.
+func (o Options) WithDefaults() Options {
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = DefaultCommitInterval
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.UploadParallelism <= 0 {
+		o.UploadParallelism = DefaultUploadParallelism
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -114,7 +149,7 @@ type Pipeline struct {
 
 // New returns a pipeline writing to the lake of log.
 func New(log *tableformat.Log, opts Options) *Pipeline {
-	return &Pipeline{log: log, store: log.Store(), opts: opts.withDefaults()}
+	return &Pipeline{log: log, store: log.Store(), opts: opts.WithDefaults()}
 }
 
 // Run reads src until it returns io.EOF (then commits what it has and

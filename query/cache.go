@@ -47,8 +47,11 @@ type pin struct {
 	refs int
 }
 
+// DefaultCacheMaxBytes bounds a cache opened with no bound of its own.
+const DefaultCacheMaxBytes = 10 << 30
+
 // OpenCache opens (creating it if needed) the cache in dir, bounded to
-// maxBytes (0: 10 GiB).
+// maxBytes (0 or less: DefaultCacheMaxBytes).
 func OpenCache(dir string, maxBytes int64, logger *slog.Logger) (*Cache, error) {
 	if !filepath.IsAbs(dir) {
 		abs, err := filepath.Abs(dir)
@@ -58,7 +61,7 @@ func OpenCache(dir string, maxBytes int64, logger *slog.Logger) (*Cache, error) 
 		dir = abs
 	}
 	if maxBytes <= 0 {
-		maxBytes = 10 << 30
+		maxBytes = DefaultCacheMaxBytes
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,28 +19,29 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
-// Options configure an Engine. Zero values take the defaults.
+// Options configure an Engine. Zero values take the defaults (the DefaultX
+// constants).
 type Options struct {
-	// Threads DuckDB may use; default 2.
+	// Threads DuckDB may use.
 	Threads int
-	// MemoryLimit bounds DuckDB's memory, in DuckDB's syntax ("1GB");
-	// default "1GB". Past it, DuckDB spills to the cache's spill directory.
+	// MemoryLimit bounds DuckDB's memory, in DuckDB's syntax ("1GB"). Past
+	// it, DuckDB spills to the cache's spill directory.
 	MemoryLimit string
 	// ResnapshotMemoryLimit bounds DuckDB's memory in a re-snapshot's
 	// comparison (resnap.go), which runs inside the ingest daemon; default
 	// MemoryLimit. Give it at least MinResnapshotMemory.
 	ResnapshotMemoryLimit string
-	// Timeout bounds each statement; default 5 minutes.
+	// Timeout bounds each statement.
 	Timeout time.Duration
 	// FetchParallelism bounds concurrent downloads into the cache when a
-	// session opens; default 8.
+	// session opens.
 	FetchParallelism int
 	// MaxSpill bounds DuckDB's temporary files of one session, in DuckDB's
-	// syntax ("10GB"); default "10GB" (DuckDB's own default is 90% of the
-	// free disk).
+	// syntax ("10GB"); DuckDB's own default would be 90% of the free disk.
 	MaxSpill string
 	// Meta exposes the _binlake_seq, _binlake_ts and _binlake_op columns in
 	// the views.
@@ -50,34 +52,44 @@ type Options struct {
 	// use the local snapshots the cache holds either way.
 	Materialize bool
 	// MaterializeRows is the delta rows from which a view is worth a local
-	// snapshot; default DefaultMaterializeRows.
+	// snapshot.
 	MaterializeRows int64
 	Logger          *slog.Logger
 }
+
+// Options defaults.
+const (
+	DefaultThreads          = 2
+	DefaultMemoryLimit      = "1GB"
+	DefaultTimeout          = 5 * time.Minute
+	DefaultFetchParallelism = 8
+	DefaultMaxSpill         = "10GB"
+)
 
 // MinResnapshotMemory is the least memory, in bytes, a re-snapshot's
 // comparison is given: below it DuckDB's hash joins fail rather than spill
 // (a 64 KiB limit failed every comparison).
 const MinResnapshotMemory = 32 << 20
 
-func (o Options) withDefaults() Options {
+// WithDefaults fills in the zero (and negative) values.
+func (o Options) WithDefaults() Options {
 	if o.Threads <= 0 {
-		o.Threads = 2
+		o.Threads = DefaultThreads
 	}
 	if o.MemoryLimit == "" {
-		o.MemoryLimit = "1GB"
+		o.MemoryLimit = DefaultMemoryLimit
 	}
 	if o.ResnapshotMemoryLimit == "" {
 		o.ResnapshotMemoryLimit = o.MemoryLimit
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Minute
+		o.Timeout = DefaultTimeout
 	}
 	if o.FetchParallelism <= 0 {
-		o.FetchParallelism = 8
+		o.FetchParallelism = DefaultFetchParallelism
 	}
 	if o.MaxSpill == "" {
-		o.MaxSpill = "10GB"
+		o.MaxSpill = DefaultMaxSpill
 	}
 	if o.MaterializeRows <= 0 {
 		o.MaterializeRows = DefaultMaterializeRows
@@ -87,6 +99,35 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// Validate reports every problem of the options (after WithDefaults) at
+// once, each a *settings.Problem naming its field.
+func (o Options) Validate() error {
+	var ps settings.Problems
+	if o.Threads <= 0 {
+		ps.Add("threads", "%d: must be at least 1, such as %d", o.Threads, DefaultThreads)
+	}
+	if o.Timeout <= 0 {
+		ps.Add("timeout", "%s: must be positive, such as %s", o.Timeout, settings.Duration(DefaultTimeout))
+	}
+	for _, size := range []struct{ field, value, example string }{
+		{"memory_limit", o.MemoryLimit, DefaultMemoryLimit},
+		{"resnapshot_memory_limit", o.ResnapshotMemoryLimit, DefaultMemoryLimit},
+		{"max_spill", o.MaxSpill, DefaultMaxSpill},
+	} {
+		if !duckDBSize.MatchString(size.value) {
+			ps.Add(size.field, "%q: a size in DuckDB's syntax, such as 512MB or %s", size.value, size.example)
+		}
+	}
+	if o.FetchParallelism <= 0 {
+		ps.Add("fetch_parallelism", "%d: must be at least 1, such as %d", o.FetchParallelism, DefaultFetchParallelism)
+	}
+	return ps.Err()
+}
+
+// duckDBSize is DuckDB's syntax for memory_limit and
+// max_temp_directory_size: a number and a unit, a percentage, or no limit.
+var duckDBSize = regexp.MustCompile(`(?i)^\s*(-1|none|[0-9]+(\.[0-9]+)?\s*(b|bytes?|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?|t|tb|tib|terabytes?|%)?)\s*$`)
 
 // Engine opens sessions on one lake. Close it to stop its background work.
 type Engine struct {
@@ -105,7 +146,7 @@ type Engine struct {
 
 // NewEngine returns an engine reading the lake of log through cache.
 func NewEngine(log *tableformat.Log, cache *Cache, opts Options) *Engine {
-	return &Engine{log: log, cache: cache, opts: opts.withDefaults(),
+	return &Engine{log: log, cache: cache, opts: opts.WithDefaults(),
 		builds: map[string]*build{}, stop: make(chan struct{}), sem: make(chan struct{}, 1)}
 }
 

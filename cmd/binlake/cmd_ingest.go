@@ -117,11 +117,9 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	defer engine.Close()
 	rereader := mysql.NewRereader(srcCfg)
 	defer rereader.Close()
-	p := ingest.New(lakeLog, ingest.Options{
-		CommitInterval: cfg.Ingest.CommitInterval, MaxBatchBytes: cfg.Ingest.MaxBatchBytes,
-		MemoryBudget: cfg.Ingest.MemoryBudget, UploadParallelism: cfg.Ingest.UploadParallelism, Logger: logger,
-		Metrics: metrics, Fault: fault, Rereader: rereader, Differ: differ{engine},
-	})
+	opts := cfg.Ingest.options()
+	opts.Logger, opts.Metrics, opts.Fault, opts.Rereader, opts.Differ = logger, metrics, fault, rereader, differ{engine}
+	p := ingest.New(lakeLog, opts)
 	lag := &lagPoller{probe: mysql.NewLagProbe(srcCfg), lake: lakeLog, metrics: metrics, interval: lagPollInterval, logger: logger,
 		status: ops.status}
 	defer lag.start(ctx)()

@@ -20,7 +20,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/settings"
 )
 
 // dsn is the part of a Go MySQL DSN that binlake init uses. The password is
@@ -40,7 +42,7 @@ const dsnForm = "write it as 'user:password@tcp(host:port)/' or 'user@tcp(host:p
 // (the form of the Go MySQL driver) or mysql://user[:password]@host[:port]/[db].
 // Errors never repeat the DSN, which may hold a password.
 func parseDSN(s string) (dsn, error) {
-	d := dsn{Host: "127.0.0.1", Port: 3306}
+	d := dsn{Host: "127.0.0.1", Port: mysql.DefaultPort}
 	if s == "" {
 		return d, errors.New("missing: " + dsnForm)
 	}
@@ -176,7 +178,7 @@ func runInit(_ context.Context, env *cliEnv, args []string) error {
 	dsnFlag := fs.String("dsn", "", "the source: user[:password]@tcp(host:port)/[db] (the password is never written: give it as BINLAKE_SOURCE_PASSWORD)")
 	warehouse := fs.String("warehouse", "", "where lakes live: file:///absolute/path or s3://bucket/prefix")
 	source := fs.String("source", "", "the lake's name (source.name; default: the DSN's database, else its host)")
-	flavor := fs.String("flavor", "mariadb", "the source server: mariadb or mysql")
+	flavor := fs.String("flavor", mysql.DefaultFlavor, "the source server: mariadb or mysql")
 	out := fs.String("o", "binlake.yaml", "the config file to write")
 	force := fs.Bool("force", false, "overwrite the file if it exists")
 	if err := parseFlags(fs, args); err != nil {
@@ -196,8 +198,9 @@ func runInit(_ context.Context, env *cliEnv, args []string) error {
 		}
 		return &usageError{msg}
 	}
-	if *flavor != "mariadb" && *flavor != "mysql" {
-		return &usageError{fmt.Sprintf("--flavor %q: use mariadb or mysql", *flavor)}
+	// The flavour is all the source's Validate sees here.
+	if ps := settings.ProblemsIn(mysql.SourceConfig{Flavor: *flavor, HeartbeatPeriod: mysql.DefaultHeartbeat}.Validate()); len(ps) > 0 {
+		return &usageError{"--flavor " + ps[0].Msg}
 	}
 	name := *source
 	switch {
@@ -267,18 +270,6 @@ func yq(s string) string {
 	return string(b)
 }
 
-// durationText prints a duration without trailing zero units (168h, not 168h0m0s).
-func durationText(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // render returns the config file: every section, with defaultConfig's
 // values and a comment each.
 func (ic initConfig) render(now time.Time) string {
@@ -309,14 +300,14 @@ func (ic initConfig) render(now time.Time) string {
 	}
 	w("  include: %s\t# db.table patterns to mirror (empty: every table)\n", include)
 	w("  exclude: []\t# db.table patterns to leave out\n")
-	w("  heartbeat: %s\t# how often an idle source is asked to prove it is alive\n", durationText(c.Source.Heartbeat))
+	w("  heartbeat: %s\t# how often an idle source is asked to prove it is alive\n", settings.Duration(c.Source.Heartbeat))
 	w("  # auto: a new lake starts with a consistent snapshot of the existing rows;\n")
 	w("  # never: it starts at the binlog's current position; always: every start\n")
 	w("  # takes a snapshot that replaces the lake's contents (history is kept).\n")
 	w("  snapshot: %s\n", c.Source.Snapshot)
 	w("  # How the snapshot pins its binlog position: auto (binlog_snapshot on MariaDB: no lock;\n")
 	w("  # on MySQL global_read_lock with RELOAD, else table_locks with LOCK TABLES).\n")
-	w("  snapshot_strategy: auto\n")
+	w("  snapshot_strategy: %s\n", mysql.SnapshotAuto)
 	w("  tls:\n")
 	w("    mode: %s\t# disabled, required, verify-ca or verify-full (those two need ca_file)\n\n", c.Source.TLS.Mode)
 
@@ -331,14 +322,14 @@ func (ic initConfig) render(now time.Time) string {
 		w("    use_tls: %t\n", s.UseTLS)
 		w("    # access_key_id: here, or BINLAKE_WAREHOUSE_S3_ACCESS_KEY_ID\n")
 		w("    # secret_access_key: never here: BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY, or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE\n")
-		w("    request_timeout: %s\n", durationText(s.RequestTimeout))
+		w("    request_timeout: %s\n", settings.Duration(s.RequestTimeout))
 		w("    max_retries: %d\n", s.MaxRetries)
 	}
 	w("\n")
 
 	i := c.Ingest
 	w("ingest:\n")
-	w("  commit_interval: %s\t# group commit: at most this long between a source commit and the lake commit\n", durationText(i.CommitInterval))
+	w("  commit_interval: %s\t# group commit: at most this long between a source commit and the lake commit\n", settings.Duration(i.CommitInterval))
 	w("  max_batch_bytes: %d\t# close a batch early at this many bytes of buffered rows\n", i.MaxBatchBytes)
 	w("  memory_budget: %d\t# past this, buffered rows are spilled to files (big transactions)\n", i.MemoryBudget)
 	w("  memory_limit: %d\t# soft limit of the daemon's memory (GOMEMLIMIT overrides it)\n", i.MemoryLimit)
@@ -352,7 +343,7 @@ func (ic initConfig) render(now time.Time) string {
 	w("  threads: %d\t# DuckDB's threads\n", q.Threads)
 	w("  memory_limit: %s\t# DuckDB's memory; past it, it spills to the cache directory\n", q.MemoryLimit)
 	w("  max_spill: %s\t# bound of one session's spill files\n", q.MaxSpill)
-	w("  timeout: %s\t# bound of one statement\n", durationText(q.Timeout))
+	w("  timeout: %s\t# bound of one statement\n", settings.Duration(q.Timeout))
 	w("  materialize_rows: %d\t# serve / interactive query: a local snapshot of a view merging this many delta rows; 0 never\n\n", q.MaterializeRows)
 
 	s := c.Serve
@@ -363,9 +354,9 @@ func (ic initConfig) render(now time.Time) string {
 
 	p := c.Compaction
 	w("compaction:\n")
-	w("  retain: %s\t# vacuum keeps this much history (the time-travel window)\n", durationText(p.Retain))
-	w("  grace: %s\t# objects the lake no longer names stay this long (readers of older versions)\n", durationText(p.Grace))
-	w("  interval: %s\t# run the policy inside the ingest daemon this often; 0s never (binlake compact from cron)\n", durationText(p.Interval))
+	w("  retain: %s\t# vacuum keeps this much history (the time-travel window)\n", settings.Duration(p.Retain))
+	w("  grace: %s\t# objects the lake no longer names stay this long (readers of older versions)\n", settings.Duration(p.Grace))
+	w("  interval: %s\t# run the policy inside the ingest daemon this often; 0s never (binlake compact from cron)\n", settings.Duration(p.Interval))
 	w("  snapshot_min_rows: %d\t# snapshot a table once the deltas after its last snapshot hold this many rows,\n", p.SnapshotMinRows)
 	w("  snapshot_min_files: %d\t#   or number this many files,\n", p.SnapshotMinFiles)
 	w("  snapshot_fraction: %g\t#   or hold this fraction of the snapshot's rows\n", p.SnapshotFraction)
@@ -393,7 +384,7 @@ func sqlIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") +
 // grants) and the next command.
 func (ic initConfig) printNext(w io.Writer, path string) error {
 	d := ic.dsn
-	mysql := ic.flavor == "mysql"
+	isMySQL := ic.flavor == "mysql"
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("wrote %s: lake %q in %s, source %s:%d as %s (%s)\n\n", path, ic.name, ic.warehouse, d.Host, d.Port, d.User, ic.flavor)
@@ -419,7 +410,7 @@ func (ic initConfig) printNext(w io.Writer, path string) error {
 	p("binlog_row_image           = FULL\n")
 	p("binlog_row_metadata        = FULL     # MariaDB 10.5+ and MySQL 8.0+: column names in the binlog\n")
 	p("binlog_expire_logs_seconds = 604800   # keep 7 days of binlog, longer than ingest may be stopped (MariaDB 10.5: expire_logs_days = 7)\n")
-	if mysql {
+	if isMySQL {
 		p("# GTIDs are optional (binlake stores file:pos either way); to use them on MySQL 8:\n")
 		p("# gtid_mode                = ON\n")
 		p("# enforce_gtid_consistency = ON\n")
@@ -440,7 +431,7 @@ func (ic initConfig) printNext(w io.Writer, path string) error {
 	g := func(format string, a ...any) { fmt.Fprintf(gw, format, a...) }
 	g("CREATE USER IF NOT EXISTS %s IDENTIFIED BY '<password>';\n", user)
 	g("GRANT REPLICATION SLAVE ON *.* TO %s;\t-- read the binlog\n", user)
-	if mysql {
+	if isMySQL {
 		g("GRANT REPLICATION CLIENT ON *.* TO %s;\t-- binlog positions and lag (BINLOG MONITOR on MariaDB)\n", user)
 	} else {
 		g("GRANT BINLOG MONITOR ON *.* TO %s;\t-- binlog positions and lag (REPLICATION CLIENT on MySQL)\n", user)
@@ -450,7 +441,7 @@ func (ic initConfig) printNext(w io.Writer, path string) error {
 		g(" (or on each mirrored database)")
 	}
 	g("\n")
-	if mysql {
+	if isMySQL {
 		g("GRANT RELOAD ON *.* TO %s;\t-- the initial snapshot: FLUSH TABLES WITH READ LOCK for milliseconds\n", user)
 		g("-- or, instead of RELOAD (snapshot_strategy: table_locks): GRANT LOCK TABLES ON %s TO %s;\n", on, user)
 	} else {

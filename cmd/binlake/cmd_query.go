@@ -183,9 +183,9 @@ func newQueryEngineWith(lk *lake, meta, longLived bool, resnapMemory string) (*q
 	if err != nil {
 		return nil, err
 	}
-	return query.NewEngine(lk.log, cache, query.Options{Threads: qc.Threads, MemoryLimit: qc.MemoryLimit, ResnapshotMemoryLimit: resnapMemory,
-		Timeout: qc.Timeout, MaxSpill: qc.MaxSpill, Meta: meta, Logger: lk.logger,
-		Materialize: longLived && qc.MaterializeRows > 0, MaterializeRows: qc.MaterializeRows}), nil
+	opts := qc.options()
+	opts.ResnapshotMemoryLimit, opts.Meta, opts.Logger, opts.Materialize = resnapMemory, meta, lk.logger, longLived && qc.MaterializeRows > 0
+	return query.NewEngine(lk.log, cache, opts), nil
 }
 
 // runStatement runs one statement and writes its rows in format.

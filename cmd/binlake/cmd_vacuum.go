@@ -12,22 +12,25 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/compaction"
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
 func runVacuum(ctx context.Context, env *cliEnv, args []string) error {
-	fs, cfgPath := newFlags(env, "vacuum", "-c binlake.yaml [--retain 168h] [--grace 1h] [--dry-run]")
-	retain := fs.Duration("retain", 0, "keep the history of this long back (default: compaction.retain, 168h)")
-	grace := fs.Duration("grace", 0, "leave objects the lake no longer names this long in storage (default: compaction.grace, 1h)")
+	retainText, graceText := settings.Duration(compaction.DefaultRetain), settings.Duration(compaction.DefaultGrace)
+	fs, cfgPath := newFlags(env, "vacuum", fmt.Sprintf("-c binlake.yaml [--retain %s] [--grace %s] [--dry-run]", retainText, graceText))
+	retain := fs.Duration("retain", 0, "keep the history of this long back (default: compaction.retain, "+retainText+")")
+	grace := fs.Duration("grace", 0, "leave objects the lake no longer names this long in storage (default: compaction.grace, "+graceText+")")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed and deleted, change nothing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, d := range map[string]time.Duration{"retain": *retain, "grace": *grace} {
-		if set[name] && d <= 0 {
-			return &usageError{fmt.Sprintf("--%s %s: must be positive", name, d)}
+	flagged := CompactionConfig{Retain: *retain, Grace: *grace}.vacuumOptions()
+	for _, f := range settings.ProblemsIn(flagged.Validate()) {
+		if set[f.Field] { // the flags are named after the options
+			return &usageError{fmt.Sprintf("--%s %s", f.Field, f.Msg)}
 		}
 	}
 	lk, err := openLake(ctx, env, *cfgPath)

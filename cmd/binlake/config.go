@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net"
 	"os"
 	"path"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,8 +16,11 @@ import (
 	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/query"
+	"github.com/binlake/binlake/tableformat"
 )
 
 // Config is binlake.yaml. Every key can be overridden from the environment
@@ -79,7 +82,7 @@ type QueryConfig struct {
 	CacheDir string `yaml:"cache_dir"`
 	// CacheMaxBytes bounds the cache; least recently used files go first.
 	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
-	// Threads DuckDB may use (0: 2).
+	// Threads DuckDB may use.
 	Threads int `yaml:"threads"`
 	// MemoryLimit bounds DuckDB's memory, e.g. "1GB"; past it, DuckDB
 	// spills to the cache directory.
@@ -194,17 +197,29 @@ type LogConfig struct {
 	Format string `yaml:"format"` // text, json
 }
 
+// defaultMemoryLimit is the ingest daemon's soft memory limit
+// (ingest.memory_limit, the Go runtime's GOMEMLIMIT) unless told otherwise,
+// which the daemon with the ingest defaults keeps to in steady ingest
+// (docs/operations.md). It is the command's, not the ingest package's: it
+// limits the whole process.
+const defaultMemoryLimit = 240 << 20
+
 func defaultConfig() Config {
 	return Config{
-		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: 30 * time.Second, MaxRetries: 5}},
-		Lake:      LakeConfig{CheckpointInterval: 100},
-		Source: SourceConfig{Flavor: "mariadb", Port: 3306, Heartbeat: 10 * time.Second, TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto",
-			OnPositionLost: "fail"},
+		// An S3Config with no region asks the server for it; the config
+		// names AWS's first region, which MinIO answers to as well.
+		Warehouse: WarehouseConfig{S3: S3Config{Region: "us-east-1", UseTLS: true, RequestTimeout: objstore.DefaultRequestTimeout,
+			MaxRetries: objstore.DefaultMaxRetries}},
+		Lake: LakeConfig{CheckpointInterval: tableformat.DefaultCheckpointInterval},
+		Source: SourceConfig{Flavor: mysql.DefaultFlavor, Port: mysql.DefaultPort, Heartbeat: mysql.DefaultHeartbeat,
+			TLS: TLSConfig{Mode: "disabled"}, Snapshot: "auto", OnPositionLost: "fail"},
 		Serve: ServeConfig{Listen: "127.0.0.1:9465", MaxRows: 100_000, MaxConcurrent: 4},
-		Query: QueryConfig{CacheMaxBytes: 10 << 30, Threads: 2, MemoryLimit: "1GB", Timeout: 5 * time.Minute, MaxSpill: "10GB",
-			MaterializeRows: query.DefaultMaterializeRows},
-		Ingest: IngestConfig{CommitInterval: 500 * time.Millisecond, MaxBatchBytes: 48 << 20, MemoryBudget: 64 << 20, UploadParallelism: 4, Listen: "127.0.0.1:9464", MemoryLimit: 240 << 20},
-		Compaction: CompactionConfig{Retain: 168 * time.Hour, Grace: time.Hour,
+		Query: QueryConfig{CacheMaxBytes: query.DefaultCacheMaxBytes, Threads: query.DefaultThreads, MemoryLimit: query.DefaultMemoryLimit,
+			Timeout: query.DefaultTimeout, MaxSpill: query.DefaultMaxSpill, MaterializeRows: query.DefaultMaterializeRows},
+		Ingest: IngestConfig{CommitInterval: ingest.DefaultCommitInterval, MaxBatchBytes: ingest.DefaultMaxBatchBytes,
+			MemoryBudget: ingest.DefaultMemoryBudget, UploadParallelism: ingest.DefaultUploadParallelism, Listen: "127.0.0.1:9464",
+			MemoryLimit: defaultMemoryLimit},
+		Compaction: CompactionConfig{Retain: compaction.DefaultRetain, Grace: compaction.DefaultGrace,
 			SnapshotMinRows: compaction.DefaultSnapshotMinRows, SnapshotMinFiles: compaction.DefaultSnapshotMinFiles,
 			SnapshotFraction: compaction.DefaultSnapshotFraction, MergeMinFiles: compaction.DefaultMergeMinFiles,
 			SmallFileBytes: compaction.DefaultSmallFileBytes, TargetFileBytes: compaction.DefaultTargetFileBytes},
@@ -271,18 +286,16 @@ func (c *Config) problems() []problem {
 	case !sourceNameRE.MatchString(s.Name):
 		bad("source.name", "%q must be 1–63 characters of a-z, 0-9, _ and -, starting with a letter or digit (it names the lake's folder)", s.Name)
 	}
-	if s.Flavor != "mariadb" && s.Flavor != "mysql" {
-		bad("source.flavor", "%q: use mariadb or mysql", s.Flavor)
-	}
+	// The port and the server id must fit the binlog source's uint16 and
+	// uint32 before they are converted.
 	if s.Port < 1 || s.Port > 65535 {
-		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on 3306 unless told otherwise)", s.Port)
+		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on %d unless told otherwise)", s.Port, mysql.DefaultPort)
 	}
 	if s.ServerID < 0 || s.ServerID > 1<<32-1 {
 		bad("source.server_id", "%d is out of range: a number 1…4294967295 that no other replica of the source uses", s.ServerID)
 	}
-	if s.Heartbeat <= 0 {
-		bad("source.heartbeat", "%s: must be positive, such as 10s", s.Heartbeat)
-	}
+	fieldProblems("source", mysql.SourceConfig{Flavor: s.Flavor, HeartbeatPeriod: s.Heartbeat}.Validate(),
+		map[string]string{"heartbeat_period": "source.heartbeat"}, bad)
 	for _, list := range []struct {
 		key      string
 		patterns []string
@@ -320,15 +333,7 @@ func (c *Config) problems() []problem {
 	c.warehouseProblems(bad)
 
 	i := c.Ingest
-	if i.CommitInterval <= 0 {
-		bad("ingest.commit_interval", "%s: must be positive, such as 500ms", i.CommitInterval)
-	}
-	if i.MaxBatchBytes <= 0 {
-		bad("ingest.max_batch_bytes", "%d: must be a positive number of bytes, such as 50331648 (48 MiB)", i.MaxBatchBytes)
-	}
-	if i.MemoryBudget <= 0 {
-		bad("ingest.memory_budget", "%d: must be a positive number of bytes, such as 67108864 (64 MiB)", i.MemoryBudget)
-	}
+	fieldProblems("ingest", i.options().Validate(), nil, bad)
 	if i.MemoryLimit > 0 && i.MemoryBudget > i.MemoryLimit/2 {
 		// Measured: while a budget's worth of rows is written out, about
 		// one and a half times the budget is live, and the Go heap grows
@@ -336,28 +341,23 @@ func (c *Config) problems() []problem {
 		bad("ingest.memory_budget", "%d is more than half of ingest.memory_limit (%d): the daemon needs about three times the budget "+
 			"while it spills a big transaction; lower memory_budget to a quarter of memory_limit or raise memory_limit", i.MemoryBudget, i.MemoryLimit)
 	}
-	if i.UploadParallelism <= 0 {
-		bad("ingest.upload_parallelism", "%d: must be at least 1, such as 4", i.UploadParallelism)
-	}
 	if i.MemoryLimit < 0 {
-		bad("ingest.memory_limit", "%d: must be 0 (no limit) or a number of bytes, such as 251658240 (240 MiB)", i.MemoryLimit)
+		bad("ingest.memory_limit", "%d: must be 0 (no limit) or a number of bytes, such as %d (%s)", i.MemoryLimit,
+			defaultMemoryLimit, settings.Bytes(defaultMemoryLimit))
 	}
 	listenProblem("ingest.listen", i.Listen, bad)
 
+	// cache_max_bytes (OpenCache's bound, which takes 0 for its default)
+	// and materialize_rows (whose 0 turns Options.Materialize off) mean
+	// what they mean only here, so their rules are the config's.
 	q := c.Query
 	if q.CacheMaxBytes <= 0 {
-		bad("query.cache_max_bytes", "%d: must be a positive number of bytes, such as 10737418240 (10 GiB)", q.CacheMaxBytes)
+		bad("query.cache_max_bytes", "%d: must be a positive number of bytes, such as %d (%s)", q.CacheMaxBytes,
+			query.DefaultCacheMaxBytes, settings.Bytes(query.DefaultCacheMaxBytes))
 	}
-	if q.Threads <= 0 {
-		bad("query.threads", "%d: must be at least 1, such as 2", q.Threads)
-	}
-	if q.Timeout <= 0 {
-		bad("query.timeout", "%s: must be positive, such as 5m", q.Timeout)
-	}
-	duckDBSizeProblem("query.memory_limit", q.MemoryLimit, "1GB", bad)
-	duckDBSizeProblem("query.max_spill", q.MaxSpill, "10GB", bad)
+	fieldProblems("query", q.options().Validate(), nil, bad)
 	if q.MaterializeRows < 0 {
-		bad("query.materialize_rows", "%d: must be 0 (never) or a number of rows, such as 100000", q.MaterializeRows)
+		bad("query.materialize_rows", "%d: must be 0 (never) or a number of rows, such as %d", q.MaterializeRows, query.DefaultMaterializeRows)
 	}
 
 	if c.Serve.MaxRows <= 0 {
@@ -371,7 +371,7 @@ func (c *Config) problems() []problem {
 	c.compactionProblems(bad)
 
 	if c.Lake.CheckpointInterval < 1 {
-		bad("lake.checkpoint_interval", "%d: must be at least 1 (default 100)", c.Lake.CheckpointInterval)
+		bad("lake.checkpoint_interval", "%d: must be at least 1 (default %d)", c.Lake.CheckpointInterval, tableformat.DefaultCheckpointInterval)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -407,116 +407,103 @@ func (c *Config) warehouseProblems(bad func(key, format string, a ...any)) {
 		return
 	}
 	s := w.S3
-	found := 0
-	report := func(key, format string, a ...any) {
-		found++
-		bad(key, format, a...)
-	}
-	// As objstore reads it: http:// or https:// in front decides TLS.
-	endpoint, useTLS := s.Endpoint, s.UseTLS
-	if scheme, rest, ok := strings.Cut(endpoint, "://"); ok {
-		endpoint = strings.TrimSuffix(rest, "/")
-		switch scheme {
-		case "http":
-			useTLS = false
-		case "https":
-			useTLS = true
-		default:
-			report("warehouse.s3.endpoint", "scheme %q: write host:port (http:// or https:// in front decides TLS)", shorten(scheme))
-		}
-	}
-	switch {
-	case s.Endpoint == "":
-		report("warehouse.s3.endpoint", "missing: host:port of the S3 API (s3.amazonaws.com, or 127.0.0.1:9000 for a local MinIO with use_tls: false)")
-	case strings.Contains(endpoint, "@"): // not shown: it may hold a password
-		report("warehouse.s3.endpoint", "give host:port only: credentials belong in access_key_id and the secret key, not in the endpoint")
-	case strings.ContainsAny(endpoint, "/?#"):
-		report("warehouse.s3.endpoint", "%q: give host:port only; the bucket and prefix belong in warehouse.url (s3://bucket/prefix)", s.Endpoint)
-	}
-	if s.AccessKeyID == "" {
-		report("warehouse.s3.access_key_id", "missing: an s3:// warehouse needs the access key (here, or BINLAKE_WAREHOUSE_S3_ACCESS_KEY_ID)")
-	}
-	if s.SecretAccessKey == "" {
-		report("warehouse.s3.secret_access_key", "missing: an s3:// warehouse needs the secret key: set BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY, "+
-			"or BINLAKE_WAREHOUSE_S3_SECRET_ACCESS_KEY_FILE naming a file that holds it")
-	}
-	if s.RequestTimeout <= 0 {
-		report("warehouse.s3.request_timeout", "%s: must be positive, such as 30s", s.RequestTimeout)
-	}
+	store := s.store().In(wh)
+	// 0s is no way to ask for the default request timeout here, so the
+	// store's defaults are not applied before Validate.
+	fieldProblems("warehouse.s3", store.Validate(), map[string]string{"access_key": "warehouse.s3.access_key_id",
+		"secret_key": "warehouse.s3.secret_access_key", "ca_cert_file": "warehouse.s3.ca_file",
+		"bucket": "warehouse.url", "prefix": "warehouse.url"}, bad)
+	// The store takes a negative number for no retries; the config does not.
 	if s.MaxRetries < 0 {
-		report("warehouse.s3.max_retries", "%d: must be 0 (no retries) or more, such as 5", s.MaxRetries)
+		bad("warehouse.s3.max_retries", "%d: must be 0 (no retries) or more, such as %d", s.MaxRetries, objstore.DefaultMaxRetries)
 	}
 	if s.CAFile != "" {
 		if err := regularFile(s.CAFile); err != nil {
-			report("warehouse.s3.ca_file", "%v: give the PEM file of the CA that signed the endpoint's certificate", err)
-		} else if !useTLS {
-			report("warehouse.s3.ca_file", "set, but warehouse.s3.use_tls is false: a CA certificate is for https: set use_tls: true, or remove ca_file")
-		}
-	}
-	if found > 0 {
-		return
-	}
-	// What the store checks besides (the bucket's name, for one): reported
-	// now, as a bad configuration, rather than when the store is opened.
-	oc := objstore.S3Config{Endpoint: endpoint, Bucket: wh.Bucket, Prefix: wh.Prefix, AccessKey: s.AccessKeyID,
-		SecretKey: s.SecretAccessKey, UseTLS: useTLS, CACertFile: s.CAFile, RequestTimeout: s.RequestTimeout}
-	if err := oc.Validate(); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			switch {
-			case strings.HasPrefix(line, "bucket "):
-				bad("warehouse.url", "%s (an S3 bucket name is 3–63 characters of a-z, 0-9, '.' and '-')", line)
-			case strings.HasPrefix(line, "prefix"):
-				bad("warehouse.url", "%s", line)
-			default:
-				bad("warehouse.s3", "%s", line)
-			}
+			bad("warehouse.s3.ca_file", "%v: give the PEM file of the CA that signed the endpoint's certificate", err)
 		}
 	}
 }
 
+// store is the S3 store's configuration the config gives (objstore reads
+// the bucket and prefix from the warehouse URL).
+func (c S3Config) store() objstore.S3Config {
+	return objstore.S3Config{Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey,
+		SessionToken: c.SessionToken, UseTLS: c.UseTLS, CACertFile: c.CAFile, RequestTimeout: c.RequestTimeout, MaxRetries: c.MaxRetries}
+}
+
 func (c *Config) compactionProblems(bad func(key, format string, a ...any)) {
 	p := c.Compaction
-	before := 0
-	count := func(key, format string, a ...any) {
-		before++
-		bad(key, format, a...)
-	}
-	if p.Retain <= 0 {
-		count("compaction.retain", "%s: must be positive, such as 168h", p.Retain)
-	}
-	if p.Grace <= 0 {
-		count("compaction.grace", "%s: must be positive, such as 1h (longer than any write takes)", p.Grace)
-	}
 	if p.Interval < 0 {
-		count("compaction.interval", "%s: must be 0s (never) or positive, such as 1h", p.Interval)
+		bad("compaction.interval", "%s: must be 0s (never) or positive, such as 1h", p.Interval)
 	}
-	pol := p.policy() // zero values take the defaults
-	if pol.SnapshotMinRows < 1 {
-		count("compaction.snapshot_min_rows", "%d: must be at least 1, such as %d", p.SnapshotMinRows, compaction.DefaultSnapshotMinRows)
+	vacuum := p.vacuumOptions()
+	fieldProblems("compaction", vacuum.Validate(), nil, bad)
+	fieldProblems("compaction", p.policy().Validate(), nil, bad)
+}
+
+// options are the pipeline's options as the config gives them: its keys
+// as they stand (0 is no way to ask for a default here), the rest the
+// pipeline's defaults.
+func (c IngestConfig) options() ingest.Options {
+	o := ingest.Options{}.WithDefaults()
+	o.CommitInterval, o.MaxBatchBytes, o.MemoryBudget, o.UploadParallelism = c.CommitInterval, c.MaxBatchBytes, c.MemoryBudget, c.UploadParallelism
+	return o
+}
+
+// options are the engine's options as the config gives them: its keys as
+// they stand, the rest the engine's defaults. Materialize, Meta and Logger
+// are the command's to set.
+func (c QueryConfig) options() query.Options {
+	o := query.Options{}.WithDefaults()
+	o.Threads, o.MemoryLimit, o.Timeout, o.MaxSpill, o.MaterializeRows = c.Threads, c.MemoryLimit, c.Timeout, c.MaxSpill, c.MaterializeRows
+	return o
+}
+
+// vacuumOptions are vacuum's options as the config gives them: retain and
+// grace as they stand (0 is no way to ask for a default here), the rest
+// vacuum's defaults.
+func (c CompactionConfig) vacuumOptions() compaction.VacuumOptions {
+	o := (&compaction.VacuumOptions{}).WithDefaults()
+	o.Retain, o.Grace = c.Retain, c.Grace
+	return o
+}
+
+// fieldProblems reports the problems a package's Validate found (err) under
+// the config's keys: a field is the key of its name in section, unless
+// renamed maps it to another key. A field renamed to a key outside section
+// is a part of that key's value (the bucket, of warehouse.url), so the
+// message names the field.
+func fieldProblems(section string, err error, renamed map[string]string, bad func(key, format string, a ...any)) {
+	key := func(field string) string {
+		if k, ok := renamed[field]; ok {
+			return k
+		}
+		return section + "." + field
 	}
-	if pol.SnapshotMinFiles < 1 {
-		count("compaction.snapshot_min_files", "%d: must be at least 1, such as %d", p.SnapshotMinFiles, compaction.DefaultSnapshotMinFiles)
+	for _, p := range settings.ProblemsIn(err) {
+		k, msg := key(p.Field), p.Text(key)
+		if !strings.HasPrefix(k, section+".") {
+			msg = p.Field + " " + msg
+		}
+		if p.Missing {
+			msg += whereToSet(k)
+		}
+		bad(k, "%s", msg)
 	}
-	if !(pol.SnapshotFraction > 0) || math.IsInf(pol.SnapshotFraction, 0) {
-		count("compaction.snapshot_fraction", "%g: must be above 0, such as %g", p.SnapshotFraction, compaction.DefaultSnapshotFraction)
+}
+
+// whereToSet says where the key's value can be given: a secret in the
+// environment or a file (never in the config file), others here too.
+func whereToSet(key string) string {
+	cfg := defaultConfig()
+	secret := false
+	walkConfig(reflect.ValueOf(&cfg).Elem(), "", func(k string, _ reflect.Value, isSecret bool) {
+		secret = secret || k == key && isSecret
+	})
+	if secret {
+		return fmt.Sprintf(": set %s, or %s_FILE naming a file that holds it", envName(key), envName(key))
 	}
-	if pol.MergeMinFiles < 2 {
-		count("compaction.merge_min_files", "%d: must be at least 2 (a merge joins two or more files), such as %d", p.MergeMinFiles, compaction.DefaultMergeMinFiles)
-	}
-	if pol.SmallFileBytes < 1 {
-		count("compaction.small_file_bytes", "%d: must be a positive number of bytes, such as %d (16 MiB)", p.SmallFileBytes, compaction.DefaultSmallFileBytes)
-	}
-	if pol.TargetFileBytes < 1<<20 {
-		count("compaction.target_file_bytes", "%d: must be at least 1048576 (1 MiB), such as %d (128 MiB)", p.TargetFileBytes, compaction.DefaultTargetFileBytes)
-	}
-	if pol.SmallFileBytes >= 1 && pol.TargetFileBytes >= 1<<20 && pol.SmallFileBytes >= pol.TargetFileBytes {
-		count("compaction.small_file_bytes", "%d is not below compaction.target_file_bytes (%d): merged files would count as small "+
-			"again and be merged over and over; keep small_file_bytes well below target_file_bytes (defaults 16 MiB and 128 MiB)",
-			pol.SmallFileBytes, pol.TargetFileBytes)
-	}
-	if err := pol.Validate(); err != nil && before == 0 { // a rule of the policy this file does not know yet
-		bad("compaction", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
+	return fmt.Sprintf(" (here, or %s)", envName(key))
 }
 
 // listenProblem checks a host:port to listen on ("" is allowed: off).
@@ -531,16 +518,6 @@ func listenProblem(key, addr string, bad func(key, format string, a ...any)) {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		bad(key, "%q: the port must be a number 0…65535, such as 127.0.0.1:9464", addr)
-	}
-}
-
-// duckDBSize is DuckDB's syntax for memory_limit and
-// max_temp_directory_size: a number and a unit, a percentage, or no limit.
-var duckDBSize = regexp.MustCompile(`(?i)^\s*(-1|none|[0-9]+(\.[0-9]+)?\s*(b|bytes?|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?|t|tb|tib|terabytes?|%)?)\s*$`)
-
-func duckDBSizeProblem(key, v, example string, bad func(key, format string, a ...any)) {
-	if !duckDBSize.MatchString(v) {
-		bad(key, "%q: a size in DuckDB's syntax, such as 512MB or %s", v, example)
 	}
 }
 
@@ -576,13 +553,10 @@ func (c *Config) validateConnection() error {
 			bad("source.host", "%q holds a port: give the host alone here and the port as source.port", s.Host)
 		}
 	}
-	if s.Port < 1 || s.Port > 65535 {
-		bad("source.port", "%d is not a TCP port: use 1…65535 (MariaDB and MySQL listen on 3306 unless told otherwise)", s.Port)
-	}
 	if s.User == "" {
 		bad("source.user", "missing: a user with REPLICATION SLAVE, BINLOG MONITOR (REPLICATION CLIENT on MySQL) and SELECT")
 	}
-	if s.ServerID < 1 || s.ServerID > 1<<32-1 {
+	if s.ServerID < 1 { // Validate has seen to the upper bound
 		bad("source.server_id", "missing or out of range: a number 1…4294967295 that no other replica of the source uses")
 	}
 	if (s.TLS.Mode == "verify-ca" || s.TLS.Mode == "verify-full") && s.TLS.CAFile != "" {

@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/internal/settings"
 )
 
 // loadConfig reads path (if not empty), then the environment, then secret
@@ -349,16 +350,9 @@ func describeNode(n *yaml.Node, isSecret bool) string {
 		if isSecret {
 			return "a value (not shown: a secret)"
 		}
-		return strconv.Quote(shorten(n.Value))
+		return strconv.Quote(settings.Shorten(n.Value))
 	}
 	return "a value"
-}
-
-func shorten(s string) string {
-	if r := []rune(s); len(r) > 60 {
-		return string(r[:57]) + "..."
-	}
-	return s
 }
 
 // sizeKeys are the int keys that hold a number of bytes.
@@ -482,7 +476,7 @@ func applyEnv(cfg *Config, env func(string) (string, bool)) []problem {
 		name := envName(key)
 		if v, ok := env(name); ok {
 			if err := setValue(f, v); err != nil {
-				ps = append(ps, problem{key: key, from: name, msg: fmt.Sprintf("got %q; want %s", shorten(v), typeWant(key, f.Type(), true))})
+				ps = append(ps, problem{key: key, from: name, msg: fmt.Sprintf("got %q; want %s", settings.Shorten(v), typeWant(key, f.Type(), true))})
 			}
 		}
 		if !isSecret {

@@ -29,12 +29,7 @@ func lakeURL(cfg *Config) string {
 
 // openStore opens the object store of the lake the config names.
 func openStore(ctx context.Context, cfg *Config) (objstore.Store, error) {
-	s3 := cfg.Warehouse.S3
-	store, err := objstore.Open(ctx, lakeURL(cfg), objstore.S3Config{
-		Endpoint: s3.Endpoint, Region: s3.Region, AccessKey: s3.AccessKeyID, SecretKey: s3.SecretAccessKey,
-		SessionToken: s3.SessionToken, UseTLS: s3.UseTLS, CACertFile: s3.CAFile,
-		RequestTimeout: s3.RequestTimeout, MaxRetries: s3.MaxRetries,
-	})
+	store, err := objstore.Open(ctx, lakeURL(cfg), cfg.Warehouse.S3.store())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errStorage, err)
 	}

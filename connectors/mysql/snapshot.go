@@ -115,8 +115,8 @@ type snapshotItem struct {
 // binlog position it corresponds to. No rows are read before the first Next.
 func NewSnapshotSource(ctx context.Context, cfg SourceConfig) (*SnapshotSource, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Flavor != gomysql.MariaDBFlavor && cfg.Flavor != gomysql.MySQLFlavor {
-		return nil, fmt.Errorf("snapshot source: flavor %q: %w (want mariadb or mysql)", cfg.Flavor, ErrSnapshotUnsupported)
+	if err := cfg.Validate(); err != nil { // after the defaults, only the flavour can be wrong
+		return nil, fmt.Errorf("snapshot source: %w (%w)", err, ErrSnapshotUnsupported)
 	}
 	if _, err := ParseSnapshotStrategy(string(cfg.SnapshotStrategy)); err != nil {
 		return nil, fmt.Errorf("snapshot source: %w", err)

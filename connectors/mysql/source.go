@@ -20,6 +20,7 @@ import (
 
 	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -28,9 +29,10 @@ import (
 // lake, or replay from a position the server still has.
 var ErrPositionLost = errors.New("the source no longer has the binlog at the start position")
 
-// SourceConfig configures a BinlogSource.
+// SourceConfig configures a BinlogSource. Zero values take the defaults
+// (the DefaultX constants).
 type SourceConfig struct {
-	Flavor   string // "mariadb" (default) or "mysql"
+	Flavor   string // "mariadb" or "mysql"
 	Host     string
 	Port     uint16
 	User     string
@@ -40,8 +42,8 @@ type SourceConfig struct {
 	// Include reports whether a table is mirrored; nil: every table except
 	// the system schemas (mysql, information_schema, performance_schema, sys).
 	Include         func(db, table string) bool
-	HeartbeatPeriod time.Duration // default 10s
-	ReadTimeout     time.Duration // default 3×heartbeat
+	HeartbeatPeriod time.Duration
+	ReadTimeout     time.Duration // 0 or less: 3×HeartbeatPeriod
 	// StopAtCaughtUp: Next returns *ingest.CaughtUp (once) when every
 	// transaction the server had written when the source was opened has
 	// been returned, between transactions, and goes on streaming after it.
@@ -59,6 +61,14 @@ type SourceConfig struct {
 	TableCharsets map[[2]string]string
 }
 
+// SourceConfig defaults. DefaultPort is the port both servers listen on
+// unless told otherwise; Port itself has no default.
+const (
+	DefaultFlavor    = gomysql.MariaDBFlavor
+	DefaultPort      = 3306
+	DefaultHeartbeat = 10 * time.Second
+)
+
 // connectTimeout bounds each connection attempt and query of the control
 // connection.
 const connectTimeout = 10 * time.Second
@@ -72,10 +82,10 @@ const maxCachedTables = 10_000
 
 func (c SourceConfig) withDefaults() SourceConfig {
 	if c.Flavor == "" {
-		c.Flavor = gomysql.MariaDBFlavor
+		c.Flavor = DefaultFlavor
 	}
 	if c.HeartbeatPeriod <= 0 {
-		c.HeartbeatPeriod = 10 * time.Second
+		c.HeartbeatPeriod = DefaultHeartbeat
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 3 * c.HeartbeatPeriod
@@ -87,6 +97,20 @@ func (c SourceConfig) withDefaults() SourceConfig {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// Validate reports every problem of the config (after its defaults) that
+// shows without a server, each a *settings.Problem naming its field. What
+// connecting needs (a host, a user, a server id) is not checked here.
+func (c SourceConfig) Validate() error {
+	var ps settings.Problems
+	if c.Flavor != gomysql.MariaDBFlavor && c.Flavor != gomysql.MySQLFlavor {
+		ps.Add("flavor", "%q: use mariadb or mysql", c.Flavor)
+	}
+	if c.HeartbeatPeriod <= 0 {
+		ps.Add("heartbeat_period", "%s: must be positive, such as %s", c.HeartbeatPeriod, settings.Duration(DefaultHeartbeat))
+	}
+	return ps.Err()
 }
 
 func defaultInclude(db, _ string) bool {
@@ -159,8 +183,8 @@ type cachedTable struct {
 // has yields ErrPositionLost, here or from the first Next.
 func NewBinlogSource(ctx context.Context, cfg SourceConfig, start tableformat.Position) (*BinlogSource, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Flavor != gomysql.MariaDBFlavor && cfg.Flavor != gomysql.MySQLFlavor {
-		return nil, fmt.Errorf("binlog source: flavor %q: want mariadb or mysql", cfg.Flavor)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("binlog source: %w", err)
 	}
 	s := &BinlogSource{cfg: cfg, tables: map[uint64]*cachedTable{}, tableColl: map[[2]string]uint64{},
 		colKinds: map[[2]string]*learntKinds{}}

@@ -117,11 +117,11 @@ func Open(ctx context.Context, warehouseURL string, s3 S3Config) (Store, error) 
 		}
 		return l, nil
 	default:
-		cfg, err := s3.forWarehouse(w)
-		if err != nil {
-			return nil, fmt.Errorf("warehouse %s: %w", w, err)
+		if s3.Bucket != "" || s3.Prefix != "" {
+			return nil, fmt.Errorf("warehouse %s: the bucket and prefix come from the warehouse URL: leave them out of the S3 settings", w)
 		}
-		if err := cfg.Validate(); err != nil {
+		cfg := s3.In(w)
+		if err := cfg.withDefaults().Validate(); err != nil {
 			return nil, fmt.Errorf("warehouse %s: S3 options: %w", w, err)
 		}
 		s, err := NewS3(ctx, cfg)
@@ -132,26 +132,16 @@ func Open(ctx context.Context, warehouseURL string, s3 S3Config) (Store, error) 
 	}
 }
 
-// forWarehouse returns the S3 settings with the bucket and prefix of the
-// warehouse URL; an Endpoint written as http://host or https://host decides
-// TLS by its scheme.
-func (c S3Config) forWarehouse(w Warehouse) (S3Config, error) {
-	if c.Bucket != "" || c.Prefix != "" {
-		return S3Config{}, errors.New("the bucket and prefix come from the warehouse URL: leave them out of the S3 settings")
-	}
+// In returns the S3 settings of warehouse w: its bucket and prefix, and an
+// Endpoint written as http://host or https://host turned into the host,
+// its scheme deciding UseTLS.
+func (c S3Config) In(w Warehouse) S3Config {
 	c.Bucket, c.Prefix = w.Bucket, w.Prefix
-	if scheme, host, ok := strings.Cut(c.Endpoint, "://"); ok {
-		switch scheme {
-		case "http":
-			c.UseTLS = false
-		case "https":
-			c.UseTLS = true
-		default:
-			return S3Config{}, fmt.Errorf("endpoint %q: scheme must be http or https", c.Endpoint)
-		}
+	if scheme, host, ok := strings.Cut(c.Endpoint, "://"); ok && (scheme == "http" || scheme == "https") {
+		c.UseTLS = scheme == "https"
 		c.Endpoint = strings.TrimSuffix(host, "/")
 	}
-	return c, nil
+	return c
 }
 
 // ProbeDir is where ProbePutIfAbsent writes its probe objects.

@@ -94,7 +94,7 @@ func TestOpenS3ReportsMissingOptions(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"s3://bucket/p", "endpoint not set", "access key not set", "secret key not set"} {
+	for _, want := range []string{"s3://bucket/p", "endpoint missing", "access_key missing", "secret_key missing"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/binlake/binlake/internal/secret"
+	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -63,37 +64,44 @@ type S3Config struct {
 	MaxRetries int
 }
 
-// Validate reports every problem with the configuration at once.
+// Validate reports every problem of the configuration (after its
+// defaults) at once, each a *settings.Problem naming its field. It never
+// shows a secret, nor an endpoint that holds credentials.
 func (c S3Config) Validate() error {
-	var errs []error
+	var ps settings.Problems
 	switch {
 	case c.Endpoint == "":
-		errs = append(errs, errors.New("endpoint not set: give host[:port], e.g. 127.0.0.1:9000 for MinIO "+
-			"or s3.us-east-1.amazonaws.com for AWS"))
-	case strings.Contains(c.Endpoint, "://") || strings.ContainsAny(c.Endpoint, "/?#@"):
-		errs = append(errs, fmt.Errorf("endpoint %q: give host[:port] only, no scheme or path (UseTLS selects https)", c.Endpoint))
+		ps.Missing("endpoint", "host:port of the S3 API, such as s3.amazonaws.com, or 127.0.0.1:9000 for a local MinIO with {use_tls} false")
+	case strings.Contains(c.Endpoint, "@"): // not shown: it may hold a password
+		ps.Add("endpoint", "give host:port only: credentials belong in {access_key} and the secret key, not in the endpoint")
+	case strings.Contains(c.Endpoint, "://"):
+		scheme, _, _ := strings.Cut(c.Endpoint, "://")
+		ps.Add("endpoint", "scheme %q: give host:port with no scheme (a warehouse's endpoint may have http or https in front: it decides TLS)",
+			settings.Shorten(scheme))
+	case strings.ContainsAny(c.Endpoint, "/?#"):
+		ps.Add("endpoint", "%q: give host:port only; the bucket and prefix belong in {bucket} (s3://bucket/prefix)", c.Endpoint)
 	}
 	if err := s3utils.CheckValidBucketName(c.Bucket); err != nil {
-		errs = append(errs, fmt.Errorf("bucket %q: %w", c.Bucket, err))
+		ps.Add("bucket", "%q: %v (an S3 bucket name is 3–63 characters of a-z, 0-9, '.' and '-')", c.Bucket, err)
 	}
 	if p := strings.Trim(c.Prefix, "/"); p != "" {
 		if err := ValidateKey(p); err != nil {
-			errs = append(errs, fmt.Errorf("prefix: %w", err))
+			ps.Add("prefix", "%v", err)
 		}
 	}
 	if c.AccessKey == "" {
-		errs = append(errs, errors.New("access key not set"))
+		ps.Missing("access_key", "the S3 store needs the access key")
 	}
 	if c.SecretKey == "" {
-		errs = append(errs, errors.New("secret key not set"))
+		ps.Missing("secret_key", "the S3 store needs the secret key")
 	}
 	if c.CACertFile != "" && !c.UseTLS {
-		errs = append(errs, fmt.Errorf("CA file %s given but TLS is off: use https", c.CACertFile))
+		ps.Add("ca_cert_file", "set, but {use_tls} is false: a CA certificate is for https: set use_tls: true, or remove {ca_cert_file}")
 	}
-	if c.RequestTimeout < 0 {
-		errs = append(errs, fmt.Errorf("request timeout %v is negative", c.RequestTimeout))
+	if c.RequestTimeout <= 0 {
+		ps.Add("request_timeout", "%s: must be positive, such as %s", c.RequestTimeout, settings.Duration(DefaultRequestTimeout))
 	}
-	return errors.Join(errs...)
+	return ps.Err()
 }
 
 func (c S3Config) withDefaults() S3Config {

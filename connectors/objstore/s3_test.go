@@ -319,7 +319,8 @@ func TestS3ConfigValidateReportsEverything(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"no scheme", "bucket", "prefix", "access key not set", "secret key not set", "TLS is off", "negative"} {
+	for _, want := range []string{"no scheme", "bucket", "prefix", "access_key missing", "secret_key missing", "use_tls is false",
+		"request_timeout -1ns: must be positive"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
