@@ -40,6 +40,8 @@ func TestDependencyDirection(t *testing.T) {
 			project := strings.HasPrefix(imp, module+"/")
 			to := rel(imp)
 			switch {
+			case under(from, "internal/settings") && project:
+				t.Errorf("%s imports %s: internal/settings imports no package of the project (every package may use it)", from, to)
 			case under(from, "tableformat") && project && !under(to, "tableformat"):
 				t.Errorf("%s imports %s: tableformat imports no other package of the project", from, to)
 			case project && under(to, "cmd"):

@@ -1,14 +1,3 @@
-// Package settings holds what the options structs of every package share:
-// the Problem a Validate method reports about one field, and how a setting's
-// value is written in messages and config files (Bytes, Duration, Shorten).
-//
-// A Validate reports every problem at once, each a *Problem naming its field
-// in lower_snake case (the name a configuration gives it), joined into one
-// error. A caller with names of its own for the fields (the binlake
-// command's YAML keys) lists them with ProblemsIn and words each with Text;
-// everybody else reads Error.
-//
-// It imports nothing of the project, so every package may use it.
 package settings
 
 import (
