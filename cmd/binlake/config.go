@@ -427,8 +427,12 @@ func (c *Config) warehouseProblems(bad func(key, format string, a ...any)) {
 // store is the S3 store's configuration the config gives (objstore reads
 // the bucket and prefix from the warehouse URL).
 func (c S3Config) store() objstore.S3Config {
+	retries := c.MaxRetries
+	if retries == 0 {
+		retries = -1 // the config's 0 is "no retries"; objstore's 0 is its default
+	}
 	return objstore.S3Config{Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey,
-		SessionToken: c.SessionToken, UseTLS: c.UseTLS, CACertFile: c.CAFile, RequestTimeout: c.RequestTimeout, MaxRetries: c.MaxRetries}
+		SessionToken: c.SessionToken, UseTLS: c.UseTLS, CACertFile: c.CAFile, RequestTimeout: c.RequestTimeout, MaxRetries: retries}
 }
 
 func (c *Config) compactionProblems(bad func(key, format string, a ...any)) {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/binlake/binlake/connectors/objstore"
 )
 
 // TestPackageProblemsNameConfigKeys: every problem the packages' Validate
@@ -38,6 +40,16 @@ func TestPackageProblemsNameConfigKeys(t *testing.T) {
 		"compaction.snapshot_fraction", "compaction.merge_min_files", "compaction.small_file_bytes", "compaction.target_file_bytes"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("no problem reported for %s:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+}
+
+// TestS3MaxRetriesZero: the config's warehouse.s3.max_retries: 0 means no
+// retries (as docs/configuration.md says), not objstore's default.
+func TestS3MaxRetriesZero(t *testing.T) {
+	for _, c := range []struct{ config, want int }{{0, -1}, {3, 3}, {objstore.DefaultMaxRetries, objstore.DefaultMaxRetries}} {
+		if got := (S3Config{MaxRetries: c.config}).store().MaxRetries; got != c.want {
+			t.Errorf("max_retries %d: objstore.S3Config.MaxRetries %d, want %d", c.config, got, c.want)
 		}
 	}
 }
