@@ -28,76 +28,60 @@ func TestResnapshotDiffBringsLakeToSource(t *testing.T) {
 }
 
 func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
+	ctx := t.Context()
 	h := newHistory(t, keyed, seed)
-	h.run(12)
-	e := newTestEngine(t, h.log, "", Options{})
+	h.Run(12)
+	e := newTestEngine(t, h.Log, "", Options{})
 	defer e.Close()
 
 	// Changes the lake does not see.
-	var lost []map[int]any
+	var lost [][]any
 	if diverge {
-		for range 1 + h.rnd.IntN(4) {
-			switch r := h.rnd.IntN(3); {
-			case r == 0 && len(h.rows) > 0:
-				i := h.rnd.IntN(len(h.rows))
-				lost = append(lost, h.rows[i].vals)
-				h.rows = slices.Delete(h.rows, i, i+1)
-			case r == 1 && len(h.rows) > 0:
-				i := h.rnd.IntN(len(h.rows))
-				h.rows[i].vals = cloneVals(h.rows[i].vals)
-				c := h.schema.Columns[len(h.schema.Columns)-1]
-				h.rows[i].vals[c.ID] = h.unseen(c)
-			default:
-				row := histRow{seq: h.seq, vals: map[int]any{}}
-				for _, c := range h.schema.Columns {
-					row.vals[c.ID] = h.value(c)
-				}
-				h.rows = append(h.rows, row)
+		for range 1 + h.Rand.IntN(4) {
+			if img := h.Unseen(1); img != nil {
+				lost = append(lost, img)
 			}
 		}
 	}
 
 	// The chunks: key ranges read one after another while the stream
 	// goes on (a keyless table: one chunk).
-	job := &tableformat.ResnapshotJob{DB: "d", Name: h.name, Reason: "test"}
+	name := h.State().Tables[1].Current()
+	job := &tableformat.ResnapshotJob{DB: name.DB, Name: name.Name, Reason: "test"}
 	chunks := 1
 	if keyed {
 		chunks = 3
 	}
 	var after any
 	for i := range chunks {
-		rows := slices.Clone(h.rows)
+		rows := h.Rows(1) // the id first
 		if keyed {
-			slices.SortFunc(rows, func(a, b histRow) int { return cmp.Compare(a.vals[1].(int64), b.vals[1].(int64)) })
-			rows = slices.DeleteFunc(rows, func(r histRow) bool { return after != nil && r.vals[1].(int64) <= after.(int64) })
+			slices.SortFunc(rows, func(a, b []any) int { return cmp.Compare(a[0].(int64), b[0].(int64)) })
+			rows = slices.DeleteFunc(rows, func(r []any) bool { return after != nil && r[0].(int64) <= after.(int64) })
 			if i < chunks-1 && len(rows) > 2 {
 				rows = rows[:len(rows)/2]
 			} else if i < chunks-1 {
 				rows = nil
 			}
 			if len(rows) > 0 {
-				after = rows[len(rows)-1].vals[1]
+				after = rows[len(rows)-1][0]
 			}
 		}
-		c := tableformat.ResnapshotChunk{Seq: h.seq, Rows: int64(len(rows)), Last: i == chunks-1}
+		c := tableformat.ResnapshotChunk{Seq: h.Seq(), Rows: int64(len(rows)), Last: i == chunks-1}
 		if len(rows) > 0 {
 			out := make([]tableformat.Row, len(rows))
 			for j, r := range rows {
-				out[j] = tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpSnapshot, Values: h.image(r)}
+				out[j] = tableformat.Row{Seq: h.Seq(), TS: h.Time().UnixMicro(), Op: tableformat.OpSnapshot, Values: r}
 			}
-			c.Files = []tableformat.AddFile{h.writeFile(tableformat.FileData, out, 0)}
+			c.Files = []tableformat.AddFile{h.WriteFile(1, tableformat.FileData, out, 0)}
 		}
 		job.Chunks = append(job.Chunks, c)
-		for range h.rnd.IntN(3) {
-			h.txn()
-			h.commit(tableformat.KindIngest)
+		for range h.Rand.IntN(3) {
+			h.RandomTxn()
+			h.Commit()
 		}
 	}
-	st, err := h.log.Latest(h.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	diff, err := e.ResnapshotCompare(h.ctx, st, job, 1)
+	diff, err := e.ResnapshotCompare(ctx, h.State(), job, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,29 +89,26 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
 
 	// The stream goes on while the comparison runs; among its changes, a
 	// key the lake holds and the source lost is inserted again.
-	for range h.rnd.IntN(4) {
-		h.txn()
-		h.commit(tableformat.KindIngest)
+	for range h.Rand.IntN(4) {
+		h.RandomTxn()
+		h.Commit()
 	}
 	if keyed && len(lost) > 0 {
-		h.seq++
-		row := histRow{seq: h.seq, vals: cloneVals(lost[0])}
-		c := h.schema.Columns[len(h.schema.Columns)-1]
-		row.vals[c.ID] = h.unseen(c)
-		h.rows = append(h.rows, row)
-		h.data = append(h.data, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpInsert, Values: h.image(row)})
-		h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
-		h.commit(tableformat.KindIngest)
+		vals := slices.Clone(lost[0])
+		sc := h.Schema(1)
+		vals[len(vals)-1] = h.UnseenValue(sc.Columns[len(sc.Columns)-1].Type)
+		h.Insert(1, vals...)
+		h.Commit()
 	}
-	switch h.rnd.IntN(3) {
+	switch h.Rand.IntN(3) {
 	case 0:
-		// A compaction's snapshot: of the lake's rows (h.snapshot's are
+		// A compaction's snapshot: of the lake's rows (h.Snapshot's are
 		// the source's).
-		p, err := e.Resolve(h.ctx, At{})
+		p, err := e.Resolve(ctx, At{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, rows, err := tableformat.ScanTable(h.ctx, h.store, p, 1)
+		_, rows, err := tableformat.ScanTable(ctx, h.Store, p, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,20 +116,17 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
 			for i := range rows {
 				rows[i].Op = tableformat.OpSnapshot
 			}
-			f := h.writeFile(tableformat.FileSnapshot, rows, h.seq)
-			if _, err := h.log.Commit(h.ctx, &tableformat.Entry{Kind: tableformat.KindCompaction, Add: []tableformat.AddFile{f}}); err != nil {
+			f := h.WriteFile(1, tableformat.FileSnapshot, rows, h.Seq())
+			if _, err := h.Log.Commit(ctx, &tableformat.Entry{Kind: tableformat.KindCompaction, Add: []tableformat.AddFile{f}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	case 1:
-		h.merge(tableformat.FileData)
+		h.Merge(1, tableformat.FileData)
 	}
 
-	st, err = h.log.Latest(h.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, n, err := diff.Changes(h.ctx, st, st.Progress.MaxSeq+1, h.ts)
+	st := h.State()
+	files, n, err := diff.Changes(ctx, st, st.Progress.MaxSeq+1, h.Time().UnixMicro())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,21 +134,16 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
 		t.Fatalf("nothing changed unseen, yet the re-snapshot wrote %d changes", n)
 	}
 	if n > 0 {
-		h.adds = files
-		h.seq += n
-		h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
-		h.commit(tableformat.KindIngest)
+		h.AddFiles(files, n)
+		h.Commit()
 	}
 
-	latest, err := e.Resolve(h.ctx, At{})
+	latest, err := e.Resolve(ctx, At{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make([][]any, len(h.rows))
-	for i, r := range h.rows {
-		want[i] = h.image(r)
-	}
-	_, scanned, err := tableformat.ScanTable(h.ctx, h.store, latest, 1)
+	want := h.Rows(1)
+	_, scanned, err := tableformat.ScanTable(ctx, h.Store, latest, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +154,7 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
 	if g, w := rowStrings(got), rowStrings(want); !slices.Equal(g, w) {
 		t.Fatalf("after the re-snapshot (%d changes), the reference reader:\n got %v\nwant %v", n, g, w)
 	}
-	s, err := e.Open(h.ctx, latest)
+	s, err := e.Open(ctx, latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +164,4 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool) {
 	if g, w := rowStrings(viewRows), rowStrings(want); !slices.Equal(g, w) {
 		t.Fatalf("after the re-snapshot (%d changes), the view:\n got %v\nwant %v", n, g, w)
 	}
-}
-
-// unseen is a value of c's type no history makes.
-func (h *history) unseen(c tableformat.Column) any {
-	if c.Type.Kind == tableformat.KindBigInt {
-		return int64(1000 + h.rnd.IntN(100))
-	}
-	return fmt.Sprintf("unseen%d", h.rnd.IntN(100))
 }

@@ -109,7 +109,6 @@ type Lake struct {
 	ctx   context.Context
 	types []tableformat.Type
 	mix   Mix
-	state *tableformat.State // after the last commit
 
 	seq, ts, prevSeq int64
 	nextKey          int64
@@ -188,8 +187,15 @@ func New(t testing.TB, opts Options) *Lake {
 	return l
 }
 
-// State is the lake's state after its last commit.
-func (l *Lake) State() *tableformat.State { return l.state }
+// State is the lake's latest state (commits made by others included).
+func (l *Lake) State() *tableformat.State {
+	l.t.Helper()
+	st, err := l.Log.Latest(l.ctx)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return st
+}
 
 // Advance moves source time forward by d.
 func (l *Lake) Advance(d time.Duration) { l.ts += d.Microseconds() }
@@ -201,10 +207,7 @@ func (l *Lake) CreateTable(db, name string, schema tableformat.Schema) int64 {
 	if err := schema.Validate(); err != nil {
 		l.t.Fatalf("laketest: create %s.%s: %v", db, name, err)
 	}
-	id := l.state.MaxTableID() + 1
-	for existing := range l.tables {
-		id = max(id, existing+1)
-	}
+	id := l.newTableID()
 	schema.Version = 1
 	tb := &table{id: id, db: db, name: name, schema: schema}
 	for _, c := range schema.Columns {
@@ -228,11 +231,16 @@ func (l *Lake) CreateRandomTable(keyed bool) int64 {
 	for i := range 1 + l.Rand.IntN(2) {
 		sc.Columns = append(sc.Columns, tableformat.Column{ID: i + 2, Name: fmt.Sprintf("c%d", i+2), Type: l.randomType(), Nullable: true})
 	}
-	id := l.state.MaxTableID() + 1
+	return l.CreateTable("d", fmt.Sprintf("t%d", l.newTableID()), sc)
+}
+
+// newTableID is an id no table of the lake or the model has.
+func (l *Lake) newTableID() int64 {
+	id := l.State().MaxTableID() + 1
 	for existing := range l.tables {
 		id = max(id, existing+1)
 	}
-	return l.CreateTable("d", fmt.Sprintf("t%d", id), sc)
+	return id
 }
 
 // Insert inserts a row (its values in the table's column order) in the
@@ -478,6 +486,91 @@ func (l *Lake) flush(id int64) {
 	}
 }
 
+// WriteFile writes rows (in table id's current column order, key columns
+// only for a delete file) to a file of kind under the table's current
+// schema, and returns its entry (AsOfSeq set to asOf), for a test that
+// commits files of its own making.
+func (l *Lake) WriteFile(id int64, kind tableformat.FileKind, rows []tableformat.Row, asOf int64) tableformat.AddFile {
+	l.t.Helper()
+	return l.write(l.live(id), kind, rows, asOf)
+}
+
+// AddFiles adds files written elsewhere to the open transaction: n changes
+// (a re-snapshot's), whose sequences follow Seq. The model does not
+// change: such files bring the lake to it.
+func (l *Lake) AddFiles(files []tableformat.AddFile, n int64) {
+	l.adds = append(l.adds, files...)
+	l.seq += n
+	l.open = true
+}
+
+// Unseen changes table id in the model only — deletes a row, changes a
+// value, or adds a row — as a statement without row events changes the
+// source; the lake differs from the model until a re-snapshot brings it
+// back. It returns the deleted row's image, if it deleted one.
+func (l *Lake) Unseen(id int64) []any {
+	l.t.Helper()
+	tb := l.live(id)
+	switch r := l.Rand.IntN(3); {
+	case r == 0 && len(tb.rows) > 0:
+		i := l.Rand.IntN(len(tb.rows))
+		img := tb.image(tb.rows[i])
+		tb.rows = slices.Delete(tb.rows, i, i+1)
+		return img
+	case r == 1 && len(tb.rows) > 0:
+		i := l.Rand.IntN(len(tb.rows))
+		c := tb.schema.Columns[len(tb.schema.Columns)-1]
+		tb.rows[i].vals = maps.Clone(tb.rows[i].vals)
+		tb.rows[i].vals[c.ID] = l.UnseenValue(c.Type)
+	default:
+		nr := row{seq: l.seq, vals: map[int]any{}}
+		for _, c := range tb.schema.Columns {
+			nr.vals[c.ID] = l.columnValue(c)
+		}
+		tb.rows = append(tb.rows, nr)
+	}
+	return nil
+}
+
+// UnseenValue is a value of type ty that the generator never makes.
+func (l *Lake) UnseenValue(ty tableformat.Type) any {
+	n := 100 + l.Rand.IntN(20)
+	switch {
+	case ty.IsInteger() && ty.Unsigned:
+		return uint64(n)
+	case ty.IsInteger():
+		return int64(n)
+	case ty.Kind == tableformat.KindDecimal:
+		return decimal(n, ty.Scale)
+	default:
+		return fmt.Sprintf("u%d", n)
+	}
+}
+
+// Seq is the last change sequence given out.
+func (l *Lake) Seq() int64 { return l.seq }
+
+// Time is the source time now.
+func (l *Lake) Time() time.Time { return time.UnixMicro(l.ts).UTC() }
+
+// Schema is table id's current schema.
+func (l *Lake) Schema(id int64) tableformat.Schema {
+	sc := l.tables[id].schema
+	sc.Columns = slices.Clone(sc.Columns)
+	return sc
+}
+
+// Rows are the model's rows of table id now, in its current column order,
+// in the order they were written.
+func (l *Lake) Rows(id int64) [][]any {
+	tb := l.tables[id]
+	out := make([][]any, len(tb.rows))
+	for i, r := range tb.rows {
+		out[i] = tb.image(r)
+	}
+	return out
+}
+
 func (l *Lake) write(tb *table, kind tableformat.FileKind, rows []tableformat.Row, asOf int64) tableformat.AddFile {
 	l.t.Helper()
 	sc := tb.schema
@@ -496,7 +589,7 @@ func (l *Lake) Commit() *tableformat.State {
 	l.t.Helper()
 	l.EndTxn()
 	if len(l.txns) == 0 {
-		return l.state
+		return l.State()
 	}
 	l.flush(0)
 	kind := tableformat.KindSchema
@@ -525,7 +618,6 @@ func (l *Lake) commit(e *tableformat.Entry) *tableformat.State {
 }
 
 func (l *Lake) committed(st *tableformat.State) {
-	l.state = st
 	if l.mix.Rewind > 0 {
 		if l.versions == nil {
 			l.versions = map[int64]modelAt{}
@@ -540,7 +632,7 @@ func (l *Lake) Snapshot(id int64) {
 	l.t.Helper()
 	l.Commit()
 	tb := l.live(id)
-	if len(tb.rows) == 0 || slices.ContainsFunc(l.state.Tables[id].SortedFiles(), func(f tableformat.AddFile) bool {
+	if len(tb.rows) == 0 || slices.ContainsFunc(l.State().Tables[id].SortedFiles(), func(f tableformat.AddFile) bool {
 		return f.Kind == tableformat.FileSnapshot && f.AsOfSeq == l.seq
 	}) {
 		return
@@ -562,7 +654,7 @@ func (l *Lake) Merge(id int64, kind tableformat.FileKind) {
 	tb := l.live(id)
 	var rows []tableformat.Row
 	var remove []tableformat.RemoveFile
-	for _, f := range l.state.Tables[id].SortedFiles() {
+	for _, f := range l.State().Tables[id].SortedFiles() {
 		if f.Kind != kind || f.SchemaVersion != tb.schema.Version {
 			continue
 		}
@@ -674,8 +766,9 @@ func (l *Lake) randomDDL(id int64) {
 // current history after the lake's creation, before the latest.
 func (l *Lake) lineage() []int64 {
 	var out []int64
-	for _, r := range l.state.Lineage {
-		for v := max(r.From, 2); v <= r.To && v < l.state.Version; v++ {
+	st := l.State()
+	for _, r := range st.Lineage {
+		for v := max(r.From, 2); v <= r.To && v < st.Version; v++ {
 			out = append(out, v)
 		}
 	}
@@ -747,13 +840,19 @@ func (l *Lake) value(ty tableformat.Type) any {
 		return uint64(n)
 	case ty.IsInteger():
 		return int64(n)
-	case ty.Kind == tableformat.KindDecimal && ty.Scale > 0:
-		return fmt.Sprintf("%d.%s", n, strings.Repeat("5", ty.Scale))
 	case ty.Kind == tableformat.KindDecimal:
-		return fmt.Sprint(n)
+		return decimal(n, ty.Scale)
 	default:
 		return fmt.Sprintf("v%d", n)
 	}
+}
+
+// decimal is n.55… with scale fraction digits, as the reader renders it.
+func decimal(n, scale int) string {
+	if scale == 0 {
+		return fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%d.%s", n, strings.Repeat("5", scale))
 }
 
 // image is a row's values in the table's column order.
