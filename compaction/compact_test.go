@@ -25,6 +25,7 @@ type genLake struct {
 	ctx   context.Context
 	store *tableformat.MemStore
 	log   *tableformat.Log
+	read  tableformat.FileSource // each file decoded once for all the answers
 }
 
 func newGenLake(t *testing.T, seed uint64) *genLake {
@@ -34,7 +35,7 @@ func newGenLake(t *testing.T, seed uint64) *genLake {
 	l.CreateRandomTable(true)
 	l.CreateRandomTable(false)
 	l.Commit()
-	return &genLake{Lake: l, t: t, ctx: context.Background(), store: store, log: l.Log}
+	return &genLake{Lake: l, t: t, ctx: context.Background(), store: store, log: l.Log, read: laketest.CachedFiles(store)}
 }
 
 // txn commits a few random source transactions.
@@ -57,7 +58,7 @@ func (g *genLake) answers(st *tableformat.State, seqs []int64) map[string]string
 			if !st.Tables[id].ExistsAt(seq) {
 				continue
 			}
-			sc, rows, err := tableformat.ScanTable(g.ctx, g.store, p, id)
+			sc, rows, err := tableformat.ScanTableFrom(g.ctx, g.read, p, id)
 			if err != nil {
 				g.t.Fatalf("seq %d table %d: %v", seq, id, err)
 			}

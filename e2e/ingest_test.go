@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -27,6 +28,12 @@ import (
 var binary string // built once by TestMain
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test here starts MariaDB, MinIO or the daemon, and so
+		// skips under -short (testenv.SkipIfShort): no binary to build.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "binlake-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

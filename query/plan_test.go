@@ -95,9 +95,13 @@ func newTestEngine(t testing.TB, log *tableformat.Log, cacheDir string, opts Opt
 // gives the same rows, and later versions' views read the newest local
 // snapshot that still fits the history plus the deltas after it.
 func TestViewsMatchScanTable(t *testing.T) {
+	seeds := uint64(2)
+	if testing.Short() {
+		seeds = 1 // the unit run (make test-unit): one history of each kind
+	}
 	for _, materialize := range []bool{false, true} {
 		for _, keyed := range []bool{true, false} {
-			for seed := range uint64(2) {
+			for seed := range seeds {
 				t.Run(fmt.Sprintf("materialize=%v/keyed=%v/%d", materialize, keyed, seed), func(t *testing.T) {
 					testViewsMatchScanTable(t, materialize, keyed, seed)
 				})
@@ -187,8 +191,12 @@ func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64)
 // pairs of versions lists exactly the row changes made between them, in
 // order, with whole row images (deleted rows' too).
 func TestChangeFeedMatchesHistory(t *testing.T) {
+	seeds := uint64(3)
+	if testing.Short() {
+		seeds = 1 // the unit run (make test-unit)
+	}
 	for _, keyed := range []bool{true, false} {
-		for seed := range uint64(3) {
+		for seed := range seeds {
 			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
 				h := newHistory(t, keyed, seed+10)
 				h.Run(30)
