@@ -230,7 +230,7 @@ func TestIngestSurvivesKill9(t *testing.T) {
 			args = []string{"--start-gtid", start}
 		}
 		cmd := e.ingest(args...)
-		timer := time.NewTimer(time.Duration(50+rnd.IntN(400)) * time.Millisecond)
+		timer := time.NewTimer(time.Duration(50+rnd.IntN(400)) * time.Millisecond) // where the kill lands, not synchronisation
 		select {
 		case <-timer.C:
 		case <-done:

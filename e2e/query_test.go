@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -270,25 +271,23 @@ func (q *querier) serve() {
 			q.t.Logf("--- serve.log ---\n%s", lastLines(string(b), 30))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + q.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	testenv.Eventually(q.t, 2*time.Minute, "binlake serve answering /healthz", func() error {
 		select {
 		case <-exited:
 			b, _ := os.ReadFile(logPath)
 			q.t.Fatalf("binlake serve exited:\n%s", b)
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			q.t.Fatalf("binlake serve did not answer /healthz: %v", err)
+		resp, err := http.Get("http://" + q.addr + "/healthz")
+		if err != nil {
+			return err
 		}
-	}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // post sends POST /query with sql, format=csv and the point parameters:
