@@ -410,12 +410,17 @@ func TestSkewedProcessClocks(t *testing.T) {
 	}
 	e.db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)")
 	insert(1, base)
+	// The wall clock around each writer's run: its commit times lie between
+	// the two readings, moved by its skew.
+	daemonFrom := time.Now()
 	with("-1h", func() { e.catchUp(start) })
+	compactorFrom := time.Now()
 	with("1h", func() {
 		if out, errs, code := e.runCmd("compact", "-c", e.config, "--force"); code != 0 {
 			t.Fatalf("binlake compact: exit %d\n%s%s", code, out, errs)
 		}
 	})
+	compactorTo := time.Now()
 	insert(2, base.Add(10*time.Second))
 	with("-1h", func() { e.catchUp("") })
 	insert(3, base.Add(20*time.Second))
@@ -441,10 +446,13 @@ func TestSkewedProcessClocks(t *testing.T) {
 		// The writers' clocks were skewed: the first daemon commits carry
 		// its clock, an hour behind; the compactor's its own, ahead.
 		switch {
-		case en.Kind == tableformat.KindIngest && kinds[tableformat.KindCompaction] == 0 && en.CommitTime.After(time.Now().Add(-50*time.Minute)):
-			t.Errorf("version %d: the daemon's commit time %s is not an hour behind: BINLAKE_CLOCK_SKEW not in effect", v, en.CommitTime)
-		case en.Kind == tableformat.KindCompaction && en.CommitTime.Before(time.Now().Add(50*time.Minute)):
-			t.Errorf("version %d: the compactor's commit time %s is not an hour ahead", v, en.CommitTime)
+		case en.Kind == tableformat.KindIngest && kinds[tableformat.KindCompaction] == 0 &&
+			(en.CommitTime.Before(daemonFrom.Add(-time.Hour).Truncate(time.Microsecond)) || en.CommitTime.After(compactorFrom.Add(-time.Hour))):
+			t.Errorf("version %d: the daemon's commit time %s is not an hour behind its run (%s to %s): BINLAKE_CLOCK_SKEW not in effect",
+				v, en.CommitTime, daemonFrom, compactorFrom)
+		case en.Kind == tableformat.KindCompaction &&
+			(en.CommitTime.Before(compactorFrom.Add(time.Hour).Truncate(time.Microsecond)) || en.CommitTime.After(compactorTo.Add(time.Hour))):
+			t.Errorf("version %d: the compactor's commit time %s is not an hour ahead of its run (%s to %s)", v, en.CommitTime, compactorFrom, compactorTo)
 		}
 	}
 	if kinds[tableformat.KindCompaction] == 0 || kinds[tableformat.KindIngest] < 3 {
