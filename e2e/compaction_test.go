@@ -17,6 +17,7 @@ import (
 
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
 // runCmd runs the binary with args (the env's config and environment) and
@@ -64,6 +65,7 @@ func lakeAnswers(t *testing.T, store tableformat.Store, gtids []string) map[stri
 	t.Helper()
 	ctx := context.Background()
 	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	read := laketest.CachedFiles(store) // each file decoded once for all the points
 	out := map[string]string{}
 	for _, g := range gtids {
 		p, err := l.AtGTID(ctx, g)
@@ -74,17 +76,12 @@ func lakeAnswers(t *testing.T, store tableformat.Store, gtids []string) map[stri
 			if !tb.ExistsAt(p.Seq) {
 				continue
 			}
-			_, rows, err := tableformat.ScanTable(ctx, store, p, tb.ID)
+			_, rows, err := tableformat.ScanTableFrom(ctx, read, p, tb.ID)
 			if err != nil {
 				t.Fatalf("as of %s, table %d: %v", g, tb.ID, err)
 			}
-			vals := make([]string, len(rows))
-			for i, r := range rows {
-				vals[i] = fmt.Sprint(r.Values)
-			}
-			slices.Sort(vals)
 			n := tb.NameAt(p.Seq)
-			out[g+" "+n.DB+"."+n.Name] = strings.Join(vals, "\n")
+			out[g+" "+n.DB+"."+n.Name] = strings.Join(laketest.Render(rows), "\n")
 		}
 	}
 	return out

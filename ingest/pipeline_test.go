@@ -222,12 +222,7 @@ func checkLake(t *testing.T, store tableformat.Store, w *workload) {
 				t.Fatalf("as of transaction %d: %v", n, err)
 			}
 			name := tb.NameAt(p.Seq)
-			var rs []string
-			for _, r := range rows {
-				rs = append(rs, fmt.Sprint(r.Values))
-			}
-			slices.Sort(rs)
-			got[name.DB+"."+name.Name] = rs
+			got[name.DB+"."+name.Name] = laketest.Render(rows)
 		}
 		for name, want := range w.want[n-1] {
 			if len(want) == 0 && got[name] == nil {

@@ -121,12 +121,7 @@ func checkPoint(t *testing.T, l *laketest.Lake, read tableformat.FileSource, p t
 		if err != nil {
 			t.Fatalf("%s, table %d: %v", what, tb.ID, err)
 		}
-		got := make([]string, len(rows))
-		for i, r := range rows {
-			got[i] = fmt.Sprint(r.Values)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
+		if got := laketest.Render(rows); !slices.Equal(got, want) {
 			t.Fatalf("%s (version %d seq %d), table %d:\n got %v\nwant %v", what, p.Version, p.Seq, tb.ID, got, want)
 		}
 	}

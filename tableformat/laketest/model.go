@@ -135,9 +135,28 @@ func (tb *table) lastIdentical(i int) int {
 }
 
 func (tb *table) render() []string {
-	out := make([]string, len(tb.rows))
+	images := make([][]any, len(tb.rows))
 	for i, r := range tb.rows {
-		out[i] = fmt.Sprint(tb.image(r))
+		images[i] = tb.image(r)
+	}
+	return render(images)
+}
+
+// Render is how Contents renders a table's rows: each row's values with
+// fmt.Sprint, sorted (a table is a multiset). Rows a reader returns,
+// rendered so, compare with Contents.
+func Render(rows []tableformat.Row) []string {
+	images := make([][]any, len(rows))
+	for i, r := range rows {
+		images[i] = r.Values
+	}
+	return render(images)
+}
+
+func render(images [][]any) []string {
+	out := make([]string, len(images))
+	for i, vals := range images {
+		out[i] = fmt.Sprint(vals)
 	}
 	slices.Sort(out)
 	return out
