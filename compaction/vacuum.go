@@ -118,8 +118,14 @@ func PlanVacuum(st *tableformat.State, fromSeq int64, fromTime time.Time) Vacuum
 // VacuumOptions configure Vacuum.
 type VacuumOptions struct {
 	// Retain is the time-travel window: history from now − Retain on stays
-	// readable. Required; DefaultRetain is the usual one.
+	// readable. Required unless RetainFrom is set; DefaultRetain is the
+	// usual one.
 	Retain time.Duration
+	// RetainFrom, when set, is where the readable history starts instead
+	// of now − Retain (Retain is ignored): for an operator who names the
+	// instant, and for a test whose retention must not move with the time
+	// it takes to run. It must not be in the future.
+	RetainFrom time.Time
 	// Grace is how long an object no longer named by the lake stays in
 	// storage, so readers that pinned an older version keep working, and how
 	// old an unnamed object must be before it counts as an orphan (not an
@@ -153,7 +159,7 @@ const (
 // once, each a *settings.Problem naming its field.
 func (o *VacuumOptions) Validate() error {
 	var ps settings.Problems
-	if o.Retain <= 0 {
+	if o.Retain <= 0 && o.RetainFrom.IsZero() {
 		ps.Add("retain", "%s: must be positive, such as %s", o.Retain, settings.Duration(DefaultRetain))
 	}
 	if o.Grace <= 0 {
@@ -242,6 +248,9 @@ func Vacuum(ctx context.Context, log *tableformat.Log, opts VacuumOptions) (Vacu
 	}
 	now := o.Now().UTC()
 	res := VacuumResult{DryRun: o.DryRun}
+	if o.RetainFrom.After(now) {
+		return res, fmt.Errorf("vacuum: retain from %s: in the future (now is %s)", o.RetainFrom.UTC().Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+	}
 	latest, err := log.Latest(ctx)
 	if err != nil {
 		return res, err
@@ -255,6 +264,9 @@ func Vacuum(ctx context.Context, log *tableformat.Log, opts VacuumOptions) (Vacu
 	}
 	ret := cur
 	cutoff := now.Add(-o.Retain).Truncate(time.Microsecond)
+	if !o.RetainFrom.IsZero() {
+		cutoff = o.RetainFrom.UTC().Truncate(time.Microsecond)
+	}
 	p, err := log.AtTime(ctx, cutoff)
 	switch {
 	case err == nil:
@@ -280,6 +292,10 @@ func Vacuum(ctx context.Context, log *tableformat.Log, opts VacuumOptions) (Vacu
 			"bytes_removed": strconv.FormatInt(res.Plan.Bytes(), 10),
 			"retain":        o.Retain.String(),
 		}}
+		if !o.RetainFrom.IsZero() {
+			delete(e.Info, "retain")
+			e.Info["retain_from"] = cutoff.Format(time.RFC3339Nano)
+		}
 		for _, f := range res.Plan.Remove {
 			e.Remove = append(e.Remove, tableformat.RemoveFile{Path: f.File.Path, TableID: f.File.TableID})
 		}

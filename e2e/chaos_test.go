@@ -266,7 +266,7 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 		waitForGTID(t, store, lastGTID(), 90*time.Second)
 		e.waitReady(30 * time.Second)
 		fig.outageRecovery = append(fig.outageRecovery, time.Since(began))
-		e.waitLagBytes("0", 3*lagPollEvery)
+		e.waitLagBytes("0", lagWait)
 		if d.poll() {
 			t.Fatalf("%s: the daemon exited (%v); it should have waited", kind, d.err)
 		}
@@ -330,6 +330,14 @@ func (d *daemonRun) poll() bool {
 	return d.exited
 }
 
+// exitedYet is poll as a testenv.Eventually condition.
+func (d *daemonRun) exitedYet() error {
+	if !d.poll() {
+		return errors.New("still running")
+	}
+	return nil
+}
+
 // term stops the daemon with SIGTERM and returns its exit.
 func (d *daemonRun) term() error {
 	d.cmd.Process.Signal(syscall.SIGTERM)
@@ -342,17 +350,12 @@ func (d *daemonRun) term() error {
 // waitNotReady polls /readyz until the daemon says it is not ready.
 func waitNotReady(t *testing.T, e *env, deadline time.Duration) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		code, body := e.get("/readyz")
-		if code == http.StatusServiceUnavailable {
-			return
+	testenv.Eventually(t, deadline, "/readyz saying not ready in an outage", func() error {
+		if code, body := e.get("/readyz"); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("%d %s", code, body)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("/readyz still %d %s after %v of outage", code, body, deadline)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return nil
+	})
 }
 
 // catchUpNow runs `binlake ingest --exit-when-caught-up` on a lake that

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os/exec"
 	"slices"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
 // runCmd runs the binary with args (the env's config and environment) and
@@ -62,6 +65,7 @@ func lakeAnswers(t *testing.T, store tableformat.Store, gtids []string) map[stri
 	t.Helper()
 	ctx := context.Background()
 	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	read := laketest.CachedFiles(store) // each file decoded once for all the points
 	out := map[string]string{}
 	for _, g := range gtids {
 		p, err := l.AtGTID(ctx, g)
@@ -72,17 +76,12 @@ func lakeAnswers(t *testing.T, store tableformat.Store, gtids []string) map[stri
 			if !tb.ExistsAt(p.Seq) {
 				continue
 			}
-			_, rows, err := tableformat.ScanTable(ctx, store, p, tb.ID)
+			_, rows, err := tableformat.ScanTableFrom(ctx, read, p, tb.ID)
 			if err != nil {
 				t.Fatalf("as of %s, table %d: %v", g, tb.ID, err)
 			}
-			vals := make([]string, len(rows))
-			for i, r := range rows {
-				vals[i] = fmt.Sprint(r.Values)
-			}
-			slices.Sort(vals)
 			n := tb.NameAt(p.Seq)
-			out[g+" "+n.DB+"."+n.Name] = strings.Join(vals, "\n")
+			out[g+" "+n.DB+"."+n.Name] = strings.Join(laketest.Render(rows), "\n")
 		}
 	}
 	return out
@@ -99,9 +98,10 @@ func sameAnswers(t *testing.T, when string, got, want map[string]string) {
 }
 
 // TestCompactionKeepsAnswers: the randomized workload (with DDL), ingested
-// in chunks, with a two-second pause two thirds in. Every moment reads the
-// same (reference reader) after compaction and, inside retention, after
-// vacuum; and for a sample of
+// in chunks; two thirds in, the source's clock passes a second boundary
+// between two moments. Every moment reads the same (reference reader)
+// after compaction and, inside retention (vacuum --retain-from a time
+// between those two moments), after vacuum; and for a sample of
 // moments and every table, `binlake query --as-of-gtid` (and
 // --as-of-version where a version ends at the moment) equals the model
 // before compaction, after `binlake compact --force`, and after `binlake
@@ -115,7 +115,7 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 	w.ddlEvery = 9
 	rnd := rand.New(rand.NewPCG(5, 9))
 	const steps = 90
-	// Retention will start between two moments two seconds apart: the
+	// Retention will start between two moments in different seconds: the
 	// source's commit times have second resolution.
 	cut := steps * 2 / 3
 	var exps []map[string]expTable
@@ -124,7 +124,14 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 	for len(w.moments) < steps {
 		for range min(1+rnd.IntN(20), steps-len(w.moments)) {
 			if len(w.moments) == cut {
-				time.Sleep(2 * time.Second)
+				// The cut's transaction in a later second than the one
+				// before it: the clock must pass a second boundary.
+				testenv.Eventually(t, time.Minute, "the clock in the second after the moment before the cut", func() error {
+					if now := time.Now(); !now.Truncate(time.Second).After(stamps[cut-1]) {
+						return fmt.Errorf("it is %s", now.Format(time.RFC3339Nano))
+					}
+					return nil
+				})
 			}
 			w.txn(ctx)
 			stamps = append(stamps, time.Now())
@@ -209,21 +216,30 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 	}
 	obj1, live1 := lakeObjects(t, e.store())
 
-	// Retention from the moment before the cut: now - retain falls half a
-	// second after the second of its commit, and at least half a second
-	// before the cut's (vacuum keeps history from the last transaction at
-	// or before it).
-	from := stamps[cut-1].Truncate(time.Second).Add(1500 * time.Millisecond)
-	retain := time.Since(from).Round(time.Millisecond)
-	out, errs, code = e.runCmd("vacuum", "-c", e.config, "--retain", retain.String(), "--grace", "1ms")
+	// Retention from the moment before the cut: half a second into the
+	// second of its commit (or later), and before the cut's second (vacuum
+	// keeps history from the last transaction at or before it). Pinned,
+	// not a window back from now, so that it is the same for both vacuums
+	// however long they take.
+	from := stamps[cut-1].Truncate(time.Second).Add(500 * time.Millisecond).Format(time.RFC3339Nano)
+	out, errs, code = e.runCmd("vacuum", "-c", e.config, "--retain-from", from, "--grace", "1ms")
 	if code != 0 {
 		t.Fatalf("binlake vacuum: exit %d\n%s%s", code, out, errs)
 	}
-	t.Logf("binlake vacuum --retain %s:\n%s", retain, out)
-	// The files this vacuum removed were live a moment ago: the next
-	// vacuum, past the grace, deletes them.
-	time.Sleep(10 * time.Millisecond)
-	if out, errs, code = e.runCmd("vacuum", "-c", e.config, "--retain", retain.String(), "--grace", "1ms"); code != 0 {
+	t.Logf("binlake vacuum --retain-from %s:\n%s", from, out)
+	// The files this vacuum removed were live until its commit: the next
+	// vacuum deletes them once that commit is older than the grace.
+	vacuumed, err := tableformat.NewLog(e.store(), tableformat.LogOptions{}).Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "the vacuum's commit past the grace", func() error {
+		if age := time.Since(vacuumed.CommitTime); age <= time.Millisecond {
+			return fmt.Errorf("it is %v old", age)
+		}
+		return nil
+	})
+	if out, errs, code = e.runCmd("vacuum", "-c", e.config, "--retain-from", from, "--grace", "1ms"); code != 0 {
 		t.Fatalf("a second binlake vacuum: exit %d\n%s%s", code, out, errs)
 	}
 	t.Logf("again:\n%s", out)
@@ -275,7 +291,9 @@ func TestCompactionKeepsAnswers(t *testing.T) {
 // vacuums run in a loop and readers query recent points: no reader error
 // inside retention, every answer equals the model, and at the end the lake
 // equals the source, holds no orphan, and its history since the retention
-// start reads right.
+// start reads right. It runs until enough of each has happened, however
+// long that takes; readers read only moments the lake has reached, and
+// each vacuum keeps the history from a moment no reader is before.
 func TestCompactionWhileIngesting(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -292,16 +310,28 @@ func TestCompactionWhileIngesting(t *testing.T) {
 	type published struct {
 		i    int
 		gtid string
-		at   time.Time
-		exps map[string]expTable
+		// began is the wall clock just before the moment's transaction:
+		// its source time is in this second or a later one.
+		began time.Time
+		exps  map[string]expTable
 	}
+	// keepBehind is how many moments behind the lake's position the
+	// retention may start.
+	const keepBehind = 50
 	var (
-		mu    sync.Mutex
-		moms  []published
-		stop  = make(chan struct{})
-		wg    sync.WaitGroup
-		stats = map[string]int{}
-		fails []error
+		mu      sync.Mutex
+		changed = sync.NewCond(&mu) // reached, floor or stopping moved
+		moms    []published
+		// Readers read moms[floor:reached]: the lake holds them, and
+		// retention starts at or before floor. reading counts the readers
+		// of each moment: floor never passes one.
+		reached, floor int
+		reading        = map[int]int{}
+		stopping       bool
+		stop           = make(chan struct{})
+		wg             sync.WaitGroup
+		stats          = map[string]int{}
+		fails          []error
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -313,9 +343,7 @@ func TestCompactionWhileIngesting(t *testing.T) {
 		defer mu.Unlock()
 		stats[k]++
 	}
-	const runFor = 45 * time.Second
-	const retain = 20 * time.Second
-	// The writer: one transaction every ~100 ms.
+	// The writer: one transaction about every 100 ms.
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -324,69 +352,97 @@ func TestCompactionWhileIngesting(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond): // load shaping, not synchronisation
 			}
+			began := time.Now()
 			w.txn(ctx)
 			x := expectTables(w, cache)
 			mu.Lock()
-			moms = append(moms, published{len(w.moments) - 1, w.moments[len(w.moments)-1].gtid, time.Now(), x})
+			moms = append(moms, published{len(w.moments) - 1, w.moments[len(w.moments)-1].gtid, began, x})
 			mu.Unlock()
 		}
 	}()
-	// Readers: a moment between 2 s (committed by then: 100 ms group
-	// commit) and retain/2 old.
+	// Readers: a moment the lake holds, at or after the retention floor.
 	for r := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rnd := rand.New(rand.NewPCG(uint64(r), 3))
 			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
 				mu.Lock()
-				var cands []published
-				for _, p := range moms {
-					if age := time.Since(p.at); age > 2*time.Second && age < retain/2 {
-						cands = append(cands, p)
-					}
+				for !stopping && reached <= floor {
+					changed.Wait()
 				}
+				if stopping {
+					mu.Unlock()
+					return
+				}
+				i := floor + rnd.IntN(reached-floor)
+				p := moms[i]
+				reading[i]++
 				mu.Unlock()
-				if len(cands) == 0 {
-					time.Sleep(200 * time.Millisecond)
-					continue
-				}
-				p := cands[rnd.IntN(len(cands))]
-				names := slices.Sorted(func(yield func(string) bool) {
-					for k := range p.exps {
-						if !yield(k) {
-							return
-						}
-					}
-				})
+				names := slices.Sorted(maps.Keys(p.exps))
 				name := names[rnd.IntN(len(names))]
 				if err := q.checkTable(name, p.exps[name], "--as-of-gtid", p.gtid); err != nil {
 					fail(fmt.Errorf("reader, moment %d: %w", p.i, err))
 				}
-				count("queries")
+				mu.Lock()
+				if reading[i]--; reading[i] == 0 {
+					delete(reading, i)
+				}
+				stats["queries"]++
+				mu.Unlock()
 			}
 		}()
 	}
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, _, code := e.runCmd("log", "-c", e.config, "--tail", "1"); code == 0 {
-			break
+	testenv.Eventually(t, 2*time.Minute, "the daemon's lake", func() error {
+		if out, errs, code := e.runCmd("log", "-c", e.config, "--tail", "1"); code != 0 {
+			return fmt.Errorf("binlake log: exit %d\n%s%s", code, out, errs)
 		}
-		if time.Now().After(end) {
-			t.Fatal("the daemon made no lake within 30 s")
+		return nil
+	})
+	lake := tableformat.NewLog(e.store(), tableformat.LogOptions{})
+	// advance moves reached to the lake's position and floor up to
+	// keepBehind moments behind it, never past a moment being read, and
+	// returns where the retention may start: just before the second of
+	// the floor's transaction (false before the first moment).
+	advance := func() (time.Time, bool) {
+		st, err := lake.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
+		have, err := tableformat.ParseGTIDSet(st.Progress.Position.GTIDSet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		defer changed.Broadcast()
+		for ; reached < len(moms); reached++ {
+			g, err := tableformat.ParseGTIDSet(moms[reached].gtid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := have.ContainsSet(g); !ok {
+				break
+			}
+		}
+		next := max(floor, reached-keepBehind)
+		for i := range reading {
+			next = min(next, i)
+		}
+		floor = next
+		if floor >= len(moms) {
+			return time.Time{}, false
+		}
+		return moms[floor].began.Truncate(time.Second).Add(-time.Microsecond), true
 	}
-	// Compaction and vacuum in a loop; every third round two compactors at
-	// once, every fourth one killed with -9 after 100-800 ms.
-	deadline := time.Now().Add(runFor)
+	// Compaction and vacuum in a loop until enough happened; every third
+	// round two compactors at once, every fourth one killed with -9 after
+	// 100-800 ms.
 	rnd := rand.New(rand.NewPCG(9, 9))
-	for round := 0; time.Now().Before(deadline); round++ {
+	round := 0
+	testenv.Eventually(t, 10*time.Minute, "enough queries, compactions, kills and vacuums", func() error {
 		switch {
 		case round%4 == 3:
 			cmd := exec.Command(binary, "compact", "-c", e.config, "--force")
@@ -394,7 +450,7 @@ func TestCompactionWhileIngesting(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Duration(100+rnd.IntN(700)) * time.Millisecond)
+			time.Sleep(time.Duration(100+rnd.IntN(700)) * time.Millisecond) // where the kill lands, not synchronisation
 			cmd.Process.Kill()
 			cmd.Wait()
 			count("compactors killed")
@@ -417,57 +473,65 @@ func TestCompactionWhileIngesting(t *testing.T) {
 			}
 			count("compactions")
 		}
-		if out, errs, code := e.runCmd("vacuum", "-c", e.config, "--retain", retain.String(), "--grace", "3s"); code != 0 {
-			// A vacuum that lost to a compaction changed nothing: again next round.
-			if !strings.Contains(errs, "conflict") {
+		round++
+		if from, ok := advance(); ok {
+			// The grace is far longer than a reader takes from resolving its
+			// point to reading the point's files, on any machine.
+			out, errs, code := e.runCmd("vacuum", "-c", e.config, "--retain-from", from.Format(time.RFC3339Nano), "--grace", "1m")
+			switch {
+			case code == 0:
+				count("vacuums")
+			case strings.Contains(errs, "conflict"):
+				// A vacuum that lost to a compaction changed nothing: again next round.
+				count("vacuum conflicts")
+			default:
 				fail(fmt.Errorf("binlake vacuum: exit %d\n%s%s", code, out, errs))
 			}
-			count("vacuum conflicts")
-		} else {
-			count("vacuums")
 		}
-	}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(fails) > 0 || stats["queries"] >= 20 && stats["compactors killed"] >= 2 && stats["racing compaction pairs"] >= 2 && stats["vacuums"] >= 2 {
+			return nil
+		}
+		return fmt.Errorf("so far %v", stats)
+	})
+	mu.Lock()
+	stopping = true
+	changed.Broadcast()
+	mu.Unlock()
 	close(stop)
 	wg.Wait()
-	mu.Lock()
 	if len(fails) > 0 {
 		t.Fatalf("%d failures (stats %v); first: %v", len(fails), stats, fails[0])
 	}
-	mu.Unlock()
 
 	// The end: the lake catches up and equals the source at the last moment.
 	last := moms[len(moms)-1]
-	var err error
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
-		err = nil
+	waitForGTID(t, e.store(), last.gtid, 3*time.Minute)
+	testenv.Eventually(t, time.Minute, "the lake equal to the source at the last moment", func() error {
 		for name, x := range last.exps {
-			if err = q.checkTable(name, x, "--as-of-gtid", last.gtid); err != nil {
-				break
+			if err := q.checkTable(name, x, "--as-of-gtid", last.gtid); err != nil {
+				return err
 			}
 		}
-		if err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("the lake at the last moment: %v", err)
-	}
+		return nil
+	})
 	// No orphan once past the grace: only the files the lake names remain.
-	time.Sleep(3 * time.Second)
 	if out, errs, code := e.runCmd("vacuum", "-c", e.config, "--retain", "1h", "--grace", "1ms"); code != 0 {
 		t.Fatalf("final vacuum: exit %d\n%s%s", code, out, errs)
 	}
 	daemon.Process.Signal(syscall.SIGTERM)
 	daemon.Wait()
-	if out, errs, code := e.runCmd("vacuum", "-c", e.config, "--retain", "1h", "--grace", "1ms"); code != 0 {
-		t.Fatalf("final vacuum: exit %d\n%s%s", code, out, errs)
-	}
-	objs, live := lakeObjects(t, e.store())
-	if objs != live {
-		t.Fatalf("%d objects outside _log/, the lake names %d: orphans left", objs, live)
-	}
-	t.Logf("%d transactions; %v; %d objects at the end", len(moms), stats, objs)
-	if stats["queries"] < 20 || stats["compactors killed"] < 2 || stats["racing compaction pairs"] < 2 {
-		t.Fatalf("too little happened: %v", stats)
-	}
+	var objs int
+	testenv.Eventually(t, 2*time.Minute, "only the files the lake names in storage", func() error {
+		if out, errs, code := e.runCmd("vacuum", "-c", e.config, "--retain", "1h", "--grace", "1ms"); code != 0 {
+			t.Fatalf("final vacuum: exit %d\n%s%s", code, out, errs)
+		}
+		var live int
+		if objs, live = lakeObjects(t, e.store()); objs != live {
+			return fmt.Errorf("%d objects outside _log/, the lake names %d: orphans left", objs, live)
+		}
+		return nil
+	})
+	t.Logf("%d transactions, %d rounds; %v; %d objects at the end", len(moms), round, stats, objs)
 }

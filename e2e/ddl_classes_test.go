@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/ingest"
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -215,7 +216,7 @@ func TestResnapshotOvertakenByRename(t *testing.T) {
 	d := &daemonRun{cmd: f.e.ingest(), done: make(chan error, 1)}
 	f.e.envs = saved
 	go func() { d.done <- d.cmd.Wait() }()
-	eventually(t, 60*time.Second, "the daemon crashing at its fault", d.poll)
+	testenv.Eventually(t, 2*time.Minute, "the daemon crashing at its fault", d.exitedYet)
 	if !killedBySignal(d.err) {
 		t.Fatalf("the daemon ended with %v, want killed at its fault", d.err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/binlake/binlake/internal/testenv"
 )
 
 // TestDemo runs `make demo`'s script as a newcomer would see it (a short
@@ -17,6 +19,7 @@ import (
 // answer as of the earlier point differs from the latest, and demo-clean
 // leaves nothing running and nothing on disk.
 func TestDemo(t *testing.T) {
+	testenv.SkipIfShort(t, "MariaDB and the binlake daemon (scripts/demo.sh)")
 	if _, err := exec.LookPath("mariadbd"); err != nil {
 		if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil {
 			t.Fatal("mariadbd is not installed: make test runs scripts/ensure-mariadb.sh first")
@@ -91,9 +94,6 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("the source password is printed (or missing: %v)", err)
 	}
 	// Running it again starts over and works.
-	if testing.Short() {
-		return
-	}
 	if out := clean(); !strings.Contains(out, "stopped binlake ingest") || !strings.Contains(out, "removed") {
 		t.Fatalf("demo-clean:\n%s", out)
 	}

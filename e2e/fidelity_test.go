@@ -342,9 +342,12 @@ func (f *fidelity) requested(name string) []string {
 func (f *fidelity) settle(gtid string) {
 	f.t.Helper()
 	waitForGTID(f.t, f.store, gtid, 90*time.Second)
-	eventually(f.t, 90*time.Second, "the lake's re-snapshots committed", func() bool {
+	testenv.Eventually(f.t, 3*time.Minute, "the lake's re-snapshots committed", func() error {
 		st, err := tableformat.NewLog(f.store, tableformat.LogOptions{}).Latest(context.Background())
-		return err == nil && len(st.Resnapshots) == 0
+		if err == nil && len(st.Resnapshots) > 0 {
+			err = fmt.Errorf("%d pending, the first of %s.%s", len(st.Resnapshots), st.Resnapshots[0].DB, st.Resnapshots[0].Name)
+		}
+		return err
 	})
 }
 
@@ -496,18 +499,6 @@ func sourceOrder(t *testing.T, addr, user, password, name, want string) string {
 		q += " ORDER BY " + dq(strings.Trim(col, `"`))
 	}
 	return q
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, deadline time.Duration, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("%s: not within %v", what, deadline)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
 }
 
 // TestDDLAddedColumnDefaults: rows that were in a table when a column was
@@ -702,7 +693,12 @@ func TestPositionLostHeals(t *testing.T) {
 		"SET timestamp = DEFAULT", "FLUSH BINARY LOGS")
 	purgeBinlog(t, f.e.db, first)
 	f.base++ // the gap's second belongs to no step
-	eventually(t, 10*time.Second, "the server's clock past the gap's changes", func() bool { return serverClock(t, f) > inGap.Unix() })
+	testenv.Eventually(t, time.Minute, "the server's clock past the gap's changes", func() error {
+		if now := serverClock(t, f); now <= inGap.Unix() {
+			return fmt.Errorf("it reads %d, the gap's changes %d", now, inGap.Unix())
+		}
+		return nil
+	})
 	f.start()
 	f.base = serverClock(t, f) + 1 - f.stamps // the next step after the lake went on
 	f.step("after the gap", "INSERT INTO shop.c VALUES (2, 2)", "UPDATE shop.a SET v = 'w' WHERE id = 2")

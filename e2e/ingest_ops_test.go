@@ -26,18 +26,17 @@ func waitForGTID(t testing.TB, store tableformat.Store, gtid string, deadline ti
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := time.Now().Add(deadline)
-	for time.Now().Before(end) {
+	testenv.Eventually(t, deadline, "the lake at "+gtid, func() error {
 		st, err := tableformat.NewLog(store, tableformat.LogOptions{}).Latest(context.Background())
-		if err == nil {
-			have, _ := tableformat.ParseGTIDSet(st.Progress.Position.GTIDSet)
-			if ok, _ := have.ContainsSet(want); ok {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
-	t.Fatalf("the lake did not reach %s within %v", gtid, deadline)
+		have, _ := tableformat.ParseGTIDSet(st.Progress.Position.GTIDSet)
+		if ok, _ := have.ContainsSet(want); !ok {
+			return fmt.Errorf("it is at %s", st.Progress.Position)
+		}
+		return nil
+	})
 }
 
 // get fetches a path of the daemon's ops endpoint.
@@ -54,17 +53,12 @@ func (e *env) get(path string) (int, string) {
 // waitReady polls /readyz until it answers 200, with a deadline.
 func (e *env) waitReady(deadline time.Duration) {
 	e.t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		code, body := e.get("/readyz")
-		if code == http.StatusOK {
-			return
+	testenv.Eventually(e.t, deadline, "/readyz saying ready", func() error {
+		if code, body := e.get("/readyz"); code != http.StatusOK {
+			return fmt.Errorf("%d %s", code, body)
 		}
-		if time.Now().After(end) {
-			e.t.Fatalf("/readyz: %d %s", code, body)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return nil
+	})
 }
 
 // TestIngestReconnectsAndStopsCleanly: the source's binlog dump thread is
@@ -99,7 +93,7 @@ func TestIngestReconnectsAndStopsCleanly(t *testing.T) {
 	e.waitReady(30 * time.Second)
 	// Caught up: no binlog left between the lake's position and the
 	// server's end.
-	e.waitLagBytes("0", 3*lagPollEvery)
+	e.waitLagBytes("0", lagWait)
 	code, metrics := e.get("/metrics")
 	for _, want := range []string{"binlake_ingest_commits_total", `binlake_ingest_row_changes_total{db="shop",op="insert",table="orders"}`,
 		"binlake_ingest_lag_seconds", "binlake_ingest_lag_bytes"} {
@@ -174,16 +168,13 @@ func TestIngestReplayFromGTID(t *testing.T) {
 func purgeBinlog(t *testing.T, db *testenv.MariaDB, file string) {
 	t.Helper()
 	current := strings.Fields(db.Query(t, "SHOW MASTER STATUS"))[0]
-	for end := time.Now().Add(30 * time.Second); ; {
+	testenv.Eventually(t, time.Minute, "purging "+file, func() error {
 		db.Exec(t, "PURGE BINARY LOGS TO '"+current+"'")
-		if !strings.Contains(db.Query(t, "SHOW BINARY LOGS"), file) {
-			return
+		if logs := db.Query(t, "SHOW BINARY LOGS"); strings.Contains(logs, file) {
+			return fmt.Errorf("the server still has it:\n%s", logs)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("%s was not purged", file)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return nil
+	})
 }
 
 func TestIngestPositionLost(t *testing.T) {
@@ -231,7 +222,7 @@ func TestIngestPurgedPastLake(t *testing.T) {
 	var werr error
 	select {
 	case werr = <-exited:
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute): // a daemon that retries for ever never exits
 		cmd.Process.Signal(syscall.SIGTERM)
 		<-exited
 		t.Fatal("the daemon kept retrying a position the server no longer has")
@@ -419,12 +410,17 @@ func TestSkewedProcessClocks(t *testing.T) {
 	}
 	e.db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)")
 	insert(1, base)
+	// The wall clock around each writer's run: its commit times lie between
+	// the two readings, moved by its skew.
+	daemonFrom := time.Now()
 	with("-1h", func() { e.catchUp(start) })
+	compactorFrom := time.Now()
 	with("1h", func() {
 		if out, errs, code := e.runCmd("compact", "-c", e.config, "--force"); code != 0 {
 			t.Fatalf("binlake compact: exit %d\n%s%s", code, out, errs)
 		}
 	})
+	compactorTo := time.Now()
 	insert(2, base.Add(10*time.Second))
 	with("-1h", func() { e.catchUp("") })
 	insert(3, base.Add(20*time.Second))
@@ -450,10 +446,13 @@ func TestSkewedProcessClocks(t *testing.T) {
 		// The writers' clocks were skewed: the first daemon commits carry
 		// its clock, an hour behind; the compactor's its own, ahead.
 		switch {
-		case en.Kind == tableformat.KindIngest && kinds[tableformat.KindCompaction] == 0 && en.CommitTime.After(time.Now().Add(-50*time.Minute)):
-			t.Errorf("version %d: the daemon's commit time %s is not an hour behind: BINLAKE_CLOCK_SKEW not in effect", v, en.CommitTime)
-		case en.Kind == tableformat.KindCompaction && en.CommitTime.Before(time.Now().Add(50*time.Minute)):
-			t.Errorf("version %d: the compactor's commit time %s is not an hour ahead", v, en.CommitTime)
+		case en.Kind == tableformat.KindIngest && kinds[tableformat.KindCompaction] == 0 &&
+			(en.CommitTime.Before(daemonFrom.Add(-time.Hour).Truncate(time.Microsecond)) || en.CommitTime.After(compactorFrom.Add(-time.Hour))):
+			t.Errorf("version %d: the daemon's commit time %s is not an hour behind its run (%s to %s): BINLAKE_CLOCK_SKEW not in effect",
+				v, en.CommitTime, daemonFrom, compactorFrom)
+		case en.Kind == tableformat.KindCompaction &&
+			(en.CommitTime.Before(compactorFrom.Add(time.Hour).Truncate(time.Microsecond)) || en.CommitTime.After(compactorTo.Add(time.Hour))):
+			t.Errorf("version %d: the compactor's commit time %s is not an hour ahead of its run (%s to %s)", v, en.CommitTime, compactorFrom, compactorTo)
 		}
 	}
 	if kinds[tableformat.KindCompaction] == 0 || kinds[tableformat.KindIngest] < 3 {

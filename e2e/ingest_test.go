@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -25,6 +26,12 @@ import (
 var binary string // built once by TestMain
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test here starts MariaDB, MinIO or the daemon, and so
+		// skips under -short (testenv.SkipIfShort): no binary to build.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "binlake-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -221,7 +228,7 @@ func TestIngestSurvivesKill9(t *testing.T) {
 			args = []string{"--start-gtid", start}
 		}
 		cmd := e.ingest(args...)
-		timer := time.NewTimer(time.Duration(50+rnd.IntN(400)) * time.Millisecond)
+		timer := time.NewTimer(time.Duration(50+rnd.IntN(400)) * time.Millisecond) // where the kill lands, not synchronisation
 		select {
 		case <-timer.C:
 		case <-done:

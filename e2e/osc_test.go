@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/binlake/binlake/internal/testenv"
 )
 
 // Online schema change tools alter a table by copying it into a shadow
@@ -141,9 +144,12 @@ func testOSC(t *testing.T, tool oscTool, include string) {
 		f.sql("UPDATE shop.t SET n = n + 1 WHERE id = 1")
 		tool.hold(o)
 		o.start()
-		eventually(t, 60*time.Second, tool.name+"'s copy held", func() bool {
+		testenv.Eventually(t, 2*time.Minute, tool.name+"'s copy held", func() error {
 			o.running()
-			return tool.held(o)
+			if !tool.held(o) {
+				return errors.New("it is not waiting at its hold yet")
+			}
+			return nil
 		})
 	})
 	// Rows the copy has copied and rows it has not.
@@ -345,9 +351,12 @@ func (o *oscRun) running() {
 // cut-over.
 func (o *oscRun) awaitPostponed() {
 	o.t.Helper()
-	eventually(o.t, 60*time.Second, "gh-ost postponing its cut-over", func() bool {
+	testenv.Eventually(o.t, 2*time.Minute, "gh-ost postponing its cut-over", func() error {
 		o.running()
-		return strings.Contains(o.status(), "State: postponing cut-over")
+		if st := o.status(); !strings.Contains(st, "State: postponing cut-over") {
+			return fmt.Errorf("its status: %q", st)
+		}
+		return nil
 	})
 }
 

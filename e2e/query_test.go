@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -270,25 +271,23 @@ func (q *querier) serve() {
 			q.t.Logf("--- serve.log ---\n%s", lastLines(string(b), 30))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + q.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	testenv.Eventually(q.t, 2*time.Minute, "binlake serve answering /healthz", func() error {
 		select {
 		case <-exited:
 			b, _ := os.ReadFile(logPath)
 			q.t.Fatalf("binlake serve exited:\n%s", b)
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			q.t.Fatalf("binlake serve did not answer /healthz: %v", err)
+		resp, err := http.Get("http://" + q.addr + "/healthz")
+		if err != nil {
+			return err
 		}
-	}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // post sends POST /query with sql, format=csv and the point parameters:
@@ -665,18 +664,21 @@ func TestQueryAsOfMatchesWorkload(t *testing.T) {
 	runAll()
 	t.Logf("server: %d queries in %v: %v", len(jobs), time.Since(t2).Round(time.Millisecond), count())
 
-	// The server wrote local snapshots (query.materialize_rows 1); the
-	// binary, sharing its cache, reads them for the points at or after
-	// theirs.
-	b, err := os.ReadFile(filepath.Join(e.logDir, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(string(b), "local snapshot written"); n == 0 {
-		t.Fatalf("the server wrote no local snapshot:\n%s", lastLines(string(b), 20))
-	} else {
-		t.Logf("the server wrote %d local snapshots", n)
-	}
+	// The server writes local snapshots (query.materialize_rows 1) in the
+	// background; the binary, sharing its cache, reads them for the points
+	// at or after theirs.
+	var written int
+	testenv.Eventually(t, 2*time.Minute, "a local snapshot written by the server", func() error {
+		b, err := os.ReadFile(filepath.Join(e.logDir, "serve.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if written = strings.Count(string(b), "local snapshot written"); written == 0 {
+			return fmt.Errorf("none in serve.log:\n%s", lastLines(string(b), 20))
+		}
+		return nil
+	})
+	t.Logf("the server wrote %d local snapshots", written)
 	t3 := time.Now()
 	jobs = nil
 	plan("binary", map[string]int{"gtid": 4, "version": 4, "time": 4}, 0)

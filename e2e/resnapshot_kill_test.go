@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/ingest"
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -159,7 +160,7 @@ func (k *resnapKill) kill() {
 // crashed waits for the daemon to kill itself at its armed fault.
 func (k *resnapKill) crashed(fault string) {
 	k.t.Helper()
-	eventually(k.t, 60*time.Second, "the daemon killed by its fault "+fault, k.d.poll)
+	testenv.Eventually(k.t, 2*time.Minute, "the daemon killed by its fault "+fault, k.d.exitedYet)
 	if !killedBySignal(k.d.err) {
 		k.t.Fatalf("fault %s: the daemon ended with %v, want killed by its fault", fault, k.d.err)
 	}
@@ -268,9 +269,11 @@ func (k *resnapKill) killComparing() {
 	for attempt := 1; ; attempt++ {
 		req = k.ask("before a kill while comparing")
 		runs = []*resnapRun{k.start()}
-		eventually(k.t, 60*time.Second, "every chunk of shop.big committed", func() bool {
-			j := bigJob(k.latest())
-			return j == nil || j.Read()
+		testenv.Eventually(k.t, 2*time.Minute, "every chunk of shop.big committed", func() error {
+			if j := bigJob(k.latest()); j != nil && !j.Read() {
+				return fmt.Errorf("%d chunks committed, the last not yet", len(j.Chunks))
+			}
+			return nil
 		})
 		k.kill()
 		if j := k.landed("SIGKILL once every chunk is committed"); j != nil {
@@ -294,7 +297,12 @@ func (k *resnapKill) killComparing() {
 	k.checkJob(req, runs)
 	k.w.resume()
 	d := k.start()
-	eventually(k.t, 60*time.Second, "the daemon after the done commits", func() bool { return k.latest().Version > d.from.Version })
+	testenv.Eventually(k.t, 2*time.Minute, "the daemon after the done commits", func() error {
+		if v := k.latest().Version; v <= d.from.Version {
+			return fmt.Errorf("the lake is at version %d, where the daemon started", v)
+		}
+		return nil
+	})
 	if strings.Contains(readFileForTest(k.t, d.log), `msg="re-snapshot started"`) {
 		k.t.Fatalf("the daemon after the done started a re-snapshot:\n%s", readFileForTest(k.t, d.log))
 	}
@@ -313,20 +321,30 @@ func (k *resnapKill) randomKills(n int) {
 	for i := range n {
 		d := k.d
 		var what string
-		var cond func() bool
+		var cond func() error
 		if k.rnd.IntN(2) == 0 {
 			want := len(bigJob(d.from).Chunks) + 1
 			what = fmt.Sprintf("%d chunks committed", want)
-			cond = func() bool { j := bigJob(k.latest()); return j == nil || len(j.Chunks) >= want }
+			cond = func() error {
+				if j := bigJob(k.latest()); j != nil && len(j.Chunks) < want {
+					return fmt.Errorf("%d committed", len(j.Chunks))
+				}
+				return nil
+			}
 		} else {
 			want := 1 + k.rnd.IntN(2)
 			what = fmt.Sprintf("%d chunks read by this run", want)
-			cond = func() bool {
-				j := bigJob(k.latest())
-				return j == nil || j.Read() || strings.Count(readFileForTest(k.t, d.log), `msg="re-snapshot chunk read"`) >= want
+			cond = func() error {
+				if j := bigJob(k.latest()); j == nil || j.Read() {
+					return nil
+				}
+				if n := strings.Count(readFileForTest(k.t, d.log), `msg="re-snapshot chunk read"`); n < want {
+					return fmt.Errorf("%d read", n)
+				}
+				return nil
 			}
 		}
-		eventually(k.t, 60*time.Second, what, cond)
+		testenv.Eventually(k.t, 2*time.Minute, what, cond)
 		k.kill()
 		j := k.landed(fmt.Sprintf("SIGKILL %d at %s", i+1, what))
 		if j == nil {
@@ -347,7 +365,12 @@ func (k *resnapKill) randomKills(n int) {
 // awaitDone waits until shop.big's re-snapshot is done.
 func (k *resnapKill) awaitDone() {
 	k.t.Helper()
-	eventually(k.t, 90*time.Second, "the re-snapshot of shop.big done", func() bool { return bigJob(k.latest()) == nil })
+	testenv.Eventually(k.t, 3*time.Minute, "the re-snapshot of shop.big done", func() error {
+		if j := bigJob(k.latest()); j != nil {
+			return fmt.Errorf("%d chunks committed, read: %v", len(j.Chunks), j.Read())
+		}
+		return nil
+	})
 }
 
 // finish stops the writer, records the last step and checks the lake
@@ -384,9 +407,11 @@ func (k *resnapKill) checkJob(req int64, runs []*resnapRun) {
 			continue
 		}
 		var m []string
-		eventually(k.t, 30*time.Second, "the daemon's re-snapshot line", func() bool {
-			m = startedLine.FindStringSubmatch(readFileForTest(k.t, r.log))
-			return m != nil
+		testenv.Eventually(k.t, time.Minute, "the daemon's re-snapshot line", func() error {
+			if m = startedLine.FindStringSubmatch(readFileForTest(k.t, r.log)); m == nil {
+				return fmt.Errorf("not in %s", r.log)
+			}
+			return nil
 		})
 		if m[1] != strconv.Itoa(len(j.Chunks)) || m[2] != strconv.FormatInt(j.Rows(), 10) {
 			k.t.Fatalf("a daemon started with %d chunks (%d rows) of shop.big's re-snapshot committed, and logged %q",

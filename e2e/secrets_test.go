@@ -154,14 +154,13 @@ log:
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, string(b)
 		}
-		deadline := time.Now().Add(60 * time.Second)
-		for code, body := get("/readyz"); code != http.StatusOK; code, body = get("/readyz") {
-			if time.Now().After(deadline) {
+		testenv.Eventually(t, 2*time.Minute, "/readyz saying ready", func() error {
+			if code, body := get("/readyz"); code != http.StatusOK {
 				b, _ := os.ReadFile(logPath)
-				t.Fatalf("/readyz: %d %s\n%s", code, body, b)
+				return fmt.Errorf("%d %s\n%s", code, body, b)
 			}
-			time.Sleep(50 * time.Millisecond) // polling with a deadline
-		}
+			return nil
+		})
 		for i := 2; i <= 6; i++ {
 			db.Exec(t, fmt.Sprintf("INSERT INTO shop.orders VALUES (%d, 'row %d')", i, i))
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
 // The workload drives random transactions and DDL into MariaDB and keeps a
@@ -717,18 +718,7 @@ func (w *workload) check(store tableformat.Store) {
 	l := tableformat.NewLog(store, tableformat.LogOptions{})
 	// Files are immutable once the log names them: each is read, checked
 	// and decoded once for all the moments.
-	decoded := map[string]*tableformat.FileContents{}
-	read := func(ctx context.Context, f tableformat.AddFile) (*tableformat.FileContents, error) {
-		k := f.Path + "#" + f.Checksum
-		if fc, ok := decoded[k]; ok {
-			return fc, nil
-		}
-		fc, err := tableformat.ReadAddFile(ctx, store, f)
-		if err == nil {
-			decoded[k] = fc
-		}
-		return fc, err
-	}
+	read := laketest.CachedFiles(store)
 	// pending reports whether the lake may have a re-snapshot of shop.name
 	// pending at p: one is before or after p's entry, or the entry (or
 	// the next) asks for one (an entry holds many transactions; its

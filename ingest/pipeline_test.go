@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
 // script is a scripted source: a fixed event list whose transactions end
@@ -202,6 +203,7 @@ func checkLake(t *testing.T, store tableformat.Store, w *workload) {
 	t.Helper()
 	ctx := context.Background()
 	l := tableformat.NewLog(store, tableformat.LogOptions{})
+	read := laketest.CachedFiles(store) // each file decoded once for every transaction
 	for n := 1; n <= len(w.want); n++ {
 		p, err := l.AtGTID(ctx, fmt.Sprintf("0-1-%d", n))
 		if errors.Is(err, tableformat.ErrBeforeHistory) && allEmpty(w.want[n-1]) {
@@ -215,17 +217,12 @@ func checkLake(t *testing.T, store tableformat.Store, w *workload) {
 			if !tb.ExistsAt(p.Seq) {
 				continue
 			}
-			_, rows, err := tableformat.ScanTable(ctx, store, p, tb.ID)
+			_, rows, err := tableformat.ScanTableFrom(ctx, read, p, tb.ID)
 			if err != nil {
 				t.Fatalf("as of transaction %d: %v", n, err)
 			}
 			name := tb.NameAt(p.Seq)
-			var rs []string
-			for _, r := range rows {
-				rs = append(rs, fmt.Sprint(r.Values))
-			}
-			slices.Sort(rs)
-			got[name.DB+"."+name.Name] = rs
+			got[name.DB+"."+name.Name] = laketest.Render(rows)
 		}
 		for name, want := range w.want[n-1] {
 			if len(want) == 0 && got[name] == nil {

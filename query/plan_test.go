@@ -4,333 +4,26 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
-// history drives random source transactions on one table into a lake
-// through real Parquet files: inserts, updates (some of the key), deletes,
-// duplicate rows in a keyless table, ADD/DROP/RENAME COLUMN, RENAME TABLE,
-// truncations, snapshots and delta merges. It keeps its own rows only to
-// make valid changes; the expected answers come from tableformat.ScanTable,
-// the format's reference reader.
-type history struct {
-	t       *testing.T
-	ctx     context.Context
-	store   tableformat.Store
-	log     *tableformat.Log
-	rnd     *rand.Rand
-	keyed   bool
-	schema  tableformat.Schema
-	name    string
-	rows    []histRow
-	seq, ts int64
-	nextKey int64
-	maxCol  int
-	prevSeq int64
-	// the open commit
-	data, dels []tableformat.Row
-	changes    []tableformat.TableChange
-	adds       []tableformat.AddFile
-	txns       []tableformat.TxnMark
-	// feed is every row change: what the change feed must show
-	feed []feedRow
-}
-
-type feedRow struct {
-	seq  int64
-	op   string
-	vals map[int]any
-}
-
-type histRow struct {
-	seq  int64
-	vals map[int]any // by column id
-}
-
-func newHistory(t *testing.T, keyed bool, seed uint64) *history {
-	h := &history{t: t, ctx: context.Background(), store: tableformat.NewMemStore(), rnd: rand.New(rand.NewPCG(seed, 11)),
-		keyed: keyed, name: "t", ts: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), maxCol: 2}
-	h.log = tableformat.NewLog(h.store, tableformat.LogOptions{})
-	if _, err := h.log.Create(h.ctx, "src", 5); err != nil {
-		t.Fatal(err)
-	}
-	h.schema = tableformat.Schema{Version: 1, Columns: []tableformat.Column{
-		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
-		{ID: 2, Name: "v", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 20}, Nullable: true},
-	}}
-	if keyed {
-		h.schema.Key = []int{1}
-	}
-	h.seq = 1
-	sc := h.schema
-	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "d", Name: "t", Schema: &sc})
-	h.commit(tableformat.KindIngest)
+// newHistory is a seeded random history of one table, id 1, keyed or
+// not (tableformat/laketest): inserts, updates (some of the key), deletes,
+// identical rows in a keyless table, ADD/DROP/RENAME COLUMN, RENAME TABLE,
+// truncations, snapshots and delta merges, through real Parquet files. Its
+// model keeps the change feed; the expected rows come from
+// tableformat.ScanTable, the format's reference reader.
+func newHistory(t *testing.T, keyed bool, seed uint64) *laketest.Lake {
+	h := laketest.New(t, laketest.Options{Seed: seed, Mix: &laketest.Mix{Schema: 4, Truncate: 6, Snapshot: 12, Merge: 12, Alter: 12}})
+	h.CreateRandomTable(keyed)
+	h.Commit()
 	return h
-}
-
-func (h *history) value(c tableformat.Column) any {
-	if c.ID == 1 {
-		h.nextKey++
-		return h.nextKey
-	}
-	if h.rnd.IntN(5) == 0 {
-		return nil
-	}
-	if c.Type.Kind == tableformat.KindBigInt {
-		return int64(h.rnd.IntN(3))
-	}
-	return fmt.Sprintf("v%d", h.rnd.IntN(3)) // few values: keyless duplicates happen
-}
-
-// image is a row's values in the current schema's column order.
-func (h *history) image(r histRow) []any {
-	out := make([]any, len(h.schema.Columns))
-	for i, c := range h.schema.Columns {
-		out[i] = r.vals[c.ID]
-	}
-	return out
-}
-
-func (h *history) keyImage(r histRow) []any {
-	var out []any
-	for _, c := range h.schema.KeyColumns() {
-		out = append(out, r.vals[c.ID])
-	}
-	return out
-}
-
-// txn is one source transaction of 1–3 row changes.
-func (h *history) txn() {
-	h.ts += int64(h.rnd.IntN(2_000_000))
-	for range 1 + h.rnd.IntN(3) {
-		h.seq++
-		switch r := h.rnd.IntN(10); {
-		case r < 5 || len(h.rows) == 0:
-			row := histRow{seq: h.seq, vals: map[int]any{}}
-			for _, c := range h.schema.Columns {
-				row.vals[c.ID] = h.value(c)
-			}
-			if !h.keyed && len(h.rows) > 0 && h.rnd.IntN(3) == 0 {
-				row.vals = cloneVals(h.rows[h.rnd.IntN(len(h.rows))].vals) // an identical row
-			}
-			h.rows = append(h.rows, row)
-			h.data = append(h.data, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpInsert, Values: h.image(row)})
-			h.feed = append(h.feed, feedRow{h.seq, "insert", row.vals})
-		case r < 8:
-			i := h.rnd.IntN(len(h.rows))
-			old := h.rows[i]
-			h.dels = append(h.dels, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpUpdateBefore, Values: h.keyImage(h.lastIdentical(i))})
-			row := histRow{seq: h.seq, vals: cloneVals(old.vals)}
-			for _, c := range h.schema.Columns[1:] {
-				row.vals[c.ID] = h.value(c)
-			}
-			if h.rnd.IntN(3) == 0 {
-				row.vals[1] = h.value(h.schema.Columns[0])
-			}
-			h.feed = append(h.feed, feedRow{h.seq, "update_before", h.lastIdentical(i).vals}, feedRow{h.seq, "update_after", row.vals})
-			h.rows = slices.Delete(h.rows, h.lastIndex(i), h.lastIndex(i)+1)
-			h.rows = append(h.rows, row)
-			h.data = append(h.data, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpUpdateAfter, Values: h.image(row)})
-		default:
-			i := h.lastIndex(h.rnd.IntN(len(h.rows)))
-			h.dels = append(h.dels, tableformat.Row{Seq: h.seq, TS: h.ts, Op: tableformat.OpDelete, Values: h.keyImage(h.rows[i])})
-			h.feed = append(h.feed, feedRow{h.seq, "delete", h.rows[i].vals})
-			h.rows = slices.Delete(h.rows, i, i+1)
-		}
-	}
-	h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
-}
-
-// lastIndex is the most recent row identical to row i (a keyless delete
-// removes that one).
-func (h *history) lastIndex(i int) int {
-	if h.keyed {
-		return i
-	}
-	for j := len(h.rows) - 1; j >= 0; j-- {
-		if fmt.Sprint(h.image(h.rows[j])) == fmt.Sprint(h.image(h.rows[i])) {
-			return j
-		}
-	}
-	return i
-}
-
-func (h *history) lastIdentical(i int) histRow { return h.rows[h.lastIndex(i)] }
-
-func cloneVals(m map[int]any) map[int]any {
-	out := make(map[int]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// alter changes the table's structure between transactions.
-func (h *history) alter() {
-	h.flushFiles()
-	h.seq++
-	h.ts++
-	sc := h.schema
-	sc.Version++
-	sc.Columns = slices.Clone(sc.Columns)
-	switch r := h.rnd.IntN(4); {
-	case r == 0 && len(sc.Columns) > 2:
-		i := 1 + h.rnd.IntN(len(sc.Columns)-1)
-		sc.Columns = slices.Delete(sc.Columns, i, i+1) // DROP COLUMN
-	case r == 1:
-		i := 1 + h.rnd.IntN(len(sc.Columns)-1)
-		sc.Columns[i].Name += "x" // RENAME COLUMN: the id stays
-	case r == 2:
-		h.name += "_r" // RENAME TABLE
-		h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableRename, TableID: 1, Seq: h.seq, DB: "d", Name: h.name})
-		h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
-		return
-	default:
-		h.maxCol++
-		kind := tableformat.KindBigInt
-		if h.rnd.IntN(2) == 0 {
-			kind = tableformat.KindVarchar
-		}
-		col := tableformat.Column{ID: h.maxCol, Name: fmt.Sprintf("n%d", h.maxCol),
-			Type: tableformat.Type{Kind: kind, Length: 20}, Nullable: true}
-		if h.rnd.IntN(2) == 0 {
-			// ADD COLUMN … DEFAULT: every row written before holds the
-			// initial default (in every image the feed shows of it too).
-			var fill any = "dflt"
-			if kind == tableformat.KindBigInt {
-				fill = int64(7)
-			}
-			text, err := tableformat.FormatValue(col.Type, fill)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			col.InitialDefault = &text
-			for _, r := range h.rows {
-				r.vals[col.ID] = fill
-			}
-			for _, f := range h.feed {
-				f.vals[col.ID] = fill
-			}
-		}
-		sc.Columns = append(sc.Columns, col)
-	}
-	h.schema = sc
-	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableAlter, TableID: 1, Seq: h.seq, Schema: &sc})
-	h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
-}
-
-func (h *history) truncate() {
-	h.flushFiles()
-	h.seq++
-	h.ts++
-	h.rows = nil
-	h.changes = append(h.changes, tableformat.TableChange{Op: tableformat.TableTruncate, TableID: 1, Seq: h.seq})
-	h.txns = append(h.txns, tableformat.TxnMark{Seq: h.seq, TS: h.ts})
-	h.commit(tableformat.KindTruncate)
-}
-
-func (h *history) writeFile(kind tableformat.FileKind, rows []tableformat.Row, asOf int64) tableformat.AddFile {
-	sc := h.schema
-	f, err := tableformat.WriteAddFile(h.ctx, h.store, "d", "t", 1, &sc, kind, tableformat.FileWriterOptions{}, rows)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	f.AsOfSeq = asOf
-	return f
-}
-
-// flushFiles writes the open commit's rows under the current schema.
-func (h *history) flushFiles() {
-	if len(h.data) > 0 {
-		h.adds = append(h.adds, h.writeFile(tableformat.FileData, h.data, 0))
-	}
-	if len(h.dels) > 0 {
-		h.adds = append(h.adds, h.writeFile(tableformat.FileDelete, h.dels, 0))
-	}
-	h.data, h.dels = nil, nil
-}
-
-func (h *history) commit(kind tableformat.EntryKind) {
-	h.flushFiles()
-	e := &tableformat.Entry{Kind: kind, Tables: h.changes, Add: h.adds, Txns: h.txns,
-		Progress: tableformat.Progress{PrevSeq: h.prevSeq, MaxSeq: h.seq, MaxTS: h.ts}}
-	if _, err := h.log.Commit(h.ctx, e); err != nil {
-		h.t.Fatal(err)
-	}
-	h.changes, h.adds, h.txns, h.prevSeq = nil, nil, nil, h.seq
-}
-
-// snapshot commits the table's current contents as a snapshot file.
-func (h *history) snapshot() {
-	if len(h.rows) == 0 {
-		return
-	}
-	rows := make([]tableformat.Row, len(h.rows))
-	for i, r := range h.rows {
-		rows[i] = tableformat.Row{Seq: r.seq, TS: h.ts, Op: tableformat.OpSnapshot, Values: h.image(r)}
-	}
-	f := h.writeFile(tableformat.FileSnapshot, rows, h.seq)
-	if _, err := h.log.Commit(h.ctx, &tableformat.Entry{Kind: tableformat.KindCompaction, Add: []tableformat.AddFile{f}}); err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-// merge rewrites the live delta files of one kind written under the
-// current schema version into one file keeping every row's sequence.
-func (h *history) merge(kind tableformat.FileKind) {
-	st, err := h.log.Latest(h.ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var rows []tableformat.Row
-	var remove []tableformat.RemoveFile
-	for _, f := range st.Tables[1].SortedFiles() {
-		if f.Kind != kind || f.SchemaVersion != h.schema.Version {
-			continue
-		}
-		fc, err := tableformat.ReadAddFile(h.ctx, h.store, f)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rows = append(rows, fc.Rows...)
-		remove = append(remove, tableformat.RemoveFile{Path: f.Path, TableID: 1})
-	}
-	if len(remove) < 2 {
-		return
-	}
-	add := h.writeFile(kind, rows, 0)
-	if _, err := h.log.Commit(h.ctx, &tableformat.Entry{Kind: tableformat.KindCompaction, Remove: remove, Add: []tableformat.AddFile{add}}); err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-// run makes n commits of random work.
-func (h *history) run(n int) {
-	for range n {
-		for range 1 + h.rnd.IntN(4) {
-			if h.rnd.IntN(8) == 0 {
-				h.alter()
-			}
-			h.txn()
-		}
-		h.commit(tableformat.KindIngest)
-		switch h.rnd.IntN(14) {
-		case 0, 1:
-			h.snapshot()
-		case 2:
-			h.truncate()
-		case 3:
-			h.merge(tableformat.FileData)
-		case 4:
-			h.merge(tableformat.FileDelete)
-		}
-	}
 }
 
 // rowStrings renders rows for comparison, sorted.
@@ -402,9 +95,13 @@ func newTestEngine(t testing.TB, log *tableformat.Log, cacheDir string, opts Opt
 // gives the same rows, and later versions' views read the newest local
 // snapshot that still fits the history plus the deltas after it.
 func TestViewsMatchScanTable(t *testing.T) {
+	seeds := uint64(2)
+	if testing.Short() {
+		seeds = 1 // the unit run (make test-unit): one history of each kind
+	}
 	for _, materialize := range []bool{false, true} {
 		for _, keyed := range []bool{true, false} {
-			for seed := range uint64(2) {
+			for seed := range seeds {
 				t.Run(fmt.Sprintf("materialize=%v/keyed=%v/%d", materialize, keyed, seed), func(t *testing.T) {
 					testViewsMatchScanTable(t, materialize, keyed, seed)
 				})
@@ -415,11 +112,11 @@ func TestViewsMatchScanTable(t *testing.T) {
 
 func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64) {
 	h := newHistory(t, keyed, seed)
-	h.run(25)
-	e := newTestEngine(t, h.log, "", Options{Materialize: materialize, MaterializeRows: 1})
+	h.Run(25)
+	e := newTestEngine(t, h.Log, "", Options{Materialize: materialize, MaterializeRows: 1})
 	defer e.Close()
 	var usedLocal, swapped int
-	latest, err := e.Resolve(h.ctx, At{})
+	latest, err := e.Resolve(t.Context(), At{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,16 +124,16 @@ func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64)
 	// local snapshot: one written for the latest point could serve every
 	// point of the same state, and the sessions below would have none of
 	// their own to swap to.
-	macroEngine := newTestEngine(t, h.log, "", Options{})
+	macroEngine := newTestEngine(t, h.Log, "", Options{})
 	defer macroEngine.Close()
-	ls, err := macroEngine.Open(h.ctx, latest)
+	ls, err := macroEngine.Open(t.Context(), latest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ls.Close()
 	lt := latest.State.Tables[1]
 	for v := int64(2); v <= latest.Version; v++ {
-		p, sc, want, wantVals, s := h.openAt(e, v)
+		p, sc, want, wantVals, s := openAt(t, h, e, v)
 		n := p.State.Tables[1].NameAt(p.Seq)
 		usedLocal += s.localViews
 		got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
@@ -494,17 +191,21 @@ func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64)
 // pairs of versions lists exactly the row changes made between them, in
 // order, with whole row images (deleted rows' too).
 func TestChangeFeedMatchesHistory(t *testing.T) {
+	seeds := uint64(3)
+	if testing.Short() {
+		seeds = 1 // the unit run (make test-unit)
+	}
 	for _, keyed := range []bool{true, false} {
-		for seed := range uint64(3) {
+		for seed := range seeds {
 			t.Run(fmt.Sprintf("keyed=%v/%d", keyed, seed), func(t *testing.T) {
 				h := newHistory(t, keyed, seed+10)
-				h.run(30)
-				e := newTestEngine(t, h.log, "", Options{})
-				latest, err := e.Resolve(h.ctx, At{})
+				h.Run(30)
+				e := newTestEngine(t, h.Log, "", Options{})
+				latest, err := e.Resolve(t.Context(), At{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := e.Open(h.ctx, latest)
+				s, err := e.Open(t.Context(), latest)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -512,18 +213,18 @@ func TestChangeFeedMatchesHistory(t *testing.T) {
 				cur := latest.State.Tables[1]
 				name := cur.Current()
 				for range 25 {
-					a := 1 + h.rnd.Int64N(latest.Version)
-					b := a + h.rnd.Int64N(latest.Version-a+1)
+					a := 1 + h.Rand.Int64N(latest.Version)
+					b := a + h.Rand.Int64N(latest.Version-a+1)
 					var from, to int64
-					if err := s.conn.QueryRowContext(h.ctx, "SELECT binlake_seq_at_version($1), binlake_seq_at_version($2)", a, b).Scan(&from, &to); err != nil {
+					if err := s.conn.QueryRowContext(t.Context(), "SELECT binlake_seq_at_version($1), binlake_seq_at_version($2)", a, b).Scan(&from, &to); err != nil {
 						t.Fatal(err)
 					}
 					var want []string
-					for _, f := range h.feed {
-						if f.seq > from && f.seq <= to {
-							vals := []any{f.seq, f.op}
+					for _, f := range h.Feed(1) {
+						if f.Seq > from && f.Seq <= to {
+							vals := []any{f.Seq, f.Op}
 							for _, c := range cur.Schema().Columns {
-								vals = append(vals, f.vals[c.ID])
+								vals = append(vals, f.Values[c.ID])
 							}
 							want = append(want, fmt.Sprint(vals))
 						}
@@ -548,19 +249,19 @@ func TestChangeFeedMatchesHistory(t *testing.T) {
 // falling back to the lake's files.
 func TestLocalSnapshotsUnderEviction(t *testing.T) {
 	h := newHistory(t, true, 3)
-	h.run(12)
+	h.Run(12)
 	cache, err := OpenCache(t.TempDir(), 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEngine(h.log, cache, Options{Materialize: true, MaterializeRows: 1})
+	e := NewEngine(h.Log, cache, Options{Materialize: true, MaterializeRows: 1})
 	defer e.Close()
-	latest, err := e.Resolve(h.ctx, At{})
+	latest, err := e.Resolve(t.Context(), At{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for v := int64(2); v <= latest.Version; v++ {
-		p, _, _, wantVals, s := h.openAt(e, v)
+		p, _, _, wantVals, s := openAt(t, h, e, v)
 		for _, pv := range s.pending {
 			<-pv.b.done
 		}
@@ -575,23 +276,23 @@ func TestLocalSnapshotsUnderEviction(t *testing.T) {
 
 // openAt opens a session of e at version v, and returns with it the
 // reference reader's schema and rows of the table there (also as values).
-func (h *history) openAt(e *Engine, v int64) (tableformat.Point, *tableformat.Schema, []tableformat.Row, [][]any, *Session) {
-	h.t.Helper()
-	p, err := e.Resolve(h.ctx, At{Version: v})
+func openAt(t *testing.T, h *laketest.Lake, e *Engine, v int64) (tableformat.Point, *tableformat.Schema, []tableformat.Row, [][]any, *Session) {
+	t.Helper()
+	p, err := e.Resolve(t.Context(), At{Version: v})
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	sc, want, err := tableformat.ScanTable(h.ctx, h.store, p, 1)
+	sc, want, err := tableformat.ScanTable(t.Context(), h.Store, p, 1)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	wantVals := make([][]any, len(want))
 	for i, r := range want {
 		wantVals[i] = r.Values
 	}
-	s, err := e.Open(h.ctx, p)
+	s, err := e.Open(t.Context(), p)
 	if err != nil {
-		h.t.Fatalf("version %d: %v", v, err)
+		t.Fatalf("version %d: %v", v, err)
 	}
 	return p, sc, want, wantVals, s
 }
@@ -601,18 +302,18 @@ func (h *history) openAt(e *Engine, v int64) (tableformat.Point, *tableformat.Sc
 // error naming where history starts; inside it they answer as before.
 func TestMacrosRefuseOutsideRetention(t *testing.T) {
 	h := newHistory(t, true, 4)
-	h.run(10)
-	latest, err := h.log.Latest(h.ctx)
+	h.Run(10)
+	latest, err := h.Log.Latest(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	from := latest.Progress.MaxSeq / 2
-	e := newTestEngine(t, h.log, "", Options{})
-	p, err := e.Resolve(h.ctx, At{})
+	e := newTestEngine(t, h.Log, "", Options{})
+	p, err := e.Resolve(t.Context(), At{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.Open(h.ctx, p)
+	s, err := e.Open(t.Context(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,14 +321,14 @@ func TestMacrosRefuseOutsideRetention(t *testing.T) {
 	name := quoteIdent(cur.DB) + "." + quoteIdent(cur.Name)
 	before := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s(%d)", name, from))
 	s.Close()
-	if _, err := h.log.Commit(h.ctx, &tableformat.Entry{Kind: tableformat.KindVacuum,
+	if _, err := h.Log.Commit(t.Context(), &tableformat.Entry{Kind: tableformat.KindVacuum,
 		Retention: &tableformat.Retention{FromSeq: from, FromTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}); err != nil {
 		t.Fatal(err)
 	}
-	if p, err = e.Resolve(h.ctx, At{}); err != nil {
+	if p, err = e.Resolve(t.Context(), At{}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = e.Open(h.ctx, p); err != nil {
+	if s, err = e.Open(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -638,7 +339,7 @@ func TestMacrosRefuseOutsideRetention(t *testing.T) {
 		fmt.Sprintf("SELECT * FROM %s(%d)", name, from-1),
 		fmt.Sprintf("SELECT * FROM %s.%s(%d, %d)", quoteIdent(cur.DB), quoteIdent(cur.Name+"_changes"), from-1, from+1),
 	} {
-		rows, cancel, err := s.Query(h.ctx, q)
+		rows, cancel, err := s.Query(t.Context(), q)
 		if err == nil {
 			_, err = scanAll(rows)
 			cancel()

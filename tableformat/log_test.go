@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 type lakeBuilder struct {
 	t   testing.TB
 	log *Log
-	rnd *rand.Rand
 	n   int // file name counter
 }
 
@@ -27,7 +24,7 @@ func newLake(t testing.TB, store Store, interval int64) *lakeBuilder {
 	if _, err := l.Create(context.Background(), "src", interval); err != nil {
 		t.Fatal(err)
 	}
-	return &lakeBuilder{t: t, log: l, rnd: rand.New(rand.NewPCG(1, 2))}
+	return &lakeBuilder{t: t, log: l}
 }
 
 func (b *lakeBuilder) latest() *State {
@@ -80,97 +77,6 @@ func (b *lakeBuilder) commit(e *Entry) *State {
 	return st
 }
 
-// randomEntry makes a random valid entry for st: ingest, DDL, compaction,
-// truncate or rewind.
-func (b *lakeBuilder) randomEntry(ctx context.Context, st *State) *Entry {
-	seq, ts := st.Progress.MaxSeq, max(st.Progress.MaxTS, 1)
-	var live []*TableState
-	for _, t := range st.SortedTables() {
-		if t.DroppedSeq == 0 {
-			live = append(live, t)
-		}
-	}
-	progress := func(e *Entry) {
-		e.Progress = Progress{Position: Position{GTIDSet: fmt.Sprintf("0-1-%d", seq), File: "bin.000002", Pos: uint64(seq)},
-			PrevSeq: st.Progress.MaxSeq, MaxSeq: seq, MaxTS: ts}
-	}
-	switch r := b.rnd.IntN(20); {
-	case r == 0 && st.Version > 3:
-		target := st.Lineage[0].From + b.rnd.Int64N(st.Version-1)
-		if !st.inLineage(target) || target < 2 {
-			break
-		}
-		old, err := b.log.StateAt(ctx, target)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		return &Entry{Kind: KindRewind, Rewind: &RewindInfo{ToVersion: target, Tables: old.Images()}, Progress: old.Progress}
-	case r < 3 && len(live) > 0:
-		t := live[b.rnd.IntN(len(live))]
-		seq++
-		ts++
-		e := &Entry{Kind: KindSchema}
-		switch b.rnd.IntN(4) {
-		case 0:
-			sc := *t.Schema()
-			sc.Version++
-			e.Tables = []TableChange{{Op: TableAlter, TableID: t.ID, Seq: seq, Schema: &sc}}
-		case 1:
-			e.Tables = []TableChange{{Op: TableRename, TableID: t.ID, Seq: seq, DB: "d", Name: fmt.Sprintf("r%d", seq)}}
-		case 2:
-			e.Kind = KindTruncate
-			e.Tables = []TableChange{{Op: TableTruncate, TableID: t.ID, Seq: seq}}
-		default:
-			e.Tables = []TableChange{{Op: TableDrop, TableID: t.ID, Seq: seq}}
-		}
-		e.Txns = []TxnMark{{Seq: seq, TS: ts}}
-		progress(e)
-		return e
-	case r < 6 && len(live) > 0:
-		t := live[b.rnd.IntN(len(live))]
-		files := t.SortedFiles()
-		e := &Entry{Kind: KindCompaction}
-		if len(files) >= 2 && b.rnd.IntN(2) == 0 {
-			f1, f2 := files[0], files[1]
-			if f1.Kind == FileSnapshot || f2.Kind == FileSnapshot || f1.Kind != f2.Kind {
-				break
-			}
-			m := b.file(t.ID, f1.Kind, min(f1.MinSeq, f2.MinSeq), max(f1.MaxSeq, f2.MaxSeq), max(f1.MaxTS, f2.MaxTS))
-			m.MinTS = min(f1.MinTS, f2.MinTS)
-			e.Remove = []RemoveFile{{Path: f1.Path, TableID: t.ID}, {Path: f2.Path, TableID: t.ID}}
-			e.Add = []AddFile{m}
-			return e
-		}
-		if seq == 0 || slices.ContainsFunc(files, func(f AddFile) bool { return f.Kind == FileSnapshot && f.AsOfSeq == seq }) {
-			break // one snapshot per table and sequence (FORMAT.md §10)
-		}
-		f := b.file(t.ID, FileSnapshot, 1, seq, ts)
-		f.AsOfSeq = seq
-		e.Add = []AddFile{f}
-		return e
-	}
-	e := &Entry{Kind: KindIngest}
-	if len(live) == 0 || b.rnd.IntN(8) == 0 {
-		seq++
-		id := st.MaxTableID() + 1
-		e.Tables = []TableChange{{Op: TableCreate, TableID: id, Seq: seq, DB: "d", Name: fmt.Sprintf("t%d", id), Schema: testSchema(1)}}
-		live = append(live, &TableState{ID: id})
-	}
-	for range 1 + b.rnd.IntN(4) {
-		t := live[b.rnd.IntN(len(live))]
-		seq++
-		ts += int64(b.rnd.IntN(3)) // equal times happen
-		kind := FileData
-		if b.rnd.IntN(3) == 0 {
-			kind = FileDelete
-		}
-		e.Add = append(e.Add, b.file(t.ID, kind, seq, seq, ts))
-		e.Txns = append(e.Txns, TxnMark{Seq: seq, TS: ts, GTID: fmt.Sprintf("0-1-%d", seq), File: "bin.000002", Pos: uint64(seq)})
-	}
-	progress(e)
-	return e
-}
-
 func imagesJSON(t testing.TB, s *State) string {
 	t.Helper()
 	b, err := json.Marshal(struct {
@@ -197,51 +103,6 @@ func replayFromOne(t testing.TB, l *Log, v int64) *State {
 		}
 	}
 	return st
-}
-
-// TestCheckpointEqualsReplay is a property test: for random histories, the
-// state read through checkpoints equals the state replayed from version 1,
-// at every version.
-func TestCheckpointEqualsReplay(t *testing.T) {
-	ctx := context.Background()
-	for seed := range uint64(8) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			store := NewMemStore()
-			b := newLake(t, store, 1+int64(seed%5)*3)
-			b.rnd = rand.New(rand.NewPCG(seed, 99))
-			kinds := map[EntryKind]int{}
-			for range 120 {
-				st := b.latest()
-				e := b.randomEntry(ctx, st)
-				kinds[e.Kind]++
-				b.commit(e)
-			}
-			// The history must exercise every kind the generator makes.
-			for _, k := range []EntryKind{KindIngest, KindSchema, KindCompaction, KindTruncate, KindRewind} {
-				if kinds[k] == 0 && seed < 4 {
-					t.Errorf("history has no %s entry: %v", k, kinds)
-				}
-			}
-			// A fresh reader (checkpoint hint + tail) equals replay from one.
-			fresh := NewLog(store, LogOptions{})
-			latest, err := fresh.Latest(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := imagesJSON(t, latest), imagesJSON(t, replayFromOne(t, fresh, latest.Version)); got != want {
-				t.Fatalf("latest via checkpoint differs from replay:\n%s\n%s", got, want)
-			}
-			for v := int64(1); v <= latest.Version; v += 1 + int64(b.rnd.IntN(7)) {
-				got, err := NewLog(store, LogOptions{}).StateAt(ctx, v)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if imagesJSON(t, got) != imagesJSON(t, replayFromOne(t, fresh, v)) {
-					t.Fatalf("state at %d via checkpoint differs from replay", v)
-				}
-			}
-		})
-	}
 }
 
 func TestReloadSeesCommits(t *testing.T) {
@@ -407,7 +268,7 @@ func TestCommitTimeGrows(t *testing.T) {
 	if _, err := l.Create(context.Background(), "src", 10); err != nil {
 		t.Fatal(err)
 	}
-	b := &lakeBuilder{t: t, log: l, rnd: rand.New(rand.NewPCG(1, 1))}
+	b := &lakeBuilder{t: t, log: l}
 	prev := b.latest().CommitTime
 	for range 5 {
 		st := b.ingest(1, 1)
@@ -439,7 +300,7 @@ func TestSkewedClocks(t *testing.T) {
 	if _, err := daemon.Create(ctx, "src", 4); err != nil {
 		t.Fatal(err)
 	}
-	b := &lakeBuilder{t: t, log: daemon, rnd: rand.New(rand.NewPCG(2, 2))}
+	b := &lakeBuilder{t: t, log: daemon}
 	var ingested []*State
 	for i := range 8 {
 		ingested = append(ingested, b.ingest(1, 2))
@@ -485,7 +346,7 @@ func TestSecondIngestConflicts(t *testing.T) {
 	store := NewMemStore()
 	a := newLake(t, store, 10)
 	a.ingest(1, 1)
-	b := &lakeBuilder{t: t, log: NewLog(store, LogOptions{WriterID: "b"}), rnd: rand.New(rand.NewPCG(3, 3))}
+	b := &lakeBuilder{t: t, log: NewLog(store, LogOptions{WriterID: "b"})}
 	stale := b.latest()
 	a.ingest(1, 1)
 	e := &Entry{Kind: KindIngest, Add: []AddFile{b.file(1, FileData, stale.Progress.MaxSeq+1, stale.Progress.MaxSeq+1, 5_000_000_000_000_000)},

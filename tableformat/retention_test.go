@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ func TestRetention(t *testing.T) {
 	if _, err := l.Create(ctx, "src", 4); err != nil {
 		t.Fatal(err)
 	}
-	b := &lakeBuilder{t: t, log: l, rnd: rand.New(rand.NewPCG(1, 2))}
+	b := &lakeBuilder{t: t, log: l}
 	// Versions 2…5: sequences 2,3,4 | 5,6,7 | 8,9,10 | 11,12,13 at source
 	// times t0+1s … t0+12s, binlog offsets seq*100 (see TestResolveAsOf).
 	for range 4 {

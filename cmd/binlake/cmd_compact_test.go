@@ -9,6 +9,7 @@ import (
 
 	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/connectors/objstore"
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -92,8 +93,7 @@ func TestScheduledCompaction(t *testing.T) {
 	}
 	defer engine.Close()
 	stop := startCompaction(t.Context(), lk, engine, compaction.NewMetrics(reg))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Eventually(t, time.Minute, "a compaction commit", func() error {
 		st, err := lk.log.Latest(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -102,14 +102,11 @@ func TestScheduledCompaction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Kind == tableformat.KindCompaction {
-			break
+		if e.Kind != tableformat.KindCompaction {
+			return fmt.Errorf("the latest entry, version %d, is %s", st.Version, e.Kind)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no compaction commit within 30 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	stop()
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -32,14 +32,23 @@ func addAsOfFlags(fs *flag.FlagSet) *asOfFlags {
 	return a
 }
 
+// parseTimeFlag parses the value of the time flag --name: RFC 3339.
+func parseTimeFlag(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return t, &usageError{fmt.Sprintf("--%s %q: want an RFC 3339 time such as 2026-11-21T09:30:00Z", name, v)}
+	}
+	return t, nil
+}
+
 // at turns the flags into a query.At.
 func (a *asOfFlags) at() (query.At, error) {
 	var at query.At
 	n := 0
 	if a.time != "" {
-		t, err := time.Parse(time.RFC3339Nano, a.time)
+		t, err := parseTimeFlag("as-of", a.time)
 		if err != nil {
-			return at, &usageError{fmt.Sprintf("--as-of %q: want an RFC 3339 time such as 2026-11-21T09:30:00Z", a.time)}
+			return at, err
 		}
 		at.Time = t
 		n++

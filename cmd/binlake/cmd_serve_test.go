@@ -46,7 +46,7 @@ func TestServeQuery(t *testing.T) {
 		{url.Values{"sql": {"SELECT count(*) AS n FROM shop.purchases"}}, 200, `{"n":2}` + "\n", ""},
 		{url.Values{"sql": {"SELECT * FROM shop.orders"}, "as_of_version": {"2"}, "format": {"csv"}}, 200, "id,total\n2,12.50\n", ""},
 		{url.Values{"sql": {"SELECT count(*) AS n FROM shop.orders"}, "as_of_gtid": {"0-1-2"}}, 200, `{"n":1}` + "\n", ""},
-		{url.Values{"sql": {"SELECT count(*) AS n FROM shop.orders"}, "as_of_position": {"mysql-bin.000001:800"}}, 200, `{"n":2}` + "\n", ""},
+		{url.Values{"sql": {"SELECT count(*) AS n FROM shop.orders"}, "as_of_position": {"mysql-bin.000001:300"}}, 200, `{"n":2}` + "\n", ""},
 		{url.Values{"sql": {"SELECT count(*) AS n FROM shop.purchases"}, "as_of": {"2026-11-01T12:00:00Z"}}, 200, `{"n":2}` + "\n", ""},
 		{url.Values{"sql": {"SELECT id FROM shop.purchases ORDER BY id"}}, 200, `{"id":2}` + "\n", "1"},
 		{url.Values{"sql": {"COPY (SELECT 1) TO '/tmp/x'"}}, 403, "only SELECT", ""},

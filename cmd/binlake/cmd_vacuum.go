@@ -18,8 +18,9 @@ import (
 
 func runVacuum(ctx context.Context, env *cliEnv, args []string) error {
 	retainText, graceText := settings.Duration(compaction.DefaultRetain), settings.Duration(compaction.DefaultGrace)
-	fs, cfgPath := newFlags(env, "vacuum", fmt.Sprintf("-c binlake.yaml [--retain %s] [--grace %s] [--dry-run]", retainText, graceText))
+	fs, cfgPath := newFlags(env, "vacuum", fmt.Sprintf("-c binlake.yaml [--retain %s | --retain-from TIME] [--grace %s] [--dry-run]", retainText, graceText))
 	retain := fs.Duration("retain", 0, "keep the history of this long back (default: compaction.retain, "+retainText+")")
+	retainFrom := fs.String("retain-from", "", "keep the history from this time (RFC 3339) on, instead of --retain")
 	grace := fs.Duration("grace", 0, "leave objects the lake no longer names this long in storage (default: compaction.grace, "+graceText+")")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed and deleted, change nothing")
 	if err := parseFlags(fs, args); err != nil {
@@ -33,12 +34,22 @@ func runVacuum(ctx context.Context, env *cliEnv, args []string) error {
 			return &usageError{fmt.Sprintf("--%s %s", f.Field, f.Msg)}
 		}
 	}
+	var from time.Time
+	if set["retain-from"] {
+		if set["retain"] {
+			return &usageError{"give --retain or --retain-from, not both"}
+		}
+		var err error
+		if from, err = parseTimeFlag("retain-from", *retainFrom); err != nil {
+			return err
+		}
+	}
 	lk, err := openLake(ctx, env, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer lk.store.Close()
-	opts := compaction.VacuumOptions{Retain: lk.cfg.Compaction.Retain, Grace: lk.cfg.Compaction.Grace, DryRun: *dryRun, Logger: lk.logger}
+	opts := compaction.VacuumOptions{Retain: lk.cfg.Compaction.Retain, RetainFrom: from, Grace: lk.cfg.Compaction.Grace, DryRun: *dryRun, Logger: lk.logger}
 	if set["retain"] {
 		opts.Retain = *retain
 	}
@@ -68,6 +79,8 @@ func printVacuum(w io.Writer, r compaction.VacuumResult, opts compaction.VacuumO
 		fmt.Fprintln(w, "dry run: nothing is committed or deleted")
 	}
 	switch {
+	case r.Retention.FromSeq == 0 && !opts.RetainFrom.IsZero():
+		fmt.Fprintf(w, "retention: the whole history is after %s\n", opts.RetainFrom.UTC().Format(time.RFC3339))
 	case r.Retention.FromSeq == 0:
 		fmt.Fprintf(w, "retention: the whole history is inside the last %s\n", opts.Retain)
 	case r.RetentionMoved:

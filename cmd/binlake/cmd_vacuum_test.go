@@ -97,3 +97,45 @@ func TestVacuumCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestVacuumRetainFrom: --retain-from names where the history starts
+// instead of a window back from now: before the lake's first change
+// nothing moves; at its time, retention moves to its last transaction, and
+// stays there however long the next vacuum comes after. With --retain,
+// unparsable or in the future, it is refused.
+func TestVacuumRetainFrom(t *testing.T) {
+	dir := t.TempDir()
+	store, err := objstore.NewLocal(filepath.Join(dir, "wh", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildLake(t, store) // source times 2026-11-01T12:00:00Z, sequences 1…4
+	cfg := writeFile(t, dir, "binlake.yaml", fmt.Sprintf("source:\n  name: shop\nwarehouse:\n  url: file://%s/wh\n", dir))
+	for _, c := range []struct {
+		from, want string
+	}{
+		{"2026-11-01T11:00:00Z", "the whole history is after 2026-11-01T11:00:00Z"},
+		{"2026-11-01T12:00:00Z", "history kept from 2026-11-01T12:00:00Z (seq 4)\n"},
+		{"2026-11-01T12:00:00Z", "(seq 4), unchanged"},
+	} {
+		code, out, errs := runCLI(t, nil, "vacuum", "-c", cfg, "--retain-from", c.from)
+		if code != exitOK || !strings.Contains(out, c.want) {
+			t.Fatalf("vacuum --retain-from %s: exit %d, want %q\n%s%s", c.from, code, c.want, out, errs)
+		}
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--retain-from", "2026-11-01T12:00:00Z", "--retain", "1h"}, exitUsage, "not both"},
+		{[]string{"--retain-from", "yesterday"}, exitUsage, "RFC 3339"},
+		{[]string{"--retain-from", future}, exitFailure, "in the future"},
+	} {
+		code, out, errs := runCLI(t, nil, append([]string{"vacuum", "-c", cfg}, c.args...)...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("vacuum %v: exit %d, want %d naming %q\n%s%s", c.args, code, c.code, c.want, out, errs)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/binlake/binlake/ingest"
+	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
 )
 
@@ -101,9 +103,12 @@ func TestLagPoller(t *testing.T) {
 	probe.set(77, nil)
 	p.interval = 10 * time.Millisecond
 	stop := p.start(ctx)
-	for end := time.Now().Add(5 * time.Second); lagGauge(t, reg) != 77 && time.Now().Before(end); {
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+	testenv.Eventually(t, time.Minute, "the background poller's first measurement", func() error {
+		if got := lagGauge(t, reg); got != 77 {
+			return fmt.Errorf("gauge %v, want 77", got)
+		}
+		return nil
+	})
 	stop()
 	if got := lagGauge(t, reg); got != 77 || !probe.closed {
 		t.Errorf("background poller: gauge %v, probe closed %v", got, probe.closed)

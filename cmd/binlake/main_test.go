@@ -16,6 +16,7 @@ import (
 	"github.com/binlake/binlake/internal/secret"
 	"github.com/binlake/binlake/internal/testenv"
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
 // runCLI runs binlake in-process with the given environment.
@@ -36,48 +37,25 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	return p
 }
 
-// buildLake commits a small history to store: a table created, rows
-// ingested in two commits, a rename.
-func buildLake(t *testing.T, store tableformat.Store) {
+// buildLake commits a small history to store (tableformat/laketest, source
+// time 2026-11-01T12:00:00Z throughout): version 2 creates shop.orders
+// (seq 1) with the row id 2 (seq 2), version 3 adds id 3 (seq 3), version
+// 4 renames it shop.purchases (seq 4). The position after seq s is
+// GTID 0-1-s, laketest.BinlogFile:100·s.
+func buildLake(t *testing.T, store tableformat.Store) *laketest.Lake {
 	t.Helper()
-	ctx := context.Background()
-	l := tableformat.NewLog(store, tableformat.LogOptions{})
-	if _, err := l.Create(ctx, "shop", 10); err != nil {
-		t.Fatal(err)
-	}
-	schema := &tableformat.Schema{Version: 1, Columns: []tableformat.Column{
+	l := laketest.New(t, laketest.Options{Store: store, Source: "shop", CheckpointInterval: 10, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)})
+	id := l.CreateTable("shop", "orders", tableformat.Schema{Key: []int{1}, Columns: []tableformat.Column{
 		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
 		{ID: 2, Name: "total", Type: tableformat.Type{Kind: tableformat.KindDecimal, Precision: 12, Scale: 2}, Nullable: true},
-	}, Key: []int{1}}
-	ts := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixMicro()
-	add := func(seq int64) tableformat.AddFile {
-		f, err := tableformat.WriteAddFile(ctx, store, "shop", "orders", 1, schema, tableformat.FileData, tableformat.FileWriterOptions{},
-			[]tableformat.Row{{Seq: seq, TS: ts, Op: tableformat.OpInsert, Values: []any{seq, "12.50"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
+	}})
+	for _, key := range []int64{2, 3} {
+		l.Insert(id, key, "12.50")
+		l.Commit()
 	}
-	commits := []*tableformat.Entry{
-		{Kind: tableformat.KindIngest,
-			Tables:   []tableformat.TableChange{{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "orders", Schema: schema}},
-			Add:      []tableformat.AddFile{add(2)},
-			Txns:     []tableformat.TxnMark{{Seq: 2, TS: ts, GTID: "0-1-2", File: "mysql-bin.000001", Pos: 400}},
-			Progress: tableformat.Progress{Position: tableformat.Position{GTIDSet: "0-1-2", File: "mysql-bin.000001", Pos: 400}, MaxSeq: 2, MaxTS: ts}},
-		{Kind: tableformat.KindIngest,
-			Add:      []tableformat.AddFile{add(3)},
-			Txns:     []tableformat.TxnMark{{Seq: 3, TS: ts, GTID: "0-1-3", File: "mysql-bin.000001", Pos: 800}},
-			Progress: tableformat.Progress{Position: tableformat.Position{GTIDSet: "0-1-3", File: "mysql-bin.000001", Pos: 800}, PrevSeq: 2, MaxSeq: 3, MaxTS: ts}},
-		{Kind: tableformat.KindSchema,
-			Tables:   []tableformat.TableChange{{Op: tableformat.TableRename, TableID: 1, Seq: 4, DB: "shop", Name: "purchases"}},
-			Txns:     []tableformat.TxnMark{{Seq: 4, TS: ts, GTID: "0-1-4", File: "mysql-bin.000001", Pos: 900}},
-			Progress: tableformat.Progress{Position: tableformat.Position{GTIDSet: "0-1-4", File: "mysql-bin.000001", Pos: 900}, PrevSeq: 3, MaxSeq: 4, MaxTS: ts}},
-	}
-	for _, e := range commits {
-		if _, err := l.Commit(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l.RenameTable(id, "shop", "purchases")
+	l.Commit()
+	return l
 }
 
 // checkLogAndTables runs `log` and `tables` in both formats on the lake
@@ -89,7 +67,7 @@ func checkLogAndTables(t *testing.T, env map[string]string, cfg string) {
 		t.Fatalf("log: exit %d: %s", code, errs)
 	}
 	t.Logf("binlake log:\n%s", out)
-	for _, want := range []string{"VERSION", "create", "ingest", "mysql-bin.000001:800", "shop.purchases", "create shop.orders", "rename shop.orders to shop.purchases"} {
+	for _, want := range []string{"VERSION", "create", "ingest", "mysql-bin.000001:300", "shop.purchases", "create shop.orders", "rename shop.orders to shop.purchases"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log output lacks %q:\n%s", want, out)
 		}

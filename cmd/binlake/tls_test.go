@@ -110,13 +110,13 @@ func TestSourceTLSModes(t *testing.T) {
 			}
 			var out2, errs2 string
 			if c.ingest {
-				began := time.Now()
 				code, out2, errs2 = runCLI(t, env, "ingest", "-c", path, "--exit-when-caught-up")
 				if code == 0 || !strings.Contains(errs2, c.want) {
 					t.Errorf("ingest: exit %d, want an error with %q\n%s%s", code, c.want, out2, errs2)
 				}
-				if took := time.Since(began); took > 10*time.Second {
-					t.Errorf("ingest took %v to give up on a certificate that does not verify", took)
+				// At once: without a single reconnection (each is logged).
+				if strings.Contains(errs2, "reconnecting") {
+					t.Errorf("ingest retried a certificate that does not verify:\n%s", errs2)
 				}
 			}
 			if all := out + errs + out2 + errs2; strings.Contains(all, m.UserPassword) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -14,145 +13,39 @@ import (
 	"github.com/binlake/binlake/compaction"
 	"github.com/binlake/binlake/query"
 	"github.com/binlake/binlake/tableformat"
+	"github.com/binlake/binlake/tableformat/laketest"
 )
 
-// genLake drives random transactions into a lake through real delta files:
-// a keyed table (inserts, updates of values and of the key, deletes, an ADD
-// COLUMN halfway) and a keyless one (duplicate rows, deletes of one copy).
+// genLake is a seeded random lake (tableformat/laketest): a keyed and a
+// keyless table (ids 1 and 2) of decimal, integer and string columns,
+// random transactions (inserts, updates of values and of the key,
+// deletes, identical rows in the keyless one) and now and then DDL.
 type genLake struct {
+	*laketest.Lake
 	t     *testing.T
 	ctx   context.Context
 	store *tableformat.MemStore
 	log   *tableformat.Log
-	rnd   *rand.Rand
-	seq   int64
-	ts    int64
-	// live rows by table id: key → values (keyed), or a list (keyless)
-	keyed   map[int64][]any
-	keyless [][]any
-	nextKey int64
-	schemas map[int64]*tableformat.Schema
+	read  tableformat.FileSource // each file decoded once for all the answers
 }
 
 func newGenLake(t *testing.T, seed uint64) *genLake {
-	g := &genLake{t: t, ctx: context.Background(), store: tableformat.NewMemStore(), rnd: rand.New(rand.NewPCG(seed, 5)),
-		ts: 1_700_000_000_000_000, keyed: map[int64][]any{}, schemas: map[int64]*tableformat.Schema{}}
-	g.log = tableformat.NewLog(g.store, tableformat.LogOptions{})
-	if _, err := g.log.Create(g.ctx, "src", 10); err != nil {
-		t.Fatal(err)
-	}
-	g.schemas[1] = &tableformat.Schema{Version: 1, Key: []int{1}, Columns: []tableformat.Column{
-		{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt}},
-		{ID: 2, Name: "note", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 20}, Nullable: true},
-		{ID: 3, Name: "amount", Type: tableformat.Type{Kind: tableformat.KindDecimal, Precision: 20, Scale: 2}, Nullable: true}}}
-	g.schemas[2] = &tableformat.Schema{Version: 1, Columns: []tableformat.Column{
-		{ID: 1, Name: "k", Type: tableformat.Type{Kind: tableformat.KindInt}, Nullable: true},
-		{ID: 2, Name: "v", Type: tableformat.Type{Kind: tableformat.KindVarchar, Length: 8}, Nullable: true}}}
-	g.seq = 2
-	g.commit([]tableformat.TableChange{
-		{Op: tableformat.TableCreate, TableID: 1, Seq: 1, DB: "shop", Name: "orders", Schema: g.schemas[1]},
-		{Op: tableformat.TableCreate, TableID: 2, Seq: 2, DB: "shop", Name: "log", Schema: g.schemas[2]},
-	}, nil, nil)
-	return g
+	store := tableformat.NewMemStore()
+	l := laketest.New(t, laketest.Options{Seed: seed, Store: store, Mix: &laketest.Mix{Alter: 5}, Types: []tableformat.Type{
+		{Kind: tableformat.KindVarchar, Length: 20}, {Kind: tableformat.KindDecimal, Precision: 20, Scale: 2}, {Kind: tableformat.KindTinyInt}}})
+	l.CreateRandomTable(true)
+	l.CreateRandomTable(false)
+	l.Commit()
+	return &genLake{Lake: l, t: t, ctx: context.Background(), store: store, log: l.Log, read: laketest.CachedFiles(store)}
 }
 
-func (g *genLake) row(key int64) []any {
-	vals := []any{key, fmt.Sprintf("n%d", g.rnd.IntN(50)), fmt.Sprintf("%d.%02d", g.rnd.IntN(100000), g.rnd.IntN(100))}
-	if len(g.schemas[1].Columns) > 3 {
-		vals = append(vals, int64(g.rnd.IntN(9)))
-	}
-	return vals
-}
+// txn commits a few random source transactions.
+func (g *genLake) txn() { g.Step() }
 
-// txn makes one source transaction of a few changes and commits it.
-func (g *genLake) txn() {
-	var data, dels = map[int64][]tableformat.Row{}, map[int64][]tableformat.Row{}
-	var changes []tableformat.TableChange
-	next := func() int64 { g.seq++; return g.seq }
-	for range 1 + g.rnd.IntN(6) {
-		keys := make([]int64, 0, len(g.keyed))
-		for k := range g.keyed {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		switch r := g.rnd.IntN(10); {
-		case r < 4 || len(keys) == 0:
-			g.nextKey++
-			s := next()
-			vals := g.row(g.nextKey)
-			g.keyed[g.nextKey] = vals
-			data[1] = append(data[1], tableformat.Row{Seq: s, TS: g.ts, Op: tableformat.OpInsert, Values: vals})
-		case r < 7:
-			k := keys[g.rnd.IntN(len(keys))]
-			s := next()
-			nk := k
-			if g.rnd.IntN(4) == 0 {
-				g.nextKey++
-				nk = g.nextKey
-			}
-			delete(g.keyed, k)
-			vals := g.row(nk)
-			g.keyed[nk] = vals
-			dels[1] = append(dels[1], tableformat.Row{Seq: s, TS: g.ts, Op: tableformat.OpUpdateBefore, Values: []any{k}})
-			data[1] = append(data[1], tableformat.Row{Seq: s, TS: g.ts, Op: tableformat.OpUpdateAfter, Values: vals})
-		case r < 8:
-			k := keys[g.rnd.IntN(len(keys))]
-			delete(g.keyed, k)
-			dels[1] = append(dels[1], tableformat.Row{Seq: next(), TS: g.ts, Op: tableformat.OpDelete, Values: []any{k}})
-		case r < 9 || len(g.keyless) == 0:
-			vals := []any{int64(g.rnd.IntN(3)), "x"}
-			g.keyless = append(g.keyless, vals)
-			data[2] = append(data[2], tableformat.Row{Seq: next(), TS: g.ts, Op: tableformat.OpInsert, Values: vals})
-		default:
-			i := g.rnd.IntN(len(g.keyless))
-			vals := g.keyless[i]
-			g.keyless = slices.Delete(g.keyless, i, i+1)
-			dels[2] = append(dels[2], tableformat.Row{Seq: next(), TS: g.ts, Op: tableformat.OpDelete, Values: vals})
-		}
-	}
-	g.commit(changes, data, dels)
-}
-
-// addColumn alters shop.orders: a new column, the next schema version.
+// addColumn alters table 1: a new column, the next schema version.
 func (g *genLake) addColumn() {
-	sc := *g.schemas[1]
-	sc.Version++
-	sc.Columns = append(slices.Clone(sc.Columns), tableformat.Column{ID: 4, Name: "qty", Type: tableformat.Type{Kind: tableformat.KindTinyInt}, Nullable: true})
-	g.schemas[1] = &sc
-	g.seq++
-	g.commit([]tableformat.TableChange{{Op: tableformat.TableAlter, TableID: 1, Seq: g.seq, Schema: &sc}}, nil, nil)
-}
-
-func (g *genLake) commit(changes []tableformat.TableChange, data, dels map[int64][]tableformat.Row) {
-	g.t.Helper()
-	st, err := g.log.Latest(g.ctx)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	var adds []tableformat.AddFile
-	for _, id := range []int64{1, 2} {
-		for _, part := range []struct {
-			kind tableformat.FileKind
-			rows []tableformat.Row
-		}{{tableformat.FileData, data[id]}, {tableformat.FileDelete, dels[id]}} {
-			if len(part.rows) == 0 {
-				continue
-			}
-			name := map[int64]string{1: "orders", 2: "log"}[id]
-			f, err := tableformat.WriteAddFile(g.ctx, g.store, "shop", name, id, g.schemas[id], part.kind, tableformat.FileWriterOptions{}, part.rows)
-			if err != nil {
-				g.t.Fatal(err)
-			}
-			adds = append(adds, f)
-		}
-	}
-	g.ts += 1000
-	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: changes, Add: adds,
-		Txns:     []tableformat.TxnMark{{Seq: g.seq, TS: g.ts}},
-		Progress: tableformat.Progress{PrevSeq: st.Progress.MaxSeq, MaxSeq: g.seq, MaxTS: g.ts}}
-	if _, err := g.log.Commit(g.ctx, e); err != nil {
-		g.t.Fatal(err)
-	}
+	g.AddColumn(1)
+	g.Commit()
 }
 
 // answers reads every table at the sequence of every version up to the
@@ -166,7 +59,7 @@ func (g *genLake) answers(st *tableformat.State, seqs []int64) map[string]string
 			if !st.Tables[id].ExistsAt(seq) {
 				continue
 			}
-			sc, rows, err := tableformat.ScanTable(g.ctx, g.store, p, id)
+			sc, rows, err := tableformat.ScanTableFrom(g.ctx, g.read, p, id)
 			if err != nil {
 				g.t.Fatalf("seq %d table %d: %v", seq, id, err)
 			}

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,14 +103,12 @@ func TestLagProbeBytesBehind(t *testing.T) {
 	// MariaDB writes a Binlog_checkpoint event naming the new file to it
 	// shortly after the rotation, on its own: wait for it, so the end
 	// stays put while the test measures.
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if checkpointed(m.Query(t, "SHOW BINLOG EVENTS IN '"+newFile+"'"), newFile) {
-			break
+	testenv.Eventually(t, time.Minute, "a binlog checkpoint for "+newFile, func() error {
+		if events := m.Query(t, "SHOW BINLOG EVENTS IN '"+newFile+"'"); !checkpointed(events, newFile) {
+			return fmt.Errorf("none in\n%s", events)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("no binlog checkpoint for %s:\n%s", newFile, m.Query(t, "SHOW BINLOG EVENTS IN '"+newFile+"'"))
-		}
-	}
+		return nil
+	})
 	p2 := status()
 	// p1 holds every transaction: nothing to ingest although the new
 	// file's headers lie beyond it.

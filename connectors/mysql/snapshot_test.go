@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -252,13 +251,12 @@ func startWriter(conn *client.Conn, seed uint64) *writer {
 // waitOps polls until the writer has done at least n operations.
 func (w *writer) waitOps(t *testing.T, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for w.ops.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("writer did %d operations, waiting for %d", w.ops.Load(), n)
+	testenv.Eventually(t, 5*time.Minute, fmt.Sprintf("%d operations of the writer", n), func() error {
+		if done := w.ops.Load(); done < n {
+			return fmt.Errorf("it did %d", done)
 		}
-		runtime.Gosched()
-	}
+		return nil
+	})
 }
 
 // grantFor gives the least-privilege user what a snapshot strategy needs,

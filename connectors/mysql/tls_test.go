@@ -84,17 +84,18 @@ func TestSourceOverTLS(t *testing.T) {
 	// The replication stream is encrypted: the server's own view of the
 	// binlog dump connection.
 	var dump []testenv.SessionTLS
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	testenv.Eventually(t, time.Minute, "the binlog dump session of "+m.User, func() error {
 		dump = dump[:0]
 		for _, s := range m.SessionCiphers(t) {
 			if s.User == m.User && strings.HasPrefix(s.Command, "Binlog Dump") {
 				dump = append(dump, s)
 			}
 		}
-		if len(dump) > 0 {
-			break
+		if len(dump) == 0 {
+			return errors.New("none yet")
 		}
-	}
+		return nil
+	})
 	if len(dump) != 1 || dump[0].Cipher == "" || !strings.HasPrefix(dump[0].Version, "TLSv1.") {
 		t.Fatalf("binlog dump sessions of %s: %+v, want one, encrypted", m.User, dump)
 	}

@@ -121,7 +121,14 @@ func TestS3PutIfAbsentOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f, srv := newFakeS3(t, tc.script)
-			s := fakeStore(t, srv, 300*time.Millisecond)
+			// A server that answers is given all the time it needs, so no
+			// outcome depends on the machine's speed; one that never
+			// answers is ended by the request timeout.
+			timeout := time.Minute
+			if tc.name == "NoAnswer" {
+				timeout = 300 * time.Millisecond
+			}
+			s := fakeStore(t, srv, timeout)
 			err := s.PutIfAbsent(t.Context(), "_log/1", []byte(`{"v":1}`))
 			var got outcome
 			switch {
@@ -158,7 +165,7 @@ func TestS3PutIfAbsentOutcomes(t *testing.T) {
 
 func TestS3PutIfAbsentServerDown(t *testing.T) {
 	_, srv := newFakeS3(t, always(200, ""))
-	s := fakeStore(t, srv, time.Second)
+	s := fakeStore(t, srv, time.Minute)
 	srv.Close()
 	s.Close() // no pooled connection: the next request must dial
 	err := s.PutIfAbsent(t.Context(), "_log/1", []byte("x"))
@@ -175,7 +182,7 @@ func TestS3RetriesIdempotentCalls(t *testing.T) {
 			}
 			return 200, ""
 		})
-		s := fakeStore(t, srv, 5*time.Second)
+		s := fakeStore(t, srv, time.Minute)
 		if err := tableformat.PutBytes(t.Context(), s, "data/x", []byte("payload")); err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +192,7 @@ func TestS3RetriesIdempotentCalls(t *testing.T) {
 	})
 	t.Run("PutStream", func(t *testing.T) {
 		f, srv := newFakeS3(t, always(500, "InternalError"))
-		s := fakeStore(t, srv, 5*time.Second)
+		s := fakeStore(t, srv, time.Minute)
 		// A stream cannot be rewound, so it is sent once.
 		if err := s.Put(t.Context(), "data/x", io.MultiReader(strings.NewReader("payload")), 7); err == nil {
 			t.Fatal("put succeeded")
@@ -196,7 +203,7 @@ func TestS3RetriesIdempotentCalls(t *testing.T) {
 	})
 	t.Run("StatGivesUp", func(t *testing.T) {
 		f, srv := newFakeS3(t, always(503, "SlowDown"))
-		s := fakeStore(t, srv, 5*time.Second)
+		s := fakeStore(t, srv, time.Minute)
 		if _, err := s.Stat(t.Context(), "x"); err == nil || errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("got %v, want a plain error", err)
 		}
@@ -206,7 +213,7 @@ func TestS3RetriesIdempotentCalls(t *testing.T) {
 	})
 	t.Run("NotFoundIsNotRetried", func(t *testing.T) {
 		f, srv := newFakeS3(t, always(404, "NoSuchKey"))
-		s := fakeStore(t, srv, 5*time.Second)
+		s := fakeStore(t, srv, time.Minute)
 		if _, err := s.Stat(t.Context(), "x"); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("got %v, want fs.ErrNotExist", err)
 		}
@@ -347,7 +354,7 @@ func TestS3CACertFile(t *testing.T) {
 // without conditional writes.
 func TestProbeServerWithoutConditionalWrites(t *testing.T) {
 	_, srv := newFakeS3(t, always(501, "NotImplemented"))
-	err := objstore.ProbePutIfAbsent(t.Context(), fakeStore(t, srv, time.Second))
+	err := objstore.ProbePutIfAbsent(t.Context(), fakeStore(t, srv, time.Minute))
 	if !errors.Is(err, objstore.ErrNoConditionalWrites) {
 		t.Fatalf("got %v, want ErrNoConditionalWrites", err)
 	}

@@ -48,6 +48,8 @@ func TestDependencyDirection(t *testing.T) {
 				t.Errorf("%s imports %s: nothing imports cmd", from, to)
 			case project && under(to, "internal/testenv"):
 				t.Errorf("%s imports %s: the test environment is for tests only", from, to)
+			case project && under(to, "tableformat/laketest"):
+				t.Errorf("%s imports %s: the random lake generator is for tests only", from, to)
 			case under(from, "connectors") && project && (under(to, "query") || under(to, "compaction")):
 				t.Errorf("%s imports %s: connectors implement the interfaces of tableformat and ingest, nothing more", from, to)
 			case (under(from, "ingest") || under(from, "query") || under(from, "compaction")) && project && under(to, "connectors"):

@@ -104,7 +104,8 @@ type MariaDBOptions struct {
 // mariadbd on a free 127.0.0.1 port, waits until it answers, creates the
 // accounts and stops the server when the test ends. If mariadbd is not
 // installed it runs scripts/ensure-mariadb.sh (apt-get install
-// mariadb-server), failing the test if that fails.
+// mariadb-server), failing the test if that fails. Under -short it skips
+// the test instead (SkipIfShort).
 func StartMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
 	return StartMariaDBWith(t, MariaDBOptions{})
@@ -113,6 +114,7 @@ func StartMariaDB(t testing.TB) *MariaDB {
 // StartMariaDBWith is StartMariaDB with options (TLS).
 func StartMariaDBWith(t testing.TB, opts MariaDBOptions) *MariaDB {
 	t.Helper()
+	SkipIfShort(t, "MariaDB")
 	if opts.RequireSecureTransport && !opts.TLS {
 		t.Fatalf("mariadb: RequireSecureTransport needs TLS")
 	}

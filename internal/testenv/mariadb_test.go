@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -72,11 +73,12 @@ func TestStartMariaDBTLS(t *testing.T) {
 	}
 	defer func() { hold.Process.Kill(); hold.Wait() }()
 	var sessions []SessionTLS
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if sessions = m.SessionCiphers(t); len(sessions) > 0 {
-			break
+	Eventually(t, time.Minute, "the client's session", func() error {
+		if sessions = m.SessionCiphers(t); len(sessions) == 0 {
+			return errors.New("none yet")
 		}
-	}
+		return nil
+	})
 	if len(sessions) != 1 || sessions[0].User != m.User || sessions[0].Cipher == "" || !strings.HasPrefix(sessions[0].Version, "TLS") {
 		t.Errorf("session ciphers: %+v", sessions)
 	}

@@ -64,6 +64,7 @@ func (m *MinIO) URL() string {
 // under t.TempDir(), waits until it is ready, and stops it when the test
 // ends. If no minio binary is found it installs the pinned one with go
 // install (minutes on a fresh machine), failing the test if that fails.
+// Under -short it skips the test instead (SkipIfShort).
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
 	return StartMinIOWith(t, MinIOOptions{})
@@ -72,6 +73,7 @@ func StartMinIO(t testing.TB) *MinIO {
 // StartMinIOWith is StartMinIO with options (TLS).
 func StartMinIOWith(t testing.TB, opts MinIOOptions) *MinIO {
 	t.Helper()
+	SkipIfShort(t, "MinIO")
 	bin, err := minioBinary(t)
 	if err != nil {
 		t.Fatalf("minio: %v", err)
