@@ -175,7 +175,7 @@ func TestCitationProblems(t *testing.T) {
 	}
 
 	for _, c := range []struct{ file, text, want string }{
-		{"ingest/a.go", "package ingest\n\n// Decoded per DESIGN §6.\n", "ingest/a.go:3: cites the design document outside"},
+		{"ingest/a.go", "package ingest\n\n// Decoded per " + designName + " §6.\n", "ingest/a.go:3: cites the design document outside"},
 		{"docs/x.md", "See\nDESIGN.md §3.\n", "docs/x.md:2: cites the design document outside"},
 		{"docs/x.md", "Scripts in [corpus](../../shared/corpus).\n", "docs/x.md:1: cites ../../shared/corpus, outside the repository"},
 		{"ingest/a.go", "package ingest\n\n/* see ../nothing/here */\n", "ingest/a.go:3: cites ../nothing/here, which is not in the repository"},
@@ -399,3 +399,7 @@ func slug(heading string) string {
 	}
 	return b.String()
 }
+
+// designName is the name the citation checker must catch, spelled so
+// that this file does not cite it itself.
+const designName = "DES" + "IGN"
