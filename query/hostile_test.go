@@ -291,12 +291,16 @@ func extraHostile() []hostileEntry {
 // the spill directory, no connection opened, no setting changed. The
 // statements that must be stopped, and the harmless ones (whose outcome,
 // the time limit included, does not matter), run in a session with a time
-// limit of a second; those that must answer, in one with the default
-// limit, so that no verdict depends on how fast the machine answers.
+// limit of a second (a quarter of one under -short: the limit works the
+// same, sooner); those that must answer, in one with the default limit,
+// so that no verdict depends on how fast the machine answers.
 func TestHostileStatements(t *testing.T) {
 	opts := Options{MemoryLimit: "128MB", Threads: 2}
 	patient := newHostileEnv(t, opts)
 	opts.Timeout = time.Second
+	if testing.Short() {
+		opts.Timeout = 250 * time.Millisecond
+	}
 	limited := newHostileEnv(t, opts)
 	entries := append(readHostile(t), extraHostile()...)
 	if len(entries) < 100 {

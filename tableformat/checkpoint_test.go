@@ -20,7 +20,8 @@ func TestCheckpointEqualsReplay(t *testing.T) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			store := tableformat.NewMemStore()
-			l := laketest.New(t, laketest.Options{Seed: seed, Store: store, CheckpointInterval: 1 + int64(seed%5)*3, Mix: &mix})
+			l := laketest.New(t, laketest.Options{Seed: seed, Store: store, CheckpointInterval: 1 + int64(seed%5)*3, Mix: &mix,
+				Files: tableformat.FileWriterOptions{Compression: tableformat.CompressionNone}})
 			l.Run(120)
 			fresh := tableformat.NewLog(store, tableformat.LogOptions{})
 			latest, err := fresh.Latest(ctx)

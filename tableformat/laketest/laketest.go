@@ -38,6 +38,10 @@ type Options struct {
 	Types []tableformat.Type
 	// Mix is what the random driver (Step, Run) does; nil: DefaultMix.
 	Mix *Mix
+	// Files is how the files are written (the writer's defaults when
+	// zero). A test of the log alone may spare itself compression, the
+	// costliest part of writing a file (most of all under -race).
+	Files tableformat.FileWriterOptions
 }
 
 // BinlogFile is the binlog file every transaction's position names; the
@@ -58,6 +62,7 @@ type Lake struct {
 	ctx   context.Context
 	types []tableformat.Type
 	mix   Mix
+	files tableformat.FileWriterOptions
 
 	seq, ts, prevSeq int64
 	nextKey          int64
@@ -106,6 +111,7 @@ func New(t testing.TB, opts Options) *Lake {
 		opts.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	l.ts = opts.Start.UnixMicro()
+	l.files = opts.Files
 	l.Log = tableformat.NewLog(l.Store, opts.Log)
 	st, err := l.Log.Create(l.ctx, opts.Source, opts.CheckpointInterval)
 	if err != nil {
@@ -180,7 +186,7 @@ func (l *Lake) flush(id int64) {
 func (l *Lake) write(tb *table, kind tableformat.FileKind, rows []tableformat.Row, asOf int64) tableformat.AddFile {
 	l.t.Helper()
 	sc := tb.schema
-	f, err := tableformat.WriteAddFile(l.ctx, l.Store, tb.db, tb.name, tb.id, &sc, kind, tableformat.FileWriterOptions{}, rows)
+	f, err := tableformat.WriteAddFile(l.ctx, l.Store, tb.db, tb.name, tb.id, &sc, kind, l.files, rows)
 	if err != nil {
 		l.t.Fatal(err)
 	}
