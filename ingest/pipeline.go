@@ -355,7 +355,7 @@ func (p *Pipeline) flush(ctx context.Context, b *batch) error {
 // fileJob is one file to write: rows of one table, one schema version and
 // one kind.
 type fileJob struct {
-	table  *tracked
+	table  *mirroredTable
 	schema tableformat.Schema
 	kind   tableformat.FileKind
 	rows   []tableformat.Row

@@ -192,7 +192,7 @@ func (r *resnapRunner) checkMirrored(b *batch, pos tableformat.Position) {
 		k := [2]string{t[0], t[1]}
 		_, job := r.st.Resnapshot(t[0], t[1])
 		_, asked := r.requested[k]
-		if _, have := b.tr.byName[tableName{t[0], t[1]}]; have || job || (asked && !r.cancelled[k]) {
+		if _, have := b.schemas.byName[tableName{t[0], t[1]}]; have || job || (asked && !r.cancelled[k]) {
 			continue
 		}
 		b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: t[0], Name: t[1], Reason: c.Reason})
@@ -537,7 +537,7 @@ func (r *resnapRunner) endAbsent(b *batch, pos tableformat.Position) {
 	if r.inGap(j.db, j.name) {
 		// Dropped while the lake could not read the binlog: the lake
 		// drops it here, where its history resumes.
-		changes, err := b.tr.ddl(&DDL{Op: DDLDrop, DB: j.db, Name: j.name, SQL: "-- binlake: the source no longer has the table"}, b.nextSeq)
+		changes, err := b.schemas.ddl(&DDL{Op: DDLDrop, DB: j.db, Name: j.name, SQL: "-- binlake: the source no longer has the table"}, b.nextSeq)
 		if err != nil {
 			r.log.Warn("re-snapshot: the table the source no longer has could not be dropped", "table", j.db+"."+j.name, "err", err)
 		}
@@ -595,7 +595,7 @@ func (r *resnapRunner) resolve(b *batch) {
 			at, seq, min), pinLagRetry)
 		return
 	}
-	tt, changes, err := b.tr.resolve(j.pinned.Table(), b.nextSeq)
+	tt, changes, err := b.schemas.resolve(j.pinned.Table(), b.nextSeq)
 	if err != nil {
 		r.giveUpPin(err)
 		return

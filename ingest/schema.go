@@ -10,11 +10,12 @@ import (
 	"github.com/binlake/binlake/tableformat"
 )
 
-// tracker follows the lake's tables through the source's changes: it maps a
-// source table to its lake table id and schema version, giving columns
-// stable ids, and turns structure changes and DDL into table changes.
-type tracker struct {
-	tables map[int64]*tracked // live tables by id
+// schemaTracker follows the lake's tables through the source's changes: it
+// maps a source table to its lake table id and schema version, giving
+// columns stable ids, and turns structure changes and DDL into table
+// changes.
+type schemaTracker struct {
+	tables map[int64]*mirroredTable // live tables by id
 	byName map[tableName]int64
 	nextID int64
 	// requests are the re-snapshots DDL asked for since they were last
@@ -31,18 +32,21 @@ type ResnapshotRequest struct {
 
 type tableName struct{ db, name string }
 
-type tracked struct {
+// mirroredTable is one live table of the lake as the schema tracker knows
+// it: its lake id and name, the schema version in force, and what ALTERs
+// not yet applied leave for the next TableMap to settle.
+type mirroredTable struct {
 	id       int64
 	name     tableName
 	schema   tableformat.Schema // the current version
 	maxColID int                // the highest column id ever used
-	// pending maps column names (lower case) to the ids they carry once
-	// the next TableMap shows the table's structure, after ALTERs the
-	// tracker could not apply: renamed columns keep their ids, dropped ones
-	// retire theirs (a column added again under the name gets a new id).
-	// nil: nothing pending.
-	pending map[string]int
-	seen    *Table // the source's last Table value, already resolved
+	// deferredIDs maps column names (lower case) to the ids they carry
+	// once the next TableMap shows the table's structure, after ALTERs the
+	// tracker could not apply (deferAlter): renamed columns keep their
+	// ids, dropped ones retire theirs (a column added again under the name
+	// gets a new id). nil: no ALTER deferred.
+	deferredIDs map[string]int
+	seen        *Table // the source's last Table value, already resolved
 	// stale: an ALTER the tracker could not apply changed the table, so its
 	// schema is known again only at the next Rows event; until then no
 	// later ALTER is applied on top of the outdated schema.
@@ -52,15 +56,15 @@ type tracked struct {
 	charset *string
 }
 
-// newTracker starts from the live tables of a lake state.
-func newTracker(st *tableformat.State) *tracker {
-	tr := &tracker{tables: map[int64]*tracked{}, byName: map[tableName]int64{}, nextID: st.MaxTableID() + 1}
+// newSchemaTracker starts from the live tables of a lake state.
+func newSchemaTracker(st *tableformat.State) *schemaTracker {
+	tr := &schemaTracker{tables: map[int64]*mirroredTable{}, byName: map[tableName]int64{}, nextID: st.MaxTableID() + 1}
 	for _, t := range st.Tables {
 		if t.DroppedSeq != 0 {
 			continue
 		}
 		n := t.Current()
-		tt := &tracked{id: t.ID, name: tableName{n.DB, n.Name}, schema: *t.Schema()}
+		tt := &mirroredTable{id: t.ID, name: tableName{n.DB, n.Name}, schema: *t.Schema()}
 		for _, sv := range t.Schemas {
 			for _, c := range sv.Schema.Columns {
 				tt.maxColID = max(tt.maxColID, c.ID)
@@ -76,11 +80,11 @@ func newTracker(st *tableformat.State) *tracker {
 // at this point, and the table changes that make it so (a create, or an
 // alter after a truncate when the new structure cannot read the rows before
 // it, see evolve). nextSeq allocates the changes' sequences.
-func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tableformat.TableChange, error) {
+func (tr *schemaTracker) resolve(t *Table, nextSeq func() int64) (*mirroredTable, []tableformat.TableChange, error) {
 	key := tableName{t.DB, t.Name}
 	id, ok := tr.byName[key]
 	if !ok {
-		tt := &tracked{id: tr.nextID, name: key}
+		tt := &mirroredTable{id: tr.nextID, name: key}
 		tr.nextID++
 		sc, err := tt.schemaFor(t, 1)
 		if err != nil {
@@ -93,7 +97,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tablefor
 			DB: t.DB, Name: t.Name, Schema: &sc}}, nil
 	}
 	tt := tr.tables[id]
-	if tt.seen == t && tt.pending == nil && tt.charset == nil {
+	if tt.seen == t && tt.deferredIDs == nil && tt.charset == nil {
 		return tt, nil, nil // the same structure as last time
 	}
 	tt.seen = t
@@ -101,7 +105,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tablefor
 	if err != nil {
 		return nil, nil, err
 	}
-	tt.pending, tt.stale, tt.charset = nil, false, nil
+	tt.deferredIDs, tt.stale, tt.charset = nil, false, nil
 	if sameSchema(sc, tt.schema) {
 		return tt, nil, nil
 	}
@@ -114,7 +118,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tablefor
 // changeTo makes sc the table's schema and returns the table changes that
 // record it: an alter, after a truncate when the rows before it cannot be
 // read under sc.
-func (tt *tracked) changeTo(sc tableformat.Schema, truncate bool, ddl string, nextSeq func() int64) []tableformat.TableChange {
+func (tt *mirroredTable) changeTo(sc tableformat.Schema, truncate bool, ddl string, nextSeq func() int64) []tableformat.TableChange {
 	for _, c := range sc.Columns {
 		tt.maxColID = max(tt.maxColID, c.ID)
 	}
@@ -144,7 +148,7 @@ func (tt *tracked) changeTo(sc tableformat.Schema, truncate bool, ddl string, ne
 // kept is false when the server may have converted stored values in a way
 // the lake does not reproduce (see valuesKept): the table needs a
 // re-snapshot. strict: the statement ran in a strict sql_mode.
-func (tt *tracked) evolve(sc *tableformat.Schema, strict bool) (truncate, kept bool) {
+func (tt *mirroredTable) evolve(sc *tableformat.Schema, strict bool) (truncate, kept bool) {
 	kept = true
 	keyless := len(sc.Key) == 0
 	for _, c := range sc.Columns {
@@ -286,10 +290,10 @@ func sameSchema(a, b tableformat.Schema) bool {
 
 // schemaFor builds the schema of t as version v, keeping the ids of columns
 // the table already has (matched by name, case-insensitively, through the
-// pending ALTERs) and giving new columns fresh ids. A table whose default
+// deferred ALTERs) and giving new columns fresh ids. A table whose default
 // charset the source does not say keeps the one a deferred ALTER set, else
 // the current one.
-func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
+func (tt *mirroredTable) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 	sc := tableformat.Schema{Version: v, Charset: t.Charset}
 	if sc.Charset == "" {
 		sc.Charset = tt.schema.Charset
@@ -297,7 +301,7 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 			sc.Charset = *tt.charset
 		}
 	}
-	byName := tt.pending
+	byName := tt.deferredIDs
 	if byName == nil {
 		byName = tt.columnIDs()
 	}
@@ -337,7 +341,7 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 }
 
 // columnIDs maps the current schema's column names (lower case) to ids.
-func (tt *tracked) columnIDs() map[string]int {
+func (tt *mirroredTable) columnIDs() map[string]int {
 	m := make(map[string]int, len(tt.schema.Columns))
 	for _, c := range tt.schema.Columns {
 		m[strings.ToLower(c.Name)] = c.ID
@@ -349,12 +353,12 @@ func (tt *tracked) columnIDs() map[string]int {
 // names and to the table's default charset, for the next TableMap: renames
 // and drops act on the columns as they were before the statement, then
 // added names are new columns.
-func (tt *tracked) deferAlter(d *DDL) {
+func (tt *mirroredTable) deferAlter(d *DDL) {
 	if cs, ok := alterCharset(d); ok {
 		tt.charset = &cs
 	}
-	if tt.pending == nil {
-		tt.pending = tt.columnIDs()
+	if tt.deferredIDs == nil {
+		tt.deferredIDs = tt.columnIDs()
 	}
 	renames := map[string]string{}
 	for o, n := range d.ColumnRenames {
@@ -364,8 +368,8 @@ func (tt *tracked) deferAlter(d *DDL) {
 	for _, n := range d.ColumnDrops {
 		dropped[strings.ToLower(n)] = true
 	}
-	next := make(map[string]int, len(tt.pending))
-	for name, id := range tt.pending {
+	next := make(map[string]int, len(tt.deferredIDs))
+	for name, id := range tt.deferredIDs {
 		if dropped[name] {
 			continue
 		}
@@ -377,7 +381,7 @@ func (tt *tracked) deferAlter(d *DDL) {
 	for _, n := range d.ColumnAdds {
 		delete(next, strings.ToLower(n))
 	}
-	tt.pending = next
+	tt.deferredIDs = next
 }
 
 // ddl applies a DDL and returns its table changes: none when the table is
@@ -394,7 +398,7 @@ func (tt *tracked) deferAlter(d *DDL) {
 // the authority. An ALTER that is not Complete (or that the tracker cannot
 // decide, see applyAlter) changes nothing now: its effect on column names waits, and
 // the new structure shows at the table's next Rows event, as it always did.
-func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
+func (tr *schemaTracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
 	if d.Op == DDLDropDatabase {
 		var ids []int64
 		for id, tt := range tr.tables {
@@ -447,7 +451,7 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 		if d.Op == DDLAlter && d.Resnapshot != "" {
 			tr.request(tt.name.db, tt.name.name, d.Resnapshot)
 		}
-		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.pending == nil {
+		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.deferredIDs == nil {
 			sc, applied, err := tt.applyAlter(d.Alter)
 			if err != nil {
 				return nil, err
@@ -503,7 +507,7 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 
 // request asks for a re-snapshot of db.name (docs/snapshot.md): the rows
 // of the table may differ from what the lake holds.
-func (tr *tracker) request(db, name, reason string) {
+func (tr *schemaTracker) request(db, name, reason string) {
 	tr.requests = append(tr.requests, ResnapshotRequest{DB: db, Name: name, Reason: reason})
 }
 
@@ -532,7 +536,7 @@ func alterCharset(d *DDL) (string, bool) {
 // operations do not fit the table (the server would have refused them, so
 // the schema the tracker holds is not the server's): the caller then waits
 // for the next TableMap.
-func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied bool, err error) {
+func (tt *mirroredTable) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied bool, err error) {
 	old := tt.schema.Columns
 	find := func(cols []tableformat.Column, name string) int {
 		return slices.IndexFunc(cols, func(c tableformat.Column) bool { return strings.EqualFold(c.Name, name) })
