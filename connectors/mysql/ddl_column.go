@@ -204,8 +204,8 @@ const (
 	maxCollationID    = 2048 // collation ids collations.go knows are below
 )
 
-// charsetCollations maps a charset name to a collation id of it.
-var charsetCollations = func() map[string]uint64 {
+// collationByCharset maps a charset name to a collation id of it.
+var collationByCharset = func() map[string]uint64 {
 	m := map[string]uint64{}
 	for id := uint64(1); id < maxCollationID; id++ {
 		if cs, _, ok := collationCharset(id); ok {
@@ -230,7 +230,7 @@ func charsetCollation(name string) (uint64, bool) {
 	if name == "utf8" {
 		name = "utf8mb3"
 	}
-	id, ok := charsetCollations[name]
+	id, ok := collationByCharset[name]
 	return id, ok
 }
 
@@ -242,7 +242,7 @@ func collationCharsetID(name string) (uint64, bool) {
 		return binaryCollation, true
 	}
 	best := ""
-	for cs := range charsetCollations {
+	for cs := range collationByCharset {
 		if strings.HasPrefix(name, cs+"_") && len(cs) > len(best) {
 			best = cs
 		}
@@ -253,7 +253,7 @@ func collationCharsetID(name string) (uint64, bool) {
 	if best == "" {
 		return 0, false
 	}
-	return charsetCollations[best], true
+	return collationByCharset[best], true
 }
 
 // nameValue reads a charset or collation name: a word, a quoted name or a
