@@ -220,7 +220,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 				r.boundary(ctx, b, r.at.pos) // the next chunk at once
 			}
 		case res := <-r.results:
-			r.result(b, res)
+			r.writeDone(b, res)
 			if !b.open() {
 				r.boundary(ctx, b, r.at.pos)
 			}
