@@ -12,8 +12,8 @@ import (
 // transaction are kept apart until its Commit event: a lake commit never
 // holds part of a source transaction.
 type batch struct {
-	opts Options
-	tr   *tracker
+	opts    Options
+	schemas *schemaTracker
 
 	prevSeq   int64 // the lake's MaxSeq: this batch's sequences start after it
 	seq       int64 // the last sequence allocated (open transaction included)
@@ -56,14 +56,14 @@ type bufKey struct {
 }
 
 type rowBuf struct {
-	table  *tracked
+	table  *mirroredTable
 	schema tableformat.Schema
 	rows   []tableformat.Row
 	closed int // rows[:closed] belong to closed transactions
 }
 
 func newBatch(st *tableformat.State, opts Options) *batch {
-	return &batch{opts: opts, tr: newTracker(st), prevSeq: st.Progress.MaxSeq, seq: st.Progress.MaxSeq,
+	return &batch{opts: opts, schemas: newSchemaTracker(st), prevSeq: st.Progress.MaxSeq, seq: st.Progress.MaxSeq,
 		closedSeq: st.Progress.MaxSeq, ts: st.Progress.MaxTS, end: st.Progress.Position, bufs: map[bufKey]*rowBuf{}}
 }
 
@@ -105,13 +105,13 @@ func (b *batch) add(ev Event) error {
 	case *Rows:
 		return b.addRows(e)
 	case *DDL:
-		cs, err := b.tr.ddl(e, b.nextSeq)
+		cs, err := b.schemas.ddl(e, b.nextSeq)
 		b.openChanges = append(b.openChanges, cs...)
-		for _, r := range b.tr.requests {
+		for _, r := range b.schemas.requests {
 			b.opts.Logger.Info("re-snapshot requested", "table", r.DB+"."+r.Name, "why", r.Reason)
 			b.openOps = append(b.openOps, tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: r.DB, Name: r.Name, Reason: r.Reason})
 		}
-		b.tr.requests = nil
+		b.schemas.requests = nil
 		return err
 	case *Commit:
 		b.closeTxn(e)
@@ -121,7 +121,7 @@ func (b *batch) add(ev Event) error {
 }
 
 func (b *batch) addRows(e *Rows) error {
-	tt, changes, err := b.tr.resolve(e.Table, b.nextSeq)
+	tt, changes, err := b.schemas.resolve(e.Table, b.nextSeq)
 	if err != nil {
 		return err
 	}

@@ -162,29 +162,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	if err != nil {
 		return err
 	}
-	events := make(chan Event, 16) // a few events: the batch is where rows wait
-	readErr := make(chan error, 1)
-	readCtx, stopRead := context.WithCancel(ctx)
-	defer stopRead()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			ev, err := src.Next(readCtx)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case events <- ev:
-			case <-readCtx.Done():
-				readErr <- readCtx.Err()
-				return
-			}
-		}
-	}()
-	defer wg.Wait()
+	events, readErr, stopRead := readSource(ctx, src)
 	defer stopRead()
 
 	b := newBatch(st, p.opts)
@@ -220,7 +198,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 				r.boundary(ctx, b, r.at.pos) // the next chunk at once
 			}
 		case res := <-r.results:
-			r.result(b, res)
+			r.writeDone(b, res)
 			if !b.open() {
 				r.boundary(ctx, b, r.at.pos)
 			}
@@ -270,6 +248,36 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 			}
 			return fmt.Errorf("read source: %w", err)
 		}
+	}
+}
+
+// readSource reads src in a goroutine of its own into events, a few at a
+// time (the batch is where rows wait), until Next fails or stop is called;
+// then readErr gets Next's error, or the context's. stop returns once the
+// goroutine has.
+func readSource(ctx context.Context, src Source) (events <-chan Event, readErr <-chan error, stop func()) {
+	evs := make(chan Event, 16)
+	errs := make(chan error, 1)
+	readCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			ev, err := src.Next(readCtx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			select {
+			case evs <- ev:
+			case <-readCtx.Done():
+				errs <- readCtx.Err()
+				return
+			}
+		}
+	})
+	return evs, errs, func() {
+		cancel()
+		wg.Wait()
 	}
 }
 
@@ -355,7 +363,7 @@ func (p *Pipeline) flush(ctx context.Context, b *batch) error {
 // fileJob is one file to write: rows of one table, one schema version and
 // one kind.
 type fileJob struct {
-	table  *tracked
+	table  *mirroredTable
 	schema tableformat.Schema
 	kind   tableformat.FileKind
 	rows   []tableformat.Row

@@ -192,7 +192,7 @@ func (r *resnapRunner) checkMirrored(b *batch, pos tableformat.Position) {
 		k := [2]string{t[0], t[1]}
 		_, job := r.st.Resnapshot(t[0], t[1])
 		_, asked := r.requested[k]
-		if _, have := b.tr.byName[tableName{t[0], t[1]}]; have || job || (asked && !r.cancelled[k]) {
+		if _, have := b.schemas.byName[tableName{t[0], t[1]}]; have || job || (asked && !r.cancelled[k]) {
 			continue
 		}
 		b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotRequest, DB: t[0], Name: t[1], Reason: c.Reason})
@@ -220,10 +220,10 @@ type jobRun struct {
 	requestedSeq int64
 	after        []any // the key the next chunk starts after (nil: the first)
 	read         bool  // the last chunk is read
-	// afterOp and readOp are after and read as of the last chunk in the
-	// batch: where a failed write sends the reading back to.
-	afterOp []any
-	readOp  bool
+	// afterInBatch and readInBatch are after and read as of the last
+	// chunk in the batch: where a failed write sends the reading back to.
+	afterInBatch []any
+	readInBatch  bool
 	// ready: the committed state holds every chunk; the job can end.
 	ready bool
 	// chunks: how many chunks the committed state holds (fewer in a later
@@ -354,7 +354,7 @@ func (r *resnapRunner) committed(st *tableformat.State) {
 		}
 		r.job.after = after
 	}
-	r.job.afterOp, r.job.readOp = r.job.after, r.job.read
+	r.job.afterInBatch, r.job.readInBatch = r.job.after, r.job.read
 	r.log.Info("re-snapshot started", "table", j.DB+"."+j.Name, "why", j.Reason, "chunks_done", len(j.Chunks), "rows_done", j.Rows())
 }
 
@@ -537,7 +537,7 @@ func (r *resnapRunner) endAbsent(b *batch, pos tableformat.Position) {
 	if r.inGap(j.db, j.name) {
 		// Dropped while the lake could not read the binlog: the lake
 		// drops it here, where its history resumes.
-		changes, err := b.tr.ddl(&DDL{Op: DDLDrop, DB: j.db, Name: j.name, SQL: "-- binlake: the source no longer has the table"}, b.nextSeq)
+		changes, err := b.schemas.ddl(&DDL{Op: DDLDrop, DB: j.db, Name: j.name, SQL: "-- binlake: the source no longer has the table"}, b.nextSeq)
 		if err != nil {
 			r.log.Warn("re-snapshot: the table the source no longer has could not be dropped", "table", j.db+"."+j.name, "err", err)
 		}
@@ -595,7 +595,7 @@ func (r *resnapRunner) resolve(b *batch) {
 			at, seq, min), pinLagRetry)
 		return
 	}
-	tt, changes, err := b.tr.resolve(j.pinned.Table(), b.nextSeq)
+	tt, changes, err := b.schemas.resolve(j.pinned.Table(), b.nextSeq)
 	if err != nil {
 		r.giveUpPin(err)
 		return
@@ -817,13 +817,13 @@ func (r *resnapRunner) restart(err error) {
 	}
 	r.gen++
 	j.gen, j.pinned, j.table, j.written = r.gen, nil, nil, nil
-	j.after, j.read, j.reading, j.inflight = j.afterOp, j.readOp, false, 0
+	j.after, j.read, j.reading, j.inflight = j.afterInBatch, j.readInBatch, false, 0
 	j.retryAt = time.Now().Add(resnapshotRetry)
 	r.log.Warn("re-snapshot: trying again from the last chunk read", "table", j.db+"."+j.name, "err", err, "in", resnapshotRetry)
 }
 
-// result takes a worker's chunk, its files written.
-func (r *resnapRunner) result(b *batch, res chunkResult) {
+// writeDone takes a worker's chunk, its files written.
+func (r *resnapRunner) writeDone(b *batch, res chunkResult) {
 	j := r.job
 	if j == nil || res.gen != j.gen {
 		return // abandoned: its files are orphans for vacuum
@@ -835,7 +835,7 @@ func (r *resnapRunner) result(b *batch, res chunkResult) {
 	}
 	c := res.chunk
 	b.addOp(tableformat.ResnapshotOp{Op: tableformat.ResnapshotChunkRead, DB: j.db, Name: j.name, Chunk: &c})
-	j.afterOp, j.readOp = res.last, c.Last
+	j.afterInBatch, j.readInBatch = res.last, c.Last
 	j.rows += c.Rows
 	r.log.Debug("re-snapshot chunk read", "table", j.db+"."+j.name, "rows", c.Rows, "seq", c.Seq,
 		"pin", j.pinTook, "read", res.read, "write", res.write)

@@ -10,11 +10,12 @@ import (
 	"github.com/binlake/binlake/tableformat"
 )
 
-// tracker follows the lake's tables through the source's changes: it maps a
-// source table to its lake table id and schema version, giving columns
-// stable ids, and turns structure changes and DDL into table changes.
-type tracker struct {
-	tables map[int64]*tracked // live tables by id
+// schemaTracker follows the lake's tables through the source's changes: it
+// maps a source table to its lake table id and schema version, giving
+// columns stable ids, and turns structure changes and DDL into table
+// changes.
+type schemaTracker struct {
+	tables map[int64]*mirroredTable // live tables by id
 	byName map[tableName]int64
 	nextID int64
 	// requests are the re-snapshots DDL asked for since they were last
@@ -31,18 +32,21 @@ type ResnapshotRequest struct {
 
 type tableName struct{ db, name string }
 
-type tracked struct {
+// mirroredTable is one live table of the lake as the schema tracker knows
+// it: its lake id and name, the schema version in force, and what ALTERs
+// not yet applied leave for the next TableMap to settle.
+type mirroredTable struct {
 	id       int64
 	name     tableName
 	schema   tableformat.Schema // the current version
 	maxColID int                // the highest column id ever used
-	// pending maps column names (lower case) to the ids they carry once
-	// the next TableMap shows the table's structure, after ALTERs the
-	// tracker could not apply: renamed columns keep their ids, dropped ones
-	// retire theirs (a column added again under the name gets a new id).
-	// nil: nothing pending.
-	pending map[string]int
-	seen    *Table // the source's last Table value, already resolved
+	// deferredIDs maps column names (lower case) to the ids they carry
+	// once the next TableMap shows the table's structure, after ALTERs the
+	// tracker could not apply (deferAlter): renamed columns keep their
+	// ids, dropped ones retire theirs (a column added again under the name
+	// gets a new id). nil: no ALTER deferred.
+	deferredIDs map[string]int
+	seen        *Table // the source's last Table value, already resolved
 	// stale: an ALTER the tracker could not apply changed the table, so its
 	// schema is known again only at the next Rows event; until then no
 	// later ALTER is applied on top of the outdated schema.
@@ -52,15 +56,15 @@ type tracked struct {
 	charset *string
 }
 
-// newTracker starts from the live tables of a lake state.
-func newTracker(st *tableformat.State) *tracker {
-	tr := &tracker{tables: map[int64]*tracked{}, byName: map[tableName]int64{}, nextID: st.MaxTableID() + 1}
+// newSchemaTracker starts from the live tables of a lake state.
+func newSchemaTracker(st *tableformat.State) *schemaTracker {
+	tr := &schemaTracker{tables: map[int64]*mirroredTable{}, byName: map[tableName]int64{}, nextID: st.MaxTableID() + 1}
 	for _, t := range st.Tables {
 		if t.DroppedSeq != 0 {
 			continue
 		}
 		n := t.Current()
-		tt := &tracked{id: t.ID, name: tableName{n.DB, n.Name}, schema: *t.Schema()}
+		tt := &mirroredTable{id: t.ID, name: tableName{n.DB, n.Name}, schema: *t.Schema()}
 		for _, sv := range t.Schemas {
 			for _, c := range sv.Schema.Columns {
 				tt.maxColID = max(tt.maxColID, c.ID)
@@ -76,11 +80,11 @@ func newTracker(st *tableformat.State) *tracker {
 // at this point, and the table changes that make it so (a create, or an
 // alter after a truncate when the new structure cannot read the rows before
 // it, see evolve). nextSeq allocates the changes' sequences.
-func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tableformat.TableChange, error) {
+func (tr *schemaTracker) resolve(t *Table, nextSeq func() int64) (*mirroredTable, []tableformat.TableChange, error) {
 	key := tableName{t.DB, t.Name}
 	id, ok := tr.byName[key]
 	if !ok {
-		tt := &tracked{id: tr.nextID, name: key}
+		tt := &mirroredTable{id: tr.nextID, name: key}
 		tr.nextID++
 		sc, err := tt.schemaFor(t, 1)
 		if err != nil {
@@ -93,7 +97,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tablefor
 			DB: t.DB, Name: t.Name, Schema: &sc}}, nil
 	}
 	tt := tr.tables[id]
-	if tt.seen == t && tt.pending == nil && tt.charset == nil {
+	if tt.seen == t && tt.deferredIDs == nil && tt.charset == nil {
 		return tt, nil, nil // the same structure as last time
 	}
 	tt.seen = t
@@ -101,7 +105,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tablefor
 	if err != nil {
 		return nil, nil, err
 	}
-	tt.pending, tt.stale, tt.charset = nil, false, nil
+	tt.deferredIDs, tt.stale, tt.charset = nil, false, nil
 	if sameSchema(sc, tt.schema) {
 		return tt, nil, nil
 	}
@@ -114,7 +118,7 @@ func (tr *tracker) resolve(t *Table, nextSeq func() int64) (*tracked, []tablefor
 // changeTo makes sc the table's schema and returns the table changes that
 // record it: an alter, after a truncate when the rows before it cannot be
 // read under sc.
-func (tt *tracked) changeTo(sc tableformat.Schema, truncate bool, ddl string, nextSeq func() int64) []tableformat.TableChange {
+func (tt *mirroredTable) changeTo(sc tableformat.Schema, truncate bool, ddl string, nextSeq func() int64) []tableformat.TableChange {
 	for _, c := range sc.Columns {
 		tt.maxColID = max(tt.maxColID, c.ID)
 	}
@@ -144,7 +148,7 @@ func (tt *tracked) changeTo(sc tableformat.Schema, truncate bool, ddl string, ne
 // kept is false when the server may have converted stored values in a way
 // the lake does not reproduce (see valuesKept): the table needs a
 // re-snapshot. strict: the statement ran in a strict sql_mode.
-func (tt *tracked) evolve(sc *tableformat.Schema, strict bool) (truncate, kept bool) {
+func (tt *mirroredTable) evolve(sc *tableformat.Schema, strict bool) (truncate, kept bool) {
 	kept = true
 	keyless := len(sc.Key) == 0
 	for _, c := range sc.Columns {
@@ -286,10 +290,10 @@ func sameSchema(a, b tableformat.Schema) bool {
 
 // schemaFor builds the schema of t as version v, keeping the ids of columns
 // the table already has (matched by name, case-insensitively, through the
-// pending ALTERs) and giving new columns fresh ids. A table whose default
+// deferred ALTERs) and giving new columns fresh ids. A table whose default
 // charset the source does not say keeps the one a deferred ALTER set, else
 // the current one.
-func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
+func (tt *mirroredTable) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 	sc := tableformat.Schema{Version: v, Charset: t.Charset}
 	if sc.Charset == "" {
 		sc.Charset = tt.schema.Charset
@@ -297,7 +301,7 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 			sc.Charset = *tt.charset
 		}
 	}
-	byName := tt.pending
+	byName := tt.deferredIDs
 	if byName == nil {
 		byName = tt.columnIDs()
 	}
@@ -337,7 +341,7 @@ func (tt *tracked) schemaFor(t *Table, v int) (tableformat.Schema, error) {
 }
 
 // columnIDs maps the current schema's column names (lower case) to ids.
-func (tt *tracked) columnIDs() map[string]int {
+func (tt *mirroredTable) columnIDs() map[string]int {
 	m := make(map[string]int, len(tt.schema.Columns))
 	for _, c := range tt.schema.Columns {
 		m[strings.ToLower(c.Name)] = c.ID
@@ -349,12 +353,12 @@ func (tt *tracked) columnIDs() map[string]int {
 // names and to the table's default charset, for the next TableMap: renames
 // and drops act on the columns as they were before the statement, then
 // added names are new columns.
-func (tt *tracked) deferAlter(d *DDL) {
+func (tt *mirroredTable) deferAlter(d *DDL) {
 	if cs, ok := alterCharset(d); ok {
 		tt.charset = &cs
 	}
-	if tt.pending == nil {
-		tt.pending = tt.columnIDs()
+	if tt.deferredIDs == nil {
+		tt.deferredIDs = tt.columnIDs()
 	}
 	renames := map[string]string{}
 	for o, n := range d.ColumnRenames {
@@ -364,8 +368,8 @@ func (tt *tracked) deferAlter(d *DDL) {
 	for _, n := range d.ColumnDrops {
 		dropped[strings.ToLower(n)] = true
 	}
-	next := make(map[string]int, len(tt.pending))
-	for name, id := range tt.pending {
+	next := make(map[string]int, len(tt.deferredIDs))
+	for name, id := range tt.deferredIDs {
 		if dropped[name] {
 			continue
 		}
@@ -377,7 +381,7 @@ func (tt *tracked) deferAlter(d *DDL) {
 	for _, n := range d.ColumnAdds {
 		delete(next, strings.ToLower(n))
 	}
-	tt.pending = next
+	tt.deferredIDs = next
 }
 
 // ddl applies a DDL and returns its table changes: none when the table is
@@ -394,7 +398,7 @@ func (tt *tracked) deferAlter(d *DDL) {
 // the authority. An ALTER that is not Complete (or that the tracker cannot
 // decide, see applyAlter) changes nothing now: its effect on column names waits, and
 // the new structure shows at the table's next Rows event, as it always did.
-func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
+func (tr *schemaTracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, error) {
 	if d.Op == DDLDropDatabase {
 		var ids []int64
 		for id, tt := range tr.tables {
@@ -447,7 +451,7 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 		if d.Op == DDLAlter && d.Resnapshot != "" {
 			tr.request(tt.name.db, tt.name.name, d.Resnapshot)
 		}
-		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.pending == nil {
+		if d.Op == DDLAlter && d.Table == nil && d.Complete && !tt.stale && tt.deferredIDs == nil {
 			sc, applied, err := tt.applyAlter(d.Alter)
 			if err != nil {
 				return nil, err
@@ -503,7 +507,7 @@ func (tr *tracker) ddl(d *DDL, seq func() int64) ([]tableformat.TableChange, err
 
 // request asks for a re-snapshot of db.name (docs/snapshot.md): the rows
 // of the table may differ from what the lake holds.
-func (tr *tracker) request(db, name, reason string) {
+func (tr *schemaTracker) request(db, name, reason string) {
 	tr.requests = append(tr.requests, ResnapshotRequest{DB: db, Name: name, Reason: reason})
 }
 
@@ -532,130 +536,194 @@ func alterCharset(d *DDL) (string, bool) {
 // operations do not fit the table (the server would have refused them, so
 // the schema the tracker holds is not the server's): the caller then waits
 // for the next TableMap.
-func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied bool, err error) {
-	old := tt.schema.Columns
-	find := func(cols []tableformat.Column, name string) int {
-		return slices.IndexFunc(cols, func(c tableformat.Column) bool { return strings.EqualFold(c.Name, name) })
+func (tt *mirroredTable) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied bool, err error) {
+	plan := newAlterPlan(tt, ops)
+	for _, op := range ops {
+		ok, err := plan.take(op)
+		if err != nil || !ok {
+			return tableformat.Schema{}, false, err
+		}
 	}
-	inKey := func(id int) bool { return slices.Contains(tt.schema.Key, id) }
-	keyless := len(tt.schema.Key) == 0
-	type placement struct {
-		col   tableformat.Column
-		move  bool // a changed column (already in the list) rather than an added one
-		first bool
-		after string
+	cols, ok := plan.columns()
+	if !ok {
+		return tableformat.Schema{}, false, nil
 	}
-	dropped := map[int]bool{}
-	changed := map[int]tableformat.Column{}
-	var placements []placement
-	var setKey []string
-	var uniques [][]string
-	var added []string
-	nextID := tt.maxColID
-	// A column dropped by the statement may be added again by it.
-	droppedNames := map[string]bool{}
+	key, ok := plan.key(cols)
+	if !ok {
+		return tableformat.Schema{}, false, nil
+	}
+	sc = tableformat.Schema{Version: tt.schema.Version + 1, Columns: cols, Key: key}
+	if err := sc.Validate(); err != nil {
+		return tableformat.Schema{}, false, nil
+	}
+	return sc, true, nil
+}
+
+// alterPlan gathers, in statement order, what an ALTER's operations do to
+// the columns the table had before it (applyAlter). Old columns are named by
+// their index in old.
+type alterPlan struct {
+	tt      *mirroredTable
+	old     []tableformat.Column
+	dropped map[int]bool               // old columns dropped
+	changed map[int]tableformat.Column // old columns redefined or renamed, as they become
+	// placements are the added columns and the changed ones moved with
+	// FIRST / AFTER, in statement order.
+	placements []placement
+	setKey     []string   // the columns of ADD PRIMARY KEY; nil: the key stays
+	uniques    [][]string // the columns of each unique index added
+	added      []string   // the names of the added columns
+	nextID     int        // the last column id given out
+	// droppedNames are the columns (lower case) the statement drops: it
+	// may add them again.
+	droppedNames map[string]bool
+}
+
+// placement puts a column of the new list FIRST, AFTER another, or last.
+type placement struct {
+	col   tableformat.Column
+	move  bool // a changed column (already in the list) rather than an added one
+	first bool
+	after string
+}
+
+func newAlterPlan(tt *mirroredTable, ops []AlterOp) *alterPlan {
+	a := &alterPlan{tt: tt, old: tt.schema.Columns, dropped: map[int]bool{}, changed: map[int]tableformat.Column{},
+		nextID: tt.maxColID, droppedNames: map[string]bool{}}
 	for _, op := range ops {
 		if o, ok := op.(*DropColumn); ok {
-			droppedNames[strings.ToLower(o.Name)] = true
+			a.droppedNames[strings.ToLower(o.Name)] = true
 		}
 	}
-	// target finds the old column an op names: skip when it is absent
-	// and the op says IF EXISTS, bad when it is absent or an earlier op
-	// already dropped or changed it (the server's rules there are not
-	// worth guessing: the next TableMap decides).
-	target := func(name string, ifExists bool) (i int, skip, bad bool) {
-		i = find(old, name)
-		if i < 0 {
-			return i, ifExists, !ifExists
+	return a
+}
+
+// take adds one operation to the plan; ok is false when the operation does
+// not fit the table or leaves the result to the server (see applyAlter).
+func (a *alterPlan) take(op AlterOp) (ok bool, err error) {
+	switch o := op.(type) {
+	case *AddColumn:
+		return a.addColumn(o)
+	case *DropColumn:
+		return a.dropColumn(o), nil
+	case *ModifyColumn:
+		return a.modifyColumn(o), nil
+	case *RenameColumn:
+		return a.renameColumn(o), nil
+	case *SetKey:
+		if a.setKey != nil {
+			return false, nil
 		}
-		_, done := changed[i]
-		return i, false, dropped[i] || done
+		a.setKey = o.Columns
+		return true, nil
+	case *AddUnique:
+		a.uniques = append(a.uniques, o.Columns)
+		return true, nil
 	}
-	for _, op := range ops {
-		switch o := op.(type) {
-		case *AddColumn:
-			exists := find(old, o.Column.Name) >= 0 && !droppedNames[strings.ToLower(o.Column.Name)] ||
-				slices.ContainsFunc(added, func(n string) bool { return strings.EqualFold(n, o.Column.Name) })
-			if exists {
-				if o.IfNotExists {
-					continue
-				}
-				return sc, false, nil
-			}
-			nextID++
-			added = append(added, o.Column.Name)
-			col := tableformat.Column{ID: nextID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
-			if o.Fill != nil {
-				// The rows already there hold the fill (FORMAT.md §5).
-				text, err := tableformat.FormatValue(o.Column.Type, o.Fill)
-				if err != nil {
-					return sc, false, fmt.Errorf("table %s.%s: column %q: %w", tt.name.db, tt.name.name, o.Column.Name, err)
-				}
-				col.InitialDefault = &text
-			}
-			placements = append(placements, placement{col: col, first: o.First, after: o.After})
-		case *DropColumn:
-			i, skip, bad := target(o.Name, o.IfExists)
-			if skip {
-				continue
-			}
-			// On a keyless table the drop is applied as keyless: should it
-			// have left a unique index of NOT NULL columns the server
-			// promotes to a key, the next TableMap records the key (no
-			// rows are written under this version before it).
-			if bad || inKey(old[i].ID) {
-				return sc, false, nil
-			}
-			dropped[i] = true
-		case *ModifyColumn:
-			i, skip, bad := target(o.Name, o.IfExists)
-			if skip {
-				continue
-			}
-			if bad {
-				return sc, false, nil
-			}
-			c := tableformat.Column{ID: old[i].ID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
-			if inKey(c.ID) && c.Nullable || keyless && old[i].Nullable && !c.Nullable {
-				return sc, false, nil
-			}
-			changed[i] = c
-			if o.First || o.After != "" {
-				placements = append(placements, placement{col: c, move: true, first: o.First, after: o.After})
-			}
-		case *RenameColumn:
-			i, skip, bad := target(o.From, o.IfExists)
-			if skip {
-				continue
-			}
-			if bad {
-				return sc, false, nil
-			}
-			c := old[i]
-			c.Name = o.To
-			changed[i] = c
-		case *SetKey:
-			if setKey != nil {
-				return sc, false, nil
-			}
-			setKey = o.Columns
-		case *AddUnique:
-			uniques = append(uniques, o.Columns)
-		default:
-			return sc, false, fmt.Errorf("table %s.%s: unknown ALTER operation %T", tt.name.db, tt.name.name, op)
+	return false, fmt.Errorf("table %s.%s: unknown ALTER operation %T", a.tt.name.db, a.tt.name.name, op)
+}
+
+// target finds the old column an operation names: skip when it is absent
+// and the operation says IF EXISTS, bad when it is absent or an earlier
+// operation already dropped or changed it (the server's rules there are
+// not worth guessing: the next TableMap decides).
+func (a *alterPlan) target(name string, ifExists bool) (i int, skip, bad bool) {
+	i = findColumn(a.old, name)
+	if i < 0 {
+		return i, ifExists, !ifExists
+	}
+	_, done := a.changed[i]
+	return i, false, a.dropped[i] || done
+}
+
+func (a *alterPlan) inKey(id int) bool { return slices.Contains(a.tt.schema.Key, id) }
+
+func (a *alterPlan) keyless() bool { return len(a.tt.schema.Key) == 0 }
+
+func (a *alterPlan) addColumn(o *AddColumn) (ok bool, err error) {
+	exists := findColumn(a.old, o.Column.Name) >= 0 && !a.droppedNames[strings.ToLower(o.Column.Name)] ||
+		slices.ContainsFunc(a.added, func(n string) bool { return strings.EqualFold(n, o.Column.Name) })
+	if exists {
+		return o.IfNotExists, nil
+	}
+	a.nextID++
+	a.added = append(a.added, o.Column.Name)
+	col := tableformat.Column{ID: a.nextID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
+	if o.Fill != nil {
+		// The rows already there hold the fill (FORMAT.md §5).
+		text, err := tableformat.FormatValue(o.Column.Type, o.Fill)
+		if err != nil {
+			return false, fmt.Errorf("table %s.%s: column %q: %w", a.tt.name.db, a.tt.name.name, o.Column.Name, err)
 		}
+		col.InitialDefault = &text
 	}
-	var cols []tableformat.Column
-	for i, c := range old {
-		if dropped[i] {
+	a.placements = append(a.placements, placement{col: col, first: o.First, after: o.After})
+	return true, nil
+}
+
+func (a *alterPlan) dropColumn(o *DropColumn) bool {
+	i, skip, bad := a.target(o.Name, o.IfExists)
+	if skip {
+		return true
+	}
+	// On a keyless table the drop is applied as keyless: should it have
+	// left a unique index of NOT NULL columns the server promotes to a
+	// key, the next TableMap records the key (no rows are written under
+	// this version before it).
+	if bad || a.inKey(a.old[i].ID) {
+		return false
+	}
+	a.dropped[i] = true
+	return true
+}
+
+func (a *alterPlan) modifyColumn(o *ModifyColumn) bool {
+	i, skip, bad := a.target(o.Name, o.IfExists)
+	if skip {
+		return true
+	}
+	if bad {
+		return false
+	}
+	c := tableformat.Column{ID: a.old[i].ID, Name: o.Column.Name, Type: o.Column.Type, Nullable: o.Column.Nullable}
+	if a.inKey(c.ID) && c.Nullable || a.keyless() && a.old[i].Nullable && !c.Nullable {
+		return false
+	}
+	a.changed[i] = c
+	if o.First || o.After != "" {
+		a.placements = append(a.placements, placement{col: c, move: true, first: o.First, after: o.After})
+	}
+	return true
+}
+
+func (a *alterPlan) renameColumn(o *RenameColumn) bool {
+	i, skip, bad := a.target(o.From, o.IfExists)
+	if skip {
+		return true
+	}
+	if bad {
+		return false
+	}
+	c := a.old[i]
+	c.Name = o.To
+	a.changed[i] = c
+	return true
+}
+
+// columns is the new column list: the old columns in order less the
+// dropped ones, the changed ones in their place, then the placements in
+// statement order. ok is false when an AFTER names no column of the list.
+func (a *alterPlan) columns() (cols []tableformat.Column, ok bool) {
+	for i, c := range a.old {
+		if a.dropped[i] {
 			continue
 		}
-		if n, ok := changed[i]; ok {
+		if n, ok := a.changed[i]; ok {
 			c = n
 		}
 		cols = append(cols, c)
 	}
-	for _, p := range placements {
+	for _, p := range a.placements {
 		if p.move {
 			cols = slices.DeleteFunc(cols, func(c tableformat.Column) bool { return c.ID == p.col.ID })
 		}
@@ -663,46 +731,57 @@ func (tt *tracked) applyAlter(ops []AlterOp) (sc tableformat.Schema, applied boo
 		case p.first:
 			cols = slices.Insert(cols, 0, p.col)
 		case p.after != "":
-			i := find(cols, p.after)
+			i := findColumn(cols, p.after)
 			if i < 0 {
-				return sc, false, nil
+				return nil, false
 			}
 			cols = slices.Insert(cols, i+1, p.col)
 		default:
 			cols = append(cols, p.col)
 		}
 	}
-	sc = tableformat.Schema{Version: tt.schema.Version + 1, Columns: cols}
-	if setKey != nil {
-		for _, k := range setKey {
-			i := find(cols, k)
-			if i < 0 || slices.Contains(sc.Key, cols[i].ID) {
-				return sc, false, nil
+	return cols, true
+}
+
+// key is the key of the new column list cols: ADD PRIMARY KEY's columns
+// (made NOT NULL in cols, as the server makes them), else the old key. ok
+// is false when a key column is not in cols or named twice, or when an
+// added unique index of NOT NULL columns on a table left without a key
+// may become its key.
+func (a *alterPlan) key(cols []tableformat.Column) (key []int, ok bool) {
+	if a.setKey != nil {
+		for _, k := range a.setKey {
+			i := findColumn(cols, k)
+			if i < 0 || slices.Contains(key, cols[i].ID) {
+				return nil, false
 			}
 			cols[i].Nullable = false // primary key columns are NOT NULL
-			sc.Key = append(sc.Key, cols[i].ID)
+			key = append(key, cols[i].ID)
 		}
 	} else {
-		sc.Key = slices.Clone(tt.schema.Key)
+		key = slices.Clone(a.tt.schema.Key)
 	}
-	for _, u := range uniques {
-		if len(sc.Key) > 0 {
+	for _, u := range a.uniques {
+		if len(key) > 0 {
 			break // a unique index never displaces the key a table has
 		}
 		nullable := false
 		for _, k := range u {
-			i := find(cols, k)
+			i := findColumn(cols, k)
 			if i < 0 {
-				return sc, false, nil
+				return nil, false
 			}
 			nullable = nullable || cols[i].Nullable
 		}
 		if !nullable {
-			return sc, false, nil // the server may make it the key
+			return nil, false // the server may make it the key
 		}
 	}
-	if err := sc.Validate(); err != nil {
-		return sc, false, nil
-	}
-	return sc, true, nil
+	return key, true
+}
+
+// findColumn returns the index of the column named name
+// (case-insensitively) in cols, or -1.
+func findColumn(cols []tableformat.Column, name string) int {
+	return slices.IndexFunc(cols, func(c tableformat.Column) bool { return strings.EqualFold(c.Name, name) })
 }

@@ -23,9 +23,9 @@ func col(name string, t tableformat.Type, nullable bool) SourceColumn {
 
 // trackedTable returns a tracker holding one table d.t with the given
 // columns (ids 1, 2, …) and key.
-func trackedTable(t *testing.T, cols []SourceColumn, key ...string) (*tracker, *tracked) {
+func trackedTable(t *testing.T, cols []SourceColumn, key ...string) (*schemaTracker, *mirroredTable) {
 	t.Helper()
-	tr := &tracker{tables: map[int64]*tracked{}, byName: map[tableName]int64{}, nextID: 1}
+	tr := &schemaTracker{tables: map[int64]*mirroredTable{}, byName: map[tableName]int64{}, nextID: 1}
 	var seq int64
 	tt, _, err := tr.resolve(&Table{DB: "d", Name: "t", Columns: cols, Key: key}, func() int64 { seq++; return seq })
 	if err != nil {
@@ -296,7 +296,7 @@ func TestDeferredAltersKeepColumnIDs(t *testing.T) {
 // ALTER changed it in a way the source did not read.
 func TestTableCharset(t *testing.T) {
 	cols := []SourceColumn{col("id", tInt, false)}
-	tr := &tracker{tables: map[int64]*tracked{}, byName: map[tableName]int64{}, nextID: 1}
+	tr := &schemaTracker{tables: map[int64]*mirroredTable{}, byName: map[tableName]int64{}, nextID: 1}
 	var seq int64
 	next := func() int64 { seq++; return seq }
 	var got []string

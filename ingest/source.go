@@ -142,9 +142,9 @@ type DDL struct {
 // *DropColumn, *ModifyColumn, *RenameColumn, *SetKey or *AddUnique. Column
 // names compare case-insensitively; AFTER names refer to the columns as
 // they are named after the statement. The operations are applied as the
-// server does (see the tracker): changed and renamed columns keep their
-// place (and id) unless moved with FIRST/AFTER, dropped ones go, then
-// added and moved columns are placed in statement order.
+// server does (see mirroredTable.applyAlter): changed and renamed columns
+// keep their place (and id) unless moved with FIRST/AFTER, dropped ones
+// go, then added and moved columns are placed in statement order.
 type AlterOp interface{ alterOp() }
 
 // AddColumn is ADD [COLUMN] [IF NOT EXISTS] def [FIRST | AFTER col].
@@ -191,8 +191,8 @@ type SetKey struct{ Columns []string }
 
 // AddUnique is ADD UNIQUE (cols) (or a column defined UNIQUE). It leaves a
 // table that has a key as it is; on a table without one, the server may
-// promote it to the key, which the tracker does not decide: the change is
-// then taken as not Complete.
+// promote it to the key, which the schema tracker does not decide: the
+// change is then taken as not Complete.
 type AddUnique struct{ Columns []string }
 
 func (*AddColumn) alterOp()    {}

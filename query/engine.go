@@ -245,8 +245,43 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 			opened.Close()
 		}
 	}()
-	var views, macros []*tablePlan
-	var allowed []string
+	views, macros, allowed, err := e.planTables(s, viewClash, macroClash)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.fetch(ctx, s, append(append([]*tablePlan{}, views...), macros...)); err != nil {
+		return nil, err
+	}
+	for _, path := range s.paths {
+		allowed = append(allowed, path)
+	}
+	slices.Sort(allowed)
+	if err := s.openDB(ctx, e.cache.SpillDir()); err != nil {
+		return nil, err
+	}
+	setup := e.settings(s.spill)
+	setup = append(setup, e.viewsAndMacros(p, views, macros)...)
+	setup = append(setup, s.pointTables()...)
+	if err := registerSeqFuncs(s.conn, e); err != nil {
+		return nil, err
+	}
+	setup = append(setup, lockDown(allowed, s.spill)...)
+	for _, stmt := range setup {
+		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("set up the views: %w (statement: %.200s)", err, stmt)
+		}
+	}
+	return s, nil
+}
+
+// planTables plans the session's views (the tables that exist at its
+// point, over a local snapshot where the cache holds one) and table macros
+// (every table not dropped), leaving out the tables whose names clash. It
+// records in s the local snapshots it pins and the ones it starts writing,
+// also when it fails (Close releases them), and returns the local files
+// the session may read.
+func (e *Engine) planTables(s *Session, viewClash, macroClash map[int64]bool) (views, macros []*tablePlan, allowed []string, err error) {
+	p := s.Point
 	for _, t := range p.State.SortedTables() {
 		if t.ExistsAt(p.Seq) && !viewClash[t.ID] {
 			v, pv, local, err := e.planView(p, t)
@@ -256,7 +291,7 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 				s.localViews++
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			if pv != nil {
 				s.pending = append(s.pending, *pv)
@@ -267,16 +302,22 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		if t.DroppedSeq == 0 && !macroClash[t.ID] {
 			m, err := planMacro(t)
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			macros = append(macros, m)
 		}
 	}
-	// Fetch every file the views and macros name, each once, a few at a
-	// time (a cold cache on S3 is bound by round trips, not bandwidth).
+	return views, macros, allowed, nil
+}
+
+// fetch brings every file the plans name into the cache, each once, a few
+// at a time (a cold cache on S3 is bound by round trips, not bandwidth),
+// pins them for s (s.paths, by checksum) and points the plans' files at
+// them.
+func (e *Engine) fetch(ctx context.Context, s *Session, plans []*tablePlan) error {
 	var files []*planFile
 	unique := map[string]tableformat.AddFile{}
-	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
+	for _, pl := range plans {
 		for _, f := range pl.files() {
 			if !f.local {
 				files = append(files, f)
@@ -303,36 +344,46 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
 	}
 	s.paths = paths
 	for _, f := range files {
 		f.path = paths[f.add.Checksum]
 	}
-	for _, path := range paths {
-		allowed = append(allowed, path)
-	}
-	slices.Sort(allowed)
 	if e.cache.Downloaded() != before {
 		if _, err := e.cache.Evict(); err != nil {
 			e.opts.Logger.Warn("query cache eviction failed", "err", err)
 		}
 	}
-	if s.spill, err = os.MkdirTemp(e.cache.SpillDir(), "session-*"); err != nil {
-		return nil, fmt.Errorf("query cache: %w", err)
+	return nil
+}
+
+// openDB creates the session's spill directory under spillDir and opens
+// its in-memory DuckDB.
+func (s *Session) openDB(ctx context.Context, spillDir string) error {
+	var err error
+	if s.spill, err = os.MkdirTemp(spillDir, "session-*"); err != nil {
+		return fmt.Errorf("query cache: %w", err)
 	}
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
-		return nil, fmt.Errorf("open duckdb: %w", err)
+		return fmt.Errorf("open duckdb: %w", err)
 	}
 	s.db = sql.OpenDB(connector)
 	if s.conn, err = s.db.Conn(ctx); err != nil {
-		return nil, fmt.Errorf("open duckdb: %w", err)
+		return fmt.Errorf("open duckdb: %w", err)
 	}
-	setup := []string{
+	return nil
+}
+
+// settings are the statements that set a session's DuckDB up: the
+// engine's limits, spilling to spill, UTC, and no extension loaded behind
+// the session's back.
+func (e *Engine) settings(spill string) []string {
+	return []string{
 		fmt.Sprintf("SET threads = %d", e.opts.Threads),
 		"SET memory_limit = " + quoteString(e.opts.MemoryLimit),
-		"SET temp_directory = " + quoteString(s.spill),
+		"SET temp_directory = " + quoteString(spill),
 		"SET max_temp_directory_size = " + quoteString(e.opts.MaxSpill),
 		"SET TimeZone = 'UTC'",
 		// Footers are read once per file: by the statement check and again
@@ -341,54 +392,58 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 	}
+}
+
+// viewsAndMacros are the statements that create each table's schema, its
+// view db.table, its table macro db.table(seq) and its change feed
+// db.table_changes(from, to) (unless a table has that name).
+func (e *Engine) viewsAndMacros(p tableformat.Point, views, macros []*tablePlan) []string {
+	var stmts []string
+	all := append(append([]*tablePlan{}, views...), macros...)
 	schemas := map[string]bool{}
-	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
+	for _, pl := range all {
 		if !schemas[pl.db] {
 			schemas[pl.db] = true
-			setup = append(setup, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(pl.db))
+			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(pl.db))
 		}
 	}
 	for _, v := range views {
-		setup = append(setup, fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(v.db), quoteIdent(v.name), v.selectSQL(e.opts.Meta)))
+		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(v.db), quoteIdent(v.name), v.selectSQL(e.opts.Meta)))
 	}
 	names := map[[2]string]bool{}
-	for _, pl := range append(append([]*tablePlan{}, views...), macros...) {
+	for _, pl := range all {
 		names[[2]string{pl.db, pl.name}] = true
 	}
 	for _, m := range macros {
-		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam,
+		stmts = append(stmts, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam,
 			pointGuard(m.selectSQL(e.opts.Meta), p.State, macroParam)))
 		feed := m.name + "_changes"
 		if names[[2]string{m.db, feed}] {
 			e.opts.Logger.Warn("no change feed macro: a table has its name", "table", m.db+"."+feed)
 			continue
 		}
-		setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam,
+		stmts = append(stmts, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam,
 			pointGuard(m.changesSQL(), p.State, fromParam, toParam)))
 	}
-	setup = append(setup, s.pointTables()...)
-	if err := registerSeqFuncs(s.conn, e); err != nil {
-		return nil, err
-	}
-	// Lock down: the files of this point only, no extensions, no secrets
-	// (nor their directory under ~/.duckdb), no settings.
+	return stmts
+}
+
+// lockDown are the last statements of a session's setup: the files of its
+// point only (allowed) and its spill directory, no extensions, no secrets
+// (nor their directory under ~/.duckdb), no settings.
+func lockDown(allowed []string, spill string) []string {
 	quoted := make([]string, len(allowed))
 	for i, a := range allowed {
 		quoted[i] = quoteString(a)
 	}
-	setup = append(setup,
-		"SET allowed_paths = ["+strings.Join(quoted, ", ")+"]",
-		"SET allowed_directories = ["+quoteString(s.spill+string(filepath.Separator))+"]",
+	return []string{
+		"SET allowed_paths = [" + strings.Join(quoted, ", ") + "]",
+		"SET allowed_directories = [" + quoteString(spill+string(filepath.Separator)) + "]",
 		"SET allow_community_extensions = false",
 		"SET allow_persistent_secrets = false",
 		"SET enable_external_access = false",
-		"SET lock_configuration = true")
-	for _, stmt := range setup {
-		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("set up the views: %w (statement: %.200s)", err, stmt)
-		}
+		"SET lock_configuration = true",
 	}
-	return s, nil
 }
 
 // planView plans the view of t at p: over the newest local snapshot the

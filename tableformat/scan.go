@@ -106,75 +106,28 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 	if t == nil || !t.ExistsAt(p.Seq) {
 		return nil, nil, fmt.Errorf("table %d at sequence %d: %w", tableID, p.Seq, ErrNoTable)
 	}
-	schema := t.SchemaAt(p.Seq)
+	s := tableScan{t: t, schema: t.SchemaAt(p.Seq), seq: p.Seq, trunc: t.TruncatedAt(p.Seq)}
 	files := t.SortedFiles()
-	var snapSeq int64 // A: the as-of sequence of the snapshot used, 0 if none
 	for _, f := range files {
 		if f.Kind == FileSnapshot && f.AsOfSeq <= p.Seq {
-			snapSeq = max(snapSeq, f.AsOfSeq)
+			s.snapSeq = max(s.snapSeq, f.AsOfSeq)
 		}
 	}
-	trunc := t.TruncatedAt(p.Seq) // rows before the last truncation are gone
-	// What a column a file lacks holds, for matching keys across files of
-	// different schema versions (a keyless delete holds the whole row).
-	fills := map[int]any{}
-	for _, sv := range t.Schemas {
-		for _, c := range sv.Schema.Columns {
-			v, err := c.Fill()
-			if err != nil {
-				return nil, nil, fmt.Errorf("table %d: %w", tableID, err)
-			}
-			fills[c.ID] = v
-		}
+	var err error
+	if s.fills, err = columnFills(t); err != nil {
+		return nil, nil, err
 	}
 	var events []scanEvent
 	for _, f := range files {
-		switch {
-		case f.Kind == FileSnapshot && f.AsOfSeq != snapSeq:
-			continue
-		case f.Kind != FileSnapshot && (f.MaxSeq <= snapSeq || f.MinSeq > p.Seq):
-			continue
-		case f.Kind == FileSnapshot && f.AsOfSeq < trunc, f.Kind != FileSnapshot && f.MaxSeq < trunc:
-			// Every row is before the truncation; the schema after it may
-			// not read the file (a type change that truncated the table).
+		if !s.reads(f) {
 			continue
 		}
 		fc, err := read(ctx, f)
 		if err != nil {
 			return nil, nil, err
 		}
-		var projected []Row
-		if f.Kind != FileDelete {
-			if projected, err = fc.Project(schema); err != nil {
-				return nil, nil, &CorruptError{f.Path, err.Error()}
-			}
-		}
-		// A delete of a keyed table removes every row of its key; one of a
-		// keyless table, one identical row (§8).
-		multiset := false
-		if f.Kind == FileDelete {
-			fsc, ok := t.SchemaVersion(f.SchemaVersion)
-			if !ok {
-				return nil, nil, &CorruptError{f.Path, fmt.Sprintf("schema version %d of table %d is not in the log", f.SchemaVersion, tableID)}
-			}
-			multiset = len(fsc.Key) == 0
-		}
-		byID := make(map[int]int, len(fc.Columns))
-		ids := make([]int, len(fc.Columns))
-		for i, c := range fc.Columns {
-			byID[c.ID], ids[i] = i, c.ID
-		}
-		for i, r := range fc.Rows {
-			if r.Seq > p.Seq || r.Seq < trunc || (f.Kind != FileSnapshot && r.Seq <= snapSeq) {
-				continue
-			}
-			ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, multiset: multiset, byID: byID, raw: r.Values, fills: fills}
-			if ev.del {
-				ev.keyIDs = ids
-			} else {
-				ev.row = projected[i]
-			}
-			events = append(events, ev)
+		if events, err = s.appendEvents(events, f, fc); err != nil {
+			return nil, nil, err
 		}
 	}
 	// Deletes of a sequence come before inserts of the same sequence: an
@@ -182,9 +135,112 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 	slices.SortStableFunc(events, func(a, b scanEvent) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(boolInt(!a.del), boolInt(!b.del)))
 	})
-	// Live rows indexed by each set of column ids that deletes identify rows
-	// by (one set, unless the key changed); entries of rows deleted through
-	// another set are skipped by their alive flag.
+	applyDeletes(events)
+	var out []Row
+	for _, ev := range events {
+		if ev.alive {
+			out = append(out, ev.row)
+		}
+	}
+	return s.schema, out, nil
+}
+
+// tableScan is what decides, in one ScanTableFrom, which rows of a table's
+// files count at the point read.
+type tableScan struct {
+	t      *TableState
+	schema *Schema // the schema in force at seq
+	seq    int64   // the point's change sequence
+	// snapSeq is the as-of sequence of the snapshot used, 0 if none: the
+	// rows of other files up to it are in the snapshot.
+	snapSeq int64
+	trunc   int64 // rows before the last truncation are gone
+	// fills are what a column a file lacks holds, by column id, for
+	// matching keys across files of different schema versions (a keyless
+	// delete holds the whole row).
+	fills map[int]any
+}
+
+// columnFills maps the id of every column t ever had to what a file
+// written without it holds there (Column.Fill).
+func columnFills(t *TableState) (map[int]any, error) {
+	fills := map[int]any{}
+	for _, sv := range t.Schemas {
+		for _, c := range sv.Schema.Columns {
+			v, err := c.Fill()
+			if err != nil {
+				return nil, fmt.Errorf("table %d: %w", t.ID, err)
+			}
+			fills[c.ID] = v
+		}
+	}
+	return fills, nil
+}
+
+// reads reports whether the scan reads file f: the snapshot used, and the
+// data and delete files with rows after it, up to the point, not all before
+// the last truncation.
+func (s *tableScan) reads(f AddFile) bool {
+	switch {
+	case f.Kind == FileSnapshot && f.AsOfSeq != s.snapSeq:
+		return false
+	case f.Kind != FileSnapshot && (f.MaxSeq <= s.snapSeq || f.MinSeq > s.seq):
+		return false
+	case f.Kind == FileSnapshot && f.AsOfSeq < s.trunc, f.Kind != FileSnapshot && f.MaxSeq < s.trunc:
+		// Every row is before the truncation; the schema after it may
+		// not read the file (a type change that truncated the table).
+		return false
+	}
+	return true
+}
+
+// appendEvents appends to events the rows of file f (contents fc) that
+// count at the point: data and snapshot rows projected to the point's
+// schema, delete rows as the keys they remove.
+func (s *tableScan) appendEvents(events []scanEvent, f AddFile, fc *FileContents) ([]scanEvent, error) {
+	var projected []Row
+	if f.Kind != FileDelete {
+		var err error
+		if projected, err = fc.Project(s.schema); err != nil {
+			return nil, &CorruptError{f.Path, err.Error()}
+		}
+	}
+	// A delete of a keyed table removes every row of its key; one of a
+	// keyless table, one identical row (§8).
+	multiset := false
+	if f.Kind == FileDelete {
+		fsc, ok := s.t.SchemaVersion(f.SchemaVersion)
+		if !ok {
+			return nil, &CorruptError{f.Path, fmt.Sprintf("schema version %d of table %d is not in the log", f.SchemaVersion, s.t.ID)}
+		}
+		multiset = len(fsc.Key) == 0
+	}
+	byID := make(map[int]int, len(fc.Columns))
+	ids := make([]int, len(fc.Columns))
+	for i, c := range fc.Columns {
+		byID[c.ID], ids[i] = i, c.ID
+	}
+	for i, r := range fc.Rows {
+		if r.Seq > s.seq || r.Seq < s.trunc || (f.Kind != FileSnapshot && r.Seq <= s.snapSeq) {
+			continue
+		}
+		ev := scanEvent{seq: r.Seq, del: f.Kind == FileDelete, multiset: multiset, byID: byID, raw: r.Values, fills: s.fills}
+		if ev.del {
+			ev.keyIDs = ids
+		} else {
+			ev.row = projected[i]
+		}
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+// applyDeletes marks alive the rows of events (in sequence order, deletes
+// of a sequence first) that no later delete removes. Live rows are indexed
+// by each set of column ids that deletes identify rows by (one set, unless
+// the key changed); entries of rows deleted through another set are
+// skipped by their alive flag.
+func applyDeletes(events []scanEvent) {
 	index := map[string]map[string][]*scanEvent{}
 	var keySets [][]int
 	for i := range events {
@@ -226,13 +282,6 @@ func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64)
 		}
 		m[k] = cands
 	}
-	var out []Row
-	for _, ev := range events {
-		if ev.alive {
-			out = append(out, ev.row)
-		}
-	}
-	return schema, out, nil
 }
 
 type scanEvent struct {

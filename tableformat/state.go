@@ -273,15 +273,49 @@ func (a *applier) apply(e *Entry) error {
 	if e.Lake != nil {
 		n.Lake = *e.Lake
 	}
+	if err := checkProgress(&s, e); err != nil {
+		return err
+	}
+	if err := a.applyRetention(e); err != nil {
+		return err
+	}
+	n.Progress = e.Progress
+	if e.Kind == KindRewind {
+		if err := a.applyRewind(e); err != nil {
+			return err
+		}
+	}
+	n.extendLineage(e.Version)
+	for _, c := range e.Tables {
+		if e.Kind != KindRewind && !e.Progress.holds(c.Seq) && e.Kind.advancesSource() {
+			return fmt.Errorf("table change at sequence %d outside this commit's range %d…%d", c.Seq, e.Progress.PrevSeq+1, e.Progress.MaxSeq)
+		}
+		if err := a.applyTable(c, e.Kind); err != nil {
+			return err
+		}
+	}
+	if err := a.applyRemoves(e); err != nil {
+		return err
+	}
+	if err := a.applyAdds(e); err != nil {
+		return err
+	}
+	if err := a.applyResnapshots(e); err != nil {
+		return err
+	}
+	return a.applyGaps(e, s.Progress)
+}
 
-	// Source progress: forward for kinds that read the source, unchanged for
-	// the others, back for rewinds.
+// checkProgress checks the source progress e records against the state
+// before it, s: forward for kinds that read the source, unchanged for the
+// others, back (to a version of the lake's history) for rewinds.
+func checkProgress(s *State, e *Entry) error {
 	switch {
 	case e.Kind == KindRewind:
 		if e.Rewind.ToVersion < 1 || e.Rewind.ToVersion >= e.Version {
 			return fmt.Errorf("rewind to version %d", e.Rewind.ToVersion)
 		}
-		if !n.inLineage(e.Rewind.ToVersion) {
+		if !s.inLineage(e.Rewind.ToVersion) {
 			return fmt.Errorf("rewind to version %d, which is not in this lake's history", e.Rewind.ToVersion)
 		}
 	case e.Kind.advancesSource():
@@ -302,39 +336,36 @@ func (a *applier) apply(e *Entry) error {
 			return fmt.Errorf("a %s commit holds no source transactions", e.Kind)
 		}
 	}
-	if err := a.applyRetention(e); err != nil {
+	return nil
+}
+
+// holds reports whether seq is one of the sequences p's commit allocates.
+func (p Progress) holds(seq int64) bool { return seq > p.PrevSeq && seq <= p.MaxSeq }
+
+// applyRewind takes the lake back to the rewind's target T: to T's tables,
+// T's position (set by the caller), and T's re-snapshots: those asked for
+// after T are asked again by the DDL that asked for them, when it is
+// replayed.
+func (a *applier) applyRewind(e *Entry) error {
+	n := a.st
+	n.Resnapshots = slices.Clone(e.Rewind.Resnapshots)
+	n.Gaps = slices.Clone(e.Rewind.Gaps)
+	n.cutLineage(e.Rewind.ToVersion)
+	tables, err := tablesFromImages(e.Rewind.Tables)
+	if err != nil {
 		return err
 	}
-	n.Progress = e.Progress
-	if e.Kind == KindRewind {
-		// The lake goes back to T's position, and to T's re-snapshots:
-		// those asked for after T are asked again by the DDL that asked
-		// for them, when it is replayed.
-		n.Resnapshots = slices.Clone(e.Rewind.Resnapshots)
-		n.Gaps = slices.Clone(e.Rewind.Gaps)
-		n.cutLineage(e.Rewind.ToVersion)
-		tables, err := tablesFromImages(e.Rewind.Tables)
-		if err != nil {
-			return err
-		}
-		n.Tables = tables
-		if a.owned != nil {
-			for id := range tables {
-				a.owned[id] = true
-			}
+	n.Tables = tables
+	if a.owned != nil {
+		for id := range tables {
+			a.owned[id] = true
 		}
 	}
-	n.extendLineage(e.Version)
+	return nil
+}
 
-	inRange := func(seq int64) bool { return seq > e.Progress.PrevSeq && seq <= e.Progress.MaxSeq }
-	for _, c := range e.Tables {
-		if e.Kind != KindRewind && !inRange(c.Seq) && e.Kind.advancesSource() {
-			return fmt.Errorf("table change at sequence %d outside this commit's range %d…%d", c.Seq, e.Progress.PrevSeq+1, e.Progress.MaxSeq)
-		}
-		if err := a.applyTable(c, e.Kind); err != nil {
-			return err
-		}
-	}
+// applyRemoves removes the files e removes, each a live file of its table.
+func (a *applier) applyRemoves(e *Entry) error {
 	for _, r := range e.Remove {
 		t := a.table(r.TableID)
 		if t == nil {
@@ -345,6 +376,12 @@ func (a *applier) apply(e *Entry) error {
 		}
 		delete(t.Files, r.Path)
 	}
+	return nil
+}
+
+// applyAdds adds the files e adds, after its removes and table changes.
+func (a *applier) applyAdds(e *Entry) error {
+	n := a.st
 	// The snapshots live before this entry's adds: a second set of snapshot
 	// files at one sequence (two compactors at once) would double the rows.
 	liveSnaps := map[[2]int64]bool{}
@@ -374,7 +411,7 @@ func (a *applier) apply(e *Entry) error {
 		if _, ok := t.SchemaVersion(f.SchemaVersion); !ok {
 			return fmt.Errorf("add %q: table %d has no schema version %d", f.Path, f.TableID, f.SchemaVersion)
 		}
-		if e.Kind.advancesSource() && f.Rows > 0 && (!inRange(f.MinSeq) || !inRange(f.MaxSeq)) {
+		if e.Kind.advancesSource() && f.Rows > 0 && (!e.Progress.holds(f.MinSeq) || !e.Progress.holds(f.MaxSeq)) {
 			return fmt.Errorf("add %q: sequences %d…%d outside this commit's range %d…%d", f.Path, f.MinSeq, f.MaxSeq, e.Progress.PrevSeq+1, e.Progress.MaxSeq)
 		}
 		if f.Kind == FileSnapshot && f.AsOfSeq > n.Progress.MaxSeq {
@@ -382,10 +419,7 @@ func (a *applier) apply(e *Entry) error {
 		}
 		t.Files[f.Path] = f
 	}
-	if err := a.applyResnapshots(e); err != nil {
-		return err
-	}
-	return a.applyGaps(e, s.Progress)
+	return nil
 }
 
 func (a *applier) applyTable(c TableChange, kind EntryKind) error {

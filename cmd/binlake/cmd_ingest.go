@@ -41,21 +41,9 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var start *ingest.StartPoint
-	switch {
-	case *startPos != "" && *startGTID != "":
-		return &usageError{"give --start-position or --start-gtid, not both"}
-	case *startPos != "":
-		file, pos, err := tableformat.ParseFilePos(*startPos)
-		if err != nil {
-			return &usageError{"--start-position: " + err.Error()}
-		}
-		start = &ingest.StartPoint{File: file, Pos: pos}
-	case *startGTID != "":
-		if _, err := tableformat.ParseGTIDSet(*startGTID); err != nil {
-			return &usageError{"--start-gtid: " + err.Error()}
-		}
-		start = &ingest.StartPoint{GTID: *startGTID}
+	start, err := startPoint(*startPos, *startGTID)
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*cfgPath, env.getenv)
 	if err != nil {
@@ -138,30 +126,73 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 			return sourceError(err)
 		}
 	}
-	checkTables := !newLake && start == nil
 	logger.Info("ingest started", "lake", lakeURL(cfg), "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
 		"from", from.String(), "version", st.Version)
-	// Reconnect from the lake's position after a failure: every commit holds
-	// whole transactions and its position, so a source opened there replays
-	// nothing twice (runSource reads it from the lake each time: a commit
-	// whose outcome the failure hid may have landed). Failures that retrying
-	// cannot fix end the run; so do maxStalledAttempts failures in a row
-	// without progress — storage that cannot be read counts as one.
+	s := &streamer{p: p, log: lakeLog, src: srcCfg, logger: logger, ops: ops, checkTables: !newLake && start == nil,
+		healGaps: start == nil && cfg.Source.OnPositionLost == "resnapshot"}
+	return s.run(ctx, from)
+}
+
+// startPoint is the point --start-position or --start-gtid names (nil:
+// neither).
+func startPoint(startPos, startGTID string) (*ingest.StartPoint, error) {
+	switch {
+	case startPos != "" && startGTID != "":
+		return nil, &usageError{"give --start-position or --start-gtid, not both"}
+	case startPos != "":
+		file, pos, err := tableformat.ParseFilePos(startPos)
+		if err != nil {
+			return nil, &usageError{"--start-position: " + err.Error()}
+		}
+		return &ingest.StartPoint{File: file, Pos: pos}, nil
+	case startGTID != "":
+		if _, err := tableformat.ParseGTIDSet(startGTID); err != nil {
+			return nil, &usageError{"--start-gtid: " + err.Error()}
+		}
+		return &ingest.StartPoint{GTID: startGTID}, nil
+	}
+	return nil, nil
+}
+
+// streamer runs the pipeline on the source's binlog (runSource) until the
+// daemon stops.
+type streamer struct {
+	p      *ingest.Pipeline
+	log    *tableformat.Log
+	src    mysql.SourceConfig
+	logger *slog.Logger
+	ops    *opsServer
+	// checkTables: each run first looks for mirrored tables the lake does
+	// not have (checkMirrored).
+	checkTables bool
+	// healGaps: a lost binlog position opens a gap and goes on from the
+	// source's position (source.on_position_lost: resnapshot).
+	healGaps bool
+}
+
+// run streams from the lake's position, from, and reconnects there after a
+// failure: every commit holds whole transactions and its position, so a
+// source opened there replays nothing twice (runSource reads it from the
+// lake each time: a commit whose outcome the failure hid may have landed).
+// Failures that retrying cannot fix end the run; so do maxStalledAttempts
+// failures in a row without progress — storage that cannot be read counts
+// as one. A stop by ctx returns nil.
+func (s *streamer) run(ctx context.Context, from tableformat.Position) error {
 	stalled := 0
 	for {
-		err := runSource(ctx, p, lakeLog, srcCfg, logger, ops, checkTables)
-		ops.setReady(false, fmt.Sprint(err))
+		err := runSource(ctx, s.p, s.log, s.src, s.logger, s.ops, s.checkTables)
+		s.ops.setReady(false, fmt.Sprint(err))
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			if err != nil {
-				logger.Info("ingest stopped: the last whole transactions are committed")
+				s.logger.Info("ingest stopped: the last whole transactions are committed")
 			}
 			return nil
 		}
-		ops.status.recordError(err)
-		if errors.Is(err, mysql.ErrPositionLost) && start == nil && cfg.Source.OnPositionLost == "resnapshot" {
+		s.ops.status.recordError(err)
+		if errors.Is(err, mysql.ErrPositionLost) && s.healGaps {
 			// Go on from the source's position; the lake records the gap
 			// and re-reads every table (source.on_position_lost).
-			if herr := healGap(ctx, lakeLog, srcCfg, err, logger); herr != nil {
+			if herr := healGap(ctx, s.log, s.src, err, s.logger); herr != nil {
 				return sourceError(fmt.Errorf("%w (then going on from the source's position: %w)", err, herr))
 			}
 			stalled = 0
@@ -170,7 +201,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 		if fatalIngestError(err) {
 			return sourceError(err)
 		}
-		latest, lerr := lakeLog.Latest(ctx)
+		latest, lerr := s.log.Latest(ctx)
 		switch {
 		case lerr != nil && (errors.Is(lerr, tableformat.ErrCorrupt) || errors.Is(lerr, tableformat.ErrNoLake)):
 			return fmt.Errorf("%w (then reading the lake: %w)", err, lerr)
@@ -187,7 +218,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 			return fmt.Errorf("giving up after %d attempts without progress: %w", stalled, err)
 		}
 		wait := backoff(stalled)
-		logger.Warn("ingest interrupted; reconnecting from the lake's position", "err", err, "from", from.String(), "in", wait)
+		s.logger.Warn("ingest interrupted; reconnecting from the lake's position", "err", err, "from", from.String(), "in", wait)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

@@ -61,6 +61,16 @@ func (p *ddlParser) columnDef() (*colDef, error) {
 		if !ok || t.punct && !t.str && (t.text == "," || t.text == ")") || p.isWord(0, "FIRST") || p.isWord(0, "AFTER") {
 			return c, nil // FIRST / AFTER: the caller reads them (ALTER)
 		}
+		read, err := p.charsetAttribute(c)
+		if err == nil && !read {
+			read, err = p.keyAttribute(c)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if read {
+			continue
+		}
 		switch {
 		case p.word("UNSIGNED"):
 			c.typ.unsigned = true
@@ -94,64 +104,11 @@ func (p *ddlParser) columnDef() (*colDef, error) {
 			c.autoInc = true
 		case p.words("SERIAL", "DEFAULT", "VALUE"):
 			c.nullSet, c.nullable, c.autoInc, c.unique = true, false, true, true
-		case p.words("PRIMARY", "KEY"), p.word("KEY"):
-			c.primary = true
-		case p.word("UNIQUE"):
-			p.word("KEY")
-			c.unique = true
 		case p.word("COMMENT"):
 			if !p.str() {
 				return nil, errIncomplete
 			}
-		case p.word("COLLATE"):
-			id, err := p.collationName()
-			if err != nil {
-				return nil, err
-			}
-			if err := c.setCollation(id); err != nil {
-				return nil, err
-			}
-		case p.words("CHARACTER", "SET"), p.word("CHARSET"), p.words("CHAR", "SET"):
-			id, err := p.charsetName()
-			if err != nil {
-				return nil, err
-			}
-			if err := c.setCollation(id); err != nil {
-				return nil, err
-			}
-		case p.word("BINARY"):
-			// The charset's binary collation: still text.
-		case p.word("ASCII"):
-			if err := c.setCollation(latin1Collation); err != nil {
-				return nil, err
-			}
-		case p.word("UNICODE"):
-			if err := c.setCollation(ucs2Collation); err != nil {
-				return nil, err
-			}
-		case p.word("BYTE"):
-			if err := c.setCollation(binaryCollation); err != nil {
-				return nil, err
-			}
 		case p.word("INVISIBLE"), p.word("VISIBLE"):
-		case p.word("CHECK"):
-			if err := p.group(); err != nil {
-				return nil, err
-			}
-		case p.word("CONSTRAINT"):
-			if !p.isWord(0, "CHECK") {
-				p.ident()
-			}
-			if !p.word("CHECK") {
-				return nil, errIncomplete
-			}
-			if err := p.group(); err != nil {
-				return nil, err
-			}
-		case p.isWord(0, "REFERENCES"):
-			if err := p.references(); err != nil {
-				return nil, err
-			}
 		case p.word("COLUMN_FORMAT"), p.word("STORAGE"):
 			if _, ok := p.ident(); !ok {
 				return nil, errIncomplete
@@ -167,6 +124,60 @@ func (p *ddlParser) columnDef() (*colDef, error) {
 			return nil, errIncomplete
 		}
 	}
+}
+
+// charsetAttribute reads a column attribute that names its charset or
+// collation (COLLATE, CHARACTER SET, BINARY, ASCII, UNICODE, BYTE), if one
+// comes next.
+func (p *ddlParser) charsetAttribute(c *colDef) (read bool, err error) {
+	var id uint64
+	switch {
+	case p.word("COLLATE"):
+		id, err = p.collationName()
+	case p.words("CHARACTER", "SET"), p.word("CHARSET"), p.words("CHAR", "SET"):
+		id, err = p.charsetName()
+	case p.word("BINARY"):
+		return true, nil // the charset's binary collation: still text
+	case p.word("ASCII"):
+		id = latin1Collation
+	case p.word("UNICODE"):
+		id = ucs2Collation
+	case p.word("BYTE"):
+		id = binaryCollation
+	default:
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	return true, c.setCollation(id)
+}
+
+// keyAttribute reads a column attribute that makes it a key or constrains
+// it (PRIMARY KEY, UNIQUE, CHECK, REFERENCES), if one comes next.
+func (p *ddlParser) keyAttribute(c *colDef) (read bool, err error) {
+	switch {
+	case p.words("PRIMARY", "KEY"), p.word("KEY"):
+		c.primary = true
+	case p.word("UNIQUE"):
+		p.word("KEY")
+		c.unique = true
+	case p.word("CHECK"):
+		return true, p.group()
+	case p.word("CONSTRAINT"):
+		if !p.isWord(0, "CHECK") {
+			p.ident()
+		}
+		if !p.word("CHECK") {
+			return true, errIncomplete
+		}
+		return true, p.group()
+	case p.isWord(0, "REFERENCES"):
+		return true, p.references()
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 func (c *colDef) setCollation(id uint64) error {
@@ -193,8 +204,8 @@ const (
 	maxCollationID    = 2048 // collation ids collations.go knows are below
 )
 
-// charsetCollations maps a charset name to a collation id of it.
-var charsetCollations = func() map[string]uint64 {
+// collationByCharset maps a charset name to a collation id of it.
+var collationByCharset = func() map[string]uint64 {
 	m := map[string]uint64{}
 	for id := uint64(1); id < maxCollationID; id++ {
 		if cs, _, ok := collationCharset(id); ok {
@@ -219,7 +230,7 @@ func charsetCollation(name string) (uint64, bool) {
 	if name == "utf8" {
 		name = "utf8mb3"
 	}
-	id, ok := charsetCollations[name]
+	id, ok := collationByCharset[name]
 	return id, ok
 }
 
@@ -231,7 +242,7 @@ func collationCharsetID(name string) (uint64, bool) {
 		return binaryCollation, true
 	}
 	best := ""
-	for cs := range charsetCollations {
+	for cs := range collationByCharset {
 		if strings.HasPrefix(name, cs+"_") && len(cs) > len(best) {
 			best = cs
 		}
@@ -242,7 +253,7 @@ func collationCharsetID(name string) (uint64, bool) {
 	if best == "" {
 		return 0, false
 	}
-	return charsetCollations[best], true
+	return collationByCharset[best], true
 }
 
 // nameValue reads a charset or collation name: a word, a quoted name or a
@@ -287,162 +298,100 @@ func (p *ddlParser) dataType() (colType, error) {
 	}
 	p.i++
 	kw := strings.ToUpper(w.text)
-	optArgs := func() error {
-		if !p.atPunct("(") {
-			return nil
-		}
-		args, err := p.numArgs()
-		t.args = args
-		return err
-	}
-	textType := func(base string) {
-		t.base, t.text = base, true
-	}
 	switch kw {
 	case "TINYINT", "INT1":
 		t.base = "tinyint"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "BOOL", "BOOLEAN":
 		t.base = "tinyint"
 	case "SMALLINT", "INT2":
 		t.base = "smallint"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "MEDIUMINT", "INT3", "MIDDLEINT":
 		t.base = "mediumint"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "INT", "INTEGER", "INT4":
 		t.base = "int"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "BIGINT", "INT8":
 		t.base = "bigint"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "SERIAL":
 		t.base, t.unsigned, t.serial = "bigint", true, true
 	case "DECIMAL", "DEC", "NUMERIC", "FIXED":
 		t.base = "decimal"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "FLOAT":
-		t.base = "float"
-		if err := optArgs(); err != nil {
-			return t, err
-		}
-		if len(t.args) == 1 { // FLOAT(p): the precision in bits picks the type
-			n, err := strconv.Atoi(t.args[0])
-			if err != nil || n > 53 {
-				return t, errIncomplete
-			}
-			if n > 24 {
-				t.base = "double"
-			}
-			t.args = nil
-		}
+		return p.floatType(t)
 	case "FLOAT4":
 		t.base = "float"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "FLOAT8", "REAL":
 		t.base = "double"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "DOUBLE":
 		p.word("PRECISION")
 		t.base = "double"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "BIT":
 		t.base = "bit"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "DATE":
 		t.base = "date"
 	case "YEAR":
 		t.base = "year"
-		err := optArgs()
+		err := p.optArgs(&t)
 		t.args = nil
 		return t, err
 	case "TIME", "DATETIME", "TIMESTAMP":
 		t.base = strings.ToLower(kw)
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "CHAR", "CHARACTER":
 		if p.word("VARYING") {
-			textType("varchar")
+			t.setText("varchar")
 		} else {
-			textType("char")
+			t.setText("char")
 		}
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "VARCHAR", "VARCHARACTER":
-		textType("varchar")
-		return t, optArgs()
+		t.setText("varchar")
+		return t, p.optArgs(&t)
 	case "NCHAR", "NATIONAL", "NVARCHAR":
-		if kw == "NATIONAL" {
-			switch {
-			case p.word("CHAR"), p.word("CHARACTER"):
-				kw = "NCHAR"
-			case p.word("VARCHAR"), p.word("VARCHARACTER"):
-				kw = "NVARCHAR"
-			default:
-				return t, errIncomplete
-			}
-		}
-		if kw == "NCHAR" && !p.word("VARYING") {
-			textType("char")
-		} else {
-			textType("varchar")
-		}
-		t.collation = utf8mb3Collation
-		return t, optArgs()
+		return p.nationalType(t, kw)
 	case "BINARY":
 		t.base = "binary"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "VARBINARY":
 		t.base = "varbinary"
-		return t, optArgs()
+		return t, p.optArgs(&t)
 	case "TINYBLOB", "MEDIUMBLOB", "LONGBLOB":
 		t.base = strings.ToLower(kw)
 	case "TINYTEXT", "MEDIUMTEXT", "LONGTEXT":
-		textType(strings.ToLower(kw))
-	case "BLOB", "TEXT":
-		if kw == "BLOB" {
-			t.base = "blob"
-		} else {
-			textType("text")
-		}
-		if err := optArgs(); err != nil {
-			return t, err
-		}
-		if len(t.args) == 1 {
-			n, err := strconv.ParseInt(t.args[0], 10, 64)
-			if err != nil {
-				return t, errIncomplete
-			}
-			t.lobLen, t.args = n, nil
-		}
+		t.setText(strings.ToLower(kw))
+	case "BLOB":
+		t.base = "blob"
+		return t, p.lobLength(&t)
+	case "TEXT":
+		t.setText("text")
+		return t, p.lobLength(&t)
 	case "LONG":
-		switch {
-		case p.word("VARBINARY"):
+		// LONG VARBINARY is MEDIUMBLOB; LONG [VARCHAR | VARCHARACTER |
+		// CHAR VARYING | CHARACTER VARYING] is MEDIUMTEXT.
+		if p.word("VARBINARY") {
 			t.base = "mediumblob"
-		case p.word("VARCHAR"), p.word("VARCHARACTER"), p.words("CHAR", "VARYING"), p.words("CHARACTER", "VARYING"):
-			textType("mediumtext")
-		default:
-			textType("mediumtext")
+			break
 		}
+		if !p.word("VARCHAR") && !p.word("VARCHARACTER") && !p.words("CHAR", "VARYING") {
+			p.words("CHARACTER", "VARYING")
+		}
+		t.setText("mediumtext")
 	case "ENUM", "SET":
-		textType(strings.ToLower(kw))
-		if !p.punct("(") {
-			return t, errIncomplete
-		}
-		for {
-			s, ok := p.strValue()
-			if !ok {
-				return t, errIncomplete
-			}
-			// The server drops trailing spaces from labels.
-			t.args = append(t.args, strings.TrimRight(s, " "))
-			if p.punct(")") {
-				break
-			}
-			if !p.punct(",") {
-				return t, errIncomplete
-			}
-		}
+		t.setText(strings.ToLower(kw))
+		labels, err := p.enumLabels()
+		t.args = labels
+		return t, err
 	case "JSON": // MariaDB: LONGTEXT CHARSET utf8mb4 COLLATE utf8mb4_bin
-		textType("longtext")
+		t.setText("longtext")
 		t.collation = utf8mb4BinCollate
 	case "GEOMETRY", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
 		"GEOMETRYCOLLECTION", "UUID", "INET4", "INET6":
@@ -451,6 +400,99 @@ func (p *ddlParser) dataType() (colType, error) {
 		return t, errIncomplete // VECTOR, user types, …
 	}
 	return t, nil
+}
+
+// setText makes t the text type base, which takes a charset.
+func (t *colType) setText(base string) { t.base, t.text = base, true }
+
+// optArgs reads the (n [, n]…) that may follow a type keyword into t.args.
+func (p *ddlParser) optArgs(t *colType) error {
+	if !p.atPunct("(") {
+		return nil
+	}
+	args, err := p.numArgs()
+	t.args = args
+	return err
+}
+
+// floatType reads what follows FLOAT: (M, D), or (p), a precision in bits
+// that picks FLOAT or DOUBLE.
+func (p *ddlParser) floatType(t colType) (colType, error) {
+	t.base = "float"
+	if err := p.optArgs(&t); err != nil {
+		return t, err
+	}
+	if len(t.args) == 1 {
+		n, err := strconv.Atoi(t.args[0])
+		if err != nil || n > 53 {
+			return t, errIncomplete
+		}
+		if n > 24 {
+			t.base = "double"
+		}
+		t.args = nil
+	}
+	return t, nil
+}
+
+// nationalType reads what follows NCHAR, NVARCHAR or NATIONAL: CHAR or
+// VARCHAR in utf8mb3.
+func (p *ddlParser) nationalType(t colType, kw string) (colType, error) {
+	if kw == "NATIONAL" {
+		switch {
+		case p.word("CHAR"), p.word("CHARACTER"):
+			kw = "NCHAR"
+		case p.word("VARCHAR"), p.word("VARCHARACTER"):
+			kw = "NVARCHAR"
+		default:
+			return t, errIncomplete
+		}
+	}
+	if kw == "NCHAR" && !p.word("VARYING") {
+		t.setText("char")
+	} else {
+		t.setText("varchar")
+	}
+	t.collation = utf8mb3Collation
+	return t, p.optArgs(&t)
+}
+
+// lobLength reads the (M) that may follow BLOB or TEXT: the server picks
+// the smallest of TINY…LONG that holds M (resolveColumn).
+func (p *ddlParser) lobLength(t *colType) error {
+	if err := p.optArgs(t); err != nil {
+		return err
+	}
+	if len(t.args) == 1 {
+		n, err := strconv.ParseInt(t.args[0], 10, 64)
+		if err != nil {
+			return errIncomplete
+		}
+		t.lobLen, t.args = n, nil
+	}
+	return nil
+}
+
+// enumLabels reads the ('label', …) of an ENUM or SET.
+func (p *ddlParser) enumLabels() ([]string, error) {
+	if !p.punct("(") {
+		return nil, errIncomplete
+	}
+	var labels []string
+	for {
+		s, ok := p.strValue()
+		if !ok {
+			return labels, errIncomplete
+		}
+		// The server drops trailing spaces from labels.
+		labels = append(labels, strings.TrimRight(s, " "))
+		if p.punct(")") {
+			return labels, nil
+		}
+		if !p.punct(",") {
+			return labels, errIncomplete
+		}
+	}
 }
 
 // numArgs reads (n [, n]…) of plain integers.

@@ -26,57 +26,7 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 	if !p.punct("(") {
 		return nil // CREATE TABLE t SELECT …, CREATE TABLE t LIKE s
 	}
-	var cols []*colDef
-	var primary *keyDef
-	var uniques []keyDef
-	setPrimary := func(k keyDef) error {
-		if primary != nil {
-			return errIncomplete
-		}
-		primary = &k
-		return nil
-	}
-	err := func() error {
-		for {
-			switch {
-			case p.isWord(0, "LIKE"), p.isWord(0, "PERIOD") && p.isWord(1, "FOR"):
-				return errIncomplete
-			case p.atIndexDef():
-				kind, k, err := p.indexDef()
-				if err != nil {
-					return err
-				}
-				switch kind {
-				case "primary":
-					if err := setPrimary(k); err != nil {
-						return err
-					}
-				case "unique":
-					uniques = append(uniques, k)
-				}
-			default:
-				c, err := p.columnDef()
-				if err != nil {
-					return err
-				}
-				cols = append(cols, c)
-				if c.primary {
-					if err := setPrimary(keyDef{cols: []string{c.name}}); err != nil {
-						return err
-					}
-				}
-				if c.unique {
-					uniques = append(uniques, keyDef{cols: []string{c.name}})
-				}
-			}
-			if p.punct(")") {
-				return nil
-			}
-			if !p.punct(",") {
-				return errIncomplete
-			}
-		}
-	}()
+	els, err := p.createElements()
 	if err != nil {
 		return nil
 	}
@@ -100,10 +50,9 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 		p.learnTableCollation(db, name, id)
 		t.Charset = collationCharsetName(id)
 	}
-	resolved := make([]ingest.SourceColumn, len(cols))
-	byName := map[string]int{}
-	for i, c := range cols {
-		if primary != nil && slices.ContainsFunc(primary.cols, func(n string) bool { return strings.EqualFold(n, c.name) }) {
+	t.Columns = make([]ingest.SourceColumn, len(els.cols))
+	for i, c := range els.cols {
+		if els.primary != nil && slices.ContainsFunc(els.primary.cols, func(n string) bool { return strings.EqualFold(n, c.name) }) {
 			if c.nullSet && c.nullable {
 				return nil // the server refuses it
 			}
@@ -113,13 +62,90 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 		if err != nil {
 			return nil
 		}
-		resolved[i] = sc
-		byName[strings.ToLower(c.name)] = i
+		t.Columns[i] = sc
 	}
-	if len(byName) != len(cols) {
+	key, ok := els.key(t.Columns)
+	if !ok {
 		return nil
 	}
-	t.Columns = resolved
+	t.Key = key
+	return t
+}
+
+// createElements are the column and index definitions of a CREATE TABLE's
+// body, as written.
+type createElements struct {
+	cols    []*colDef
+	primary *keyDef  // nil: none
+	uniques []keyDef // the unique indexes, in the order written
+}
+
+// createElements reads element, … ) of a CREATE TABLE's body: column
+// definitions, whose inline PRIMARY KEY and UNIQUE count as indexes, and
+// index definitions.
+func (p *ddlParser) createElements() (createElements, error) {
+	var els createElements
+	setPrimary := func(k keyDef) error {
+		if els.primary != nil {
+			return errIncomplete
+		}
+		els.primary = &k
+		return nil
+	}
+	for {
+		switch {
+		case p.isWord(0, "LIKE"), p.isWord(0, "PERIOD") && p.isWord(1, "FOR"):
+			return els, errIncomplete
+		case p.atIndexDef():
+			kind, k, err := p.indexDef()
+			if err != nil {
+				return els, err
+			}
+			switch kind {
+			case "primary":
+				if err := setPrimary(k); err != nil {
+					return els, err
+				}
+			case "unique":
+				els.uniques = append(els.uniques, k)
+			}
+		default:
+			c, err := p.columnDef()
+			if err != nil {
+				return els, err
+			}
+			els.cols = append(els.cols, c)
+			if c.primary {
+				if err := setPrimary(keyDef{cols: []string{c.name}}); err != nil {
+					return els, err
+				}
+			}
+			if c.unique {
+				els.uniques = append(els.uniques, keyDef{cols: []string{c.name}})
+			}
+		}
+		if p.punct(")") {
+			return els, nil
+		}
+		if !p.punct(",") {
+			return els, errIncomplete
+		}
+	}
+}
+
+// key returns the table's key, given its resolved columns: the primary key,
+// else the first unique index the server promotes to the key; ok is false
+// when an index names a column twice or one the table does not have, when
+// two columns share a name, or when the server may promote a unique index
+// this cannot tell it would.
+func (els createElements) key(resolved []ingest.SourceColumn) (key []string, ok bool) {
+	byName := map[string]int{}
+	for i, c := range els.cols {
+		byName[strings.ToLower(c.name)] = i
+	}
+	if len(byName) != len(els.cols) {
+		return nil, false
+	}
 	keyCols := func(k keyDef) ([]string, bool) {
 		var out []string
 		for _, n := range k.cols {
@@ -131,22 +157,17 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 		}
 		return out, true
 	}
-	if primary != nil {
-		key, ok := keyCols(*primary)
-		if !ok {
-			return nil
-		}
-		t.Key = key
-		return t
+	if els.primary != nil {
+		return keyCols(*els.primary)
 	}
 	// No primary key: the server promotes the first unique index whose
 	// columns are all NOT NULL, have no prefix and whose length keeps it a
 	// plain B-tree (not a hash of a long key).
 	doubtful := false
-	for _, u := range uniques {
+	for _, u := range els.uniques {
 		key, ok := keyCols(u)
 		if !ok {
-			return nil
+			return nil, false
 		}
 		notNull, plain, length := true, !u.prefix, 0
 		for _, n := range key {
@@ -163,13 +184,9 @@ func (p *ddlParser) createBody(db, name string) *ingest.Table {
 			doubtful = true
 			continue
 		}
-		t.Key = key
-		return t
+		return key, true
 	}
-	if doubtful {
-		return nil
-	}
-	return t
+	return nil, !doubtful
 }
 
 // keyPartBytes estimates the bytes a column takes in an index, and whether

@@ -297,33 +297,9 @@ func literalValue(c *colDef, col ingest.SourceColumn, lit literal) (any, error) 
 	case tableformat.KindTinyInt, tableformat.KindSmallInt, tableformat.KindMediumInt, tableformat.KindInt, tableformat.KindBigInt:
 		return integerValue(t, lit)
 	case tableformat.KindYear:
-		if lit.kind != litNumber && lit.kind != litString {
-			return nil, errFillUnknown
-		}
-		// Two-digit years and the string '0' have rules of their own.
-		if lit.text == "0" && lit.kind == litNumber {
-			return int64(0), nil
-		}
-		if len(lit.text) != 4 || !allDigits(lit.text) {
-			return nil, errFillUnknown
-		}
-		y, _ := strconv.ParseInt(lit.text, 10, 64)
-		return y, nil
+		return yearValue(lit)
 	case tableformat.KindBit:
-		switch lit.kind {
-		case litBytes:
-			if len(lit.bytes) > 8 {
-				return nil, errFillUnknown
-			}
-			var x uint64
-			for _, b := range lit.bytes {
-				x = x<<8 | uint64(b)
-			}
-			return x, nil
-		case litNumber, litBool:
-			return strconv.ParseUint(lit.text, 10, 64)
-		}
-		return nil, errFillUnknown
+		return bitValue(lit)
 	case tableformat.KindDecimal:
 		if lit.kind != litNumber && lit.kind != litString && lit.kind != litBool || strings.ContainsAny(lit.text, "eE") {
 			return nil, errFillUnknown
@@ -334,20 +310,10 @@ func literalValue(c *colDef, col ingest.SourceColumn, lit literal) (any, error) 
 		}
 		return s, nil
 	case tableformat.KindFloat, tableformat.KindDouble:
-		if lit.kind != litNumber && lit.kind != litBool || len(c.typ.args) > 0 {
+		if len(c.typ.args) > 0 {
 			return nil, errFillUnknown // FLOAT(M,D) rounds to D digits
 		}
-		f, err := strconv.ParseFloat(lit.text, 64)
-		if err != nil || math.IsInf(f, 0) || (t.Unsigned && f < 0) {
-			return nil, errFillUnknown
-		}
-		if t.Kind == tableformat.KindFloat {
-			if math.Abs(f) > math.MaxFloat32 {
-				return nil, errFillUnknown
-			}
-			return float32(f), nil
-		}
-		return f, nil
+		return floatValue(t, lit)
 	case tableformat.KindDate, tableformat.KindDatetime, tableformat.KindTime:
 		return temporalValue(t, lit)
 	case tableformat.KindTimestamp:
@@ -358,83 +324,162 @@ func literalValue(c *colDef, col ingest.SourceColumn, lit literal) (any, error) 
 		}
 		return nil, errFillUnknown
 	case tableformat.KindChar, tableformat.KindVarchar, tableformat.KindText:
-		s, err := textValue(t, lit)
-		if err != nil {
-			return nil, err
-		}
-		if t.Kind == tableformat.KindChar {
-			s = strings.TrimRight(s, " ") // CHAR values read without their padding
-		}
-		if n, ok := declaredLength(t); ok && utf8.RuneCountInString(s) > n {
-			return nil, errFillUnknown
-		}
-		return s, nil
+		return charValue(t, lit)
 	case tableformat.KindEnum:
-		if lit.kind == litNumber {
-			i, err := strconv.Atoi(lit.text)
-			if err != nil || i < 1 || i > len(t.Elems) {
-				return nil, errFillUnknown
-			}
-			return t.Elems[i-1], nil
-		}
-		if lit.kind != litString || !slices.Contains(t.Elems, lit.text) {
-			return nil, errFillUnknown // a label of another case, spaces: collation rules
-		}
-		return lit.text, nil
+		return enumValue(t, lit)
 	case tableformat.KindSet:
-		if lit.kind != litString {
-			return nil, errFillUnknown
-		}
-		if lit.text == "" {
-			return "", nil
-		}
-		seen := map[int]bool{}
-		for label := range strings.SplitSeq(lit.text, ",") {
-			i := slices.Index(t.Elems, label)
-			if i < 0 {
-				return nil, errFillUnknown
-			}
-			seen[i] = true
-		}
-		var out []string
-		for i, e := range t.Elems {
-			if seen[i] {
-				out = append(out, e)
-			}
-		}
-		return strings.Join(out, ","), nil
+		return setValue(t, lit)
 	case tableformat.KindJSON:
 		if lit.kind != litString {
 			return nil, errFillUnknown
 		}
 		return lit.text, nil // the text as stored (checkValue refuses invalid JSON)
 	case tableformat.KindBinary, tableformat.KindVarbinary, tableformat.KindBlob:
-		var b []byte
-		switch lit.kind {
-		case litBytes:
-			if lit.bits {
-				return nil, errFillUnknown
-			}
-			b = lit.bytes
-		case litString:
-			b = []byte(lit.text) // a UTF-8 client's bytes, unconverted
-		default:
-			return nil, errFillUnknown
-		}
-		if t.Kind == tableformat.KindBinary {
-			if len(b) > t.Length {
-				return nil, errFillUnknown
-			}
-			return append(slices.Clone(b), make([]byte, t.Length-len(b))...), nil
-		}
-		if n, ok := declaredLength(t); ok && len(b) > n {
-			return nil, errFillUnknown
-		}
-		return slices.Clone(b), nil
+		return binaryValue(t, lit)
 	case tableformat.KindUUID, tableformat.KindInet4, tableformat.KindInet6:
 		return fixedBinaryValue(t, lit)
 	}
 	return nil, errFillUnknown
+}
+
+// yearValue converts a literal to a YEAR value: four digits, or the number
+// 0 (two-digit years and the string '0' have rules of their own).
+func yearValue(lit literal) (any, error) {
+	if lit.kind != litNumber && lit.kind != litString {
+		return nil, errFillUnknown
+	}
+	if lit.text == "0" && lit.kind == litNumber {
+		return int64(0), nil
+	}
+	if len(lit.text) != 4 || !allDigits(lit.text) {
+		return nil, errFillUnknown
+	}
+	y, _ := strconv.ParseInt(lit.text, 10, 64)
+	return y, nil
+}
+
+// bitValue converts a binary literal of at most 8 bytes, or a number, to a
+// BIT value.
+func bitValue(lit literal) (any, error) {
+	switch lit.kind {
+	case litBytes:
+		if len(lit.bytes) > 8 {
+			return nil, errFillUnknown
+		}
+		var x uint64
+		for _, b := range lit.bytes {
+			x = x<<8 | uint64(b)
+		}
+		return x, nil
+	case litNumber, litBool:
+		return strconv.ParseUint(lit.text, 10, 64)
+	}
+	return nil, errFillUnknown
+}
+
+// floatValue converts a number to a FLOAT or DOUBLE value, when it is in
+// the type's range.
+func floatValue(t tableformat.Type, lit literal) (any, error) {
+	if lit.kind != litNumber && lit.kind != litBool {
+		return nil, errFillUnknown
+	}
+	f, err := strconv.ParseFloat(lit.text, 64)
+	if err != nil || math.IsInf(f, 0) || (t.Unsigned && f < 0) {
+		return nil, errFillUnknown
+	}
+	if t.Kind == tableformat.KindFloat {
+		if math.Abs(f) > math.MaxFloat32 {
+			return nil, errFillUnknown
+		}
+		return float32(f), nil
+	}
+	return f, nil
+}
+
+// charValue converts a literal to a CHAR, VARCHAR or TEXT value that fits
+// the declared length.
+func charValue(t tableformat.Type, lit literal) (any, error) {
+	s, err := textValue(t, lit)
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind == tableformat.KindChar {
+		s = strings.TrimRight(s, " ") // CHAR values read without their padding
+	}
+	if n, ok := declaredLength(t); ok && utf8.RuneCountInString(s) > n {
+		return nil, errFillUnknown
+	}
+	return s, nil
+}
+
+// enumValue converts a label, or a label's number (from 1), to an ENUM
+// value.
+func enumValue(t tableformat.Type, lit literal) (any, error) {
+	if lit.kind == litNumber {
+		i, err := strconv.Atoi(lit.text)
+		if err != nil || i < 1 || i > len(t.Elems) {
+			return nil, errFillUnknown
+		}
+		return t.Elems[i-1], nil
+	}
+	if lit.kind != litString || !slices.Contains(t.Elems, lit.text) {
+		return nil, errFillUnknown // a label of another case, spaces: collation rules
+	}
+	return lit.text, nil
+}
+
+// setValue converts a string of comma-separated labels to a SET value: the
+// labels in the type's order, each once.
+func setValue(t tableformat.Type, lit literal) (any, error) {
+	if lit.kind != litString {
+		return nil, errFillUnknown
+	}
+	if lit.text == "" {
+		return "", nil
+	}
+	seen := map[int]bool{}
+	for label := range strings.SplitSeq(lit.text, ",") {
+		i := slices.Index(t.Elems, label)
+		if i < 0 {
+			return nil, errFillUnknown
+		}
+		seen[i] = true
+	}
+	var out []string
+	for i, e := range t.Elems {
+		if seen[i] {
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, ","), nil
+}
+
+// binaryValue converts a binary literal (not written as bits) or a
+// string's bytes to a BINARY, VARBINARY or BLOB value that fits the
+// declared length; BINARY pads it with zero bytes.
+func binaryValue(t tableformat.Type, lit literal) (any, error) {
+	var b []byte
+	switch lit.kind {
+	case litBytes:
+		if lit.bits {
+			return nil, errFillUnknown
+		}
+		b = lit.bytes
+	case litString:
+		b = []byte(lit.text) // a UTF-8 client's bytes, unconverted
+	default:
+		return nil, errFillUnknown
+	}
+	if t.Kind == tableformat.KindBinary {
+		if len(b) > t.Length {
+			return nil, errFillUnknown
+		}
+		return append(slices.Clone(b), make([]byte, t.Length-len(b))...), nil
+	}
+	if n, ok := declaredLength(t); ok && len(b) > n {
+		return nil, errFillUnknown
+	}
+	return slices.Clone(b), nil
 }
 
 // fixedBinaryValue converts a literal to a UUID, INET4 or INET6 value: the

@@ -150,6 +150,9 @@ func StartMariaDBWith(t testing.TB, opts MariaDBOptions) *MariaDB {
 
 type mariadbBins struct{ server, installDB, client string }
 
+// launchMariaDB initialises a data directory under dir (run<attempt>),
+// starts mariadbd on a free port with its socket in sockDir, waits until it
+// answers and sets it up (setUp).
 func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt int, tf *tlsFiles, opts MariaDBOptions) (*MariaDB, error) {
 	port, err := freePort()
 	if err != nil {
@@ -170,42 +173,8 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 	logPath := filepath.Join(run, "mariadb.log")
 	serverID := uint32(port) // unique among the servers running on this machine
 	cnf := filepath.Join(run, "my.cnf")
-	config := strings.Join([]string{
-		"[mariadbd]",
-		"user=root",
-		"datadir=" + data,
-		"tmpdir=" + tmp,
-		"socket=" + socket,
-		"pid-file=" + filepath.Join(run, "mariadbd.pid"),
-		"log-error=" + logPath,
-		"port=" + strconv.Itoa(port),
-		"bind-address=127.0.0.1",
-		"skip-name-resolve",
-		"binlog_format=ROW",
-		"binlog_row_image=FULL",
-		"binlog_row_metadata=FULL",
-		"server_id=" + strconv.FormatUint(uint64(serverID), 10),
-		"gtid_strict_mode=ON",
-		"innodb_buffer_pool_size=64M",
-		"innodb_log_file_size=48M",
-		"innodb_flush_log_at_trx_commit=2",
-		"sync_binlog=0",
-		"performance_schema=" + onOff(opts.PerformanceSchema),
-		"character-set-server=utf8mb4",
-		"collation-server=utf8mb4_general_ci",
-	}, "\n") + "\n"
-	if !opts.NoBinlog {
-		config += "log_bin=" + filepath.Join(data, "binlog") + "\n"
-	}
-	if tf != nil {
-		config += strings.Join([]string{
-			"ssl_ca=" + tf.ca,
-			"ssl_cert=" + tf.cert,
-			"ssl_key=" + tf.key,
-			"require_secure_transport=" + onOff(opts.RequireSecureTransport),
-		}, "\n") + "\n"
-	}
-	config += "\n[client]\nsocket=" + socket + "\n"
+	config := mariadbConfig(mariadbFiles{data: data, tmp: tmp, socket: socket, pid: filepath.Join(run, "mariadbd.pid"), log: logPath},
+		port, serverID, tf, opts)
 	if err := os.WriteFile(cnf, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
@@ -248,6 +217,62 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 	if err := m.waitReady(exited); err != nil {
 		return fail(err)
 	}
+	if err := m.setUp(tf != nil); err != nil {
+		return fail(err)
+	}
+	m.srv = newServer(pr, filepath.Join(run, "mariadbd.out"), m.waitReady)
+	t.Cleanup(m.srv.stop)
+	return m, nil
+}
+
+// mariadbFiles are where a test server keeps its files.
+type mariadbFiles struct{ data, tmp, socket, pid, log string }
+
+// mariadbConfig is the my.cnf of a test server: a row-based binlog with
+// full row images and metadata (unless opts.NoBinlog), small buffers,
+// durability traded for speed, and TLS when tf is set.
+func mariadbConfig(files mariadbFiles, port int, serverID uint32, tf *tlsFiles, opts MariaDBOptions) string {
+	config := strings.Join([]string{
+		"[mariadbd]",
+		"user=root",
+		"datadir=" + files.data,
+		"tmpdir=" + files.tmp,
+		"socket=" + files.socket,
+		"pid-file=" + files.pid,
+		"log-error=" + files.log,
+		"port=" + strconv.Itoa(port),
+		"bind-address=127.0.0.1",
+		"skip-name-resolve",
+		"binlog_format=ROW",
+		"binlog_row_image=FULL",
+		"binlog_row_metadata=FULL",
+		"server_id=" + strconv.FormatUint(uint64(serverID), 10),
+		"gtid_strict_mode=ON",
+		"innodb_buffer_pool_size=64M",
+		"innodb_log_file_size=48M",
+		"innodb_flush_log_at_trx_commit=2",
+		"sync_binlog=0",
+		"performance_schema=" + onOff(opts.PerformanceSchema),
+		"character-set-server=utf8mb4",
+		"collation-server=utf8mb4_general_ci",
+	}, "\n") + "\n"
+	if !opts.NoBinlog {
+		config += "log_bin=" + filepath.Join(files.data, "binlog") + "\n"
+	}
+	if tf != nil {
+		config += strings.Join([]string{
+			"ssl_ca=" + tf.ca,
+			"ssl_cert=" + tf.cert,
+			"ssl_key=" + tf.key,
+			"require_secure_transport=" + onOff(opts.RequireSecureTransport),
+		}, "\n") + "\n"
+	}
+	return config + "\n[client]\nsocket=" + files.socket + "\n"
+}
+
+// setUp creates the test accounts on a server that answers, reads its
+// version and, withTLS, checks that it took its certificate.
+func (m *MariaDB) setUp(withTLS bool) error {
 	setup := []string{
 		fmt.Sprintf("CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '%s'", mariadbRootPassword),
 		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
@@ -255,25 +280,23 @@ func launchMariaDB(t testing.TB, bins mariadbBins, dir, sockDir string, attempt 
 		fmt.Sprintf("GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '%s'@'%%'", mariadbUser),
 	}
 	if err := m.exec(context.Background(), setup...); err != nil {
-		return fail(fmt.Errorf("create accounts: %w", err))
+		return fmt.Errorf("create accounts: %w", err)
 	}
 	version, err := m.query(context.Background(), "SELECT VERSION()")
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	m.Version = strings.TrimSpace(version)
-	if tf != nil {
+	if withTLS {
 		ssl, err := m.query(context.Background(), "SELECT @@have_ssl")
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if strings.TrimSpace(ssl) != "YES" {
-			return fail(fmt.Errorf("mariadbd %s started with ssl_cert but have_ssl=%s", m.Version, strings.TrimSpace(ssl)))
+			return fmt.Errorf("mariadbd %s started with ssl_cert but have_ssl=%s", m.Version, strings.TrimSpace(ssl))
 		}
 	}
-	m.srv = newServer(pr, filepath.Join(run, "mariadbd.out"), m.waitReady)
-	t.Cleanup(m.srv.stop)
-	return m, nil
+	return nil
 }
 
 func onOff(b bool) string {

@@ -214,11 +214,39 @@ func generate(dir string, open OpenStore, start time.Time) error {
 	if _, err := log.Create(ctx, "shop", 50); err != nil {
 		return err
 	}
-	sc := Schema()
 	var meta Meta
+	if err := commitSnapshot(ctx, log, store, &meta); err != nil {
+		return err
+	}
+	if err := commitDeltas(ctx, log, store, &meta); err != nil {
+		return err
+	}
+	meta.LakeBytes = dirBytes(filepath.Join(dir, "lake"))
 
-	// The snapshot: keys 1…Rows, row k written at sequence k+1 (the
-	// table is created at 1), as of sequence Rows+1.
+	// The equivalent compacted data: each point's view, copied by a plain
+	// DuckDB into one Parquet file sorted by key (as a compaction writes
+	// it).
+	for _, p := range []struct {
+		version int64
+		path    string
+	}{{meta.OlderVersion, "compacted-older.parquet"}, {meta.LatestVersion, "compacted-latest.parquet"}} {
+		if err := compact(ctx, dir, log, p.version, filepath.Join(dir, p.path)); err != nil {
+			return fmt.Errorf("compact version %d: %w", p.version, err)
+		}
+	}
+	meta.GenSeconds = time.Since(start).Seconds()
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "meta.json"), data, 0o644)
+}
+
+// commitSnapshot commits the lake's first table version: the table created
+// at sequence 1 and its snapshot, keys 1…Rows, row k written at sequence
+// k+1, as of sequence Rows+1, in SnapFiles files written in parallel.
+func commitSnapshot(ctx context.Context, log *tableformat.Log, store tableformat.Store, meta *Meta) error {
+	sc := Schema()
 	snapSeq := int64(Rows + 1)
 	meta.SnapshotSeq = snapSeq
 	adds := make([]tableformat.AddFile, SnapFiles)
@@ -252,15 +280,22 @@ func generate(dir string, open OpenStore, start time.Time) error {
 		Progress: tableformat.Progress{PrevSeq: 0, MaxSeq: snapSeq, MaxTS: snapTS}}); err != nil {
 		return fmt.Errorf("commit the snapshot: %w", err)
 	}
+	return nil
+}
 
-	// The deltas.
+// commitDeltas commits the Commits ingest commits after the snapshot
+// (meta.SnapshotSeq), seeded so that every run writes the same changes, and
+// records the older and latest points in meta.
+func commitDeltas(ctx context.Context, log *tableformat.Log, store tableformat.Store, meta *Meta) error {
+	sc := Schema()
 	live := make([]int64, Rows)
 	for i := range live {
 		live[i] = int64(i + 1)
 	}
 	nextKey := int64(Rows + 1)
 	rnd := rand.New(rand.NewPCG(4, 2))
-	seq, ts := snapSeq, snapTS
+	seq := meta.SnapshotSeq
+	ts := baseTS + seq
 	pick := func(keys []int64) []int64 {
 		out := make([]int64, LookupKeys)
 		for i := range out {
@@ -319,26 +354,7 @@ func generate(dir string, open OpenStore, start time.Time) error {
 		meta.LatestVersion = st.Version
 	}
 	meta.LatestRows, meta.LatestKeys = int64(len(live)), pick(live)
-	meta.LakeBytes = dirBytes(filepath.Join(dir, "lake"))
-	live = nil
-
-	// The equivalent compacted data: each point's view, copied by a plain
-	// DuckDB into one Parquet file sorted by key (as a compaction writes
-	// it).
-	for _, p := range []struct {
-		version int64
-		path    string
-	}{{meta.OlderVersion, "compacted-older.parquet"}, {meta.LatestVersion, "compacted-latest.parquet"}} {
-		if err := compact(ctx, dir, log, p.version, filepath.Join(dir, p.path)); err != nil {
-			return fmt.Errorf("compact version %d: %w", p.version, err)
-		}
-	}
-	meta.GenSeconds = time.Since(start).Seconds()
-	data, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "meta.json"), data, 0o644)
+	return nil
 }
 
 func writeSnapshotFile(ctx context.Context, store tableformat.Store, sc *tableformat.Schema, lo, hi, asOf int64, n int) (tableformat.AddFile, error) {
