@@ -87,7 +87,18 @@ type mtable struct {
 	// re-snapshot (rowsDDL; a partitioned table's CREATE, which the lake
 	// may not fully understand).
 	resnap bool
+	// hist: the last statements that changed it, each after the GTID of
+	// its transaction (record), for the report of a mismatch; unstamped:
+	// those of the step not yet recorded.
+	hist      []string
+	unstamped []string
 }
+
+// histLen is how many statements mtable.hist keeps.
+const histLen = 80
+
+// note adds q, run on t in the current step, to t's history.
+func (t *mtable) note(q string) { t.unstamped = append(t.unstamped, q) }
 
 // partition is a RANGE partition: the keys below its bound and at or above
 // the one before's.
@@ -220,6 +231,7 @@ func (w *workload) create(ctx context.Context, t *mtable) {
 		q += " PARTITION BY RANGE (id) (" + strings.Join(ps, ", ") + ")"
 	}
 	w.exec(ctx, q)
+	t.note(q)
 	t.rows = map[int64][]cell{}
 	t.resnap = t.resnap || len(t.parts) > 0
 	w.tables = append(w.tables, t)
@@ -280,10 +292,11 @@ func (w *workload) txn(ctx context.Context) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	exec := func(q string) {
+	exec := func(t *mtable, q string) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			w.t.Fatalf("%s: %v", q, err)
 		}
+		t.note(q)
 	}
 	for range 1 + w.rnd.IntN(4) {
 		t := w.tables[w.rnd.IntN(len(w.tables))]
@@ -294,7 +307,7 @@ func (w *workload) txn(ctx context.Context) {
 		if !t.keyed {
 			if r := w.rnd.IntN(10); r < 7 || len(t.bag) == 0 {
 				row := w.row(t, 0)
-				exec(fmt.Sprintf("INSERT INTO %s %s VALUES %s", t.qname(), t.colList(), lits(row)))
+				exec(t, fmt.Sprintf("INSERT INTO %s %s VALUES %s", t.qname(), t.colList(), lits(row)))
 				t.bag = append(t.bag, row)
 				w.stats["insert"]++
 			} else {
@@ -303,7 +316,7 @@ func (w *workload) txn(ctx context.Context) {
 				for j, c := range t.cols {
 					conds[j] = qi(c.name) + " <=> " + t.bag[i][j].lit
 				}
-				exec(fmt.Sprintf("DELETE FROM %s WHERE %s LIMIT 1", t.qname(), strings.Join(conds, " AND ")))
+				exec(t, fmt.Sprintf("DELETE FROM %s WHERE %s LIMIT 1", t.qname(), strings.Join(conds, " AND ")))
 				t.bag = slices.Delete(t.bag, i, i+1)
 				w.stats["delete"]++
 			}
@@ -320,7 +333,7 @@ func (w *workload) txn(ctx context.Context) {
 				t.rows[w.nextID] = row
 				vals = append(vals, lits(row))
 			}
-			exec(fmt.Sprintf("INSERT INTO %s %s VALUES %s", t.qname(), t.colList(), strings.Join(vals, ", ")))
+			exec(t, fmt.Sprintf("INSERT INTO %s %s VALUES %s", t.qname(), t.colList(), strings.Join(vals, ", ")))
 			w.stats["insert"] += n
 		case r < 8:
 			old := keys[w.rnd.IntN(len(keys))]
@@ -349,13 +362,13 @@ func (w *workload) txn(ctx context.Context) {
 					row[j] = c.gen(id) // the server computes it again
 				}
 			}
-			exec(fmt.Sprintf("UPDATE %s SET %s WHERE id = %d", t.qname(), strings.Join(sets, ", "), old))
+			exec(t, fmt.Sprintf("UPDATE %s SET %s WHERE id = %d", t.qname(), strings.Join(sets, ", "), old))
 			delete(t.rows, old)
 			t.rows[id] = row
 			w.stats["update"]++
 		default:
 			old := keys[w.rnd.IntN(len(keys))]
-			exec(fmt.Sprintf("DELETE FROM %s WHERE id = %d", t.qname(), old))
+			exec(t, fmt.Sprintf("DELETE FROM %s WHERE id = %d", t.qname(), old))
 			delete(t.rows, old)
 			w.stats["delete"]++
 		}
@@ -456,6 +469,7 @@ func (w *workload) ddl(ctx context.Context) {
 	}
 	t.snap = nil
 	w.exec(ctx, q)
+	t.note(q)
 	w.stats[kind]++
 	w.record(ctx, q)
 }
@@ -622,6 +636,7 @@ func (w *workload) rowsDDL(ctx context.Context, t *mtable) bool {
 	}
 	t.snap = nil
 	w.exec(ctx, q)
+	t.note(q)
 	w.stats[kind]++
 	w.record(ctx, q)
 	return true
@@ -668,6 +683,13 @@ func (w *workload) record(ctx context.Context, what string) {
 	}
 	m := moment{gtid: gtid, what: what, tables: map[string]*tableSnap{}}
 	for _, t := range w.tables {
+		for _, q := range t.unstamped {
+			t.hist = append(t.hist, gtid+" "+q)
+		}
+		t.unstamped = nil
+		if n := len(t.hist) - histLen; n > 0 {
+			t.hist = slices.Delete(t.hist, 0, n)
+		}
 		if t.snap == nil {
 			t.snap = t.snapshot()
 		}
@@ -792,8 +814,8 @@ func (w *workload) check(store tableformat.Store) {
 				cols[i] = c.Name + " " + string(c.Type.Kind)
 			}
 			if got := strings.Join(cols, ","); got != want.cols {
-				w.t.Fatalf("as of %s (%s, lake version %d, seq %d), shop.%s: columns\n got %s\nwant %s\nlake schema history: %s",
-					m.gtid, m.what, p.State.Version, p.Seq, name, got, want.cols, schemaHistory(tb))
+				w.t.Fatalf("as of %s (%s), shop.%s: columns\n got %s\nwant %s\n%s",
+					m.gtid, m.what, name, got, want.cols, w.trail(ctx, l, read, p, tb, name))
 			}
 			got := make([]string, len(rows))
 			for i, r := range rows {
@@ -801,12 +823,50 @@ func (w *workload) check(store tableformat.Store) {
 			}
 			slices.Sort(got)
 			if !slices.Equal(got, want.rows) {
-				w.t.Fatalf("as of %s (%s), shop.%s (columns %s):\n%s", m.gtid, m.what, name, want.cols, rowDiff(got, want.rows))
+				w.t.Fatalf("as of %s (%s), shop.%s (columns %s):\n%s\n%s", m.gtid, m.what, name, want.cols, rowDiff(got, want.rows),
+					w.trail(ctx, l, read, p, tb, name))
 			}
 		}
 	}
 	w.t.Logf("checked %d moments (and passed over %d tables whose re-snapshots were pending); workload: %v",
 		len(w.moments), windows, w.stats)
+}
+
+// trail is the report of a mismatch of shop.name at p: the model's last
+// statements on the table, each with the lake's sequence at its GTID, and
+// every row of every file of the table in the lake's state at p.
+func (w *workload) trail(ctx context.Context, l *tableformat.Log, read tableformat.FileSource, p tableformat.Point, tb *tableformat.TableState, name string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lake version %d, seq %d; the model's last statements on the table:\n", p.Version, p.Seq)
+	for _, t := range w.tables {
+		if t.name != name {
+			continue
+		}
+		for _, h := range t.hist {
+			gtid, _, _ := strings.Cut(h, " ")
+			seq := "?"
+			if at, err := l.AtGTID(ctx, gtid); err == nil {
+				seq = strconv.FormatInt(at.Seq, 10)
+			}
+			fmt.Fprintf(&b, "  seq %s: %s\n", seq, h)
+		}
+	}
+	fmt.Fprintf(&b, "the lake's files of table %d (schema history %s):\n", tb.ID, schemaHistory(tb))
+	for _, f := range tb.SortedFiles() {
+		fmt.Fprintf(&b, "  %s %s schema %d seq %d..%d as-of %d\n", f.Kind, f.Path, f.SchemaVersion, f.MinSeq, f.MaxSeq, f.AsOfSeq)
+		fc, err := read(ctx, f)
+		if err != nil {
+			fmt.Fprintf(&b, "    %v\n", err)
+			continue
+		}
+		for _, r := range fc.Rows {
+			fmt.Fprintf(&b, "    seq %d op %d %v\n", r.Seq, r.Op, r.Values)
+		}
+	}
+	if tr := tb.TruncatedAt(p.Seq); tr > 0 {
+		fmt.Fprintf(&b, "truncated at seq %d\n", tr)
+	}
+	return b.String()
 }
 
 // kindOf is the tableformat kind of a declared type (docs/types.md).
