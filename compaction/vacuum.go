@@ -148,8 +148,9 @@ const (
 	// keeps when told none (VacuumOptions.Retain itself has no default: a
 	// caller that forgets it must not lose history).
 	DefaultRetain = 7 * 24 * time.Hour
-	// DefaultGrace is the default grace period of vacuum.
-	DefaultGrace = time.Hour
+	// DefaultGrace is the default grace period of vacuum: the format's
+	// (tableformat.DefaultGrace), which verify assumes too.
+	DefaultGrace = tableformat.DefaultGrace
 	// DefaultVacuumParallelism bounds vacuum's concurrent log reads and
 	// deletes.
 	DefaultVacuumParallelism = 16

@@ -33,7 +33,7 @@ type VerifyOptions struct {
 	AllVersions bool
 	// Grace is vacuum's grace period (compaction.grace): with AllVersions,
 	// a file only versions committed longer ago than this needed may have
-	// been deleted by vacuum, and is not required. Default 1h.
+	// been deleted by vacuum, and is not required. Default DefaultGrace.
 	Grace time.Duration
 	// Parallelism bounds the files read and checked at once; each is held
 	// in memory while checked. Default 4.
@@ -43,6 +43,12 @@ type VerifyOptions struct {
 	// Logger receives progress; default: discard.
 	Logger *slog.Logger
 }
+
+// DefaultGrace is how long vacuum leaves an object the lake no longer
+// names (FORMAT.md §13), and how old an unnamed object must be before it
+// counts as an orphan rather than an upload in flight: Verify's default,
+// and the one compaction.DefaultGrace takes.
+const DefaultGrace = time.Hour
 
 // verifyLogParallelism bounds concurrent reads of log entries and
 // checkpoints (small objects).
@@ -63,7 +69,7 @@ func (o *VerifyOptions) Validate() error {
 func (o *VerifyOptions) withDefaults() VerifyOptions {
 	r := *o
 	if r.Grace == 0 {
-		r.Grace = time.Hour
+		r.Grace = DefaultGrace
 	}
 	if r.Parallelism == 0 {
 		r.Parallelism = 4

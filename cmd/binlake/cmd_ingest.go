@@ -510,8 +510,7 @@ func tableFilter(include, exclude []string) func(db, table string) bool {
 		return false
 	}
 	return func(db, table string) bool {
-		switch db {
-		case "mysql", "information_schema", "performance_schema", "sys":
+		if mysql.SystemSchema(db) {
 			return false
 		}
 		name := db + "." + table

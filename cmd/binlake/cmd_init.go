@@ -308,6 +308,9 @@ func (ic initConfig) render(now time.Time) string {
 	w("  # How the snapshot pins its binlog position: auto (binlog_snapshot on MariaDB: no lock;\n")
 	w("  # on MySQL global_read_lock with RELOAD, else table_locks with LOCK TABLES).\n")
 	w("  snapshot_strategy: %s\n", mysql.SnapshotAuto)
+	w("  # When the source has purged the binlog the lake needs: fail (exit 6, nothing changes) or\n")
+	w("  # resnapshot (go on from the source's position and re-read every table; the gap is recorded).\n")
+	w("  on_position_lost: %s\n", c.Source.OnPositionLost)
 	w("  tls:\n")
 	w("    mode: %s\t# disabled, required, verify-ca or verify-full (those two need ca_file)\n\n", c.Source.TLS.Mode)
 

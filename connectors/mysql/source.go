@@ -113,12 +113,18 @@ func (c SourceConfig) Validate() error {
 	return ps.Err()
 }
 
-func defaultInclude(db, _ string) bool {
-	switch strings.ToLower(db) {
+func defaultInclude(db, _ string) bool { return !SystemSchema(db) }
+
+// SystemSchema reports whether db is one of the server's own schemas, which
+// binlake never mirrors whatever source.include says. The server names them
+// in lower case; a user's schema "Sys" is not one (names are case-sensitive
+// on Linux).
+func SystemSchema(db string) bool {
+	switch db {
 	case "mysql", "information_schema", "performance_schema", "sys":
-		return false
+		return true
 	}
-	return true
+	return false
 }
 
 // BinlogSource streams a MySQL/MariaDB binlog as ingest events: whole
