@@ -113,6 +113,7 @@ type tableSnap struct {
 	// resnap: the table may differ in the lake until the re-snapshot a
 	// statement asked for is committed (mtable.resnap).
 	resnap bool
+	model  *mtable // the table (its history, for a mismatch's report)
 }
 
 type workload struct {
@@ -704,7 +705,7 @@ func (w *workload) record(ctx context.Context, what string) {
 }
 
 func (t *mtable) snapshot() *tableSnap {
-	s := &tableSnap{}
+	s := &tableSnap{model: t}
 	names := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		names[i] = c.name + " " + kindOf(c.typ.sql)
@@ -815,7 +816,7 @@ func (w *workload) check(store tableformat.Store) {
 			}
 			if got := strings.Join(cols, ","); got != want.cols {
 				w.t.Fatalf("as of %s (%s), shop.%s: columns\n got %s\nwant %s\n%s",
-					m.gtid, m.what, name, got, want.cols, w.trail(ctx, l, read, p, tb, name))
+					m.gtid, m.what, name, got, want.cols, w.trail(ctx, l, read, p, tb, want.model))
 			}
 			got := make([]string, len(rows))
 			for i, r := range rows {
@@ -824,7 +825,7 @@ func (w *workload) check(store tableformat.Store) {
 			slices.Sort(got)
 			if !slices.Equal(got, want.rows) {
 				w.t.Fatalf("as of %s (%s), shop.%s (columns %s):\n%s\n%s", m.gtid, m.what, name, want.cols, rowDiff(got, want.rows),
-					w.trail(ctx, l, read, p, tb, name))
+					w.trail(ctx, l, read, p, tb, want.model))
 			}
 		}
 	}
@@ -835,21 +836,16 @@ func (w *workload) check(store tableformat.Store) {
 // trail is the report of a mismatch of shop.name at p: the model's last
 // statements on the table, each with the lake's sequence at its GTID, and
 // every row of every file of the table in the lake's state at p.
-func (w *workload) trail(ctx context.Context, l *tableformat.Log, read tableformat.FileSource, p tableformat.Point, tb *tableformat.TableState, name string) string {
+func (w *workload) trail(ctx context.Context, l *tableformat.Log, read tableformat.FileSource, p tableformat.Point, tb *tableformat.TableState, t *mtable) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "lake version %d, seq %d; the model's last statements on the table:\n", p.Version, p.Seq)
-	for _, t := range w.tables {
-		if t.name != name {
-			continue
+	for _, h := range t.hist {
+		gtid, _, _ := strings.Cut(h, " ")
+		seq := "?"
+		if at, err := l.AtGTID(ctx, gtid); err == nil {
+			seq = strconv.FormatInt(at.Seq, 10)
 		}
-		for _, h := range t.hist {
-			gtid, _, _ := strings.Cut(h, " ")
-			seq := "?"
-			if at, err := l.AtGTID(ctx, gtid); err == nil {
-				seq = strconv.FormatInt(at.Seq, 10)
-			}
-			fmt.Fprintf(&b, "  seq %s: %s\n", seq, h)
-		}
+		fmt.Fprintf(&b, "  seq %s: %s\n", seq, h)
 	}
 	fmt.Fprintf(&b, "the lake's files of table %d (schema history %s):\n", tb.ID, schemaHistory(tb))
 	for _, f := range tb.SortedFiles() {

@@ -67,7 +67,7 @@ func planTable(t *tableformat.TableState, seq int64, local *localSnap) (*tablePl
 	p := &tablePlan{db: name.DB, name: name.Name, schema: t.SchemaAt(seq), seq: strconv.FormatInt(seq, 10),
 		trunc: strconv.FormatInt(t.TruncatedAt(seq), 10)}
 	var err error
-	if p.fills, err = fillsOf(p.schema); err != nil {
+	if p.fills, err = fillsOf(t, p.schema); err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", name.DB, name.Name, err)
 	}
 	files := t.SortedFiles()
@@ -118,7 +118,7 @@ func planMacro(t *tableformat.TableState) (*tablePlan, error) {
 	name := t.Current()
 	p := &tablePlan{db: name.DB, name: name.Name, schema: t.Schema(), seq: macroParam, trunc: lastAtOrBefore(t.Truncations, macroParam)}
 	var err error
-	if p.fills, err = fillsOf(p.schema); err != nil {
+	if p.fills, err = fillsOf(t, p.schema); err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", name.DB, name.Name, err)
 	}
 	files := t.SortedFiles()
@@ -367,11 +367,24 @@ func readFiles(files []planFile, ids []int, where string, fills map[int]string) 
 	return strings.Join(parts, " UNION ALL BY NAME ")
 }
 
-// fillsOf returns the SQL of the initial defaults of the schema's columns
-// that have one, by column id.
-func fillsOf(sc *tableformat.Schema) (map[int]string, error) {
-	var out map[int]string
+// fillsOf returns the SQL of the initial defaults (FORMAT.md §5), by column
+// id, of every column t ever had that has one: a column of sc (the schema
+// read) as sc defines it; one sc lacks as the last schema version that had
+// it defines it. A keyless delete holds the whole row as its schema had it
+// (§8), so a row written before a column was added is matched by the
+// column's initial default even once the column is dropped again.
+func fillsOf(t *tableformat.TableState, sc *tableformat.Schema) (map[int]string, error) {
+	cols := map[int]tableformat.Column{}
+	for _, sv := range t.Schemas {
+		for _, c := range sv.Schema.Columns {
+			cols[c.ID] = c
+		}
+	}
 	for _, c := range sc.Columns {
+		cols[c.ID] = c
+	}
+	var out map[int]string
+	for id, c := range cols {
 		v, err := c.Fill()
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
@@ -382,7 +395,7 @@ func fillsOf(sc *tableformat.Schema) (map[int]string, error) {
 		if out == nil {
 			out = map[int]string{}
 		}
-		out[c.ID] = storedLiteral(c.Type, v)
+		out[id] = storedLiteral(c.Type, v)
 	}
 	return out, nil
 }

@@ -95,13 +95,22 @@ func newTestEngine(t testing.TB, log *tableformat.Log, cacheDir string, opts Opt
 // gives the same rows, and later versions' views read the newest local
 // snapshot that still fits the history plus the deltas after it.
 func TestViewsMatchScanTable(t *testing.T) {
-	seeds := uint64(2)
+	seeds := []uint64{0, 1}
 	if testing.Short() {
-		seeds = 1 // the unit run (make test-unit): one history of each kind
+		seeds = seeds[:1] // the unit run (make test-unit): one history of each kind
 	}
 	for _, materialize := range []bool{false, true} {
 		for _, keyed := range []bool{true, false} {
-			for seed := range seeds {
+			cases := seeds
+			if !keyed {
+				// Histories that delete, from a keyless table, a row
+				// written before a column with an initial default was
+				// added, and then drop the column: the delete holds the
+				// default, the row's file lacks the column (the views and
+				// macros once filled it with NULL there, and kept the row).
+				cases = append(slices.Clone(seeds), 21, 33, 34)
+			}
+			for _, seed := range cases {
 				t.Run(fmt.Sprintf("materialize=%v/keyed=%v/%d", materialize, keyed, seed), func(t *testing.T) {
 					testViewsMatchScanTable(t, materialize, keyed, seed)
 				})
