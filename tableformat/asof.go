@@ -57,7 +57,7 @@ func (l *Log) AtTime(ctx context.Context, t time.Time) (Point, error) {
 	us := t.UnixMicro()
 	return l.resolve(ctx, fmt.Sprintf("time %s", t.UTC().Format(time.RFC3339Nano)),
 		func(p Progress) (bool, error) { return p.MaxTS <= us, nil },
-		func(m TxnMark) (bool, error) { return m.TS <= us, nil },
+		func(m TxnMark, _ bool) (bool, error) { return m.TS <= us, nil },
 		func(g Gap) (bool, error) { return g.FromTime < us && us < g.ToTime, nil })
 }
 
@@ -76,11 +76,15 @@ func (l *Log) AtGTID(ctx context.Context, set string) (Point, error) {
 			}
 			return g.ContainsSet(have)
 		},
-		func(m TxnMark) (bool, error) {
+		func(m TxnMark, boundary bool) (bool, error) {
 			if m.GTID == "" {
-				// An initial snapshot, or a source without GTIDs: the
-				// entry's end position (already outside G) decides.
-				return false, nil
+				// Table changes written between two transactions (a
+				// re-snapshot's structure) sit at the position of the
+				// transaction before them, which is in G. Any other
+				// mark without a GTID — an initial snapshot, a source
+				// without GTIDs — is in G only with its whole entry,
+				// whose end position is already outside G.
+				return boundary, nil
 			}
 			return g.ContainsGTID(m.GTID)
 		},
@@ -110,7 +114,7 @@ func (l *Log) AtFilePos(ctx context.Context, file string, pos uint64) (Point, er
 	}
 	return l.resolve(ctx, fmt.Sprintf("binlog position %s:%d", file, pos),
 		func(p Progress) (bool, error) { return before(p.Position.File, p.Position.Pos) },
-		func(m TxnMark) (bool, error) {
+		func(m TxnMark, _ bool) (bool, error) {
 			if m.File == "" {
 				return false, errors.New("the lake recorded no binlog positions for its transactions: resolve by time or GTID")
 			}
@@ -128,11 +132,13 @@ func (l *Log) AtFilePos(ctx context.Context, file string, pos uint64) (Point, er
 
 // resolve finds the point where the lake's history stops satisfying a
 // monotone predicate: within(p) says every transaction up to progress p is
-// inside the point; txnIn says one transaction is. inGap says the point
+// inside the point; txnIn says one transaction is, told whether the mark is
+// at the binlog position of the one before it (a boundary mark: changes
+// written between two transactions, FORMAT.md §11). inGap says the point
 // names the source inside a gap of the history (FORMAT.md §16): between its
 // last transaction before the gap and the source's position where the lake
 // went on, where the lake lacks transactions.
-func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (bool, error), txnIn func(TxnMark) (bool, error),
+func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (bool, error), txnIn func(m TxnMark, boundary bool) (bool, error),
 	inGap func(Gap) (bool, error)) (Point, error) {
 	latest, err := l.Latest(ctx)
 	if err != nil {
@@ -180,9 +186,20 @@ func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (b
 	if err != nil {
 		return Point{}, err
 	}
+	// The position before the entry's first mark: the end of the entry
+	// before it, which is inside the point.
+	var prev Position
+	if i > 0 {
+		pe, err := l.Entry(ctx, versions[i-1])
+		if err != nil {
+			return Point{}, err
+		}
+		prev = pe.Progress.Position
+	}
 	seq := e.Progress.PrevSeq
 	for _, m := range e.Txns {
-		ok, err := txnIn(m)
+		boundary := m.File != "" && m.File == prev.File && m.Pos == prev.Pos
+		ok, err := txnIn(m, boundary)
 		if err != nil {
 			return Point{}, fmt.Errorf("resolve %s: %w", what, err)
 		}
@@ -190,6 +207,7 @@ func (l *Log) resolve(ctx context.Context, what string, within func(Progress) (b
 			break
 		}
 		seq = m.Seq
+		prev.File, prev.Pos = m.File, m.Pos
 	}
 	v := versions[i]
 	if seq == e.Progress.PrevSeq {

@@ -191,3 +191,49 @@ func TestGapRefusesPoints(t *testing.T) {
 		t.Fatalf("version inside the closed gap: %v", err)
 	}
 }
+
+// TestResolveGTIDAcrossBoundaryMarks: table changes written between two
+// source transactions (a re-snapshot's structure, ingest's schemaTxn) carry
+// a mark without a GTID at the position of the transaction before them. A
+// GTID set reaching past them includes them and the transactions after
+// them in the same entry; a point between stops at them. (A mark without a
+// GTID used to end the run: "as of" the next transactions of the entry
+// resolved to the point before the mark, missing them.)
+func TestResolveGTIDAcrossBoundaryMarks(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore()
+	b := newLake(t, store, 100)
+	b.ingest(1, 2) // version 2: create at 1, transactions 2, 3 (0-1-2, 0-1-3; offsets 200, 300)
+	ts := b.latest().Progress.MaxTS
+	mark := func(seq int64, gtid string, pos uint64) TxnMark {
+		ts += 1_000_000
+		return TxnMark{Seq: seq, TS: ts, GTID: gtid, File: "bin.000001", Pos: pos}
+	}
+	// Version 3: a boundary mark first (at version 2's end), then a
+	// transaction, a boundary mark after it, and two more transactions.
+	e := &Entry{Kind: KindIngest, Txns: []TxnMark{
+		mark(4, "", 300), mark(5, "0-1-5", 500), mark(6, "", 500), mark(7, "0-1-7", 700), mark(8, "0-1-8", 800)}}
+	for _, m := range e.Txns {
+		e.Add = append(e.Add, b.file(1, FileData, m.Seq, m.Seq, m.TS))
+	}
+	e.Progress = Progress{Position: Position{GTIDSet: "0-1-8", File: "bin.000001", Pos: 800}, PrevSeq: 3, MaxSeq: 8, MaxTS: ts}
+	b.commit(e)
+	l := NewLog(store, LogOptions{})
+	for _, c := range []struct {
+		set          string
+		version, seq int64
+	}{
+		{"0-1-3", 3, 4}, // the boundary mark at version 2's end is in
+		{"0-1-5", 3, 6}, // the transaction and the mark after it
+		{"0-1-7", 3, 7}, // past the mark: the transaction after it
+		{"0-1-8", 3, 8},
+	} {
+		p, err := l.AtGTID(ctx, c.set)
+		if err != nil {
+			t.Fatalf("as of %s: %v", c.set, err)
+		}
+		if p.Version != c.version || p.Seq != c.seq {
+			t.Fatalf("as of %s: version %d seq %d, want version %d seq %d", c.set, p.Version, p.Seq, c.version, c.seq)
+		}
+	}
+}
