@@ -105,12 +105,9 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 	start := binlogPos(t, e.db)
 	w := newWorkload(t, e.db, seed)
 	w.ddlEvery = 15
-	// The long plan's DDL storms include the statements the lake learns by
-	// re-snapshot. The short one (make test) leaves them out while the
-	// long plan still finds the lake and the source apart with them in
-	// about one episode in three (open in issue 14): a verdict of make
-	// test must not depend on where a random kill lands.
-	w.resnapDDL = plan.name == "long"
+	// The DDL storms include the statements the lake learns by
+	// re-snapshot (docs/snapshot.md#re-snapshots).
+	w.resnapDDL = true
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(seed, 7))
 	began := time.Now()
