@@ -36,7 +36,7 @@ func rowStrings(rows [][]any) []string {
 	return out
 }
 
-func queryAll(t *testing.T, s *Session, q string) [][]any {
+func queryAll(t testing.TB, s *Session, q string) [][]any {
 	t.Helper()
 	rows, cancel, err := s.Query(context.Background(), q)
 	if err != nil {
