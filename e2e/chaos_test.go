@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -255,7 +256,9 @@ func chaosEpisode(t *testing.T, plan chaosPlan, seed uint64, fig *chaosFigures) 
 			work(10, 4, d) // changes pile up in the source meanwhile
 		}
 		if kind != "dump thread killed" {
-			waitNotReady(t, e, 60*time.Second)
+			if err := notReadyWithin(e, 60*time.Second); err != nil {
+				t.Fatalf("%s: %v\n%s", kind, err, e.goroutines(d))
+			}
 		}
 		began := time.Now()
 		restore()
@@ -344,15 +347,41 @@ func (d *daemonRun) term() error {
 	return d.err
 }
 
-// waitNotReady polls /readyz until the daemon says it is not ready.
-func waitNotReady(t *testing.T, e *env, deadline time.Duration) {
-	t.Helper()
-	testenv.Eventually(t, deadline, "/readyz saying not ready in an outage", func() error {
+// notReadyWithin polls /readyz until the daemon says it is not ready.
+func notReadyWithin(e *env, deadline time.Duration) error {
+	return testenv.Await(deadline, "/readyz saying not ready in an outage", func() error {
 		if code, body := e.get("/readyz"); code != http.StatusServiceUnavailable {
 			return fmt.Errorf("%d %s", code, body)
 		}
 		return nil
 	})
+}
+
+// goroutines stops the daemon d with SIGQUIT, which makes the Go runtime
+// print every goroutine's stack into its log, and returns the stacks that
+// pass through binlake's own code: where a daemon that should have
+// reported a failure is waiting.
+func (e *env) goroutines(d *daemonRun) string {
+	if err := d.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		return fmt.Sprintf("SIGQUIT: %v", err)
+	}
+	select {
+	case d.err = <-d.done:
+		d.exited = true
+	case <-time.After(30 * time.Second):
+		return "the daemon did not exit on SIGQUIT within 30s"
+	}
+	b, err := os.ReadFile(filepath.Join(e.logDir, fmt.Sprintf("ingest-%03d.log", e.runs)))
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, g := range strings.Split(string(b), "\n\ngoroutine ")[1:] { // [0]: the log before the dump
+		if strings.Contains(g, "github.com/binlake/binlake/") {
+			out = append(out, "goroutine "+g)
+		}
+	}
+	return "goroutines of the daemon in binlake's code:\n" + strings.Join(out, "\n\n")
 }
 
 // catchUpNow runs `binlake ingest --exit-when-caught-up` on a lake that

@@ -52,8 +52,10 @@ type S3Config struct {
 	// CACertFile is a PEM file of extra certificate authorities to trust,
 	// for a server whose certificate a private CA signed. Needs UseTLS.
 	CACertFile string
-	// RequestTimeout bounds connecting and waiting for each response, and
-	// the whole of a PutIfAbsent; 0 means DefaultRequestTimeout.
+	// RequestTimeout bounds connecting, waiting for each response, and
+	// every stretch of a transfer in which no byte moves (a server that
+	// hangs mid-body); and the whole of a PutIfAbsent. 0 means
+	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// MaxRetries is how often a failed idempotent request (everything but
 	// PutIfAbsent) is retried on timeouts, connection errors, 5xx and
@@ -232,9 +234,16 @@ func connect(ctx context.Context, cfg S3Config, client *minio.Client,
 }
 
 func newTransport(cfg S3Config) (*http.Transport, error) {
+	dialer := &net.Dialer{Timeout: cfg.RequestTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.RequestTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &stallConn{Conn: c, idle: cfg.RequestTimeout}, nil
+		},
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       time.Minute,
@@ -525,4 +534,36 @@ func (c S3Config) permissionError(op string, err error) error {
 	return fmt.Errorf("%w: %w: the storage refused the request: the access key %q (warehouse.s3.access_key_id) "+
 		"lacks the permission %s on %s%s; a read-only key serves query, tables, log and status, "+
 		"ingest, compact and vacuum need s3:PutObject and s3:DeleteObject too", err, fs.ErrPermission, c.AccessKey, action(op), c.url(), also)
+}
+
+// stallConn is a connection on which a read or a write fails once no byte
+// has moved for idle: timeouts on connecting and on response headers do
+// not cover request and response bodies, so a server that hangs in the
+// middle of one (a stopped process, a silent network) would block the
+// transfer for ever, and with it ingest's commit path. A write also moves
+// the read deadline on: waiting for the response to a request counts from
+// the request's last byte. A connection idle in the pool for idle is
+// closed by its pending read, which the transport handles as a server
+// closing an idle connection.
+type stallConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	deadline := time.Now().Add(c.idle)
+	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+		return 0, err
+	}
+	if err := c.Conn.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }

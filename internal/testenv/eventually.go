@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -22,15 +23,23 @@ const (
 // speed. cond runs on the caller's goroutine, so it may call t.Fatal.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
+	if err := Await(timeout, what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Await is Eventually returning the failure instead, for a caller that
+// gathers evidence (a process's state) before it fails the test.
+func Await(timeout time.Duration, what string, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	wait := pollFirst
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
 		if !time.Now().Before(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+			return fmt.Errorf("%s: not within %v: %w", what, timeout, err)
 		}
 		time.Sleep(min(wait, time.Until(deadline))) // polling with a deadline
 		wait = min(wait*3/2, pollMax)
