@@ -414,7 +414,8 @@ func storedLiteral(t tableformat.Type, v any) string {
 		}
 		return fmt.Sprintf("CAST(from_hex('%x') AS BLOB)", x)
 	case int32: // date: days since 1970-01-01
-		return fmt.Sprintf("CAST(DATE '1970-01-01' + INTERVAL %d DAY AS DATE)", x)
+		// Parenthesized: INTERVAL -5 DAY does not parse.
+		return fmt.Sprintf("CAST(DATE '1970-01-01' + INTERVAL (%d) DAY AS DATE)", x)
 	case int64:
 		switch t.Kind {
 		case tableformat.KindDatetime:
