@@ -26,7 +26,7 @@ func BenchmarkScaleLog(b *testing.B) {
 	ctx := context.Background()
 	type figures struct {
 		commit, ckptCommit, open time.Duration
-		ckptBytes               int64
+		ckptBytes                int64
 	}
 	var base figures
 	for _, n := range sizes {
