@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -20,10 +19,7 @@ import (
 // session binds is fetched) and warm (the cache holds them), beside the
 // 10-table lake's figure from the same run; the goal is within 2×.
 func BenchmarkScaleTables(b *testing.B) {
-	sizes := []int{10, 1000}
-	if os.Getenv("BINLAKE_BENCH_TABLES") == "10000" {
-		sizes = append(sizes, 10000)
-	}
+	sizes := laketest.ManySizes()
 	const files, rows = 10, 5
 	var base [2]time.Duration
 	for _, n := range sizes {

@@ -3,7 +3,6 @@ package tableformat_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -19,10 +18,7 @@ import (
 // takes, checkpoint included), and the time to open the latest state with a
 // fresh log — each beside the 10-table lake's figure from the same run.
 func BenchmarkScaleLog(b *testing.B) {
-	sizes := []int{10, 1000}
-	if os.Getenv("BINLAKE_BENCH_TABLES") == "10000" {
-		sizes = append(sizes, 10000)
-	}
+	sizes := laketest.ManySizes()
 	ctx := context.Background()
 	type figures struct {
 		commit, ckptCommit, open time.Duration

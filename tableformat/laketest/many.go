@@ -3,6 +3,7 @@ package laketest
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 
@@ -18,6 +19,16 @@ type ManyOptions struct {
 	Rows   int // rows per file
 	// CheckpointInterval of the lake; 0: the format's default.
 	CheckpointInterval int64
+}
+
+// ManySizes are the numbers of tables the scale benchmarks generate:
+// 10 (the baseline every figure is set beside) and 1,000, and 10,000 with
+// BINLAKE_BENCH_TABLES=10000.
+func ManySizes() []int {
+	if os.Getenv("BINLAKE_BENCH_TABLES") == "10000" {
+		return []int{10, 1000, 10000}
+	}
+	return []int{10, 1000}
 }
 
 // ManyTable names table i of a lake written by Many.
