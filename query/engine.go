@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -142,6 +140,10 @@ type Engine struct {
 	stop   chan struct{}
 	sem    chan struct{} // one build at a time
 	wg     sync.WaitGroup
+
+	// parser parses statements for the gate (parse).
+	pmu    sync.Mutex
+	parser *dbHandle
 }
 
 // NewEngine returns an engine reading the lake of log through cache.
@@ -206,19 +208,25 @@ func (e *Engine) Resolve(ctx context.Context, a At) (tableformat.Point, error) {
 }
 
 // Session is an in-memory DuckDB whose views show the lake at one point.
-// It is not safe for concurrent use.
+// It binds what its statements name (bind.go). It is not safe for
+// concurrent use.
 type Session struct {
 	Point tableformat.Point
-	db    *sql.DB
-	conn  *sql.Conn
+	e     *Engine
 	cache *Cache
-	pins  []string
-	spill string
 	opts  Options
-	// macros are the session's own table macros, "schema.name" in lower
-	// case; the gate reads them once (see isPointMacro).
-	macros map[string]bool
-	paths  map[string]string // fetched files by checksum
+	names *pointNames
+	// h is the DuckDB holding the session's bindings (nil before its first
+	// statement); bound says what it holds and stmts how each binding is
+	// created.
+	h     *dbHandle
+	bound needs
+	stmts map[objKey][]string
+	pins  []string
+	// allowed are the local files (local snapshots) the session may read,
+	// besides paths.
+	allowed []string
+	paths   map[string]string // fetched files by checksum
 	// pending are views whose local snapshot is being written.
 	pending []pendingView
 	// localViews counts the views reading a local snapshot.
@@ -228,86 +236,24 @@ type Session struct {
 	clashing []string
 }
 
-// Open opens a session at p. Every file the point's views and the tables'
-// macros read is fetched (and verified) first: a query never waits on, or
-// reads past, the pinned version.
-func (e *Engine) Open(ctx context.Context, p tableformat.Point) (s *Session, err error) {
-	s = &Session{Point: p, cache: e.cache, opts: e.opts}
+// Open opens a session at p. It binds nothing yet: each statement binds
+// the views and macros it names, fetching (and verifying) their files
+// first, so that a query never waits on, or reads past, the pinned
+// version, and costs what it reads rather than what the lake holds.
+func (e *Engine) Open(ctx context.Context, p tableformat.Point) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &Session{Point: p, e: e, cache: e.cache, opts: e.opts, bound: newNeeds(), stmts: map[objKey][]string{},
+		paths: map[string]string{}}
 	viewClash, macroClash := caseClashes(p)
 	s.clashing = clashingNames(p, viewClash, macroClash)
 	if len(s.clashing) > 0 {
 		e.opts.Logger.Warn("tables left out of the session: their names differ only in case, which DuckDB cannot tell apart",
 			"tables", strings.Join(s.clashing, ", "))
 	}
-	opened := s // an error return sets s to nil before this runs
-	defer func() {
-		if err != nil {
-			opened.Close()
-		}
-	}()
-	views, macros, allowed, err := e.planTables(s, viewClash, macroClash)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.fetch(ctx, s, append(append([]*tablePlan{}, views...), macros...)); err != nil {
-		return nil, err
-	}
-	for _, path := range s.paths {
-		allowed = append(allowed, path)
-	}
-	slices.Sort(allowed)
-	if err := s.openDB(ctx, e.cache.SpillDir()); err != nil {
-		return nil, err
-	}
-	setup := e.settings(s.spill)
-	setup = append(setup, e.viewsAndMacros(p, views, macros)...)
-	setup = append(setup, s.pointTables()...)
-	if err := registerSeqFuncs(s.conn, e); err != nil {
-		return nil, err
-	}
-	setup = append(setup, lockDown(allowed, s.spill)...)
-	for _, stmt := range setup {
-		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("set up the views: %w (statement: %.200s)", err, stmt)
-		}
-	}
+	s.names = newPointNames(p, viewClash, macroClash)
 	return s, nil
-}
-
-// planTables plans the session's views (the tables that exist at its
-// point, over a local snapshot where the cache holds one) and table macros
-// (every table not dropped), leaving out the tables whose names clash. It
-// records in s the local snapshots it pins and the ones it starts writing,
-// also when it fails (Close releases them), and returns the local files
-// the session may read.
-func (e *Engine) planTables(s *Session, viewClash, macroClash map[int64]bool) (views, macros []*tablePlan, allowed []string, err error) {
-	p := s.Point
-	for _, t := range p.State.SortedTables() {
-		if t.ExistsAt(p.Seq) && !viewClash[t.ID] {
-			v, pv, local, err := e.planView(p, t)
-			if local != nil {
-				s.pins = append(s.pins, local.path)
-				allowed = append(allowed, local.path)
-				s.localViews++
-			}
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			if pv != nil {
-				s.pending = append(s.pending, *pv)
-				allowed = append(allowed, pv.dst)
-			}
-			views = append(views, v)
-		}
-		if t.DroppedSeq == 0 && !macroClash[t.ID] {
-			m, err := planMacro(t)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			macros = append(macros, m)
-		}
-	}
-	return views, macros, allowed, nil
 }
 
 // fetch brings every file the plans name into the cache, each once, a few
@@ -321,12 +267,13 @@ func (e *Engine) fetch(ctx context.Context, s *Session, plans []*tablePlan) erro
 		for _, f := range pl.files() {
 			if !f.local {
 				files = append(files, f)
-				unique[f.add.Checksum] = f.add
+				if s.paths[f.add.Checksum] == "" {
+					unique[f.add.Checksum] = f.add
+				}
 			}
 		}
 	}
 	before := e.cache.Downloaded()
-	paths := make(map[string]string, len(unique))
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.FetchParallelism)
@@ -338,7 +285,7 @@ func (e *Engine) fetch(ctx context.Context, s *Session, plans []*tablePlan) erro
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			paths[sum] = path
+			s.paths[sum] = path
 			s.pins = append(s.pins, path) // released by Close, also after an error
 			return nil
 		})
@@ -346,32 +293,13 @@ func (e *Engine) fetch(ctx context.Context, s *Session, plans []*tablePlan) erro
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	s.paths = paths
 	for _, f := range files {
-		f.path = paths[f.add.Checksum]
+		f.path = s.paths[f.add.Checksum]
 	}
 	if e.cache.Downloaded() != before {
 		if _, err := e.cache.Evict(); err != nil {
 			e.opts.Logger.Warn("query cache eviction failed", "err", err)
 		}
-	}
-	return nil
-}
-
-// openDB creates the session's spill directory under spillDir and opens
-// its in-memory DuckDB.
-func (s *Session) openDB(ctx context.Context, spillDir string) error {
-	var err error
-	if s.spill, err = os.MkdirTemp(spillDir, "session-*"); err != nil {
-		return fmt.Errorf("query cache: %w", err)
-	}
-	connector, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		return fmt.Errorf("open duckdb: %w", err)
-	}
-	s.db = sql.OpenDB(connector)
-	if s.conn, err = s.db.Conn(ctx); err != nil {
-		return fmt.Errorf("open duckdb: %w", err)
 	}
 	return nil
 }
@@ -394,38 +322,22 @@ func (e *Engine) settings(spill string) []string {
 	}
 }
 
-// viewsAndMacros are the statements that create each table's schema, its
-// view db.table, its table macro db.table(seq) and its change feed
-// db.table_changes(from, to) (unless a table has that name).
-func (e *Engine) viewsAndMacros(p tableformat.Point, views, macros []*tablePlan) []string {
-	var stmts []string
-	all := append(append([]*tablePlan{}, views...), macros...)
-	schemas := map[string]bool{}
-	for _, pl := range all {
-		if !schemas[pl.db] {
-			schemas[pl.db] = true
-			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(pl.db))
-		}
+// viewStmt creates a table's view db.table.
+func (e *Engine) viewStmt(v *tablePlan) string {
+	return fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(v.db), quoteIdent(v.name), v.selectSQL(e.opts.Meta))
+}
+
+// macroStmts create a table's macro db.table(seq) and, with feed (no table
+// has its name), its change feed db.table_changes(from, to).
+func (e *Engine) macroStmts(p tableformat.Point, m *tablePlan, feed bool) []string {
+	stmts := []string{fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam,
+		pointGuard(m.selectSQL(e.opts.Meta), p.State, macroParam))}
+	if !feed {
+		e.opts.Logger.Warn("no change feed macro: a table has its name", "table", m.db+"."+m.name+"_changes")
+		return stmts
 	}
-	for _, v := range views {
-		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(v.db), quoteIdent(v.name), v.selectSQL(e.opts.Meta)))
-	}
-	names := map[[2]string]bool{}
-	for _, pl := range all {
-		names[[2]string{pl.db, pl.name}] = true
-	}
-	for _, m := range macros {
-		stmts = append(stmts, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name), macroParam,
-			pointGuard(m.selectSQL(e.opts.Meta), p.State, macroParam)))
-		feed := m.name + "_changes"
-		if names[[2]string{m.db, feed}] {
-			e.opts.Logger.Warn("no change feed macro: a table has its name", "table", m.db+"."+feed)
-			continue
-		}
-		stmts = append(stmts, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(feed), fromParam, toParam,
-			pointGuard(m.changesSQL(), p.State, fromParam, toParam)))
-	}
-	return stmts
+	return append(stmts, fmt.Sprintf("CREATE MACRO %s.%s(%s, %s) AS TABLE %s", quoteIdent(m.db), quoteIdent(m.name+"_changes"), fromParam, toParam,
+		pointGuard(m.changesSQL(), p.State, fromParam, toParam)))
 }
 
 // lockDown are the last statements of a session's setup: the files of its
@@ -483,21 +395,16 @@ func (s *Session) pointTables() []string {
 
 // Close releases the session's database and its pins on cached files.
 func (s *Session) Close() error {
-	var errs []error
-	if s.conn != nil {
-		errs = append(errs, s.conn.Close())
-	}
-	if s.db != nil {
-		errs = append(errs, s.db.Close())
+	var err error
+	if s.h != nil {
+		err = s.h.close()
+		s.h = nil
 	}
 	for _, p := range s.pins {
 		s.cache.Unpin(p)
 	}
 	s.pins = nil
-	if s.spill != "" {
-		errs = append(errs, os.RemoveAll(s.spill))
-	}
-	return errors.Join(errs...)
+	return err
 }
 
 // ErrRefused marks a statement the session does not run.
@@ -508,14 +415,14 @@ var ErrRefused = errors.New("statement refused")
 // PRAGMA, INSTALL, LOAD, CREATE, … — is refused before it runs. The
 // statement is bounded by the session's timeout.
 func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.CancelFunc, error) {
-	if len(s.pending) > 0 {
-		s.swapLocal(ctx)
-	}
 	if err := s.check(ctx, query); err != nil {
 		return nil, nil, err
 	}
+	if len(s.pending) > 0 {
+		s.swapLocal(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	rows, err := s.conn.QueryContext(ctx, query)
+	rows, err := s.h.conn.QueryContext(ctx, query)
 	if err != nil {
 		stopped := ctx.Err()
 		cancel()
@@ -532,18 +439,19 @@ func (s *Session) Query(ctx context.Context, query string) (*sql.Rows, context.C
 }
 
 // check refuses query unless it is exactly one SELECT statement that calls
-// no function able to reach past the lock-down. DuckDB's own parser
-// decides, through json_serialize_sql, which parses without running
-// anything and serializes SELECT statements only. The syntax tree it
-// returns is then walked: a table function runs only if it is one of the
-// harmless built-ins (tableFuncsAllowed) or one of the point's table
-// macros, and no function of funcsRefused is called anywhere (some table
-// functions change the session despite lock_configuration, or run SQL the
-// gate never saw). Last the statement is prepared alone — with the
-// driver's Prepare, which refuses several statements instead of running
-// every statement but the last as PrepareContext does — and its prepared
-// type checked once more. Parsing and preparing are bounded by the
-// session's timeout.
+// no function able to reach past the lock-down, and binds what it names.
+// DuckDB's own parser decides, through json_serialize_sql, which parses
+// without running anything and serializes SELECT statements only. The
+// syntax tree it returns is then walked: a table function runs only if it
+// is one of the harmless built-ins (tableFuncsAllowed) or one of the
+// point's table macros, and no function of funcsRefused is called anywhere
+// (some table functions change the session despite lock_configuration, or
+// run SQL the gate never saw); the walk also collects the tables and
+// macros the statement names, which the session then binds (bind.go). Last
+// the statement is prepared alone — with the driver's Prepare, which
+// refuses several statements instead of running every statement but the
+// last as PrepareContext does — and its prepared type checked once more.
+// Parsing, binding and preparing are bounded by the session's timeout.
 func (s *Session) check(ctx context.Context, query string) error {
 	switch {
 	case strings.TrimSpace(query) == "":
@@ -557,8 +465,8 @@ func (s *Session) check(ctx context.Context, query string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	var parsed string
-	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", query).Scan(&parsed); err != nil {
+	parsed, err := s.e.parse(ctx, query)
+	if err != nil {
 		return fmt.Errorf("parse the statement: %w", err)
 	}
 	var res struct {
@@ -578,10 +486,15 @@ func (s *Session) check(ctx context.Context, query string) error {
 	case len(res.Statements) != 1:
 		return fmt.Errorf("%w: one statement per query, not %d", ErrRefused, len(res.Statements))
 	}
-	if err := s.checkFuncs(ctx, res.Statements[0]); err != nil {
+	w := walk{names: s.names, need: newNeeds(), ctes: map[string]bool{}}
+	collectCTEs(res.Statements[0], w.ctes)
+	if err := w.node(res.Statements[0]); err != nil {
 		return err
 	}
-	return s.conn.Raw(func(dc any) error {
+	if err := s.bind(ctx, w.need); err != nil {
+		return err
+	}
+	return s.h.conn.Raw(func(dc any) error {
 		c, ok := dc.(*duckdb.Conn)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
@@ -606,6 +519,30 @@ func (s *Session) check(ctx context.Context, query string) error {
 		}
 		return nil
 	})
+}
+
+// parse serializes query's syntax tree with DuckDB's json_serialize_sql,
+// on the engine's parser: a DuckDB that binds nothing and reads no file
+// (the function parses; it runs nothing).
+func (e *Engine) parse(ctx context.Context, query string) (string, error) {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
+	if e.parser == nil {
+		h, err := openHandle(ctx, e.cache.SpillDir())
+		if err != nil {
+			return "", err
+		}
+		for _, stmt := range append(e.settings(h.spill), lockDown(nil, h.spill)...) {
+			if _, err := h.conn.ExecContext(ctx, stmt); err != nil {
+				h.close()
+				return "", fmt.Errorf("set up the parser: %w", err)
+			}
+		}
+		e.parser = h
+	}
+	var parsed string
+	err := e.parser.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", query).Scan(&parsed)
+	return parsed, err
 }
 
 // tableFuncsAllowed are the built-in table functions and table macros a
@@ -645,13 +582,19 @@ var funcsRefused = map[string]string{
 	"json_execute_serialized_sql": "runs serialized SQL", "json_serialize_plan": "plans SQL given as a string",
 }
 
-// checkFuncs walks a statement's serialized syntax tree for the functions
-// it calls (see check).
-func (s *Session) checkFuncs(ctx context.Context, node any) error {
+// walk goes through a statement's serialized syntax tree for the
+// functions it calls (see check) and the lake's objects it names.
+type walk struct {
+	names *pointNames
+	need  needs
+	ctes  map[string]bool // the names of the statement's common table expressions
+}
+
+func (w *walk) node(node any) error {
 	switch n := node.(type) {
 	case []any:
 		for _, c := range n {
-			if err := s.checkFuncs(ctx, c); err != nil {
+			if err := w.node(c); err != nil {
 				return err
 			}
 		}
@@ -661,26 +604,24 @@ func (s *Session) checkFuncs(ctx context.Context, node any) error {
 				return fmt.Errorf("%w: %s %s", ErrRefused, name, why)
 			}
 		}
-		if n["type"] == "TABLE_FUNCTION" {
-			f, _ := n["function"].(map[string]any)
-			name, _ := f["function_name"].(string)
-			catalog, _ := f["catalog"].(string)
-			schema, _ := f["schema"].(string)
-			if name == "" {
-				return fmt.Errorf("%w: a table function the gate cannot name", ErrRefused)
+		switch n["type"] {
+		case "TABLE_FUNCTION":
+			if err := w.tableFunc(n); err != nil {
+				return err
 			}
-			if !tableFuncsAllowed[strings.ToLower(name)] {
-				ok, err := s.isPointMacro(ctx, catalog, schema, name)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("%w: table function %s: only the lake's tables and macros, and built-in table functions that read no files, run here", ErrRefused, name)
-				}
+		case "BASE_TABLE":
+			catalog, _ := n["catalog_name"].(string)
+			schema, _ := n["schema_name"].(string)
+			name, _ := n["table_name"].(string)
+			w.relation(catalog, schema, name)
+		case "SHOW_REF":
+			if n["query"] == nil {
+				// SHOW TABLES, SHOW ALL TABLES, SHOW DATABASES, …
+				w.need.stubViews = true
 			}
 		}
 		for _, c := range n {
-			if err := s.checkFuncs(ctx, c); err != nil {
+			if err := w.node(c); err != nil {
 				return err
 			}
 		}
@@ -688,36 +629,69 @@ func (s *Session) checkFuncs(ctx context.Context, node any) error {
 	return nil
 }
 
-// isPointMacro reports whether catalog.schema.name names one of the
-// session's own table macros (the only functions not built in).
-func (s *Session) isPointMacro(ctx context.Context, catalog, schema, name string) (bool, error) {
-	if catalog != "" && !strings.EqualFold(catalog, "memory") {
-		return false, nil
+// tableFunc checks a table function call and notes the macro it names.
+func (w *walk) tableFunc(n map[string]any) error {
+	f, _ := n["function"].(map[string]any)
+	name, _ := f["function_name"].(string)
+	catalog, _ := f["catalog"].(string)
+	schema, _ := f["schema"].(string)
+	if name == "" {
+		return fmt.Errorf("%w: a table function the gate cannot name", ErrRefused)
 	}
-	if schema == "" {
-		schema = "main"
+	if tableFuncsAllowed[strings.ToLower(name)] {
+		tables, funcs := catalogFunc(name)
+		w.need.stubViews = w.need.stubViews || tables
+		w.need.stubMacros = w.need.stubMacros || funcs
+		return nil
 	}
-	if s.macros == nil {
-		rows, err := s.conn.QueryContext(ctx, `SELECT lower(schema_name) || '.' || lower(function_name) FROM duckdb_functions()
-			WHERE NOT internal AND function_type = 'table_macro' AND database_name = 'memory'`)
-		if err != nil {
-			return false, fmt.Errorf("check table function %s: %w", name, err)
+	if t := w.names.macro(catalog, schema, name); t != nil {
+		w.need.macros[t.ID] = true
+		return nil
+	}
+	return fmt.Errorf("%w: table function %s: only the lake's tables and macros, and built-in table functions that read no files, run here", ErrRefused, name)
+}
+
+// relation notes the view a relation the statement reads names, or that it
+// reads the catalog.
+func (w *walk) relation(catalog, schema, name string) {
+	if t := w.names.view(catalog, schema, name); t != nil {
+		w.need.views[t.ID] = true
+		return
+	}
+	switch {
+	case catalog == "" && schema == "" && w.ctes[asciiLower(name)]:
+		return
+	case asciiLower(schema) == "binlake" && asciiLower(name) == "point":
+		return
+	}
+	tables, funcs := catalogRelation(schema, name)
+	w.need.stubViews = w.need.stubViews || tables
+	w.need.stubMacros = w.need.stubMacros || funcs
+}
+
+// collectCTEs gathers the names of every common table expression of a
+// statement's tree (cte_map entries), in lower case.
+func collectCTEs(node any, into map[string]bool) {
+	switch n := node.(type) {
+	case []any:
+		for _, c := range n {
+			collectCTEs(c, into)
 		}
-		defer rows.Close()
-		macros := map[string]bool{}
-		for rows.Next() {
-			var m string
-			if err := rows.Scan(&m); err != nil {
-				return false, fmt.Errorf("check table function %s: %w", name, err)
+	case map[string]any:
+		if m, ok := n["cte_map"].(map[string]any); ok {
+			entries, _ := m["map"].([]any)
+			for _, e := range entries {
+				if kv, ok := e.(map[string]any); ok {
+					if k, ok := kv["key"].(string); ok {
+						into[asciiLower(k)] = true
+					}
+				}
 			}
-			macros[m] = true
 		}
-		if err := rows.Err(); err != nil {
-			return false, fmt.Errorf("check table function %s: %w", name, err)
+		for _, c := range n {
+			collectCTEs(c, into)
 		}
-		s.macros = macros
 	}
-	return s.macros[strings.ToLower(schema)+"."+strings.ToLower(name)], nil
 }
 
 func stmtTypeName(t duckdb.StmtType) string {

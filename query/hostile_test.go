@@ -98,6 +98,12 @@ func newHostileEnv(t testing.TB, opts Options) *hostileEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.s.Close() })
+	// Bind everything the point has (and the catalog's stubs, of which
+	// there are none left): no statement checked later rebinds, so the
+	// session's database stays the one whose settings were recorded.
+	if err := bindAll(context.Background(), h.s); err != nil {
+		t.Fatal(err)
+	}
 	h.allowed = h.s.pins[0]
 	h.outside = t.TempDir()
 	h.secret = filepath.Join(h.outside, "secret.csv")
@@ -158,9 +164,22 @@ func hostileLake(t testing.TB) *tableformat.Log {
 	return log
 }
 
+// bindAll binds every view and macro of the session's point, and the
+// catalog's stubs.
+func bindAll(ctx context.Context, s *Session) error {
+	all := needs{views: map[int64]bool{}, macros: map[int64]bool{}, stubViews: true, stubMacros: true}
+	for _, t := range s.names.viewOrder {
+		all.views[t.ID] = true
+	}
+	for _, t := range s.names.macroOrder {
+		all.macros[t.ID] = true
+	}
+	return s.bind(ctx, all)
+}
+
 func (h *hostileEnv) expand(q string) string {
 	return strings.NewReplacer("{{SECRET}}", h.secret, "{{OUTSIDE}}", h.outside, "{{OTHER}}", h.other,
-		"{{ALLOWED}}", h.allowed, "{{CACHE}}", h.cacheDir, "{{SPILL}}", h.s.spill,
+		"{{ALLOWED}}", h.allowed, "{{CACHE}}", h.cacheDir, "{{SPILL}}", h.s.h.spill,
 		"{{PORT}}", fmt.Sprint(h.port)).Replace(q)
 }
 
@@ -178,7 +197,7 @@ func (h *hostileEnv) snapshotSettings(t testing.TB) string {
 		"SELECT count(*)::VARCHAR FROM duckdb_logs",
 		"SELECT version || ',' || seq FROM binlake.point",
 	} {
-		rows, err := h.s.conn.QueryContext(context.Background(), q)
+		rows, err := h.s.h.conn.QueryContext(context.Background(), q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -376,7 +395,7 @@ func TestLockDownWithoutGate(t *testing.T) {
 		}
 		q := h.expand(e.sql)
 		n++
-		rows, err := h.s.conn.QueryContext(ctx, q)
+		rows, err := h.s.h.conn.QueryContext(ctx, q)
 		if err == nil {
 			var out strings.Builder
 			cols, _ := rows.Columns()
@@ -407,7 +426,7 @@ func TestLockDownWithoutGate(t *testing.T) {
 	}
 	// The point's own file stays readable to the views.
 	var rows int
-	if err := h.s.conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteString(h.allowed)+")").Scan(&rows); err != nil || rows == 0 {
+	if err := h.s.h.conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteString(h.allowed)+")").Scan(&rows); err != nil || rows == 0 {
 		t.Errorf("the point's file: %d rows, %v", rows, err)
 	}
 }
@@ -422,7 +441,7 @@ func FuzzGate(f *testing.F) {
 	for _, e := range extraHostile() {
 		f.Add(h.expand(e.sql))
 	}
-	if _, err := h.s.conn.ExecContext(context.Background(), "CREATE TABLE main.canary AS SELECT 42 AS x"); err != nil {
+	if _, err := h.s.h.conn.ExecContext(context.Background(), "CREATE TABLE main.canary AS SELECT 42 AS x"); err != nil {
 		f.Fatal(err)
 	}
 	h.settings = h.snapshotSettings(f)
@@ -448,7 +467,7 @@ func FuzzGate(f *testing.F) {
 			t.Fatalf("checking %q changed the session:\n%s\nwas:\n%s", q, got, h.settings)
 		}
 		var canary int
-		if err := h.s.conn.QueryRowContext(context.Background(), "SELECT sum(x) FROM main.canary").Scan(&canary); err != nil || canary != 42 {
+		if err := h.s.h.conn.QueryRowContext(context.Background(), "SELECT sum(x) FROM main.canary").Scan(&canary); err != nil || canary != 42 {
 			t.Fatalf("checking %q changed the canary: %d %v", q, canary, err)
 		}
 		if after := strings.Join(h.files(t), "\n"); after != before {

@@ -272,6 +272,13 @@ func (e *Engine) Close() error {
 	}
 	e.bmu.Unlock()
 	e.wg.Wait()
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
+	if e.parser != nil {
+		err := e.parser.close()
+		e.parser = nil
+		return err
+	}
 	return nil
 }
 
@@ -319,9 +326,11 @@ func (s *Session) swapView(ctx context.Context, pv pendingView) error {
 			}
 		}
 	}
-	if _, err = s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s.%s AS %s", quoteIdent(plan.db), quoteIdent(plan.name), plan.selectSQL(s.opts.Meta))); err != nil {
+	stmt := s.e.viewStmt(plan)
+	if _, err = s.h.conn.ExecContext(ctx, strings.Replace(stmt, "CREATE VIEW", "CREATE OR REPLACE VIEW", 1)); err != nil {
 		return err
 	}
+	s.stmts[objKey{pv.t.ID, objView}] = []string{stmt}
 	s.localViews++
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 // tablePlan is what one table's view (or macro) reads.
 type tablePlan struct {
+	tableID  int64
 	db, name string
 	schema   *tableformat.Schema // the columns the view exposes
 	// seq is the point's change sequence, as SQL: a literal for a view, the
@@ -64,7 +65,7 @@ type deleteGroup struct {
 // when it is more recent than the lake's latest snapshot there.
 func planTable(t *tableformat.TableState, seq int64, local *localSnap) (*tablePlan, error) {
 	name := t.NameAt(seq)
-	p := &tablePlan{db: name.DB, name: name.Name, schema: t.SchemaAt(seq), seq: strconv.FormatInt(seq, 10),
+	p := &tablePlan{tableID: t.ID, db: name.DB, name: name.Name, schema: t.SchemaAt(seq), seq: strconv.FormatInt(seq, 10),
 		trunc: strconv.FormatInt(t.TruncatedAt(seq), 10)}
 	var err error
 	if p.fills, err = fillsOf(t, p.schema); err != nil {
@@ -116,7 +117,7 @@ func planTable(t *tableformat.TableState, seq int64, local *localSnap) (*tablePl
 // NULL.
 func planMacro(t *tableformat.TableState) (*tablePlan, error) {
 	name := t.Current()
-	p := &tablePlan{db: name.DB, name: name.Name, schema: t.Schema(), seq: macroParam, trunc: lastAtOrBefore(t.Truncations, macroParam)}
+	p := &tablePlan{tableID: t.ID, db: name.DB, name: name.Name, schema: t.Schema(), seq: macroParam, trunc: lastAtOrBefore(t.Truncations, macroParam)}
 	var err error
 	if p.fills, err = fillsOf(t, p.schema); err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", name.DB, name.Name, err)
@@ -234,17 +235,36 @@ func (p *tablePlan) selectSQL(meta bool) string {
 	merged := p.mergedSQL()
 	if merged == "" {
 		// No rows at all: the right columns, empty.
-		var empty []string
-		for _, c := range p.schema.Columns {
-			empty = append(empty, "CAST(NULL AS "+duckType(c.Type)+") AS "+quoteIdent(c.Name))
-		}
-		if meta {
-			empty = append(empty, "CAST(NULL AS BIGINT) AS _binlake_seq", "CAST(NULL AS TIMESTAMPTZ) AS _binlake_ts",
-				"CAST(NULL AS VARCHAR) AS _binlake_op")
-		}
-		return "SELECT " + strings.Join(empty, ", ") + " WHERE false"
+		return emptySelect(p.schema, meta)
 	}
 	return "SELECT " + strings.Join(proj, ", ") + " FROM (" + merged + ")"
+}
+
+// metaNulls are the _binlake_* columns of a relation without rows.
+var metaNulls = []string{"CAST(NULL AS BIGINT) AS _binlake_seq", "CAST(NULL AS TIMESTAMPTZ) AS _binlake_ts", "CAST(NULL AS VARCHAR) AS _binlake_op"}
+
+// emptySelect is a SELECT of sc's columns (and with meta the _binlake_*
+// columns), under their names and types, without rows: the view of a table
+// without files, and the stub of a table a session does not bind
+// (bind.go).
+func emptySelect(sc *tableformat.Schema, meta bool) string {
+	var cols []string
+	for _, c := range sc.Columns {
+		cols = append(cols, "CAST(NULL AS "+duckType(c.Type)+") AS "+quoteIdent(c.Name))
+	}
+	if meta {
+		cols = append(cols, metaNulls...)
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
+}
+
+// emptyChanges is a change feed of sc's columns without rows.
+func emptyChanges(sc *tableformat.Schema) string {
+	cols := slices.Clone(metaNulls)
+	for _, c := range sc.Columns {
+		cols = append(cols, "CAST(NULL AS "+duckType(c.Type)+") AS "+quoteIdent(c.Name))
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
 }
 
 // neededIDs are the column ids the merge reads from rows files: the view's
@@ -605,11 +625,7 @@ func (p *tablePlan) changesSQL() string {
 		proj = append(proj, castColumn(colName(c.ID), c.Type)+" AS "+quoteIdent(c.Name))
 	}
 	if len(parts) == 0 {
-		empty := []string{"CAST(NULL AS BIGINT) AS _binlake_seq", "CAST(NULL AS TIMESTAMPTZ) AS _binlake_ts", "CAST(NULL AS VARCHAR) AS _binlake_op"}
-		for _, c := range p.schema.Columns {
-			empty = append(empty, "CAST(NULL AS "+duckType(c.Type)+") AS "+quoteIdent(c.Name))
-		}
-		return "SELECT " + strings.Join(empty, ", ") + " WHERE false"
+		return emptyChanges(p.schema)
 	}
 	// An update's old image (op 4) sorts before its new one (op 2).
 	return fmt.Sprintf("SELECT %s FROM (%s) ORDER BY _binlake_seq, CASE _binlake_op WHEN 4 THEN 0 WHEN 3 THEN 0 ELSE 1 END",

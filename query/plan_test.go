@@ -219,13 +219,16 @@ func TestChangeFeedMatchesHistory(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
+				if err := bindAll(t.Context(), s); err != nil {
+					t.Fatal(err)
+				}
 				cur := latest.State.Tables[1]
 				name := cur.Current()
 				for range 25 {
 					a := 1 + h.Rand.Int64N(latest.Version)
 					b := a + h.Rand.Int64N(latest.Version-a+1)
 					var from, to int64
-					if err := s.conn.QueryRowContext(t.Context(), "SELECT binlake_seq_at_version($1), binlake_seq_at_version($2)", a, b).Scan(&from, &to); err != nil {
+					if err := s.h.conn.QueryRowContext(t.Context(), "SELECT binlake_seq_at_version($1), binlake_seq_at_version($2)", a, b).Scan(&from, &to); err != nil {
 						t.Fatal(err)
 					}
 					var want []string

@@ -13,54 +13,88 @@ import (
 // BenchmarkScaleTables measures what a one-table query costs as the lake
 // holds more tables ("ten thousand tables cost what one table costs"):
 // lakes of 10, 1,000 and (BINLAKE_BENCH_TABLES=10000) 10,000 tables of 10
-// small files each, in a memory store (laketest.Many). For each it reports
-// the time to resolve the latest point, open a session there and run
-// SELECT count(*) of one table, cold (an empty cache: every file the
-// session binds is fetched) and warm (the cache holds them), beside the
-// 10-table lake's figure from the same run; the goal is within 2×.
+// small files each, in a memory store (laketest.Many). For each it reports,
+// beside the 10-table lake's figure from the same run (the goal is within
+// 2×), the time of SELECT count(*) of one table through resolve, open and
+// query:
+//
+//   - one-shot cold: what `binlake query` does on a new machine — a new
+//     log (its state read from the store), a new engine, an empty cache;
+//   - one-shot warm: the same with the cache holding the files;
+//   - serve warm: what `binlake serve` does for a request at a point it
+//     served before — a session from its pool;
+//
+// and the time to open a session and bind every table for a catalog
+// statement (count(*) of information_schema.tables), which grows with the
+// lake by nature.
 func BenchmarkScaleTables(b *testing.B) {
 	sizes := laketest.ManySizes()
 	const files, rows = 10, 5
-	var base [2]time.Duration
+	var base [4]time.Duration
 	for _, n := range sizes {
 		store := scaleLake(b, n, files, rows)
-		log := tableformat.NewLog(store, tableformat.LogOptions{})
 		db, name := laketest.ManyTable(n / 2)
 		q := fmt.Sprintf("SELECT count(*) FROM %s.%s", quoteIdent(db), quoteIdent(name))
-		one := func(e *Engine) time.Duration {
+		want := fmt.Sprintf("[[%d]]", files*rows)
+		run := func(e *Engine, pool *Pool, q, want string) time.Duration {
 			start := time.Now()
 			p, err := e.Resolve(context.Background(), At{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			s, err := e.Open(context.Background(), p)
+			var s *Session
+			if pool != nil {
+				s, err = pool.Get(context.Background(), p)
+			} else {
+				s, err = e.Open(context.Background(), p)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
 			got := queryAll(b, s, q)
-			s.Close()
-			if fmt.Sprint(got) != fmt.Sprintf("[[%d]]", files*rows) {
-				b.Fatalf("%s: %v, want %d", q, got, files*rows)
+			if pool != nil {
+				pool.Put(s)
+			} else {
+				s.Close()
+			}
+			if fmt.Sprint(got) != want {
+				b.Fatalf("%s: %v, want %s", q, got, want)
 			}
 			return time.Since(start)
 		}
-		var cold, warm time.Duration
+		var f [4]time.Duration // cold, warm, serve, catalog
 		const runs = 3
 		for range runs {
-			e := newTestEngine(b, log, "", Options{})
-			cold += one(e)
-			warm += one(e)
+			cacheDir := b.TempDir()
+			newEngine := func() *Engine {
+				return newTestEngine(b, tableformat.NewLog(store, tableformat.LogOptions{}), cacheDir, Options{})
+			}
+			e := newEngine()
+			f[0] += run(e, nil, q, want)
+			e.Close()
+			e = newEngine()
+			f[1] += run(e, nil, q, want)
+			pool := e.NewPool(1, 0)
+			run(e, pool, q, want)
+			f[2] += run(e, pool, q, want)
+			pool.Close()
+			f[3] += run(e, nil, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'd'", fmt.Sprintf("[[%d]]", n))
 			e.Close()
 		}
-		cold, warm = cold/runs, warm/runs
-		if n == sizes[0] {
-			base = [2]time.Duration{cold, warm}
+		for i := range f {
+			f[i] /= runs
 		}
-		b.Logf("%6d tables × %d files: one-table count(*) through resolve+open+query: cold %v (%.1f× the %d-table lake), warm %v (%.1f×)",
-			n, files, cold.Round(time.Millisecond), float64(cold)/float64(base[0]), sizes[0],
-			warm.Round(time.Millisecond), float64(warm)/float64(base[1]))
-		b.ReportMetric(float64(cold.Milliseconds()), fmt.Sprintf("cold_ms_%d_tables", n))
-		b.ReportMetric(float64(warm.Milliseconds()), fmt.Sprintf("warm_ms_%d_tables", n))
+		if n == sizes[0] {
+			base = f
+		}
+		x := func(i int) string {
+			return fmt.Sprintf("%v (%.1f×)", f[i].Round(100*time.Microsecond), float64(f[i])/float64(base[i]))
+		}
+		b.Logf("%6d tables × %d files: one-table count(*): one-shot cold %s, one-shot warm %s, serve warm %s; catalog statement %s",
+			n, files, x(0), x(1), x(2), x(3))
+		for i, what := range []string{"cold", "warm", "serve", "catalog"} {
+			b.ReportMetric(float64(f[i].Microseconds())/1000, fmt.Sprintf("%s_ms_%d_tables", what, n))
+		}
 	}
 }
 

@@ -75,7 +75,13 @@ func oneTableLake(t testing.TB, sc *tableformat.Schema, rows []tableformat.Row) 
 
 func openLatest(t *testing.T, log *tableformat.Log, opts Options) *Session {
 	t.Helper()
-	e := newTestEngine(t, log, "", opts)
+	return openLatestOn(t, newTestEngine(t, log, "", opts))
+}
+
+// openLatestOn opens a session of e at the latest version, closed when the
+// test ends.
+func openLatestOn(t *testing.T, e *Engine) *Session {
+	t.Helper()
 	p, err := e.Resolve(context.Background(), At{})
 	if err != nil {
 		t.Fatal(err)

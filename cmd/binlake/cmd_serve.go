@@ -46,11 +46,21 @@ func newServeMetrics(reg prometheus.Registerer) *serveMetrics {
 // most maxRows are sent, and a cut result says so in the X-Binlake-Truncated
 // trailer.
 type queryServer struct {
-	engine  *query.Engine
-	maxRows int64
-	slots   chan struct{}
-	metrics *serveMetrics
-	logger  *slog.Logger
+	engine   *query.Engine
+	sessions *query.Pool
+	maxRows  int64
+	slots    chan struct{}
+	metrics  *serveMetrics
+	logger   *slog.Logger
+}
+
+// newQueryServer serves queries on engine, at most maxConcurrent at once.
+// Sessions stay warm between requests, as many as run at once: a session
+// binds the tables its statements name (docs/query.md). Close its
+// sessions after the last request.
+func newQueryServer(engine *query.Engine, maxRows int64, maxConcurrent int, metrics *serveMetrics, logger *slog.Logger) *queryServer {
+	return &queryServer{engine: engine, sessions: engine.NewPool(maxConcurrent, 0), maxRows: maxRows,
+		slots: make(chan struct{}, maxConcurrent), metrics: metrics, logger: logger}
 }
 
 func (s *queryServer) handleQuery(w http.ResponseWriter, r *http.Request) {
@@ -100,12 +110,12 @@ func (s *queryServer) handleQuery(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "error", fmt.Errorf("as of %s: %w", at, err))
 		return
 	}
-	sess, err := s.engine.Open(ctx, p)
+	sess, err := s.sessions.Get(ctx, p)
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, "error", err)
 		return
 	}
-	defer sess.Close()
+	defer s.sessions.Put(sess)
 	rows, cancel, err := sess.Query(ctx, stmt)
 	if err != nil {
 		status, outcome := http.StatusBadRequest, "error"
@@ -162,8 +172,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	defer engine.Close()
 	sc := lk.cfg.Serve
 	reg := prometheus.NewRegistry()
-	srv := &queryServer{engine: engine, maxRows: sc.MaxRows, slots: make(chan struct{}, sc.MaxConcurrent),
-		metrics: newServeMetrics(reg), logger: lk.logger}
+	srv := newQueryServer(engine, sc.MaxRows, sc.MaxConcurrent, newServeMetrics(reg), lk.logger)
+	defer srv.sessions.Close()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/query", srv.handleQuery)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

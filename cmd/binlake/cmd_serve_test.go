@@ -21,7 +21,8 @@ func TestServeQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lk.store.Close()
-	srv := &queryServer{engine: engine, maxRows: 1, slots: make(chan struct{}, 2), metrics: newServeMetrics(prometheus.NewRegistry()), logger: lk.logger}
+	srv := newQueryServer(engine, 1, 2, newServeMetrics(prometheus.NewRegistry()), lk.logger)
+	defer srv.sessions.Close()
 	ts := httptest.NewServer(http.HandlerFunc(srv.handleQuery))
 	defer ts.Close()
 	get := func(params url.Values) (int, string, http.Header) {

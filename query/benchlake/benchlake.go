@@ -454,7 +454,15 @@ func compact(ctx context.Context, dir string, log *tableformat.Log, v int64, out
 
 // viewSQL is the CREATE VIEW statement of the session's view db.name.
 func viewSQL(ctx context.Context, s *query.Session, db, name string) (string, error) {
-	rows, cancel, err := s.Query(ctx, fmt.Sprintf("SELECT sql FROM duckdb_views() WHERE schema_name = %s AND view_name = %s",
+	// A session binds what its statements name: name the view first, or
+	// duckdb_views() shows its stub (docs/query.md).
+	rows, cancel, err := s.Query(ctx, fmt.Sprintf("SELECT * FROM %s.%s LIMIT 0", quoteIdent(db), quoteIdent(name)))
+	if err != nil {
+		return "", fmt.Errorf("bind the view: %w", err)
+	}
+	rows.Close()
+	cancel()
+	rows, cancel, err = s.Query(ctx, fmt.Sprintf("SELECT sql FROM duckdb_views() WHERE schema_name = %s AND view_name = %s",
 		QuoteString(db), QuoteString(name)))
 	if err != nil {
 		return "", fmt.Errorf("the view's SQL: %w", err)
@@ -511,3 +519,5 @@ func PlainDB(ctx context.Context, memory, spill string) (*sql.DB, error) {
 
 // QuoteString quotes s as an SQL string literal.
 func QuoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
