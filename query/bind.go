@@ -73,21 +73,35 @@ func newPointNames(p tableformat.Point, viewClash, macroClash map[int64]bool) *p
 	return n
 }
 
-// view returns the table whose view catalog.schema.name names, if any.
-func (n *pointNames) view(catalog, schema, name string) *tableformat.TableState {
-	if !inMemoryCatalog(catalog) {
-		return nil
-	}
-	return n.views[nameKey(defaultSchema(schema), name)]
+// views returns the tables whose views catalog.schema.name may name.
+func (n *pointNames) view(catalog, schema, name string) []*tableformat.TableState {
+	return lookup(n.views, catalog, schema, name)
 }
 
-// macro returns the table whose table macro or change feed
-// catalog.schema.name names, if any.
-func (n *pointNames) macro(catalog, schema, name string) *tableformat.TableState {
+// macro returns the tables whose table macros or change feeds
+// catalog.schema.name may name.
+func (n *pointNames) macro(catalog, schema, name string) []*tableformat.TableState {
+	return lookup(n.macros, catalog, schema, name)
+}
+
+// lookup finds catalog.schema.name the way DuckDB binds it in a session:
+// the catalog is the session's database ("memory") or absent; an absent
+// schema is "main"; and a two-part name memory.name may be the schema
+// "memory" or the database's main.name (both are returned).
+func lookup(m map[string]*tableformat.TableState, catalog, schema, name string) []*tableformat.TableState {
 	if !inMemoryCatalog(catalog) {
 		return nil
 	}
-	return n.macros[nameKey(defaultSchema(schema), name)]
+	var out []*tableformat.TableState
+	if t := m[nameKey(defaultSchema(schema), name)]; t != nil {
+		out = append(out, t)
+	}
+	if catalog == "" && asciiLower(schema) == "memory" {
+		if t := m[nameKey("main", name)]; t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // inMemoryCatalog reports whether a name's catalog part is the session's

@@ -644,8 +644,10 @@ func (w *walk) tableFunc(n map[string]any) error {
 		w.need.stubMacros = w.need.stubMacros || funcs
 		return nil
 	}
-	if t := w.names.macro(catalog, schema, name); t != nil {
-		w.need.macros[t.ID] = true
+	if ts := w.names.macro(catalog, schema, name); len(ts) > 0 {
+		for _, t := range ts {
+			w.need.macros[t.ID] = true
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: table function %s: only the lake's tables and macros, and built-in table functions that read no files, run here", ErrRefused, name)
@@ -654,8 +656,10 @@ func (w *walk) tableFunc(n map[string]any) error {
 // relation notes the view a relation the statement reads names, or that it
 // reads the catalog.
 func (w *walk) relation(catalog, schema, name string) {
-	if t := w.names.view(catalog, schema, name); t != nil {
-		w.need.views[t.ID] = true
+	if ts := w.names.view(catalog, schema, name); len(ts) > 0 {
+		for _, t := range ts {
+			w.need.views[t.ID] = true
+		}
 		return
 	}
 	switch {
