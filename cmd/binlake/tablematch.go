@@ -68,7 +68,7 @@ func (p *tablePatterns) Set(s string) error {
 // tablePatternUsage is the help of a --table PATTERN flag; what is the
 // command's object ("list", "compact").
 func tablePatternUsage(what string) string {
-	return what + " only the tables matching this db.table pattern (shop.*, *.orders; path.Match syntax and case-sensitive, " +
+	return what + " only the tables matching this db.table `PATTERN` (shop.*, *.orders; path.Match syntax and case-sensitive, " +
 		"as source.include); repeat for several"
 }
 
