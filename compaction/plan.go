@@ -138,78 +138,157 @@ func (j Job) Rows() (rows, bytes int64) {
 
 // Plan returns the jobs policy calls for on state st, for the tables only
 // (db.name) when only is not empty: per table, its merges first, then its
-// snapshot. It is a pure function of its arguments.
+// snapshot. It is a pure function of its arguments: it reads the files'
+// metadata in the state (rows, bytes, sequences, kinds), never a file.
+// A table that needs no job costs one pass over its files' metadata
+// (tallyFiles), without sorting or allocating: on a lake of many tables,
+// few of which changed, planning is spent on the few.
 func Plan(st *tableformat.State, policy Policy, only ...string) []Job {
 	policy = policy.WithDefaults()
-	var jobs []Job
-	for _, t := range st.SortedTables() {
+	var chosen map[string]bool
+	if len(only) > 0 {
+		chosen = make(map[string]bool, len(only))
+		for _, o := range only {
+			chosen[o] = true
+		}
+	}
+	// Choose the tables first and sort only those: sorting every table
+	// would be most of the plan of a big lake where few changed.
+	type chosenTable struct {
+		t      *tableformat.TableState
+		tally  fileTally
+		reason string // of a snapshot; "": none
+	}
+	var work []chosenTable
+	for _, t := range st.Tables {
 		if t.DroppedSeq != 0 {
 			continue
 		}
-		name := t.Current()
-		if len(only) > 0 && !slices.Contains(only, name.DB+"."+name.Name) {
-			continue
+		if chosen != nil {
+			if name := t.Current(); !chosen[name.DB+"."+name.Name] {
+				continue
+			}
 		}
-		files := t.SortedFiles()
-		jobs = append(jobs, planMerges(t, files, policy)...)
-		if j, ok := planSnapshot(st, t, files, policy); ok {
-			jobs = append(jobs, j)
+		tally := tallyFiles(t, policy)
+		if reason := snapshotReason(st, t, tally, policy); reason != "" || tally.mayMerge(policy) {
+			work = append(work, chosenTable{t: t, tally: tally, reason: reason})
+		}
+	}
+	slices.SortFunc(work, func(a, b chosenTable) int { return tableformat.CompareTables(a.t, b.t) })
+	var jobs []Job
+	for _, w := range work {
+		files := w.t.SortedFiles()
+		if w.tally.mayMerge(policy) {
+			jobs = append(jobs, planMerges(w.t, files, policy)...)
+		}
+		if w.reason != "" {
+			jobs = append(jobs, snapshotJob(st, w.t, files, w.tally.snapSeq, w.reason))
 		}
 	}
 	return jobs
 }
 
-// planSnapshot decides whether t is worth a snapshot at the latest sequence.
-func planSnapshot(st *tableformat.State, t *tableformat.TableState, files []tableformat.AddFile, policy Policy) (Job, bool) {
+// fileTally is what planning needs to know of a table's files to tell
+// whether it needs a job at all.
+type fileTally struct {
+	// snapSeq and snapRows are the sequence and rows of the newest
+	// snapshot (0: none).
+	snapSeq, snapRows int64
+	// deltas and deltaRows count the delta files after it.
+	deltas    int
+	deltaRows int64
+	// smallData and smallDeletes count the delta files smaller than
+	// policy.SmallFileBytes: a merge needs minRun of one kind.
+	smallData, smallDeletes int
+}
+
+// tallyFiles counts t's files in two passes over their metadata.
+func tallyFiles(t *tableformat.TableState, policy Policy) fileTally {
+	var c fileTally
+	for _, f := range t.Files {
+		if f.Kind != tableformat.FileSnapshot {
+			continue
+		}
+		if f.AsOfSeq > c.snapSeq {
+			c.snapSeq, c.snapRows = f.AsOfSeq, 0
+		}
+		if f.AsOfSeq == c.snapSeq {
+			c.snapRows += f.Rows
+		}
+	}
+	for _, f := range t.Files {
+		if f.Kind == tableformat.FileSnapshot {
+			continue
+		}
+		if f.MaxSeq > c.snapSeq {
+			c.deltas++
+			c.deltaRows += f.Rows
+		}
+		if f.Bytes < policy.SmallFileBytes {
+			switch f.Kind {
+			case tableformat.FileData:
+				c.smallData++
+			case tableformat.FileDelete:
+				c.smallDeletes++
+			}
+		}
+	}
+	return c
+}
+
+// mayMerge reports whether a table with this tally has enough small files
+// of one kind for a merge (planMerges decides which, if any).
+func (c fileTally) mayMerge(policy Policy) bool {
+	return max(c.smallData, c.smallDeletes) >= policy.minRun()
+}
+
+// minRun is the fewest small files a merge joins.
+func (p Policy) minRun() int {
+	if p.Force {
+		return 2
+	}
+	return p.MergeMinFiles
+}
+
+// snapshotReason says why t is worth a snapshot at the latest sequence, or
+// is "" when it is not.
+func snapshotReason(st *tableformat.State, t *tableformat.TableState, c fileTally, policy Policy) string {
 	seq := st.Progress.MaxSeq
-	if !t.ExistsAt(seq) {
-		return Job{}, false
+	switch {
+	case !t.ExistsAt(seq) || c.snapSeq >= seq:
+		return ""
+	case c.deltas == 0:
+		// Only table changes since (a rename, an ALTER): nothing to fold.
+		return ""
+	case policy.Force:
+		return "forced"
+	case c.deltaRows >= policy.SnapshotMinRows:
+		return fmt.Sprintf("%d delta rows since the last snapshot (≥ %d)", c.deltaRows, policy.SnapshotMinRows)
+	case c.deltas >= policy.SnapshotMinFiles:
+		return fmt.Sprintf("%d delta files since the last snapshot (≥ %d)", c.deltas, policy.SnapshotMinFiles)
+	case c.snapRows > 0 && float64(c.deltaRows) >= policy.SnapshotFraction*float64(c.snapRows):
+		return fmt.Sprintf("%d delta rows since the last snapshot, ≥ %g of its %d rows", c.deltaRows, policy.SnapshotFraction, c.snapRows)
 	}
-	var snapSeq, snapRows int64
-	for _, f := range files {
-		if f.Kind == tableformat.FileSnapshot && f.AsOfSeq > snapSeq {
-			snapSeq, snapRows = f.AsOfSeq, 0
-		}
-		if f.Kind == tableformat.FileSnapshot && f.AsOfSeq == snapSeq {
-			snapRows += f.Rows
-		}
-	}
-	if snapSeq >= seq {
-		return Job{}, false
-	}
+	return ""
+}
+
+// snapshotJob is the snapshot of t at the latest sequence, folding the
+// delta files (files: t.SortedFiles()) after its newest snapshot, snapSeq.
+func snapshotJob(st *tableformat.State, t *tableformat.TableState, files []tableformat.AddFile, snapSeq int64, reason string) Job {
 	name := t.Current()
-	j := Job{Kind: JobSnapshot, TableID: t.ID, DB: name.DB, Name: name.Name, AsOfSeq: seq}
+	j := Job{Kind: JobSnapshot, TableID: t.ID, DB: name.DB, Name: name.Name, AsOfSeq: st.Progress.MaxSeq, Reason: reason}
 	for _, f := range files {
 		if f.Kind != tableformat.FileSnapshot && f.MaxSeq > snapSeq {
 			j.Inputs = append(j.Inputs, f)
 		}
 	}
-	rows, _ := j.Rows()
-	switch {
-	case len(j.Inputs) == 0:
-		// Only table changes since (a rename, an ALTER): nothing to fold.
-		return Job{}, false
-	case policy.Force:
-		j.Reason = "forced"
-	case rows >= policy.SnapshotMinRows:
-		j.Reason = fmt.Sprintf("%d delta rows since the last snapshot (≥ %d)", rows, policy.SnapshotMinRows)
-	case len(j.Inputs) >= policy.SnapshotMinFiles:
-		j.Reason = fmt.Sprintf("%d delta files since the last snapshot (≥ %d)", len(j.Inputs), policy.SnapshotMinFiles)
-	case snapRows > 0 && float64(rows) >= policy.SnapshotFraction*float64(snapRows):
-		j.Reason = fmt.Sprintf("%d delta rows since the last snapshot, ≥ %g of its %d rows", rows, policy.SnapshotFraction, snapRows)
-	default:
-		return Job{}, false
-	}
-	return j, true
+	return j
 }
 
 // planMerges finds runs of small delta files that follow each other in
 // change order with one kind and one schema version.
 func planMerges(t *tableformat.TableState, files []tableformat.AddFile, policy Policy) []Job {
-	minRun := policy.MergeMinFiles
-	if policy.Force {
-		minRun = 2
-	}
+	minRun := policy.minRun()
 	name := t.Current()
 	var jobs []Job
 	for _, kind := range []tableformat.FileKind{tableformat.FileData, tableformat.FileDelete} {

@@ -186,14 +186,18 @@ func (s *State) TableByName(db, name string, seq int64) (*TableState, bool) {
 }
 
 // SortedTables returns every table, dropped ones included, by current name
-// then id.
+// then id (CompareTables).
 func (s *State) SortedTables() []*TableState {
 	out := slices.Collect(maps.Values(s.Tables))
-	slices.SortFunc(out, func(a, b *TableState) int {
-		an, bn := a.Current(), b.Current()
-		return cmp.Or(cmp.Compare(an.DB, bn.DB), cmp.Compare(an.Name, bn.Name), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, CompareTables)
 	return out
+}
+
+// CompareTables orders tables by current name, then id: the order of
+// SortedTables, for callers that sort only the tables they chose.
+func CompareTables(a, b *TableState) int {
+	an, bn := a.Current(), b.Current()
+	return cmp.Or(cmp.Compare(an.DB, bn.DB), cmp.Compare(an.Name, bn.Name), cmp.Compare(a.ID, b.ID))
 }
 
 // MaxTableID returns the highest table id ever used in this lake.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/binlake/binlake/compaction"
 )
@@ -16,24 +15,10 @@ func (c CompactionConfig) policy() compaction.Policy {
 		TargetFileBytes: c.TargetFileBytes}.WithDefaults()
 }
 
-// tableList is a repeatable --table flag.
-type tableList []string
-
-func (t *tableList) String() string { return strings.Join(*t, ",") }
-
-func (t *tableList) Set(s string) error {
-	db, name, ok := strings.Cut(s, ".")
-	if !ok || db == "" || name == "" {
-		return fmt.Errorf("%q: give a table as DB.TABLE", s)
-	}
-	*t = append(*t, s)
-	return nil
-}
-
 func runCompact(ctx context.Context, env *cliEnv, args []string) error {
-	fs, cfgPath := newFlags(env, "compact", "-c binlake.yaml [--table DB.T]... [--dry-run] [--force]")
-	var tables tableList
-	fs.Var(&tables, "table", "compact only this table (DB.TABLE; repeat for several)")
+	fs, cfgPath := newFlags(env, "compact", "-c binlake.yaml [--table PATTERN]... [--dry-run] [--force]")
+	var patterns tablePatterns
+	fs.Var(&patterns, "table", tablePatternUsage("compact"))
 	dryRun := fs.Bool("dry-run", false, "print the plan, write and commit nothing")
 	force := fs.Bool("force", false, "snapshot every table with any delta, merge every run of small files")
 	if err := parseFlags(fs, args); err != nil {
@@ -52,13 +37,18 @@ func runCompact(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range tables {
-		db, name, _ := strings.Cut(t, ".")
-		if _, ok := st.TableByName(db, name, st.Progress.MaxSeq); !ok {
-			return &usageError{fmt.Sprintf("--table %s: no such table in the lake (binlake tables lists them)", t)}
+	var only []string
+	if len(patterns) > 0 {
+		chosen, _, err := selectTables(st, patterns, nil)
+		if err != nil {
+			return err
+		}
+		for _, t := range chosen {
+			n := t.Current()
+			only = append(only, n.DB+"."+n.Name)
 		}
 	}
-	jobs := compaction.Plan(st, policy, tables...)
+	jobs := compaction.Plan(st, policy, only...)
 	if len(jobs) == 0 {
 		fmt.Fprintln(env.stdout, "nothing to compact")
 		return nil

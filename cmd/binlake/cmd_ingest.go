@@ -11,7 +11,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
-	"path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -495,26 +494,6 @@ func verifyChainOnly(pool *x509.CertPool) func([][]byte, [][]*x509.Certificate) 
 			return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
 		}
 		return nil
-	}
-}
-
-// tableFilter returns whether db.table is mirrored under the include and
-// exclude patterns (validated by Config.Validate).
-func tableFilter(include, exclude []string) func(db, table string) bool {
-	match := func(patterns []string, name string) bool {
-		for _, p := range patterns {
-			if ok, _ := path.Match(p, name); ok {
-				return true
-			}
-		}
-		return false
-	}
-	return func(db, table string) bool {
-		if mysql.SystemSchema(db) {
-			return false
-		}
-		name := db + "." + table
-		return (len(include) == 0 || match(include, name)) && !match(exclude, name)
 	}
 }
 

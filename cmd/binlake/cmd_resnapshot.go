@@ -22,6 +22,21 @@ const (
 	resnapshotIdleHint = 30 * time.Second
 )
 
+// tableList is a repeatable --table DB.TABLE flag of names, not patterns:
+// a re-snapshot may ask for a table the lake does not hold yet.
+type tableList []string
+
+func (t *tableList) String() string { return strings.Join(*t, ",") }
+
+func (t *tableList) Set(s string) error {
+	db, name, ok := strings.Cut(s, ".")
+	if !ok || db == "" || name == "" {
+		return fmt.Errorf("%q: give a table as DB.TABLE", s)
+	}
+	*t = append(*t, s)
+	return nil
+}
+
 // runResnapshot asks the lake's ingest daemon to re-read tables from the
 // source (docs/snapshot.md): it commits the requests — an entry that no
 // running daemon conflicts with, and that opens no replication stream of

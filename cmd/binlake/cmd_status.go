@@ -22,9 +22,12 @@ const daemonTimeout = 2 * time.Second
 // statusReport is `binlake status`: the lake (from storage) and the daemon
 // (from its /status, when it answers).
 type statusReport struct {
-	Lake   lakeStatus    `json:"lake"`
-	Tables []tableStatus `json:"tables"`
-	Daemon daemonView    `json:"daemon"`
+	Lake lakeStatus `json:"lake"`
+	// Tables are the tables --table chose (every table without it);
+	// absent with --summary.
+	Tables  []tableStatus `json:"tables,omitzero"`
+	Summary listSummary   `json:"summary"`
+	Daemon  daemonView    `json:"daemon"`
 }
 
 // lakeStatus is what the lake's latest state says.
@@ -42,7 +45,8 @@ type lakeStatus struct {
 	Retention *retentionStatus `json:"retention,omitempty"`
 	// Resnapshots are the re-snapshots in progress, in the order the
 	// daemon performs them; Gaps the stretches of history the lake does
-	// not have (docs/guarantees.md).
+	// not have (docs/guarantees.md). With --table, the re-snapshots of the
+	// tables matched only; the gaps, which hold for every table, all.
 	Resnapshots []resnapshotStatus `json:"resnapshots"`
 	Gaps        []gapStatus        `json:"gaps"`
 }
@@ -59,12 +63,15 @@ type resnapshotStatus struct {
 
 // gapStatus is a gap in the lake's history.
 type gapStatus struct {
-	Reason   string   `json:"reason"`
-	AfterSeq int64    `json:"after_seq"`
-	UntilSeq int64    `json:"until_seq,omitempty"` // 0: open
-	From     string   `json:"from"`
-	To       string   `json:"to"`
-	Pending  []string `json:"pending,omitempty"`
+	Reason   string `json:"reason"`
+	AfterSeq int64  `json:"after_seq"`
+	UntilSeq int64  `json:"until_seq,omitempty"` // 0: open
+	From     string `json:"from"`
+	To       string `json:"to"`
+	// Pending are the tables the gap waits for (those --table matches);
+	// PendingOther counts the ones --table leaves out.
+	Pending      []string `json:"pending,omitempty"`
+	PendingOther int      `json:"pending_other,omitempty"`
 }
 
 type retentionStatus struct {
@@ -93,23 +100,37 @@ type daemonView struct {
 }
 
 func runStatus(ctx context.Context, env *cliEnv, args []string) error {
-	rc := newReadCommand(env, "status", "-c binlake.yaml [--format table|json] [--daemon HOST:PORT]")
+	rc := newReadCommand(env, "status", "-c binlake.yaml [--format table|json] [--daemon HOST:PORT] [--table PATTERN]... [--summary]")
 	daemonAddr := rc.fs.String("daemon", "", "address of the ingest daemon's ops server (default: ingest.listen)")
+	var patterns tablePatterns
+	rc.fs.Var(&patterns, "table", tablePatternUsage("show"))
+	summaryOnly := rc.fs.Bool("summary", false, "show the summary of the tables (in all and per database) instead of every table, "+
+		"and the number of re-snapshots in progress instead of each")
 	rc.fs.Lookup("format").Usage = "output format: table or json (one object)"
 	lk, st, err := rc.open(ctx, env, args)
 	if err != nil {
 		return err
 	}
 	defer lk.store.Close()
-	rep := statusReport{Lake: makeLakeStatus(lakeURL(lk.cfg), st), Tables: []tableStatus{}}
+	chosen, total, err := selectTables(st, patterns, nil)
+	if err != nil {
+		return err
+	}
+	rep := statusReport{Lake: makeLakeStatus(lakeURL(lk.cfg), st, patterns)}
 	e, err := lk.log.Entry(ctx, st.Version)
 	if err != nil {
 		return fmt.Errorf("read the last commit: %w", err)
 	}
 	rep.Lake.Kind = string(e.Kind)
-	for _, t := range st.SortedTables() {
-		if t.DroppedSeq == 0 {
-			rep.Tables = append(rep.Tables, makeTableStatus(t))
+	rows := make([]tableRow, 0, len(chosen))
+	for _, t := range chosen {
+		rows = append(rows, makeTableRow(t))
+	}
+	rep.Summary = summarize(total, patterns, rows)
+	if !*summaryOnly {
+		rep.Tables = make([]tableStatus, 0, len(chosen))
+		for i, t := range chosen {
+			rep.Tables = append(rep.Tables, makeTableStatus(t, rows[i]))
 		}
 	}
 	addr := *daemonAddr
@@ -122,10 +143,13 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(rep)
 	}
-	return writeStatus(env.stdout, rep, time.Now())
+	return writeStatus(env.stdout, rep, time.Now(), *summaryOnly)
 }
 
-func makeLakeStatus(url string, st *tableformat.State) lakeStatus {
+// makeLakeStatus is what the lake's state st says, its re-snapshots and
+// the tables its gaps wait for narrowed to the tables patterns match.
+func makeLakeStatus(url string, st *tableformat.State, patterns []string) lakeStatus {
+	chosen := func(name string) bool { return len(patterns) == 0 || matchName(patterns, name) }
 	l := lakeStatus{URL: url, Version: st.Version, CommitTime: st.CommitTime.UTC().Format(timeLayout),
 		Position: st.Progress.Position.FilePos(), GTIDSet: st.Progress.Position.GTIDSet, MaxSeq: st.Progress.MaxSeq}
 	if st.Progress.MaxTS > 0 {
@@ -136,20 +160,29 @@ func makeLakeStatus(url string, st *tableformat.State) lakeStatus {
 	}
 	l.Resnapshots, l.Gaps = []resnapshotStatus{}, []gapStatus{}
 	for _, j := range st.Resnapshots {
-		l.Resnapshots = append(l.Resnapshots, resnapshotStatus{Table: j.DB + "." + j.Name, Reason: j.Reason, Chunks: len(j.Chunks),
-			Rows: j.Rows(), Read: j.Read(), Since: j.RequestedSeq})
+		if name := j.DB + "." + j.Name; chosen(name) {
+			l.Resnapshots = append(l.Resnapshots, resnapshotStatus{Table: name, Reason: j.Reason, Chunks: len(j.Chunks),
+				Rows: j.Rows(), Read: j.Read(), Since: j.RequestedSeq})
+		}
 	}
 	for _, g := range st.Gaps {
-		l.Gaps = append(l.Gaps, gapStatus{Reason: g.Reason, AfterSeq: g.AfterSeq, UntilSeq: g.UntilSeq,
-			From: positionText(g.From.FilePos(), g.From.GTIDSet), To: positionText(g.To.FilePos(), g.To.GTIDSet), Pending: g.Pending})
+		gs := gapStatus{Reason: g.Reason, AfterSeq: g.AfterSeq, UntilSeq: g.UntilSeq,
+			From: positionText(g.From.FilePos(), g.From.GTIDSet), To: positionText(g.To.FilePos(), g.To.GTIDSet)}
+		for _, p := range g.Pending {
+			if chosen(p) {
+				gs.Pending = append(gs.Pending, p)
+			} else {
+				gs.PendingOther++
+			}
+		}
+		l.Gaps = append(l.Gaps, gs)
 	}
 	return l
 }
 
-// makeTableStatus takes the counts from makeTableRow, so status and tables
-// never disagree.
-func makeTableStatus(t *tableformat.TableState) tableStatus {
-	r := makeTableRow(t)
+// makeTableStatus takes the counts from makeTableRow (r, of t), so status
+// and tables never disagree.
+func makeTableStatus(t *tableformat.TableState, r tableRow) tableStatus {
 	s := tableStatus{Table: r.DB + "." + r.Table, ID: r.ID, Files: r.DataFiles + r.DeleteFiles + r.SnapshotFiles, tableCounts: r.tableCounts}
 	for _, f := range t.Files {
 		if f.Kind == tableformat.FileSnapshot {
@@ -212,8 +245,9 @@ func dialAddress(listen string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// writeStatus prints the report for a person.
-func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
+// writeStatus prints the report for a person; summaryOnly: the summary of
+// the tables instead of each, the number of re-snapshots instead of each.
+func writeStatus(w io.Writer, rep statusReport, now time.Time, summaryOnly bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	l := rep.Lake
 	fmt.Fprintf(tw, "lake\t%s\n", l.URL)
@@ -225,13 +259,19 @@ func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
 	} else {
 		fmt.Fprintf(tw, "retention\tall history (never vacuumed)\n")
 	}
+	if summaryOnly && len(l.Resnapshots) > 0 {
+		fmt.Fprintf(tw, "re-snapshots\t%d in progress (without --summary, status lists them)\n", len(l.Resnapshots))
+	}
 	for _, j := range l.Resnapshots {
+		if summaryOnly {
+			break
+		}
 		fmt.Fprintf(tw, "re-snapshot\t%s: %s (%s)\n", j.Table, resnapshotProgress(j.Read, j.Rows, j.Chunks), j.Reason)
 	}
 	for _, g := range l.Gaps {
 		end := fmt.Sprintf("until seq %d", g.UntilSeq)
 		if g.UntilSeq == 0 {
-			end = "open until " + strings.Join(g.Pending, ", ") + " are re-read"
+			end = "open until " + pendingText(g) + " are re-read"
 		}
 		fmt.Fprintf(tw, "gap\tafter seq %d (%s → %s), %s: %s\n", g.AfterSeq, g.From, g.To, end, g.Reason)
 	}
@@ -245,9 +285,12 @@ func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	if len(rep.Tables) == 0 {
+	if rep.Summary.Tables == 0 {
 		_, err := fmt.Fprintln(w, "no tables yet")
 		return err
+	}
+	if summaryOnly {
+		return writeSummary(w, rep.Summary)
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tROWS\tFILES\tBYTES\tDATA FILES/ROWS\tDELETE FILES/KEYS\tSNAPSHOT FILES/ROWS\tLAST SNAPSHOT SEQ")
@@ -259,7 +302,31 @@ func writeStatus(w io.Writer, rep statusReport, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", t.Table, rowsText(t.Rows, t.RowsExact, false), t.Files, humanBytes(t.Bytes),
 			t.DataFiles, t.DataRows, t.DeleteFiles, t.DeleteRows, t.SnapshotFiles, t.SnapshotRows, snap)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return writeSummary(w, rep.Summary)
+}
+
+// pendingText names the tables an open gap waits for: at most maxNamed,
+// then how many more, and how many --table left out.
+func pendingText(g gapStatus) string {
+	names := strings.Join(g.Pending[:min(len(g.Pending), maxNamed)], ", ")
+	var more []string
+	if n := len(g.Pending) - maxNamed; n > 0 {
+		more = append(more, fmt.Sprintf("%d more", n))
+	}
+	if g.PendingOther > 0 {
+		more = append(more, fmt.Sprintf("%d %s that --table leaves out", g.PendingOther, plural(g.PendingOther, "table")))
+	}
+	switch {
+	case len(more) == 0:
+		return names
+	case names == "":
+		return strings.Join(more, ", ")
+	}
+	return names + " and " + strings.Join(more, ", ")
 }
 
 // writeDaemon prints the daemon's lines of the report.

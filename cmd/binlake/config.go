@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -301,8 +300,8 @@ func (c *Config) problems() []problem {
 		patterns []string
 	}{{"source.include", s.Include}, {"source.exclude", s.Exclude}} {
 		for i, p := range list.patterns {
-			if _, err := path.Match(p, "db.table"); err != nil || !strings.Contains(p, ".") {
-				bad(fmt.Sprintf("%s[%d]", list.key, i), "%q: write db.table patterns such as shop.* or *.orders", p)
+			if err := checkTablePattern(p); err != nil {
+				bad(fmt.Sprintf("%s[%d]", list.key, i), "%v", err)
 			}
 		}
 	}

@@ -34,6 +34,55 @@ func TestBarrierStoreConformance(t *testing.T) {
 	})
 }
 
+func TestCountingStoreConformance(t *testing.T) {
+	storetest.RunConformance(t, func(*testing.T) tableformat.Store {
+		return storetest.NewCountingStore(tableformat.NewMemStore())
+	})
+}
+
+// TestCountingStoreRecords: every call is recorded with its key, reads are
+// counted by prefix, the bytes read are summed, and Reset forgets them.
+func TestCountingStoreRecords(t *testing.T) {
+	ctx := t.Context()
+	c := storetest.NewCountingStore(tableformat.NewMemStore())
+	if err := tableformat.PutBytes(ctx, c, "d/t/data/x", []byte("12345")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutIfAbsent(ctx, "_log/1", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := tableformat.ReadObject(ctx, c, "d/t/data/x"); err != nil || string(b) != "12345" {
+		t.Fatalf("read back %q: %v", b, err)
+	}
+	if _, err := c.Stat(ctx, "_log/1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.List(ctx, "_log/", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Open(ctx, "_log/nosuch"); err == nil {
+		t.Fatal("open of a missing key succeeded")
+	}
+	want := []storetest.Call{{storetest.OpPut, "d/t/data/x"}, {storetest.OpPutIfAbsent, "_log/1"}, {storetest.OpOpen, "d/t/data/x"},
+		{storetest.OpStat, "_log/1"}, {storetest.OpList, "_log/"}, {storetest.OpOpen, "_log/nosuch"}}
+	if got := c.Calls(); !slices.Equal(got, want) {
+		t.Fatalf("calls:\n got %v\nwant %v", got, want)
+	}
+	if got := c.Reads("_log/"); got != 3 {
+		t.Fatalf("reads under _log/: %d, want 3", got)
+	}
+	if got := c.Keys(storetest.OpOpen, func(k string) bool { return k != "_log/nosuch" }); !slices.Equal(got, []string{"d/t/data/x"}) {
+		t.Fatalf("opened: %v", got)
+	}
+	if got := c.BytesRead(); got != 5 {
+		t.Fatalf("bytes read: %d, want 5", got)
+	}
+	c.Reset()
+	if len(c.Calls()) != 0 || c.BytesRead() != 0 {
+		t.Fatalf("after Reset: %v, %d bytes", c.Calls(), c.BytesRead())
+	}
+}
+
 func TestFaultBefore(t *testing.T) {
 	ctx := t.Context()
 	mem := tableformat.NewMemStore()
