@@ -24,13 +24,13 @@ import (
 //   - serve warm: what `binlake serve` does for a request at a point it
 //     served before — a session from its pool;
 //
-// and the time to open a session and bind every table for a catalog
-// statement (count(*) of information_schema.tables), which grows with the
-// lake by nature.
+// the time to open a session and bind every table for a catalog statement
+// (count(*) of information_schema.tables), which grows with the lake by
+// nature, and the time of Engine.Open alone (at a resolved point).
 func BenchmarkScaleTables(b *testing.B) {
 	sizes := laketest.ManySizes()
 	const files, rows = 10, 5
-	var base [4]time.Duration
+	var base [5]time.Duration
 	for _, n := range sizes {
 		store := scaleLake(b, n, files, rows)
 		db, name := laketest.ManyTable(n / 2)
@@ -62,7 +62,7 @@ func BenchmarkScaleTables(b *testing.B) {
 			}
 			return time.Since(start)
 		}
-		var f [4]time.Duration // cold, warm, serve, catalog
+		var f [5]time.Duration // cold, warm, serve, catalog, session open
 		const runs = 3
 		for range runs {
 			cacheDir := b.TempDir()
@@ -79,6 +79,17 @@ func BenchmarkScaleTables(b *testing.B) {
 			f[2] += run(e, pool, q, want)
 			pool.Close()
 			f[3] += run(e, nil, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'd'", fmt.Sprintf("[[%d]]", n))
+			p, err := e.Resolve(context.Background(), At{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			s, err := e.Open(context.Background(), p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f[4] += time.Since(start)
+			s.Close()
 			e.Close()
 		}
 		for i := range f {
@@ -90,9 +101,9 @@ func BenchmarkScaleTables(b *testing.B) {
 		x := func(i int) string {
 			return fmt.Sprintf("%v (%.1f×)", f[i].Round(100*time.Microsecond), float64(f[i])/float64(base[i]))
 		}
-		b.Logf("%6d tables × %d files: one-table count(*): one-shot cold %s, one-shot warm %s, serve warm %s; catalog statement %s",
-			n, files, x(0), x(1), x(2), x(3))
-		for i, what := range []string{"cold", "warm", "serve", "catalog"} {
+		b.Logf("%6d tables × %d files: one-table count(*): one-shot cold %s, one-shot warm %s, serve warm %s; catalog statement %s; session open %s",
+			n, files, x(0), x(1), x(2), x(3), x(4))
+		for i, what := range []string{"cold", "warm", "serve", "catalog", "open"} {
 			b.ReportMetric(float64(f[i].Microseconds())/1000, fmt.Sprintf("%s_ms_%d_tables", what, n))
 		}
 	}
