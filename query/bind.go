@@ -225,9 +225,9 @@ func openHandle(ctx context.Context, spillDir string) (*dbHandle, error) {
 
 // bind makes the session's DuckDB hold what n asks for, on top of what it
 // holds: the objects not bound yet are planned (their files fetched and
-// pinned) and a new DuckDB set up with every binding; the old one is
-// closed once the new one is ready. On an error the session keeps its
-// DuckDB and bindings.
+// pinned) and a new DuckDB set up with every binding, and with stubs if n
+// asks for them; the old one is closed once the new one is ready. On an
+// error the session keeps its DuckDB and bindings.
 func (s *Session) bind(ctx context.Context, n needs) error {
 	if s.h != nil && s.bound.covers(n) {
 		return nil
@@ -272,8 +272,12 @@ func (s *Session) bind(ctx context.Context, n needs) error {
 	for _, m := range macros {
 		s.stmts[objKey{m.tableID, objMacro}] = e.macroStmts(s.Point, m, s.names.feeds[m.tableID])
 	}
+	// Stubs are set up again only for a statement that reads the catalog:
+	// a client that looks at the catalog once and then reads table after
+	// table would otherwise pay a stub per table of the lake on every new
+	// table it reads.
 	want := needs{views: maps2(s.bound.views, n.views), macros: maps2(s.bound.macros, n.macros),
-		stubViews: s.bound.stubViews || n.stubViews, stubMacros: s.bound.stubMacros || n.stubMacros}
+		stubViews: n.stubViews, stubMacros: n.stubMacros}
 	h, err := s.setUp(ctx, want)
 	if err != nil {
 		return err
