@@ -77,9 +77,9 @@ func (p VacuumPlan) ByReason() map[VacuumReason]int {
 // for the retention the vacuum commits.
 func PlanVacuum(st *tableformat.State, fromSeq int64, fromTime time.Time) VacuumPlan {
 	plan := VacuumPlan{FromSeq: fromSeq, FromTime: fromTime}
-	ids := slices.Sorted(maps.Keys(st.Tables))
+	ids := st.Tables.IDs()
 	for _, id := range ids {
-		t := st.Tables[id]
+		t := st.Tables.Get(id)
 		files := slices.SortedFunc(maps.Values(t.Files), func(a, b tableformat.AddFile) int { return cmp.Compare(a.Path, b.Path) })
 		if t.DroppedSeq != 0 && t.DroppedSeq <= fromSeq {
 			for _, f := range files {
@@ -449,7 +449,7 @@ func protectRun(ctx context.Context, log *tableformat.Log, o VacuumOptions, prot
 		if err != nil {
 			return err
 		}
-		for _, t := range st.Tables {
+		for t := range st.Tables.Values() {
 			for path := range t.Files {
 				protected[path] = true
 			}

@@ -278,7 +278,7 @@ func (lk *vacuumLake) vacuum(now time.Time, opts VacuumOptions) VacuumResult {
 // in storage.
 func (lk *vacuumLake) checkLiveFiles() {
 	lk.t.Helper()
-	for _, tb := range lk.latest().Tables {
+	for tb := range lk.latest().Tables.Values() {
 		for path := range tb.Files {
 			if !lk.exists(path) {
 				lk.t.Fatalf("live file %s was deleted", path)
@@ -382,7 +382,7 @@ func TestVacuum(t *testing.T) {
 		t.Fatalf("run 1: %d objects waiting, want the young orphan (the removed files are still needed)", res.Waiting)
 	}
 	for _, f := range res.Plan.Remove {
-		if _, live := after.Tables[f.File.TableID].Files[f.File.Path]; live || !lk.exists(f.File.Path) {
+		if _, live := after.Tables.Get(f.File.TableID).Files[f.File.Path]; live || !lk.exists(f.File.Path) {
 			t.Fatalf("%s: live %v after its removal, or deleted inside the grace period", f.File.Path, live)
 		}
 	}

@@ -19,47 +19,61 @@ type TableImage struct {
 
 // Images returns the state's tables in serialized form, ordered by id.
 func (s *State) Images() []TableImage {
-	out := make([]TableImage, 0, len(s.Tables))
-	for _, t := range s.Tables {
-		files := make([]AddFile, 0, len(t.Files))
-		for _, f := range t.Files {
-			files = append(files, f)
-		}
-		slices.SortFunc(files, func(a, b AddFile) int { return cmp.Compare(a.Path, b.Path) })
-		out = append(out, TableImage{TableState: *t, Files: files})
+	out := make([]TableImage, 0, s.Tables.Len())
+	for t := range s.Tables.Values() {
+		out = append(out, t.image())
 	}
-	slices.SortFunc(out, func(a, b TableImage) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
-func tablesFromImages(images []TableImage) (map[int64]*TableState, error) {
-	tables := make(map[int64]*TableState, len(images))
+// image is the table in serialized form.
+func (t *TableState) image() TableImage {
+	files := make([]AddFile, 0, len(t.Files))
+	for _, f := range t.Files {
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b AddFile) int { return cmp.Compare(a.Path, b.Path) })
+	return TableImage{TableState: *t, Files: files}
+}
+
+func tablesFromImages(images []TableImage) (Tables, error) {
+	var tables Tables
+	edit := &tablesEdit{}
 	for _, im := range images {
-		t := im.TableState
-		if t.ID < 1 || len(t.Names) == 0 || len(t.Schemas) == 0 {
-			return nil, fmt.Errorf("table image %d: needs an id, a name and a schema", t.ID)
+		t, err := im.table()
+		if err != nil {
+			return Tables{}, err
 		}
-		if tables[t.ID] != nil {
-			return nil, fmt.Errorf("table image %d appears twice", t.ID)
+		if tables.Get(t.ID) != nil {
+			return Tables{}, fmt.Errorf("table image %d appears twice", t.ID)
 		}
-		for i, sv := range t.Schemas {
-			if sv.Schema.Version != i+1 {
-				return nil, fmt.Errorf("table image %d: schema %d has version %d", t.ID, i+1, sv.Schema.Version)
-			}
-		}
-		t.Files = make(map[string]AddFile, len(im.Files))
-		for _, f := range im.Files {
-			if err := f.validateShape(); err != nil {
-				return nil, fmt.Errorf("table image %d: file %q: %w", t.ID, f.Path, err)
-			}
-			if f.TableID != t.ID {
-				return nil, fmt.Errorf("table image %d: file %q belongs to table %d", t.ID, f.Path, f.TableID)
-			}
-			t.Files[f.Path] = f
-		}
-		tables[t.ID] = &t
+		tables.set(t.ID, t, edit)
 	}
 	return tables, nil
+}
+
+// table checks a table image and returns the table it holds.
+func (im *TableImage) table() (*TableState, error) {
+	t := im.TableState
+	if t.ID < 1 || len(t.Names) == 0 || len(t.Schemas) == 0 {
+		return nil, fmt.Errorf("table image %d: needs an id, a name and a schema", t.ID)
+	}
+	for i, sv := range t.Schemas {
+		if sv.Schema.Version != i+1 {
+			return nil, fmt.Errorf("table image %d: schema %d has version %d", t.ID, i+1, sv.Schema.Version)
+		}
+	}
+	t.Files = make(map[string]AddFile, len(im.Files))
+	for _, f := range im.Files {
+		if err := f.validateShape(); err != nil {
+			return nil, fmt.Errorf("table image %d: file %q: %w", t.ID, f.Path, err)
+		}
+		if f.TableID != t.ID {
+			return nil, fmt.Errorf("table image %d: file %q belongs to table %d", t.ID, f.Path, f.TableID)
+		}
+		t.Files[f.Path] = f
+	}
+	return &t, nil
 }
 
 // checkpoint is the object _log/<version>.checkpoint.json: a whole State.

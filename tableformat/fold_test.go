@@ -170,7 +170,7 @@ func TestApplyLeavesInputUnchanged(t *testing.T) {
 	if got := strings.Join(summary(st), "\n"); got != pinned {
 		t.Fatalf("pinned state changed:\n%s\nwas:\n%s", got, pinned)
 	}
-	if _, ok := next.Tables[1].Files["d/t/data/b"]; !ok {
+	if _, ok := next.Tables.Get(1).Files["d/t/data/b"]; !ok {
 		t.Fatal("new state lacks the added file")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -155,7 +154,7 @@ func (l *Log) setLatest(st *State) {
 }
 
 // emptyState is the state before version 1.
-func emptyState() *State { return &State{Tables: map[int64]*TableState{}} }
+func emptyState() *State { return &State{} }
 
 // loadCheckpointHint returns the state of the checkpoint the hint names, or
 // the empty state when there is no usable checkpoint.
@@ -279,9 +278,8 @@ func (l *Log) replay(ctx context.Context, base *State, versions []int64) (*State
 	}
 	// Tables are copied on first write, then changed in place.
 	n := *base
-	n.Tables = maps.Clone(base.Tables)
 	n.Lineage = slices.Clone(base.Lineage)
-	a := applier{st: &n, owned: map[int64]bool{}}
+	a := newApplier(&n)
 	for _, e := range entries {
 		if err := a.apply(e); err != nil {
 			return nil, &CorruptError{EntryKey(e.Version), wrapApplyError(e, err).Error()}

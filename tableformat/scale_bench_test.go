@@ -37,7 +37,7 @@ func BenchmarkScaleLog(b *testing.B) {
 		commitOne := func() time.Duration {
 			seq := st.Progress.MaxSeq + 1
 			ts := st.Progress.MaxTS + 1
-			add, err := tableformat.WriteAddFile(ctx, store, "d", "t00000", 1, st.Tables[1].Schema(), tableformat.FileData,
+			add, err := tableformat.WriteAddFile(ctx, store, "d", "t00000", 1, st.Tables.Get(1).Schema(), tableformat.FileData,
 				tableformat.FileWriterOptions{}, []tableformat.Row{{Seq: seq, TS: ts, Op: tableformat.OpInsert,
 					Values: []any{int64(1_000_000 + seq), "x", int64(1)}}})
 			if err != nil {

@@ -480,14 +480,14 @@ func diffStates(cp, fold *State) string {
 	if ja, jb := jsonOf(cp.Gaps), jsonOf(fold.Gaps); ja != jb {
 		d = append(d, "gaps differ")
 	}
-	ids := slices.Sorted(maps.Keys(cp.Tables))
-	for id := range fold.Tables {
-		if cp.Tables[id] == nil {
+	ids := cp.Tables.IDs()
+	for id := range fold.Tables.All() {
+		if cp.Tables.Get(id) == nil {
 			ids = append(ids, id)
 		}
 	}
 	for _, id := range ids {
-		a, b := cp.Tables[id], fold.Tables[id]
+		a, b := cp.Tables.Get(id), fold.Tables.Get(id)
 		switch {
 		case a == nil:
 			d = append(d, fmt.Sprintf("table %s (id %d) is missing", tableLabel(b), id))

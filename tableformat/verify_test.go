@@ -334,7 +334,7 @@ func TestVerifyDamagedLog(t *testing.T) {
 		{"checkpoint differs", func(fx *verifyFixture, t *testing.T) {
 			fx.damage(t, CheckpointKey(3), func(b []byte) []byte {
 				st := must(decodeCheckpoint(CheckpointKey(3), 3, b))
-				delete(st.Tables[1].Files, fx.files["del3"].Path)
+				delete(st.Tables.Get(1).Files, fx.files["del3"].Path)
 				return must(encodeCheckpoint(st))
 			})
 		}, CheckpointKey(3), "file " + "%DEL3% is missing"},
