@@ -24,7 +24,7 @@ type foldCase struct {
 // fillEntry completes an entry written by hand in a test: format version,
 // version, commit time, ids and file checksums.
 func fillEntry(e *Entry, v int64, t0 time.Time) {
-	e.FormatVersion = FormatVersion
+	e.FormatVersion = EntryFormatVersion
 	if e.Version == 0 {
 		e.Version = v
 	}

@@ -182,7 +182,7 @@ func BuildLongLog(tb testing.TB, store tableformat.Store, versions int64) {
 	seq := st.Progress.MaxSeq
 	for st.Version < versions {
 		seq++
-		e := &tableformat.Entry{FormatVersion: tableformat.FormatVersion, Version: st.Version + 1, Kind: tableformat.KindIngest,
+		e := &tableformat.Entry{FormatVersion: tableformat.EntryFormatVersion, Version: st.Version + 1, Kind: tableformat.KindIngest,
 			CommitTime: st.CommitTime.Add(time.Millisecond), WriterID: "bench", CommitID: fmt.Sprint(seq),
 			Add:      []tableformat.AddFile{fakeFile(seq)},
 			Txns:     []tableformat.TxnMark{{Seq: seq, TS: st.Progress.MaxTS}},
