@@ -156,6 +156,7 @@ type checkpointTree struct {
 type partNode struct {
 	ref  PartRef
 	kids []string // the keys of the parts it references (level > 0)
+	enc  []byte   // the JSON of ref, once a writer has encoded it
 }
 
 // decodeCheckpoint decodes the top object of the checkpoint of version v.
@@ -171,6 +172,8 @@ func decodeCheckpoint(key string, v int64, data []byte) (*checkpoint, error) {
 		return nil, &CorruptError{key, fmt.Sprintf("checkpoint does not hold a state at version %d", v)}
 	}
 	switch {
+	case c.FormatVersion < 1 || c.FormatVersion > FormatVersion:
+		return nil, &CorruptError{key, fmt.Sprintf("format version %d", c.FormatVersion)}
 	case c.FormatVersion < checkpointFormatVersion && (c.CheckpointID != "" || c.Parts != nil):
 		return nil, &CorruptError{key, fmt.Sprintf("a checkpoint of format version %d holds no parts", c.FormatVersion)}
 	case c.FormatVersion >= checkpointFormatVersion && c.Tables != nil:
@@ -200,7 +203,7 @@ func checkRefs(refs []PartRef, level int) error {
 			return fmt.Errorf("part %s: level %d", r.Key, r.Level)
 		case !isPartKey(r.Key):
 			return fmt.Errorf("part key %q is not a checkpoint part's", r.Key)
-		case r.Bytes < 1 || !checksumRE.MatchString(r.Checksum):
+		case r.Bytes < 1 || !validChecksum(r.Checksum):
 			return fmt.Errorf("part %s: needs its size and SHA-256", r.Key)
 		case r.Tables < 1 || r.FirstID < 1 || r.LastID < r.FirstID || int64(r.Tables)-1 > r.LastID-r.FirstID:
 			return fmt.Errorf("part %s: %d tables in ids %d…%d", r.Key, r.Tables, r.FirstID, r.LastID)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 // newPartsLake is a lake of tables 1…tables (two files each) with
 // checkpoints every interval versions in parts of about partBytes.
-func newPartsLake(t *testing.T, store Store, interval int64, partBytes int64, tables int) *lakeBuilder {
+func newPartsLake(t testing.TB, store Store, interval int64, partBytes int64, tables int) *lakeBuilder {
 	t.Helper()
 	l := NewLog(store, LogOptions{WriterID: "test", CheckpointPartBytes: partBytes})
 	if _, err := l.Create(context.Background(), "src", interval); err != nil {
@@ -337,4 +338,48 @@ func TestUnreferencedCheckpointParts(t *testing.T) {
 			t.Fatalf("checkpoint %d: %v", v, err)
 		}
 	}
+}
+
+// FuzzDecodeCheckpoint: the decoders of a checkpoint's top object and of
+// its parts refuse what they cannot read as corruption, never panic, and
+// what they accept passes their checks.
+func FuzzDecodeCheckpoint(f *testing.F) {
+	store := NewMemStore()
+	b := newPartsLake(f, store, 5, 1<<10, 8)
+	st := b.latest()
+	top, parts, _, err := encodeCheckpoint(st, newCheckpointID(), nil, 1<<10)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(top, 0, int64(1), int64(1), 1)
+	for _, p := range parts {
+		f.Add(p.data, 0, int64(1), int64(8), 8)
+		f.Add(p.data, 1, int64(1), int64(8), 8)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, level int, first, last int64, tables int) {
+		if c, err := decodeCheckpoint(CheckpointKey(st.Version), st.Version, data); err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("top: error is not a corruption error: %v", err)
+			}
+		} else if c.State == nil || (c.FormatVersion >= checkpointFormatVersion && checkRefs(c.Parts, -1) != nil) {
+			t.Fatal("top: accepted without a state or with bad references")
+		}
+		ref := PartRef{Key: CheckpointPartKey(5, "0123456789abcdef", 0), Bytes: int64(len(data)), Checksum: sha256Hex(data),
+			Level: level, FirstID: first, LastID: last, Tables: tables}
+		p, err := decodePart(ref, data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("part: error is not a corruption error: %v", err)
+			}
+			return
+		}
+		if p.check(ref) != nil {
+			t.Fatal("part: accepted what its checks refuse")
+		}
+		for _, im := range p.Tables {
+			if _, err := im.table(); err != nil {
+				return
+			}
+		}
+	})
 }

@@ -57,7 +57,7 @@ type unit struct {
 // or is to be written in new parts.
 type segment struct {
 	reuse *partNode
-	units []unit
+	units []unit // a sub-slice of the level's units, which the segments cover in order
 }
 
 func (s *segment) size() int64 {
@@ -112,14 +112,16 @@ func (w *checkpointWriter) build(tables Tables) ([]PartRef, *checkpointTree, err
 		refs := make([]PartRef, len(nodes))
 		units = make([]unit, len(nodes))
 		var size int64
-		for i, nd := range nodes {
-			refs[i] = nd.ref
-			enc, err := json.Marshal(nd.ref)
-			if err != nil {
-				return nil, nil, fmt.Errorf("encode checkpoint part reference: %w", err)
+		for i := range nodes {
+			nd := &nodes[i]
+			if nd.enc == nil { // a part reused keeps its encoding from checkpoint to checkpoint
+				if nd.enc, err = json.Marshal(nd.ref); err != nil {
+					return nil, nil, fmt.Errorf("encode checkpoint part reference: %w", err)
+				}
 			}
-			units[i] = unit{first: nd.ref.FirstID, last: nd.ref.LastID, tables: nd.ref.Tables, ref: nd.ref, enc: enc}
-			size += int64(len(enc)) + 1
+			refs[i] = nd.ref
+			units[i] = unit{first: nd.ref.FirstID, last: nd.ref.LastID, tables: nd.ref.Tables, ref: nd.ref, enc: nd.enc}
+			size += int64(len(nd.enc)) + 1
 		}
 		if len(refs) <= 1 || size <= w.indexTarget {
 			return refs, tree, nil
@@ -137,7 +139,8 @@ func (w *checkpointWriter) pack(level int, units []unit, prev []partNode) ([]par
 			return
 		}
 		if n := len(segs); n > 0 && segs[n-1].reuse == nil {
-			segs[n-1].units = append(segs[n-1].units[:len(segs[n-1].units):len(segs[n-1].units)], us...)
+			// us follows it in units: extend it.
+			segs[n-1].units = segs[n-1].units[:len(segs[n-1].units)+len(us)]
 			return
 		}
 		segs = append(segs, segment{units: us})
@@ -234,7 +237,8 @@ func (w *checkpointWriter) absorb(segs []segment, target int64) ([]segment, erro
 			return nil, err
 		}
 		lo, hi := min(i, nb), max(i, nb)
-		merged := segment{units: append(append([]unit{}, segs[lo].units...), segs[hi].units...)}
+		// The two follow each other in the level's units.
+		merged := segment{units: segs[lo].units[:len(segs[lo].units)+len(segs[hi].units)]}
 		segs = slices.Replace(segs, lo, hi+1, merged)
 		i = lo - 1 // look at the merged run again
 	}
@@ -307,6 +311,11 @@ func (w *checkpointWriter) part(level int, units []unit) partNode {
 	if level > 0 {
 		field = "parts"
 	}
+	size := 64
+	for _, u := range units {
+		size += len(u.enc) + 1
+	}
+	b.Grow(size)
 	fmt.Fprintf(&b, `{"format_version":%d,"level":%d,"%s":[`, checkpointFormatVersion, level, field)
 	nd := partNode{ref: PartRef{Key: CheckpointPartKey(w.version, w.id, w.n), Level: level,
 		FirstID: units[0].first, LastID: units[len(units)-1].last}}
