@@ -285,23 +285,30 @@ type cachedPart struct {
 	err  error
 }
 
-// get reads and decodes the part ref names, once per cache.
+// get reads and decodes the part ref names, once per cache (and per size
+// and checksum: a reference that disagrees with another on those is
+// checked on its own).
 func (c *partCache) get(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
 	if c == nil || c.parts == nil {
 		return readPart(ctx, store, ref)
 	}
+	id := fmt.Sprintf("%s\x00%d\x00%s", ref.Key, ref.Bytes, ref.Checksum)
 	c.mu.Lock()
-	e := c.parts[ref.Key]
+	e := c.parts[id]
 	if e == nil {
 		e = &cachedPart{}
-		c.parts[ref.Key] = e
+		c.parts[id] = e
 	}
 	c.mu.Unlock()
 	e.once.Do(func() { e.part, e.err = readPart(ctx, store, ref) })
-	if e.err == nil && (e.part.Level != ref.Level) {
-		return nil, &CorruptError{ref.Key, "referenced as parts of different levels"}
+	if e.err != nil {
+		return nil, e.err
 	}
-	return e.part, e.err
+	// What the part holds, against this reference.
+	if err := e.part.check(ref); err != nil {
+		return nil, &CorruptError{ref.Key, err.Error()}
+	}
+	return e.part, nil
 }
 
 func readPart(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
