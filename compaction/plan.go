@@ -160,7 +160,7 @@ func Plan(st *tableformat.State, policy Policy, only ...string) []Job {
 		reason string // of a snapshot; "": none
 	}
 	var work []chosenTable
-	for _, t := range st.Tables {
+	for _, t := range st.Tables.All() {
 		if t.DroppedSeq != 0 {
 			continue
 		}

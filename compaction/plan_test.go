@@ -35,7 +35,7 @@ func compactPlanState(t *testing.T, files ...string) *tableformat.State {
 			SchemaVersion: int(ver), Rows: rows, Bytes: bytes, MinSeq: lo, MaxSeq: hi, AsOfSeq: extra}
 		tbl.Files[f.Path] = f
 	}
-	return &tableformat.State{Version: 9, Progress: tableformat.Progress{MaxSeq: 1000}, Tables: map[int64]*tableformat.TableState{1: tbl}}
+	return &tableformat.State{Version: 9, Progress: tableformat.Progress{MaxSeq: 1000}, Tables: tableformat.NewTables(tbl)}
 }
 
 // jobsString is a plan, readable: "snapshot@1000(3)" or "merge(f01 f02)".
@@ -97,7 +97,7 @@ func TestPlanSkipsDroppedAndOtherTables(t *testing.T) {
 	if got := jobsString(Plan(st, Policy{Force: true}, "shop.t")); got != "merge(f00 f01) snapshot@1000(2)" {
 		t.Fatalf("--table shop.t: %q", got)
 	}
-	st.Tables[1].DroppedSeq = 900
+	st.Tables.Get(1).DroppedSeq = 900
 	if got := jobsString(Plan(st, Policy{Force: true})); got != "" {
 		t.Fatalf("dropped table: %q", got)
 	}

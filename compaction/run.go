@@ -110,8 +110,8 @@ func (c *Compactor) run(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	t, ok := st.Tables[job.TableID]
-	if !ok || t.DroppedSeq != 0 {
+	t := st.Tables.Get(job.TableID)
+	if t == nil || t.DroppedSeq != 0 {
 		res.Conflict = true
 		return res, nil // dropped since the plan
 	}

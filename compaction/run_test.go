@@ -194,7 +194,7 @@ func (rl *runLake) dataObjects() int {
 // liveFiles is the number of files st names.
 func liveFiles(st *tf.State) int {
 	n := 0
-	for _, tb := range st.Tables {
+	for tb := range st.Tables.Values() {
 		n += len(tb.Files)
 	}
 	return n

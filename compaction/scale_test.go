@@ -28,7 +28,7 @@ func manyLake(ctx context.Context, store tf.Store, n int, touched []int) (*tf.St
 		for _, i := range touched {
 			db, name := laketest.ManyTable(i)
 			seq, ts := st.Progress.MaxSeq+1, st.Progress.MaxTS+1
-			add, err := tf.WriteAddFile(ctx, store, db, name, int64(i+1), st.Tables[int64(i+1)].Schema(), tf.FileData, tf.FileWriterOptions{},
+			add, err := tf.WriteAddFile(ctx, store, db, name, int64(i+1), st.Tables.Get(int64(i+1)).Schema(), tf.FileData, tf.FileWriterOptions{},
 				[]tf.Row{{Seq: seq, TS: ts, Op: tf.OpInsert, Values: []any{1_000_000 + seq, "x", int64(1)}}})
 			if err != nil {
 				return nil, err

@@ -77,9 +77,9 @@ func (p VacuumPlan) ByReason() map[VacuumReason]int {
 // for the retention the vacuum commits.
 func PlanVacuum(st *tableformat.State, fromSeq int64, fromTime time.Time) VacuumPlan {
 	plan := VacuumPlan{FromSeq: fromSeq, FromTime: fromTime}
-	ids := slices.Sorted(maps.Keys(st.Tables))
+	ids := st.Tables.IDs()
 	for _, id := range ids {
-		t := st.Tables[id]
+		t := st.Tables.Get(id)
 		files := slices.SortedFunc(maps.Values(t.Files), func(a, b tableformat.AddFile) int { return cmp.Compare(a.Path, b.Path) })
 		if t.DroppedSeq != 0 && t.DroppedSeq <= fromSeq {
 			for _, f := range files {
@@ -207,7 +207,8 @@ type VacuumResult struct {
 	ObjectsDeleted int
 	BytesDeleted   int64
 	// Orphans counts the deleted objects that no log entry ever named
-	// (uploads of failed or abandoned commits).
+	// (uploads of failed or abandoned commits, and checkpoint parts that no
+	// checkpoint references).
 	Orphans int
 	// Waiting counts objects no reader needs that are younger than the
 	// grace period (uploads in flight, or orphans too young to tell): a
@@ -241,7 +242,8 @@ type tempCleaner interface {
 // may still need and that is older than the grace period: an object is
 // needed while it is live at the newest version committed at or before
 // now − Grace, added by a later entry, or live at a version rewound away
-// that is inside retention.
+// that is inside retention. Under _log/ it deletes only the checkpoint
+// parts no checkpoint references, once older than the grace period.
 func Vacuum(ctx context.Context, log *tableformat.Log, opts VacuumOptions) (VacuumResult, error) {
 	o := opts.WithDefaults()
 	if err := o.Validate(); err != nil {
@@ -349,6 +351,18 @@ func deleteUnneeded(ctx context.Context, log *tableformat.Log, o VacuumOptions, 
 		}
 		doomed = append(doomed, obj)
 	}
+	// Checkpoint parts that no checkpoint references (FORMAT.md §13).
+	parts, err := tableformat.UnreferencedCheckpointParts(ctx, log.Store(), o.Parallelism)
+	if err != nil {
+		o.Logger.Warn("vacuum leaves checkpoint parts alone", "err", err)
+	}
+	for _, obj := range parts {
+		if !obj.ModTime.Before(graceCut) {
+			res.Waiting++
+			continue
+		}
+		doomed = append(doomed, obj)
+	}
 	if len(doomed) == 0 {
 		return nil
 	}
@@ -449,7 +463,7 @@ func protectRun(ctx context.Context, log *tableformat.Log, o VacuumOptions, prot
 		if err != nil {
 			return err
 		}
-		for _, t := range st.Tables {
+		for t := range st.Tables.Values() {
 			for path := range t.Files {
 				protected[path] = true
 			}

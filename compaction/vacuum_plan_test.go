@@ -37,14 +37,14 @@ type tableSpec struct {
 }
 
 func planState(tables ...tableSpec) *tf.State {
-	st := &tf.State{Tables: map[int64]*tf.TableState{}}
+	st := &tf.State{}
 	for _, s := range tables {
 		t := &tf.TableState{ID: s.id, Names: []tf.TableName{{Seq: 1, DB: "d", Name: fmt.Sprintf("t%d", s.id)}},
 			Files: map[string]tf.AddFile{}, CreatedSeq: 1, DroppedSeq: s.dropped, Truncations: s.truncations}
 		for _, f := range s.files {
 			t.Files[f.Path] = f
 		}
-		st.Tables[s.id] = t
+		st.Tables = st.Tables.With(t)
 	}
 	return st
 }

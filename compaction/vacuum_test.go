@@ -278,7 +278,7 @@ func (lk *vacuumLake) vacuum(now time.Time, opts VacuumOptions) VacuumResult {
 // in storage.
 func (lk *vacuumLake) checkLiveFiles() {
 	lk.t.Helper()
-	for _, tb := range lk.latest().Tables {
+	for tb := range lk.latest().Tables.Values() {
 		for path := range tb.Files {
 			if !lk.exists(path) {
 				lk.t.Fatalf("live file %s was deleted", path)
@@ -382,7 +382,7 @@ func TestVacuum(t *testing.T) {
 		t.Fatalf("run 1: %d objects waiting, want the young orphan (the removed files are still needed)", res.Waiting)
 	}
 	for _, f := range res.Plan.Remove {
-		if _, live := after.Tables[f.File.TableID].Files[f.File.Path]; live || !lk.exists(f.File.Path) {
+		if _, live := after.Tables.Get(f.File.TableID).Files[f.File.Path]; live || !lk.exists(f.File.Path) {
 			t.Fatalf("%s: live %v after its removal, or deleted inside the grace period", f.File.Path, live)
 		}
 	}
@@ -533,4 +533,55 @@ func TestVacuumResnapshotChunks(t *testing.T) {
 		t.Fatalf("the chunk files of a re-snapshot that ended before the grace period were not deleted: %+v", res)
 	}
 	lk.checkLiveFiles()
+}
+
+// TestVacuumCheckpointParts: vacuum deletes a checkpoint part that no
+// checkpoint references once it is older than the grace period, and never
+// a part a checkpoint references, however old.
+func TestVacuumCheckpointParts(t *testing.T) {
+	lk := newVacuumLake(t)
+	for i := 1; i <= 12; i++ {
+		lk.change(int64(1+i%3), "insert") // checkpoints 5 and 10
+	}
+	partsNow := func() map[string]bool {
+		objs, err := lk.store.List(lk.ctx, tf.LogDir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, o := range objs {
+			if strings.Contains(o.Key, ".checkpoint.") && !strings.HasSuffix(o.Key, ".checkpoint.json") {
+				out[o.Key] = true
+			}
+		}
+		return out
+	}
+	referenced := partsNow()
+	if len(referenced) == 0 {
+		t.Fatal("the lake has no checkpoint parts")
+	}
+	// Two checkpoint writers that stopped after writing a part: one long
+	// ago, one just now.
+	old, young := tf.CheckpointPartKey(10, "0123456789abcdef", 0), tf.CheckpointPartKey(10, "fedcba9876543210", 0)
+	if err := tf.PutBytes(lk.ctx, lk.store, old, []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	now := lk.clock.Now().Add(2 * time.Hour)
+	lk.clock.Set(now)
+	if err := tf.PutBytes(lk.ctx, lk.store, young, []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	res := lk.vacuum(now, VacuumOptions{Retain: 1000 * time.Hour})
+	if lk.exists(old) || !lk.exists(young) || res.Orphans != 1 || res.Waiting < 1 {
+		t.Fatalf("the old orphan part is left or the young one deleted: %+v", res)
+	}
+	for key := range referenced {
+		if !lk.exists(key) {
+			t.Fatalf("vacuum deleted %s, which a checkpoint references", key)
+		}
+	}
+	rep, err := tf.Verify(lk.ctx, lk.store, tf.VerifyOptions{Now: func() time.Time { return now }})
+	if err != nil || rep.Errors() != 0 {
+		t.Fatalf("verify after vacuum: %v %+v", err, rep)
+	}
 }

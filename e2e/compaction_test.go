@@ -53,7 +53,7 @@ func lakeObjects(t *testing.T, store tableformat.Store) (objects, live int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tb := range st.Tables {
+	for tb := range st.Tables.Values() {
 		live += len(tb.Files)
 	}
 	return objects, live

@@ -167,7 +167,7 @@ func TestHostileNames(t *testing.T) {
 				tables = cased
 			}
 			st := l.state()
-			if got, want := len(st.Tables), len(tables); got != want {
+			if got, want := st.Tables.Len(), len(tables); got != want {
 				t.Errorf("the lake holds %d tables, want %d", got, want)
 			}
 			checkHostileKeys(t, l.keys(), st)

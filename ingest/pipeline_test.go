@@ -213,7 +213,7 @@ func checkLake(t *testing.T, store tableformat.Store, w *workload) {
 			t.Fatalf("as of transaction %d: %v", n, err)
 		}
 		got := map[string][]string{}
-		for _, tb := range p.State.Tables {
+		for tb := range p.State.Tables.Values() {
 			if !tb.ExistsAt(p.Seq) {
 				continue
 			}

@@ -59,7 +59,7 @@ type mirroredTable struct {
 // newSchemaTracker starts from the live tables of a lake state.
 func newSchemaTracker(st *tableformat.State) *schemaTracker {
 	tr := &schemaTracker{tables: map[int64]*mirroredTable{}, byName: map[tableName]int64{}, nextID: st.MaxTableID() + 1}
-	for _, t := range st.Tables {
+	for t := range st.Tables.Values() {
 		if t.DroppedSeq != 0 {
 			continue
 		}

@@ -148,7 +148,7 @@ func filesOf(t *testing.T, log *tableformat.Log, id int64) []tableformat.AddFile
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Tables[id].SortedFiles()
+	return st.Tables.Get(id).SortedFiles()
 }
 
 // TestPoolKeepsSessionsWarm: a session handed back is handed out again at

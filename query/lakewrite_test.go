@@ -106,7 +106,7 @@ func checkWrittenFiles(t *testing.T, log *tableformat.Log, store tableformat.Sto
 	}
 	check("snapshot", snap, tableformat.FileSnapshot, want)
 
-	tbl := p.State.Tables[1]
+	tbl := p.State.Tables.Get(1)
 	inputs := tbl.SortedFiles()
 	merged, err := e.WriteMerged(ctx, tbl, inputs, filepath.Join(t.TempDir(), "merged"), 0)
 	if err != nil {

@@ -702,7 +702,7 @@ func clashingNames(p tableformat.Point, views, macros map[int64]bool) []string {
 	var out []string
 	for _, m := range []map[int64]bool{views, macros} {
 		for id := range m {
-			n := p.State.Tables[id].Current()
+			n := p.State.Tables.Get(id).Current()
 			out = append(out, n.DB+"."+n.Name)
 		}
 	}

@@ -140,10 +140,10 @@ func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64)
 		t.Fatal(err)
 	}
 	defer ls.Close()
-	lt := latest.State.Tables[1]
+	lt := latest.State.Tables.Get(1)
 	for v := int64(2); v <= latest.Version; v++ {
 		p, sc, want, wantVals, s := openAt(t, h, e, v)
-		n := p.State.Tables[1].NameAt(p.Seq)
+		n := p.State.Tables.Get(1).NameAt(p.Seq)
 		usedLocal += s.localViews
 		got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
 		if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
@@ -222,7 +222,7 @@ func TestChangeFeedMatchesHistory(t *testing.T) {
 				if err := bindAll(t.Context(), s); err != nil {
 					t.Fatal(err)
 				}
-				cur := latest.State.Tables[1]
+				cur := latest.State.Tables.Get(1)
 				name := cur.Current()
 				for range 25 {
 					a := 1 + h.Rand.Int64N(latest.Version)
@@ -277,7 +277,7 @@ func TestLocalSnapshotsUnderEviction(t *testing.T) {
 		for _, pv := range s.pending {
 			<-pv.b.done
 		}
-		n := p.State.Tables[1].NameAt(p.Seq)
+		n := p.State.Tables.Get(1).NameAt(p.Seq)
 		got := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(n.DB), quoteIdent(n.Name)))
 		s.Close()
 		if g, w := rowStrings(got), rowStrings(wantVals); !slices.Equal(g, w) {
@@ -329,7 +329,7 @@ func TestMacrosRefuseOutsideRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur := p.State.Tables[1].Current()
+	cur := p.State.Tables.Get(1).Current()
 	name := quoteIdent(cur.DB) + "." + quoteIdent(cur.Name)
 	before := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s(%d)", name, from))
 	s.Close()

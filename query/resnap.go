@@ -89,8 +89,8 @@ func (d *ResnapshotDiff) Close() error {
 }
 
 func (d *ResnapshotDiff) table(st *tableformat.State) (*tableformat.TableState, error) {
-	t, ok := st.Tables[d.tableID]
-	if !ok || !t.ExistsAt(st.Progress.MaxSeq) {
+	t := st.Tables.Get(d.tableID)
+	if t == nil || !t.ExistsAt(st.Progress.MaxSeq) {
 		return nil, fmt.Errorf("re-snapshot of %s.%s: table %d does not exist at sequence %d", d.job.DB, d.job.Name, d.tableID, st.Progress.MaxSeq)
 	}
 	return t, nil

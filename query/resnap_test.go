@@ -59,7 +59,7 @@ func TestResnapshotDiffMoreMemory(t *testing.T) {
 		for j, r := range rows {
 			out[j] = tableformat.Row{Seq: h.Seq(), TS: h.Time().UnixMicro(), Op: tableformat.OpSnapshot, Values: r}
 		}
-		name := h.State().Tables[1].Current()
+		name := h.State().Tables.Get(1).Current()
 		job := &tableformat.ResnapshotJob{DB: name.DB, Name: name.Name, Reason: "test", Chunks: []tableformat.ResnapshotChunk{
 			{Seq: h.Seq(), Rows: int64(len(out)), Last: true, Files: []tableformat.AddFile{h.WriteFile(1, tableformat.FileData, out, 0)}}}}
 		diff, err := e.ResnapshotCompare(t.Context(), h.State(), job, 1)
@@ -113,7 +113,7 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool, opt
 
 	// The chunks: key ranges read one after another while the stream
 	// goes on (a keyless table: one chunk).
-	name := h.State().Tables[1].Current()
+	name := h.State().Tables.Get(1).Current()
 	job := &tableformat.ResnapshotJob{DB: name.DB, Name: name.Name, Reason: "test"}
 	chunks := 1
 	if keyed {
@@ -226,7 +226,7 @@ func testResnapshotDiff(t *testing.T, keyed bool, seed uint64, diverge bool, opt
 		t.Fatal(err)
 	}
 	defer s.Close()
-	cur := latest.State.Tables[1].Current()
+	cur := latest.State.Tables.Get(1).Current()
 	viewRows := queryAll(t, s, fmt.Sprintf("SELECT * FROM %s.%s", quoteIdent(cur.DB), quoteIdent(cur.Name)))
 	if g, w := rowStrings(viewRows), rowStrings(want); !slices.Equal(g, w) {
 		t.Fatalf("after the re-snapshot (%d changes), the view:\n got %v\nwant %v", n, g, w)

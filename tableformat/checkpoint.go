@@ -3,12 +3,26 @@ package tableformat
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
+
+// A checkpoint (FORMAT.md §9) is a top object, _log/<version>.checkpoint.json,
+// holding the state without its tables and the references of part objects
+// that hold the tables: a tree whose leaves (level 0) hold table images and
+// whose inner parts hold references of the parts one level below. A new
+// checkpoint references again every part of an earlier one whose tables did
+// not change (checkpoint_write.go), so its cost follows the change, not the
+// lake. Checkpoints of format version 2 and before are one object holding
+// every table; readers still read them.
 
 // TableImage is the serialized form of a TableState: its live files as a
 // list sorted by path. Checkpoints and rewind entries hold tables this way.
@@ -19,54 +33,105 @@ type TableImage struct {
 
 // Images returns the state's tables in serialized form, ordered by id.
 func (s *State) Images() []TableImage {
-	out := make([]TableImage, 0, len(s.Tables))
-	for _, t := range s.Tables {
-		files := make([]AddFile, 0, len(t.Files))
-		for _, f := range t.Files {
-			files = append(files, f)
-		}
-		slices.SortFunc(files, func(a, b AddFile) int { return cmp.Compare(a.Path, b.Path) })
-		out = append(out, TableImage{TableState: *t, Files: files})
+	out := make([]TableImage, 0, s.Tables.Len())
+	for t := range s.Tables.Values() {
+		out = append(out, t.image())
 	}
-	slices.SortFunc(out, func(a, b TableImage) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
-func tablesFromImages(images []TableImage) (map[int64]*TableState, error) {
-	tables := make(map[int64]*TableState, len(images))
+// image is the table in serialized form.
+func (t *TableState) image() TableImage {
+	files := make([]AddFile, 0, len(t.Files))
+	for _, f := range t.Files {
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b AddFile) int { return cmp.Compare(a.Path, b.Path) })
+	return TableImage{TableState: *t, Files: files}
+}
+
+func tablesFromImages(images []TableImage) (Tables, error) {
+	var tables Tables
+	edit := &tablesEdit{}
 	for _, im := range images {
-		t := im.TableState
-		if t.ID < 1 || len(t.Names) == 0 || len(t.Schemas) == 0 {
-			return nil, fmt.Errorf("table image %d: needs an id, a name and a schema", t.ID)
+		t, err := im.table()
+		if err != nil {
+			return Tables{}, err
 		}
-		if tables[t.ID] != nil {
-			return nil, fmt.Errorf("table image %d appears twice", t.ID)
+		if tables.Get(t.ID) != nil {
+			return Tables{}, fmt.Errorf("table image %d appears twice", t.ID)
 		}
-		for i, sv := range t.Schemas {
-			if sv.Schema.Version != i+1 {
-				return nil, fmt.Errorf("table image %d: schema %d has version %d", t.ID, i+1, sv.Schema.Version)
-			}
-		}
-		t.Files = make(map[string]AddFile, len(im.Files))
-		for _, f := range im.Files {
-			if err := f.validateShape(); err != nil {
-				return nil, fmt.Errorf("table image %d: file %q: %w", t.ID, f.Path, err)
-			}
-			if f.TableID != t.ID {
-				return nil, fmt.Errorf("table image %d: file %q belongs to table %d", t.ID, f.Path, f.TableID)
-			}
-			t.Files[f.Path] = f
-		}
-		tables[t.ID] = &t
+		tables.set(t.ID, t, edit)
 	}
 	return tables, nil
 }
 
-// checkpoint is the object _log/<version>.checkpoint.json: a whole State.
+// table checks a table image and returns the table it holds.
+func (im *TableImage) table() (*TableState, error) {
+	t := im.TableState
+	if t.ID < 1 || len(t.Names) == 0 || len(t.Schemas) == 0 {
+		return nil, fmt.Errorf("table image %d: needs an id, a name and a schema", t.ID)
+	}
+	for i, sv := range t.Schemas {
+		if sv.Schema.Version != i+1 {
+			return nil, fmt.Errorf("table image %d: schema %d has version %d", t.ID, i+1, sv.Schema.Version)
+		}
+	}
+	t.Files = make(map[string]AddFile, len(im.Files))
+	for _, f := range im.Files {
+		if err := f.validateShape(); err != nil {
+			return nil, fmt.Errorf("table image %d: file %q: %w", t.ID, f.Path, err)
+		}
+		if f.TableID != t.ID {
+			return nil, fmt.Errorf("table image %d: file %q belongs to table %d", t.ID, f.Path, f.TableID)
+		}
+		t.Files[f.Path] = f
+	}
+	return &t, nil
+}
+
+// checkpointFormatVersion is the format_version of checkpoint top objects
+// and parts this code writes (FORMAT.md §9).
+const checkpointFormatVersion = 3
+
+// maxPartLevel bounds the height of a checkpoint's tree of parts.
+const maxPartLevel = 16
+
+// checkpoint is the object _log/<version>.checkpoint.json: the state and
+// either (format version 3) the references of the parts holding its tables
+// or (format version 1 and 2) the tables themselves.
 type checkpoint struct {
+	FormatVersion int    `json:"format_version"`
+	CheckpointID  string `json:"checkpoint_id,omitempty"`
+	State         *State `json:"state"`
+	// Parts (version 3): the parts of the tree's highest level, by id.
+	Parts []PartRef `json:"parts"`
+	// Tables (versions 1 and 2): every table.
+	Tables []TableImage `json:"tables,omitempty"`
+}
+
+// PartRef names a checkpoint part and what it holds.
+type PartRef struct {
+	Key      string `json:"key"`
+	Bytes    int64  `json:"bytes"`
+	Checksum string `json:"sha256"`
+	// Level is 0 for a part of tables, n for a part of references of
+	// parts of level n−1.
+	Level int `json:"level"`
+	// FirstID and LastID are the ids of the first and last table the part
+	// holds (below it), Tables how many.
+	FirstID int64 `json:"first_id"`
+	LastID  int64 `json:"last_id"`
+	Tables  int   `json:"tables"`
+}
+
+// checkpointPart is a part object: tables (level 0) or references of parts
+// of the level below.
+type checkpointPart struct {
 	FormatVersion int          `json:"format_version"`
-	State         *State       `json:"state"`
-	Tables        []TableImage `json:"tables"`
+	Level         int          `json:"level"`
+	Tables        []TableImage `json:"tables,omitempty"`
+	Parts         []PartRef    `json:"parts,omitempty"`
 }
 
 // lastCheckpoint is the object _log/_last_checkpoint: a hint naming the
@@ -78,33 +143,293 @@ type lastCheckpoint struct {
 	Checksum string `json:"sha256"`
 }
 
-func encodeCheckpoint(s *State) ([]byte, error) {
-	b, err := json.Marshal(checkpoint{FormatVersion: FormatVersion, State: s, Tables: s.Images()})
-	if err != nil {
-		return nil, fmt.Errorf("encode checkpoint %d: %w", s.Version, err)
-	}
-	return append(b, '\n'), nil
+// checkpointTree is what a checkpoint of version 3 is made of: the parts of
+// each level, and the tables they hold. A writer builds the next
+// checkpoint on it (checkpoint_write.go).
+type checkpointTree struct {
+	version int64
+	tables  Tables
+	levels  [][]partNode // levels[n]: the parts of level n, by id
 }
 
-func decodeCheckpoint(key string, v int64, data []byte) (*State, error) {
+// partNode is one part of a checkpointTree.
+type partNode struct {
+	ref  PartRef
+	kids []string // the keys of the parts it references (level > 0)
+	enc  []byte   // the JSON of ref, once a writer has encoded it
+}
+
+// decodeCheckpoint decodes the top object of the checkpoint of version v.
+func decodeCheckpoint(key string, v int64, data []byte) (*checkpoint, error) {
 	if err := checkFormatVersion(key, data); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var c checkpoint
-	if err := dec.Decode(&c); err != nil {
+	if err := decodeStrict(data, &c); err != nil {
 		return nil, &CorruptError{key, fmt.Sprintf("undecodable checkpoint (truncated or damaged): %v", err)}
 	}
 	if c.State == nil || c.State.Version != v || len(c.State.Lineage) == 0 {
 		return nil, &CorruptError{key, fmt.Sprintf("checkpoint does not hold a state at version %d", v)}
 	}
-	tables, err := tablesFromImages(c.Tables)
-	if err != nil {
-		return nil, &CorruptError{key, err.Error()}
+	switch {
+	case c.FormatVersion < 1 || c.FormatVersion > FormatVersion:
+		return nil, &CorruptError{key, fmt.Sprintf("format version %d", c.FormatVersion)}
+	case c.FormatVersion < checkpointFormatVersion && (c.CheckpointID != "" || c.Parts != nil):
+		return nil, &CorruptError{key, fmt.Sprintf("a checkpoint of format version %d holds no parts", c.FormatVersion)}
+	case c.FormatVersion >= checkpointFormatVersion && c.Tables != nil:
+		return nil, &CorruptError{key, "a checkpoint of format version 3 holds its tables in parts"}
+	case c.FormatVersion >= checkpointFormatVersion && !validCheckpointID(c.CheckpointID):
+		return nil, &CorruptError{key, fmt.Sprintf("checkpoint id %q is not 16 lower-case hex digits", c.CheckpointID)}
 	}
-	c.State.Tables = tables
-	return c.State, nil
+	if c.FormatVersion >= checkpointFormatVersion {
+		if err := checkRefs(c.Parts, -1); err != nil {
+			return nil, &CorruptError{key, err.Error()}
+		}
+	}
+	return &c, nil
+}
+
+// checkRefs checks a list of part references: one level (level, unless it
+// is -1), ascending ids that do not overlap, keys of parts.
+func checkRefs(refs []PartRef, level int) error {
+	for i, r := range refs {
+		if level < 0 {
+			level = r.Level
+		}
+		switch {
+		case r.Level != level:
+			return fmt.Errorf("part %s is of level %d, not %d", r.Key, r.Level, level)
+		case r.Level < 0 || r.Level > maxPartLevel:
+			return fmt.Errorf("part %s: level %d", r.Key, r.Level)
+		case !isPartKey(r.Key):
+			return fmt.Errorf("part key %q is not a checkpoint part's", r.Key)
+		case r.Bytes < 1 || !validChecksum(r.Checksum):
+			return fmt.Errorf("part %s: needs its size and SHA-256", r.Key)
+		case r.Tables < 1 || r.FirstID < 1 || r.LastID < r.FirstID || int64(r.Tables)-1 > r.LastID-r.FirstID:
+			return fmt.Errorf("part %s: %d tables in ids %d…%d", r.Key, r.Tables, r.FirstID, r.LastID)
+		case i > 0 && r.FirstID <= refs[i-1].LastID:
+			return fmt.Errorf("part %s (ids %d…) does not follow part %s (ids …%d)", r.Key, r.FirstID, refs[i-1].Key, refs[i-1].LastID)
+		}
+	}
+	return nil
+}
+
+// decodePart decodes the part ref names, checking it against ref: its size
+// and SHA-256 first, then its level, its tables' (or references') ids and
+// count.
+func decodePart(ref PartRef, data []byte) (*checkpointPart, error) {
+	if int64(len(data)) != ref.Bytes {
+		return nil, &CorruptError{ref.Key, fmt.Sprintf("size %d, the checkpoint says %d", len(data), ref.Bytes)}
+	}
+	if sha256Hex(data) != ref.Checksum {
+		return nil, &CorruptError{ref.Key, "checksum differs from the checkpoint's"}
+	}
+	if err := checkFormatVersion(ref.Key, data); err != nil {
+		return nil, err
+	}
+	var p checkpointPart
+	if err := decodeStrict(data, &p); err != nil {
+		return nil, &CorruptError{ref.Key, fmt.Sprintf("undecodable checkpoint part: %v", err)}
+	}
+	if err := p.check(ref); err != nil {
+		return nil, &CorruptError{ref.Key, err.Error()}
+	}
+	return &p, nil
+}
+
+func (p *checkpointPart) check(ref PartRef) error {
+	if p.FormatVersion != checkpointFormatVersion || p.Level != ref.Level {
+		return fmt.Errorf("format version %d, level %d: the checkpoint says format version %d, level %d", p.FormatVersion, p.Level, checkpointFormatVersion, ref.Level)
+	}
+	var first, last int64
+	var n int
+	if p.Level == 0 {
+		if len(p.Tables) == 0 || p.Parts != nil {
+			return errors.New("a part of level 0 holds tables only, at least one")
+		}
+		for i, t := range p.Tables {
+			if i > 0 && t.ID <= p.Tables[i-1].ID {
+				return fmt.Errorf("table %d follows table %d", t.ID, p.Tables[i-1].ID)
+			}
+		}
+		first, last, n = p.Tables[0].ID, p.Tables[len(p.Tables)-1].ID, len(p.Tables)
+	} else {
+		if len(p.Parts) == 0 || p.Tables != nil {
+			return fmt.Errorf("a part of level %d holds references of parts only, at least one", p.Level)
+		}
+		if err := checkRefs(p.Parts, p.Level-1); err != nil {
+			return err
+		}
+		first, last = p.Parts[0].FirstID, p.Parts[len(p.Parts)-1].LastID
+		for _, r := range p.Parts {
+			n += r.Tables
+		}
+	}
+	if first != ref.FirstID || last != ref.LastID || n != ref.Tables {
+		return fmt.Errorf("holds %d tables in ids %d…%d, the checkpoint says %d in %d…%d", n, first, last, ref.Tables, ref.FirstID, ref.LastID)
+	}
+	return nil
+}
+
+// partCache shares the parts read by several checkpoints (Verify reads every
+// checkpoint; consecutive ones share most parts). The zero value caches
+// nothing.
+type partCache struct {
+	mu    sync.Mutex
+	parts map[string]*cachedPart
+}
+
+type cachedPart struct {
+	once sync.Once
+	part *checkpointPart
+	err  error
+}
+
+// get reads and decodes the part ref names, once per cache (and per size
+// and checksum: a reference that disagrees with another on those is
+// checked on its own).
+func (c *partCache) get(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
+	if c == nil || c.parts == nil {
+		return readPart(ctx, store, ref)
+	}
+	id := fmt.Sprintf("%s\x00%d\x00%s", ref.Key, ref.Bytes, ref.Checksum)
+	c.mu.Lock()
+	e := c.parts[id]
+	if e == nil {
+		e = &cachedPart{}
+		c.parts[id] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.part, e.err = readPart(ctx, store, ref) })
+	if e.err != nil {
+		return nil, e.err
+	}
+	// What the part holds, against this reference.
+	if err := e.part.check(ref); err != nil {
+		return nil, &CorruptError{ref.Key, err.Error()}
+	}
+	return e.part, nil
+}
+
+func readPart(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
+	data, err := ReadObject(ctx, store, ref.Key)
+	if IsNotExist(err) {
+		// A part gone is damage of the checkpoint, not its absence.
+		return nil, &CorruptError{ref.Key, "checkpoint part missing"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ref.Key, err)
+	}
+	return decodePart(ref, data)
+}
+
+// readTree reads the parts of a checkpoint top, level by level from the
+// top, up to parallelism at once, and returns the tree with the tables of
+// its leaves.
+func readTree(ctx context.Context, store Store, version int64, top []PartRef, parallelism int, cache *partCache) (*checkpointTree, error) {
+	tree := &checkpointTree{version: version}
+	if len(top) == 0 {
+		return tree, nil
+	}
+	tree.levels = make([][]partNode, top[0].Level+1)
+	refs := top
+	for level := top[0].Level; ; level-- {
+		parts := make([]*checkpointPart, len(refs))
+		leaves := make([][]*TableState, len(refs))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(parallelism)
+		for i, ref := range refs {
+			g.Go(func() error {
+				p, err := cache.get(gctx, store, ref)
+				if err != nil {
+					return err
+				}
+				parts[i] = p
+				if level == 0 {
+					ts := make([]*TableState, len(p.Tables))
+					for j := range p.Tables {
+						if ts[j], err = p.Tables[j].table(); err != nil {
+							return &CorruptError{ref.Key, err.Error()}
+						}
+					}
+					leaves[i] = ts
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		nodes := make([]partNode, len(refs))
+		var below []PartRef
+		for i, p := range parts {
+			nodes[i].ref = refs[i]
+			for _, r := range p.Parts {
+				nodes[i].kids = append(nodes[i].kids, r.Key)
+			}
+			below = append(below, p.Parts...)
+		}
+		tree.levels[level] = nodes
+		if level == 0 {
+			edit := &tablesEdit{}
+			for _, ts := range leaves {
+				for _, t := range ts {
+					tree.tables.set(t.ID, t, edit)
+				}
+			}
+			return tree, nil
+		}
+		// The parts below follow each other across parts too.
+		if err := checkRefs(below, level-1); err != nil {
+			return nil, &CorruptError{CheckpointKey(version), err.Error()}
+		}
+		refs = below
+	}
+}
+
+// readCheckpoint reads the checkpoint of version v, checking its size and
+// checksum when known (size ≥ 0, checksum ≠ ""), and its parts. The tree is
+// nil for a checkpoint of format version 2 and before.
+func (l *Log) readCheckpoint(ctx context.Context, v, size int64, checksum string) (*State, *checkpointTree, error) {
+	return readCheckpoint(ctx, l.store, v, size, checksum, l.opts.FetchParallelism, nil)
+}
+
+func readCheckpoint(ctx context.Context, store Store, v, size int64, checksum string, parallelism int, cache *partCache) (*State, *checkpointTree, error) {
+	key := CheckpointKey(v)
+	data, err := ReadObject(ctx, store, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if size >= 0 && int64(len(data)) != size {
+		return nil, nil, &CorruptError{key, fmt.Sprintf("size %d, the hint says %d", len(data), size)}
+	}
+	if checksum != "" && sha256Hex(data) != checksum {
+		return nil, nil, &CorruptError{key, "checksum differs from the hint's"}
+	}
+	return checkpointState(ctx, store, v, data, parallelism, cache)
+}
+
+// checkpointState returns the state of the checkpoint of version v whose
+// top object is data, reading its parts.
+func checkpointState(ctx context.Context, store Store, v int64, data []byte, parallelism int, cache *partCache) (*State, *checkpointTree, error) {
+	key := CheckpointKey(v)
+	c, err := decodeCheckpoint(key, v, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := c.State
+	if c.FormatVersion < checkpointFormatVersion {
+		if st.Tables, err = tablesFromImages(c.Tables); err != nil {
+			return nil, nil, &CorruptError{key, err.Error()}
+		}
+		return st, nil, nil
+	}
+	tree, err := readTree(ctx, store, v, c.Parts, parallelism, cache)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint %d: %w", v, err)
+	}
+	st.Tables = tree.tables
+	return st, tree, nil
 }
 
 func sha256Hex(b []byte) string {
@@ -115,7 +440,13 @@ func sha256Hex(b []byte) string {
 func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
 }
 
 func jsonLine(v any) ([]byte, error) {
@@ -124,4 +455,105 @@ func jsonLine(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// UnreferencedCheckpointParts returns the checkpoint parts under _log/ that
+// no checkpoint references (FORMAT.md §13): those of a checkpoint writer
+// that stopped before writing its top object, or whose top lost to
+// another's. It reads every checkpoint's top object and the parts of
+// references below it (never the parts of tables), up to parallelism at
+// once. A checkpoint, or a part of references, that is missing or damaged
+// references nothing (no reader can read through it). A checkpoint or part
+// of a newer format version than this code reads makes it fail: it cannot
+// tell what such a checkpoint references.
+func UnreferencedCheckpointParts(ctx context.Context, store Store, parallelism int) ([]ObjectInfo, error) {
+	objs, err := store.List(ctx, LogDir, "")
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", LogDir, err)
+	}
+	var parts []ObjectInfo
+	var cps []int64
+	for _, o := range objs {
+		if isPartKey(o.Key) {
+			parts = append(parts, o)
+		} else if v, cp, ok := parseLogKey(o.Key); ok && cp {
+			cps = append(cps, v)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	var mu sync.Mutex
+	used := map[string]bool{}
+	var next []PartRef // parts of references still to read
+	mark := func(refs []PartRef) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range refs {
+			if !used[r.Key] {
+				used[r.Key] = true
+				if r.Level > 0 {
+					next = append(next, r)
+				}
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, v := range cps {
+		g.Go(func() error {
+			key := CheckpointKey(v)
+			data, err := ReadObject(gctx, store, key)
+			if IsNotExist(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read %s: %w", key, err)
+			}
+			if err := checkFormatVersion(key, data); err != nil {
+				return err
+			}
+			if c, err := decodeCheckpoint(key, v, data); err == nil {
+				mark(c.Parts)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for len(next) > 0 {
+		level := next
+		next = nil
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(parallelism)
+		for _, ref := range level {
+			g.Go(func() error {
+				data, err := ReadObject(gctx, store, ref.Key)
+				if IsNotExist(err) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("read %s: %w", ref.Key, err)
+				}
+				if err := checkFormatVersion(ref.Key, data); err != nil {
+					return err
+				}
+				if p, err := decodePart(ref, data); err == nil {
+					mark(p.Parts)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
+	var out []ObjectInfo
+	for _, o := range parts {
+		if !used[o.Key] {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }

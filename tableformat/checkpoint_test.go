@@ -1,8 +1,10 @@
 package tableformat_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/binlake/binlake/tableformat"
@@ -11,8 +13,10 @@ import (
 
 // TestCheckpointEqualsReplay is a property test: for random histories
 // (ingest, DDL, truncations, snapshots, merges, rewinds; checkpoint
-// intervals from 1 to 13), the state read through checkpoints equals the
-// state replayed from version 1, at every version.
+// intervals from 1 to 13; parts of 512 bytes to 4 KiB, so checkpoints are
+// trees of many parts, each built on the one before; a writer restarted
+// half-way, building on the checkpoint it read), the state read through
+// checkpoints equals the state replayed from version 1, at every version.
 func TestCheckpointEqualsReplay(t *testing.T) {
 	ctx := context.Background()
 	mix := laketest.DefaultMix()
@@ -20,10 +24,16 @@ func TestCheckpointEqualsReplay(t *testing.T) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			store := tableformat.NewMemStore()
+			// Every checkpoint is written and read: no warnings.
+			var warned bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&warned, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			logOpts := tableformat.LogOptions{CheckpointPartBytes: 512 << (seed % 4), Logger: logger}
 			l := laketest.New(t, laketest.Options{Seed: seed, Store: store, CheckpointInterval: 1 + int64(seed%5)*3, Mix: &mix,
-				Files: tableformat.FileWriterOptions{Compression: tableformat.CompressionNone}})
-			l.Run(120)
-			fresh := tableformat.NewLog(store, tableformat.LogOptions{})
+				Log: logOpts, Files: tableformat.FileWriterOptions{Compression: tableformat.CompressionNone}})
+			l.Run(60)
+			l.Log = tableformat.NewLog(store, logOpts)
+			l.Run(60)
+			fresh := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger})
 			latest, err := fresh.Latest(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -48,13 +58,16 @@ func TestCheckpointEqualsReplay(t *testing.T) {
 				t.Fatalf("latest via checkpoint differs from replay:\n%s\n%s", got, want)
 			}
 			for v := int64(1); v <= latest.Version; v += 1 + int64(l.Rand.IntN(7)) {
-				got, err := tableformat.NewLog(store, tableformat.LogOptions{}).StateAt(ctx, v)
+				got, err := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger}).StateAt(ctx, v)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if tableformat.ImagesJSON(t, got) != tableformat.ImagesJSON(t, tableformat.ReplayFromOne(t, fresh, v)) {
 					t.Fatalf("state at %d via checkpoint differs from replay", v)
 				}
+			}
+			if warned.Len() > 0 {
+				t.Fatalf("warnings: %s", warned.String())
 			}
 		})
 	}

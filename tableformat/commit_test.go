@@ -70,7 +70,7 @@ func TestCommitCrashBeforeEntry(t *testing.T) {
 	if st.Version != before.Version {
 		t.Fatalf("version %d after a failed commit, want %d", st.Version, before.Version)
 	}
-	if _, ok := st.Tables[1].Files[f.Path]; ok {
+	if _, ok := st.Tables.Get(1).Files[f.Path]; ok {
 		t.Fatal("a reader sees the file of a failed commit")
 	}
 }
@@ -90,8 +90,8 @@ func TestCommitUnknownOutcomeLanded(t *testing.T) {
 	if fs.Fired() != 1 || st.Version != before.Version+1 {
 		t.Fatalf("fired %d, version %d", fs.Fired(), st.Version)
 	}
-	if got := latest(t, fs); got.Version != before.Version+1 || len(got.Tables[1].Files) != 2 {
-		t.Fatalf("log has version %d with %d files: the commit landed twice or not at all", got.Version, len(got.Tables[1].Files))
+	if got := latest(t, fs); got.Version != before.Version+1 || len(got.Tables.Get(1).Files) != 2 {
+		t.Fatalf("log has version %d with %d files: the commit landed twice or not at all", got.Version, len(got.Tables.Get(1).Files))
 	}
 }
 

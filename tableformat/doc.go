@@ -16,12 +16,15 @@
 //
 // A [State] is the fold of entries 1…V from the empty state: [State.Apply]
 // checks that an entry applies and returns a new State, never editing one in
-// place (§10), so a State a reader pinned never changes under it. Checkpoints
-// store a whole State every few versions, so that a reader replays few
-// entries (§9). A State holds every table's names and schemas over time
-// ([TableState], [Schema]) and live files ([AddFile]), the source position
-// reached ([Progress]), and the lake's lineage, retention, re-snapshots and
-// gaps.
+// place (§10), so a State a reader pinned never changes under it; its
+// [Tables] are a persistent map, so a new State shares every table an entry
+// did not touch with the one before. Checkpoints store a whole State every
+// few versions, so that a reader replays few entries (§9): a top object and
+// parts holding the tables, where a checkpoint references again the parts
+// of the one before whose tables did not change, so it writes what changed.
+// A State holds every table's names and schemas over time ([TableState],
+// [Schema]) and live files ([AddFile]), the source position reached
+// ([Progress]), and the lake's lineage, retention, re-snapshots and gaps.
 //
 // A [Point] is a version and a change sequence: read the version's files,
 // keeping the changes up to the sequence. [Log.AtLatest], [Log.AtVersion],

@@ -5,28 +5,61 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 )
 
-// FormatVersion is the version of the on-storage format this code writes
-// (FORMAT.md; version 2 added initial defaults, re-snapshots and gaps).
-// Readers read every version up to theirs and refuse newer ones, naming the
-// upgrade, before decoding anything else of the object.
-const FormatVersion = 2
+// FormatVersion is the version of the on-storage format this code reads
+// and writes (FORMAT.md; version 2 added initial defaults, re-snapshots and
+// gaps, version 3 incremental checkpoints). Readers read every version up
+// to theirs and refuse newer ones, naming the upgrade, before decoding
+// anything else of the object.
+const FormatVersion = 3
+
+// EntryFormatVersion is the format_version this code writes into log
+// entries. Version 3 changed checkpoints only, so entries still carry 2 and
+// a binlake that reads version 2 reads every entry of a version 3 lake (it
+// refuses the version 3 checkpoints and replays the log instead, §9).
+const EntryFormatVersion = 2
 
 // checkFormatVersion refuses a log object (entry or checkpoint) of a newer
 // format version than this code reads. It reads format_version alone, so
 // fields a newer version added do not hide the reason behind a decoding
 // error.
 func checkFormatVersion(key string, data []byte) error {
-	var head struct {
-		FormatVersion int `json:"format_version"`
+	v, ok := leadingFormatVersion(data)
+	if !ok {
+		var head struct {
+			FormatVersion int `json:"format_version"`
+		}
+		if json.Unmarshal(data, &head) != nil {
+			return nil // the strict decoding says what is wrong
+		}
+		v = head.FormatVersion
 	}
-	if json.Unmarshal(data, &head) == nil && head.FormatVersion > FormatVersion {
-		return &CorruptError{key, fmt.Sprintf("format version %d is newer than this binlake understands (%d): upgrade binlake", head.FormatVersion, FormatVersion)}
+	if v > FormatVersion {
+		return &CorruptError{key, fmt.Sprintf("format version %d is newer than this binlake understands (%d): upgrade binlake", v, FormatVersion)}
 	}
 	return nil
+}
+
+// leadingFormatVersion reads format_version from an object that starts
+// with it, as every object binlake writes does, without parsing the rest
+// (a checkpoint's parts are read by the thousand). A second format_version
+// further on is caught by the strict decoding, which checks the value it
+// decodes too.
+func leadingFormatVersion(data []byte) (int, bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(`{"format_version":`))
+	if !ok {
+		return 0, false
+	}
+	v, n := 0, 0
+	for ; n < len(rest) && n < 9 && rest[n] >= '0' && rest[n] <= '9'; n++ {
+		v = v*10 + int(rest[n]-'0')
+	}
+	if n == 0 || n == len(rest) || (rest[n] != ',' && rest[n] != '}') {
+		return 0, false
+	}
+	return v, true
 }
 
 // EntryKind says what a commit did. Persisted by name.
@@ -210,7 +243,19 @@ func (e *CorruptError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Re
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.
 func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
-var checksumRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// validChecksum reports whether s is a SHA-256 in lower-case hex (64
+// digits). A loop, not a regexp: checkpoints check a million of them.
+func validChecksum(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // EncodeEntry returns the canonical JSON of e.
 func EncodeEntry(e *Entry) ([]byte, error) {
@@ -255,7 +300,7 @@ func DecodeEntry(key string, v int64, data []byte) (*Entry, error) {
 // applies to.
 func (e *Entry) validateShape() error {
 	switch {
-	case e.FormatVersion < 1:
+	case e.FormatVersion < 1 || e.FormatVersion > FormatVersion:
 		return fmt.Errorf("format version %d", e.FormatVersion)
 	case e.Version < 1:
 		return fmt.Errorf("version %d is not positive", e.Version)
@@ -357,7 +402,7 @@ func (a *AddFile) validateShape() error {
 		return errors.New("no schema version")
 	case a.Rows < 0 || a.Bytes < 1:
 		return fmt.Errorf("rows %d, bytes %d", a.Rows, a.Bytes)
-	case !checksumRE.MatchString(a.Checksum):
+	case !validChecksum(a.Checksum):
 		return errors.New("checksum is not a lower-case hex SHA-256")
 	case a.Rows > 0 && (a.MinSeq < 1 || a.MaxSeq < a.MinSeq || a.MaxTS < a.MinTS):
 		return fmt.Errorf("sequence range %d…%d or time range %d…%d out of order", a.MinSeq, a.MaxSeq, a.MinTS, a.MaxTS)

@@ -52,7 +52,7 @@ func TestDecodeEntryDamaged(t *testing.T) {
 		"trailing":       append(append([]byte{}, data...), []byte(`{"x":1}`)...),
 		"unknown field":  []byte(strings.Replace(string(data), `"kind"`, `"kindx":1,"kind"`, 1)),
 		"wrong version":  []byte(strings.Replace(string(data), `"version":2`, `"version":3`, 1)),
-		"future format":  []byte(strings.Replace(string(data), fmt.Sprintf(`"format_version":%d`, FormatVersion), `"format_version":99`, 1)),
+		"future format":  []byte(strings.Replace(string(data), fmt.Sprintf(`"format_version":%d`, EntryFormatVersion), `"format_version":99`, 1)),
 		"bad checksum":   []byte(strings.Replace(string(data), `"sha256":"`, `"sha256":"X`, 1)),
 		"unknown kind":   []byte(strings.Replace(string(data), `"kind":"ingest"`, `"kind":"bogus"`, 1)),
 		"bad file kind":  []byte(strings.Replace(string(data), `"kind":"data"`, `"kind":"other"`, 1)),

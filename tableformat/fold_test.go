@@ -24,7 +24,7 @@ type foldCase struct {
 // fillEntry completes an entry written by hand in a test: format version,
 // version, commit time, ids and file checksums.
 func fillEntry(e *Entry, v int64, t0 time.Time) {
-	e.FormatVersion = FormatVersion
+	e.FormatVersion = EntryFormatVersion
 	if e.Version == 0 {
 		e.Version = v
 	}
@@ -170,7 +170,7 @@ func TestApplyLeavesInputUnchanged(t *testing.T) {
 	if got := strings.Join(summary(st), "\n"); got != pinned {
 		t.Fatalf("pinned state changed:\n%s\nwas:\n%s", got, pinned)
 	}
-	if _, ok := next.Tables[1].Files["d/t/data/b"]; !ok {
+	if _, ok := next.Tables.Get(1).Files["d/t/data/b"]; !ok {
 		t.Fatal("new state lacks the added file")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -36,6 +35,9 @@ type LogOptions struct {
 	// EntryCacheSize bounds the decoded entries kept for as-of resolution;
 	// default 4096.
 	EntryCacheSize int
+	// CheckpointPartBytes is the size a checkpoint's parts of tables aim at
+	// (FORMAT.md §9); default DefaultCheckpointPartBytes.
+	CheckpointPartBytes int64
 }
 
 func (o *LogOptions) withDefaults() LogOptions {
@@ -59,6 +61,9 @@ func (o *LogOptions) withDefaults() LogOptions {
 	if r.EntryCacheSize <= 0 {
 		r.EntryCacheSize = 4096
 	}
+	if r.CheckpointPartBytes <= 0 {
+		r.CheckpointPartBytes = DefaultCheckpointPartBytes
+	}
 	return r
 }
 
@@ -71,6 +76,7 @@ type Log struct {
 	latest  *State           // newest state seen, nil before the first load
 	entries map[int64]*Entry // decoded entries, bounded by EntryCacheSize
 	order   []int64          // insertion order of entries, for eviction
+	base    *checkpointTree  // the newest checkpoint read or written, nil before
 }
 
 // ErrNoLake is returned when the store holds no lake (no version 1).
@@ -155,7 +161,7 @@ func (l *Log) setLatest(st *State) {
 }
 
 // emptyState is the state before version 1.
-func emptyState() *State { return &State{Tables: map[int64]*TableState{}} }
+func emptyState() *State { return &State{} }
 
 // loadCheckpointHint returns the state of the checkpoint the hint names, or
 // the empty state when there is no usable checkpoint.
@@ -172,7 +178,7 @@ func (l *Log) loadCheckpointHint(ctx context.Context) (*State, error) {
 		l.opts.Logger.Warn("ignoring a damaged checkpoint hint", "key", lastCheckpointKey, "err", err)
 		return l.newestCheckpoint(ctx, 0)
 	}
-	st, err := l.readCheckpoint(ctx, hint.Version, hint.Bytes, hint.Checksum)
+	st, tree, err := l.readCheckpoint(ctx, hint.Version, hint.Bytes, hint.Checksum)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -180,6 +186,7 @@ func (l *Log) loadCheckpointHint(ctx context.Context) (*State, error) {
 		l.opts.Logger.Warn("ignoring an unreadable checkpoint", "version", hint.Version, "err", err)
 		return l.newestCheckpoint(ctx, 0)
 	}
+	l.setCheckpointBase(tree)
 	return st, nil
 }
 
@@ -195,8 +202,9 @@ func (l *Log) newestCheckpoint(ctx context.Context, limit int64) (*State, error)
 		if !ok || !cp || (limit > 0 && v > limit) {
 			continue
 		}
-		st, err := l.readCheckpoint(ctx, v, -1, "")
+		st, tree, err := l.readCheckpoint(ctx, v, -1, "")
 		if err == nil {
+			l.setCheckpointBase(tree)
 			return st, nil
 		}
 		if ctx.Err() != nil {
@@ -205,23 +213,6 @@ func (l *Log) newestCheckpoint(ctx context.Context, limit int64) (*State, error)
 		l.opts.Logger.Warn("ignoring an unreadable checkpoint", "version", v, "err", err)
 	}
 	return emptyState(), nil
-}
-
-// readCheckpoint reads the checkpoint of version v, checking its size and
-// checksum when known (size ≥ 0, checksum ≠ "").
-func (l *Log) readCheckpoint(ctx context.Context, v, size int64, checksum string) (*State, error) {
-	key := CheckpointKey(v)
-	data, err := ReadObject(ctx, l.store, key)
-	if err != nil {
-		return nil, err
-	}
-	if size >= 0 && int64(len(data)) != size {
-		return nil, &CorruptError{key, fmt.Sprintf("size %d, the hint says %d", len(data), size)}
-	}
-	if checksum != "" && sha256Hex(data) != checksum {
-		return nil, &CorruptError{key, "checksum differs from the hint's"}
-	}
-	return decodeCheckpoint(key, v, data)
 }
 
 // newVersions returns the versions of the entries after v. When probe is
@@ -279,9 +270,8 @@ func (l *Log) replay(ctx context.Context, base *State, versions []int64) (*State
 	}
 	// Tables are copied on first write, then changed in place.
 	n := *base
-	n.Tables = maps.Clone(base.Tables)
 	n.Lineage = slices.Clone(base.Lineage)
-	a := applier{st: &n, owned: map[int64]bool{}}
+	a := newApplier(&n)
 	for _, e := range entries {
 		if err := a.apply(e); err != nil {
 			return nil, &CorruptError{EntryKey(e.Version), wrapApplyError(e, err).Error()}
@@ -366,7 +356,7 @@ func (l *Log) StateAt(ctx context.Context, v int64) (*State, error) {
 	base := emptyState()
 	interval := latest.Lake.CheckpointInterval
 	for cp := v / interval * interval; cp >= interval; cp -= interval {
-		st, err := l.readCheckpoint(ctx, cp, -1, "")
+		st, _, err := l.readCheckpoint(ctx, cp, -1, "")
 		if err == nil {
 			base = st
 			break
@@ -415,7 +405,7 @@ func (l *Log) Commit(ctx context.Context, e *Entry) (*State, error) {
 			return nil, err
 		}
 		cand := *e
-		cand.FormatVersion = FormatVersion
+		cand.FormatVersion = EntryFormatVersion
 		cand.Version = st.Version + 1
 		cand.CommitTime = l.commitTime(st)
 		cand.WriterID = l.opts.WriterID
@@ -540,31 +530,4 @@ func (l *Log) maybeCheckpoint(ctx context.Context, st *State) {
 	if err := l.WriteCheckpoint(ctx, st); err != nil {
 		l.opts.Logger.Warn("checkpoint not written", "version", st.Version, "err", err)
 	}
-}
-
-// WriteCheckpoint writes the checkpoint of st and points the hint at it.
-func (l *Log) WriteCheckpoint(ctx context.Context, st *State) error {
-	data, err := encodeCheckpoint(st)
-	if err != nil {
-		return err
-	}
-	key := CheckpointKey(st.Version)
-	if err := PutBytes(ctx, l.store, key, data); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	hint, err := jsonLine(lastCheckpoint{Version: st.Version, Bytes: int64(len(data)), Checksum: sha256Hex(data)})
-	if err != nil {
-		return err
-	}
-	// The hint only moves forward: an older writer must not set it back.
-	if old, err := ReadObject(ctx, l.store, lastCheckpointKey); err == nil {
-		var h lastCheckpoint
-		if decodeStrict(old, &h) == nil && h.Version >= st.Version {
-			return nil
-		}
-	}
-	if err := PutBytes(ctx, l.store, lastCheckpointKey, hint); err != nil {
-		return fmt.Errorf("write %s: %w", lastCheckpointKey, err)
-	}
-	return nil
 }

@@ -53,7 +53,7 @@ func (b *lakeBuilder) ingest(table int64, txns int) *State {
 	if ts == 0 {
 		ts = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	}
-	if st.Tables[table] == nil {
+	if st.Tables.Get(table) == nil {
 		seq++
 		e.Tables = append(e.Tables, TableChange{Op: TableCreate, TableID: table, Seq: seq, DB: "d", Name: fmt.Sprintf("t%d", table), Schema: testSchema(1)})
 	}
@@ -148,7 +148,7 @@ func TestUploadWithoutCommitIsInvisible(t *testing.T) {
 	if imagesJSON(t, st) != before {
 		t.Fatal("an uncommitted upload changed the state")
 	}
-	for _, tb := range st.Tables {
+	for tb := range st.Tables.Values() {
 		for p := range tb.Files {
 			if strings.Contains(p, "orphan") {
 				t.Fatal("orphan file is live")

@@ -35,6 +35,52 @@ func EntryKey(v int64) string { return fmt.Sprintf("%s%020d.json", LogDir, v) }
 // CheckpointKey is the object key of the checkpoint holding the state at version v.
 func CheckpointKey(v int64) string { return fmt.Sprintf("%s%020d.checkpoint.json", LogDir, v) }
 
+// CheckpointPartKey is the object key of part n of the checkpoint of
+// version v written with checkpoint id id (FORMAT.md §9).
+func CheckpointPartKey(v int64, id string, n int) string {
+	return fmt.Sprintf("%s%020d.checkpoint.%s.%06d.json", LogDir, v, id, n)
+}
+
+// parsePartKey recognises the key of a checkpoint part and returns the
+// version and the checkpoint id of the checkpoint that wrote it.
+func parsePartKey(key string) (v int64, id string, ok bool) {
+	name, found := strings.CutPrefix(key, LogDir)
+	if !found || len(name) < versionDigits || !allDigits(name[:versionDigits]) {
+		return 0, "", false
+	}
+	rest, found := strings.CutPrefix(name[versionDigits:], ".checkpoint.")
+	if !found {
+		return 0, "", false
+	}
+	rest, found = strings.CutSuffix(rest, ".json")
+	id, n, _ := strings.Cut(rest, ".")
+	if !found || !validCheckpointID(id) || len(n) < 6 || !allDigits(n) {
+		return 0, "", false
+	}
+	for _, c := range name[:versionDigits] {
+		v = v*10 + int64(c-'0')
+	}
+	return v, id, v > 0
+}
+
+func isPartKey(key string) bool {
+	_, _, ok := parsePartKey(key)
+	return ok
+}
+
+// validCheckpointID reports whether id is 16 lower-case hex digits.
+func validCheckpointID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // parseLogKey recognises a log object key and returns its version and
 // whether it is an entry or a checkpoint.
 func parseLogKey(key string) (v int64, checkpoint, ok bool) {

@@ -102,7 +102,7 @@ type FileSource func(ctx context.Context, f AddFile) (*FileContents, error)
 // scans many points of one lake can keep the decoded files (they never
 // change once named by the log).
 func ScanTableFrom(ctx context.Context, read FileSource, p Point, tableID int64) (*Schema, []Row, error) {
-	t := p.State.Tables[tableID]
+	t := p.State.Tables.Get(tableID)
 	if t == nil || !t.ExistsAt(p.Seq) {
 		return nil, nil, fmt.Errorf("table %d at sequence %d: %w", tableID, p.Seq, ErrNoTable)
 	}

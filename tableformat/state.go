@@ -19,7 +19,7 @@ type State struct {
 	Lake       LakeInfo  `json:"lake"`
 	Progress   Progress  `json:"progress"`
 	// Tables by id, including dropped ones (their history stays readable).
-	Tables map[int64]*TableState `json:"-"`
+	Tables Tables `json:"-"`
 	// Lineage lists the version ranges whose entries make up the history of
 	// this state, oldest first: one range, until a rewind cuts the history
 	// and starts a new range.
@@ -176,7 +176,7 @@ func (t *TableState) SortedFiles() []AddFile {
 // TableByName returns the table that has the name db.name at seq and exists
 // then.
 func (s *State) TableByName(db, name string, seq int64) (*TableState, bool) {
-	for _, t := range s.Tables {
+	for t := range s.Tables.Values() {
 		n := t.NameAt(seq)
 		if t.ExistsAt(seq) && n.DB == db && n.Name == name {
 			return t, true
@@ -188,7 +188,7 @@ func (s *State) TableByName(db, name string, seq int64) (*TableState, bool) {
 // SortedTables returns every table, dropped ones included, by current name
 // then id (CompareTables).
 func (s *State) SortedTables() []*TableState {
-	out := slices.Collect(maps.Values(s.Tables))
+	out := slices.Collect(s.Tables.Values())
 	slices.SortFunc(out, CompareTables)
 	return out
 }
@@ -201,13 +201,7 @@ func CompareTables(a, b *TableState) int {
 }
 
 // MaxTableID returns the highest table id ever used in this lake.
-func (s *State) MaxTableID() int64 {
-	var m int64
-	for id := range s.Tables {
-		m = max(m, id)
-	}
-	return m
-}
+func (s *State) MaxTableID() int64 { return s.Tables.Max() }
 
 // Apply returns the state after entry e, leaving s unchanged. It is the
 // whole semantics of the log: replaying entries 1…v with Apply from the
@@ -225,9 +219,8 @@ func (s *State) Apply(e *Entry) (*State, error) {
 // (Verify reports it as damage, not as a conflict).
 func (s *State) applied(e *Entry) (*State, error) {
 	n := *s
-	n.Tables = maps.Clone(s.Tables)
 	n.Lineage = slices.Clone(s.Lineage)
-	a := applier{st: &n, owned: map[int64]bool{}}
+	a := newApplier(&n)
 	if err := a.apply(e); err != nil {
 		return nil, err
 	}
@@ -240,16 +233,23 @@ func wrapApplyError(e *Entry, err error) error {
 
 // applier applies entries to a state it may change: tables it owns are
 // changed in place, the others are copied on first write (so a State shared
-// with readers is never changed).
+// with readers is never changed), and so are the nodes of the Tables trie.
 type applier struct {
 	st    *State
-	owned map[int64]bool // nil: every table is owned (replay of a private state)
+	owned map[int64]bool // the tables this applier made or copied
+	edit  *tablesEdit    // the Tables nodes it may change in place
+}
+
+// newApplier returns an applier of entries to st, a private copy of a
+// state whose tables and Tables nodes may be shared with other states.
+func newApplier(st *State) *applier {
+	return &applier{st: st, owned: map[int64]bool{}, edit: &tablesEdit{}}
 }
 
 // table returns table id for writing, or nil.
 func (a *applier) table(id int64) *TableState {
-	t := a.st.Tables[id]
-	if t == nil || a.owned == nil || a.owned[id] {
+	t := a.st.Tables.Get(id)
+	if t == nil || a.owned[id] {
 		return t
 	}
 	c := *t
@@ -257,7 +257,7 @@ func (a *applier) table(id int64) *TableState {
 	c.Schemas = slices.Clip(t.Schemas)
 	c.Truncations = slices.Clip(t.Truncations)
 	c.Files = maps.Clone(t.Files)
-	a.st.Tables[id] = &c
+	a.st.Tables.set(id, &c, a.edit)
 	a.owned[id] = true
 	return &c
 }
@@ -360,10 +360,8 @@ func (a *applier) applyRewind(e *Entry) error {
 		return err
 	}
 	n.Tables = tables
-	if a.owned != nil {
-		for id := range tables {
-			a.owned[id] = true
-		}
+	for id := range tables.All() {
+		a.owned[id] = true
 	}
 	return nil
 }
@@ -437,16 +435,14 @@ func (a *applier) applyTable(c TableChange, kind EntryKind) error {
 		if sc.Version != 1 {
 			return fmt.Errorf("create table %d: first schema must be version 1, not %d", c.TableID, sc.Version)
 		}
-		if a.owned != nil {
-			a.owned[c.TableID] = true
-		}
-		n.Tables[c.TableID] = &TableState{
+		a.owned[c.TableID] = true
+		n.Tables.set(c.TableID, &TableState{
 			ID:         c.TableID,
 			Names:      []TableName{{Seq: c.Seq, DB: c.DB, Name: c.Name}},
 			Schemas:    []SchemaVersion{{Seq: c.Seq, Schema: sc}},
 			Files:      map[string]AddFile{},
 			CreatedSeq: c.Seq,
-		}
+		}, a.edit)
 		return nil
 	}
 	if t == nil {

@@ -200,13 +200,14 @@ func Verify(ctx context.Context, store Store, opts VerifyOptions) (*VerifyReport
 		store: store, opts: opts.withDefaults(), rep: &VerifyReport{Problems: []VerifyProblem{}},
 		listed: map[int64]bool{}, entries: map[int64]*Entry{}, broken: map[int64]bool{},
 		checkpoints: map[int64]*State{}, cpRaw: map[int64]lastCheckpoint{}, addedIn: map[string]int64{},
+		parts: &partCache{parts: map[string]*cachedPart{}}, partUsed: map[string]bool{},
 	}
 	objs, err := store.List(ctx, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("list the lake's objects: %w", err)
 	}
 	v.rep.Objects = len(objs)
-	var data []ObjectInfo
+	var data, parts []ObjectInfo
 	var cps []int64
 	hint := false
 	for _, o := range objs {
@@ -222,6 +223,8 @@ func Verify(ctx context.Context, store Store, opts VerifyOptions) (*VerifyReport
 			v.listed[ver] = true
 		case o.Key == lastCheckpointKey:
 			hint = true
+		case isPartKey(o.Key):
+			parts = append(parts, o)
 		default:
 			v.warn(VerifyProblem{Key: o.Key, Problem: strayNote(o, v.opts.Now()) + " under " + LogDir + " that is no log entry or checkpoint; readers ignore it",
 				Fix: "delete it by hand if no writer is using it (vacuum never deletes under " + LogDir + ")"})
@@ -233,6 +236,7 @@ func Verify(ctx context.Context, store Store, opts VerifyOptions) (*VerifyReport
 	if err := v.readLog(ctx, cps); err != nil {
 		return nil, err
 	}
+	v.findOrphanParts(parts)
 	v.checkGaps()
 	latest := v.fold(nil)
 	if hint {
@@ -266,6 +270,8 @@ type verifier struct {
 	cpRaw       map[int64]lastCheckpoint // size and SHA-256 of every checkpoint read
 	addedIn     map[string]int64         // file path → the version whose entry added it
 	latest      *State                   // the fold's result (nil when unknown)
+	parts       *partCache               // checkpoint parts read, shared by the checkpoints
+	partUsed    map[string]bool          // the parts the readable checkpoints reference
 }
 
 func (v *verifier) add(p VerifyProblem) {
@@ -321,16 +327,25 @@ func (v *verifier) readLog(ctx context.Context, cps []int64) error {
 			if err != nil {
 				return fmt.Errorf("read %s: %w", key, err)
 			}
-			st, err := decodeCheckpoint(key, ver, data)
+			st, tree, err := checkpointState(gctx, v.store, ver, data, verifyLogParallelism, v.parts)
+			if err != nil && !errors.Is(err, ErrCorrupt) {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			v.cpRaw[ver] = lastCheckpoint{Version: ver, Bytes: int64(len(data)), Checksum: sha256Hex(data)}
 			if err != nil {
-				v.fail(VerifyProblem{Key: key, Version: ver, Problem: "unreadable checkpoint: " + corruptReason(err),
-					Fix: "delete it: readers skip a damaged checkpoint and replay the log instead (slower, still correct)"})
+				v.failCheckpoint(ver, err)
 				return nil
 			}
 			v.checkpoints[ver] = st
+			if tree != nil {
+				for _, level := range tree.levels {
+					for _, nd := range level {
+						v.partUsed[nd.ref.Key] = true
+					}
+				}
+			}
 			return nil
 		})
 	}
@@ -340,6 +355,35 @@ func (v *verifier) readLog(ctx context.Context, cps []int64) error {
 	v.rep.Versions = len(v.entries)
 	v.rep.Version = max(maxKey(v.listed), maxKey(v.cpRaw))
 	return nil
+}
+
+// failCheckpoint reports the checkpoint of version ver unreadable: its top
+// object, or the part of it err names.
+func (v *verifier) failCheckpoint(ver int64, err error) {
+	key := CheckpointKey(ver)
+	p := VerifyProblem{Key: key, Version: ver, Problem: "unreadable checkpoint: " + corruptReason(err),
+		Fix: "delete it: readers skip a damaged checkpoint and replay the log instead (slower, still correct)"}
+	var ce *CorruptError
+	if errors.As(err, &ce) && ce.Key != key {
+		p.Key = ce.Key
+		p.Problem = fmt.Sprintf("checkpoint part unreadable (checkpoint %s is unreadable): %s", key, ce.Reason)
+		p.Fix = "restore the part, or delete " + key + " (and later checkpoints that reference the part): readers skip a " +
+			"damaged checkpoint and read an older one or replay the log (slower, still correct)"
+	}
+	v.fail(p)
+}
+
+// findOrphanParts warns of the checkpoint parts no readable checkpoint
+// references: left by a checkpoint writer that failed before its top
+// object (vacuum deletes them once older than the grace period).
+func (v *verifier) findOrphanParts(parts []ObjectInfo) {
+	for _, o := range parts {
+		if !v.partUsed[o.Key] {
+			v.warn(VerifyProblem{Key: o.Key, Problem: "checkpoint part that no readable checkpoint references (" + strayNote(o, v.opts.Now()) +
+				"): a checkpoint writer stopped before its top object, or the checkpoints that referenced it are damaged",
+				Fix: "none needed: vacuum deletes it once it is older than the grace period"})
+		}
+	}
 }
 
 func maxKey[V any](m map[int64]V) int64 {
@@ -480,14 +524,14 @@ func diffStates(cp, fold *State) string {
 	if ja, jb := jsonOf(cp.Gaps), jsonOf(fold.Gaps); ja != jb {
 		d = append(d, "gaps differ")
 	}
-	ids := slices.Sorted(maps.Keys(cp.Tables))
-	for id := range fold.Tables {
-		if cp.Tables[id] == nil {
+	ids := cp.Tables.IDs()
+	for id := range fold.Tables.All() {
+		if cp.Tables.Get(id) == nil {
 			ids = append(ids, id)
 		}
 	}
 	for _, id := range ids {
-		a, b := cp.Tables[id], fold.Tables[id]
+		a, b := cp.Tables.Get(id), fold.Tables.Get(id)
 		switch {
 		case a == nil:
 			d = append(d, fmt.Sprintf("table %s (id %d) is missing", tableLabel(b), id))

@@ -30,7 +30,7 @@ type verifyFile struct {
 func (v *verifier) filesToCheck(latest *State) []verifyFile {
 	files := map[string]verifyFile{}
 	addLive := func(st *State, ver int64) {
-		for _, t := range st.Tables {
+		for t := range st.Tables.Values() {
 			for _, f := range t.Files {
 				v.addFile(files, st, f, ver)
 			}
@@ -90,7 +90,7 @@ func (v *verifier) addFile(files map[string]verifyFile, st *State, f AddFile, ve
 	if vf.added == 0 {
 		vf.added = ver
 	}
-	if t := st.Tables[f.TableID]; t != nil {
+	if t := st.Tables.Get(f.TableID); t != nil {
 		vf.table = tableLabel(t)
 		vf.schema, _ = t.SchemaVersion(f.SchemaVersion)
 	}
@@ -283,7 +283,7 @@ func (v *verifier) findOrphans(objs []ObjectInfo, latest *State) {
 		}
 	}
 	for _, st := range v.checkpoints {
-		for _, t := range st.Tables {
+		for t := range st.Tables.Values() {
 			for p := range t.Files {
 				named[p] = true
 			}
@@ -293,7 +293,7 @@ func (v *verifier) findOrphans(objs []ObjectInfo, latest *State) {
 	// Table prefixes, to name the table an orphan sits under.
 	prefixes := map[string]string{}
 	if latest != nil {
-		for _, t := range latest.Tables {
+		for t := range latest.Tables.Values() {
 			for _, n := range t.Names {
 				prefixes[TablePrefix(n.DB, n.Name)] = n.DB + "." + n.Name
 			}

@@ -105,6 +105,28 @@ func (fx *verifyFixture) damage(t *testing.T, key string, f func([]byte) []byte)
 	}
 }
 
+// rewriteCheckpoint replaces the checkpoint of version v with a whole new
+// one (new parts, a new top object) of its state as f changes it.
+func (fx *verifyFixture) rewriteCheckpoint(t *testing.T, v int64, f func(*State)) {
+	t.Helper()
+	ctx := context.Background()
+	st, _, err := readCheckpoint(ctx, fx.store, v, -1, "", 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(st)
+	top, parts, _, err := encodeCheckpoint(st, newCheckpointID(), nil, DefaultCheckpointPartBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := putParts(ctx, fx.store, parts, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := PutBytes(ctx, fx.store, CheckpointKey(v), top); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // find returns the problems of severity sev about key.
 func find(rep *VerifyReport, sev Severity, key string) []VerifyProblem {
 	var out []VerifyProblem
@@ -332,11 +354,7 @@ func TestVerifyDamagedLog(t *testing.T) {
 			})
 		}, EntryKey(5), "does not apply to the state at version 4"},
 		{"checkpoint differs", func(fx *verifyFixture, t *testing.T) {
-			fx.damage(t, CheckpointKey(3), func(b []byte) []byte {
-				st := must(decodeCheckpoint(CheckpointKey(3), 3, b))
-				delete(st.Tables[1].Files, fx.files["del3"].Path)
-				return must(encodeCheckpoint(st))
-			})
+			fx.rewriteCheckpoint(t, 3, func(st *State) { delete(st.Tables.Get(1).Files, fx.files["del3"].Path) })
 		}, CheckpointKey(3), "file " + "%DEL3% is missing"},
 		{"checkpoint garbage", func(fx *verifyFixture, t *testing.T) {
 			fx.damage(t, CheckpointKey(6), func(b []byte) []byte { return b[:len(b)/3] })
@@ -359,6 +377,19 @@ func TestVerifyDamagedLog(t *testing.T) {
 				t.Fatalf("Err() = %v", err)
 			}
 		})
+	}
+}
+
+// TestVerifyDamagedCheckpointPart: a damaged part of a checkpoint is an
+// error naming the part and the checkpoint.
+func TestVerifyDamagedCheckpointPart(t *testing.T) {
+	fx := newVerifyFixture(t)
+	key := topOf(t, fx.store, 6).Parts[0].Key
+	fx.damage(t, key, func(b []byte) []byte { return b[:len(b)-2] })
+	rep := fx.verify(t, VerifyOptions{})
+	ps := find(rep, SeverityError, key)
+	if len(ps) == 0 || !strings.Contains(ps[0].Problem, "checkpoint part unreadable (checkpoint "+CheckpointKey(6)+" is unreadable)") {
+		t.Fatalf("want an error about %s: %+v", key, rep.Problems)
 	}
 }
 
@@ -389,7 +420,8 @@ func TestVerifyStrays(t *testing.T) {
 		"d/t1/data/.tmp-4711":                                []byte("half a file"),
 		"d/t1/deletes/part-00000000000000000010-x.parquet":   nil,
 		"_log/00000000000000000007.json.tmp":                 []byte("{"),
-		"elsewhere":                                          nil,
+		CheckpointPartKey(3, "0123456789abcdef", 0):          []byte("{}"), // a checkpoint writer's that stopped
+		"elsewhere": nil,
 	}
 	for k, b := range strays {
 		if err := PutBytes(ctx, fx.store, k, b); err != nil {

@@ -293,7 +293,7 @@ func healGap(ctx context.Context, l *tableformat.Log, cfg mysql.SourceConfig, ca
 	for _, t := range tables {
 		names[t[0]+"."+t[1]] = true
 	}
-	for _, t := range st.Tables {
+	for t := range st.Tables.Values() {
 		if t.DroppedSeq == 0 {
 			n := t.Current()
 			names[n.DB+"."+n.Name] = true
@@ -390,7 +390,7 @@ func runSource(ctx context.Context, p *ingest.Pipeline, lakeLog *tableformat.Log
 // tables, for the source's DDL parser.
 func tableCharsets(st *tableformat.State) map[[2]string]string {
 	out := map[[2]string]string{}
-	for _, t := range st.Tables {
+	for t := range st.Tables.Values() {
 		if t.DroppedSeq != 0 || t.Schema().Charset == "" {
 			continue
 		}

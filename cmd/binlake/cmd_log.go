@@ -93,7 +93,7 @@ func makeLogRow(e *tableformat.Entry, st *tableformat.State) logRow {
 	// Names as they were at this entry: the latest state holds every
 	// table's name history.
 	name := func(id, seq int64) string {
-		if t := st.Tables[id]; t != nil {
+		if t := st.Tables.Get(id); t != nil {
 			n := t.NameAt(seq)
 			return n.DB + "." + n.Name
 		}

@@ -39,7 +39,7 @@ func newVerifyLake(t *testing.T) *verifyLake {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := st.Tables[1].SortedFiles()
+	files := st.Tables.Get(1).SortedFiles()
 	if len(files) != 2 {
 		t.Fatalf("buildLake made %d files, want 2", len(files))
 	}

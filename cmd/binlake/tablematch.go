@@ -84,7 +84,7 @@ func selectTables(st *tableformat.State, patterns []string, keep func(*tableform
 	matched := make([]bool, len(patterns))
 	var out []*tableformat.TableState
 	total := 0
-	for _, t := range st.Tables {
+	for t := range st.Tables.Values() {
 		if !keep(t) {
 			continue
 		}
@@ -128,7 +128,7 @@ func noMatchError(p string, st *tableformat.State, keep func(*tableformat.TableS
 	dbs := map[string]int{}
 	var folded []string
 	lower := strings.ToLower(p)
-	for _, t := range st.Tables {
+	for t := range st.Tables.Values() {
 		if !keep(t) {
 			continue
 		}

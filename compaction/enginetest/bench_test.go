@@ -118,7 +118,7 @@ func BenchmarkCompaction(b *testing.B) {
 	}
 	liveBefore, liveBytesBefore := cbLiveFiles(st)
 	var snapRows int64
-	for _, f := range st.Tables[1].Files {
+	for _, f := range st.Tables.Get(1).Files {
 		if f.Kind == tableformat.FileSnapshot {
 			snapRows += f.Rows
 		}
@@ -360,7 +360,7 @@ func cbObjects(ctx context.Context, b *testing.B, store tableformat.Store) (n in
 
 // cbLiveFiles counts the files st names, and their bytes.
 func cbLiveFiles(st *tableformat.State) (n int, bytes int64) {
-	for _, t := range st.Tables {
+	for t := range st.Tables.Values() {
 		for _, f := range t.Files {
 			n++
 			bytes += f.Bytes

@@ -56,7 +56,7 @@ func (g *genLake) answers(st *tableformat.State, seqs []int64) map[string]string
 	for _, seq := range seqs {
 		p := tableformat.Point{Version: st.Version, Seq: seq, State: st}
 		for _, id := range []int64{1, 2} {
-			if !st.Tables[id].ExistsAt(seq) {
+			if !st.Tables.Get(id).ExistsAt(seq) {
 				continue
 			}
 			sc, rows, err := tableformat.ScanTableFrom(g.ctx, g.read, p, id)

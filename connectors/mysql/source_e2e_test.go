@@ -95,7 +95,7 @@ func lakeTableNames(t *testing.T, ctx context.Context, l *tableformat.Log) []str
 		t.Fatalf("at latest: %v", err)
 	}
 	var out []string
-	for _, ts := range p.State.Tables {
+	for ts := range p.State.Tables.Values() {
 		if ts.ExistsAt(p.Seq) {
 			n := ts.NameAt(p.Seq)
 			out = append(out, n.DB+"."+n.Name)

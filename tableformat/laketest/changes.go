@@ -273,7 +273,7 @@ func (l *Lake) Snapshot(id int64) {
 	l.t.Helper()
 	l.Commit()
 	tb := l.live(id)
-	if len(tb.rows) == 0 || slices.ContainsFunc(l.State().Tables[id].SortedFiles(), func(f tableformat.AddFile) bool {
+	if len(tb.rows) == 0 || slices.ContainsFunc(l.State().Tables.Get(id).SortedFiles(), func(f tableformat.AddFile) bool {
 		return f.Kind == tableformat.FileSnapshot && f.AsOfSeq == l.seq
 	}) {
 		return
@@ -295,7 +295,7 @@ func (l *Lake) Merge(id int64, kind tableformat.FileKind) {
 	tb := l.live(id)
 	var rows []tableformat.Row
 	var remove []tableformat.RemoveFile
-	for _, f := range l.State().Tables[id].SortedFiles() {
+	for _, f := range l.State().Tables.Get(id).SortedFiles() {
 		if f.Kind != kind || f.SchemaVersion != tb.schema.Version {
 			continue
 		}

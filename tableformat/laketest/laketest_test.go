@@ -60,8 +60,8 @@ func TestScriptedLake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Kind != tableformat.KindSchema || st.Tables[id].Current().Name != "purchases" || l.TxnTime(3) != l.TxnTime(1) {
-		t.Fatalf("the rename: %s entry, table %+v", e.Kind, st.Tables[id].Current())
+	if e.Kind != tableformat.KindSchema || st.Tables.Get(id).Current().Name != "purchases" || l.TxnTime(3) != l.TxnTime(1) {
+		t.Fatalf("the rename: %s entry, table %+v", e.Kind, st.Tables.Get(id).Current())
 	}
 	if rows, ok := l.Contents(3, id); !ok || strings.Join(rows, " ") != "[7 12.50]" {
 		t.Fatalf("contents at 3: %v %v", rows, ok)

@@ -16,14 +16,14 @@ func TestMany(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Tables) != 5 || st.Version != 4 {
-		t.Fatalf("%d tables at version %d, want 5 at 4", len(st.Tables), st.Version)
+	if st.Tables.Len() != 5 || st.Version != 4 {
+		t.Fatalf("%d tables at version %d, want 5 at 4", st.Tables.Len(), st.Version)
 	}
 	p, err := tableformat.NewLog(store, tableformat.LogOptions{}).AtLatest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id := range st.Tables {
+	for id := range st.Tables.All() {
 		_, rows, err := tableformat.ScanTable(ctx, store, p, id)
 		if err != nil {
 			t.Fatal(err)

@@ -113,13 +113,13 @@ func CommitRace(t *testing.T, store tableformat.Store, writers, commitsEach int)
 			t.Fatalf("version %d holds %v, but its writer committed %s", w.version, e.Add, w.path)
 		}
 	}
-	for _, f := range st.Tables[1].Files {
+	for _, f := range st.Tables.Get(1).Files {
 		if _, err := store.Stat(ctx, f.Path); err != nil {
 			t.Fatalf("the log names %s, which is missing: %v", f.Path, err)
 		}
 	}
-	if len(st.Tables[1].Files) != writers*commitsEach {
-		t.Fatalf("%d live files, want %d", len(st.Tables[1].Files), writers*commitsEach)
+	if len(st.Tables.Get(1).Files) != writers*commitsEach {
+		t.Fatalf("%d live files, want %d", len(st.Tables.Get(1).Files), writers*commitsEach)
 	}
 }
 
@@ -182,7 +182,7 @@ func BuildLongLog(tb testing.TB, store tableformat.Store, versions int64) {
 	seq := st.Progress.MaxSeq
 	for st.Version < versions {
 		seq++
-		e := &tableformat.Entry{FormatVersion: tableformat.FormatVersion, Version: st.Version + 1, Kind: tableformat.KindIngest,
+		e := &tableformat.Entry{FormatVersion: tableformat.EntryFormatVersion, Version: st.Version + 1, Kind: tableformat.KindIngest,
 			CommitTime: st.CommitTime.Add(time.Millisecond), WriterID: "bench", CommitID: fmt.Sprint(seq),
 			Add:      []tableformat.AddFile{fakeFile(seq)},
 			Txns:     []tableformat.TxnMark{{Seq: seq, TS: st.Progress.MaxTS}},
