@@ -115,7 +115,7 @@ func scaleLake(b *testing.B, n, files, rows int) tableformat.Store {
 	b.Helper()
 	store := tableformat.NewMemStore()
 	start := time.Now()
-	if _, err := laketest.Many(context.Background(), store, laketest.ManyOptions{Tables: n, Files: files, Rows: rows}); err != nil {
+	if _, err := laketest.Many(context.Background(), store, laketest.ManyOptions{Tables: n, Files: files, Rows: rows, CheckpointInterval: 10}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("generated a lake of %d tables × %d files in %v", n, files, time.Since(start).Round(time.Millisecond))

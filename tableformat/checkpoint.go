@@ -1,7 +1,6 @@
 package tableformat
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"sync"
 
+	fastjson "github.com/segmentio/encoding/json"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -437,13 +437,19 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// decodeStrict decodes one JSON value of data into v, refusing unknown
+// fields and anything after the value but white space. It is the hot path
+// of opening a lake (a checkpoint of 10,000 tables is 100,000 file
+// objects), so it uses segmentio/encoding's decoder — encoding/json's
+// rules (field names matched without regard to case, the same Unmarshaler
+// methods) at several times its speed — rather than encoding/json's
+// reflection-heavy one, which was most of the time to open a big lake.
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	rest, err := fastjson.Parse(data, v, fastjson.DisallowUnknownFields)
+	if err != nil {
 		return err
 	}
-	if dec.More() {
+	if len(rest) > 0 {
 		return errors.New("trailing data")
 	}
 	return nil

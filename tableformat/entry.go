@@ -278,14 +278,9 @@ func DecodeEntry(key string, v int64, data []byte) (*Entry, error) {
 	if err := checkFormatVersion(key, data); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var e Entry
-	if err := dec.Decode(&e); err != nil {
-		return nil, &CorruptError{key, fmt.Sprintf("undecodable log entry (truncated or damaged): %v", err)}
-	}
-	if dec.More() {
-		return nil, &CorruptError{key, "trailing data after the log entry"}
+	if err := decodeStrict(data, &e); err != nil {
+		return nil, &CorruptError{key, fmt.Sprintf("undecodable log entry (truncated or damaged, or trailing data): %v", err)}
 	}
 	if e.Version != v {
 		return nil, &CorruptError{key, fmt.Sprintf("entry says version %d but is stored as version %d", e.Version, v)}
