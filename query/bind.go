@@ -45,9 +45,11 @@ type pointNames struct {
 func nameKey(schema, name string) string { return asciiLower(schema) + "\x00" + asciiLower(name) }
 
 func newPointNames(p tableformat.Point, viewClash, macroClash map[int64]bool) *pointNames {
-	n := &pointNames{views: map[string]*tableformat.TableState{}, macros: map[string]*tableformat.TableState{}, feeds: map[int64]bool{}}
-	exact := map[[2]string]bool{}
-	for _, t := range p.State.SortedTables() {
+	size := p.State.Tables.Len()
+	n := &pointNames{views: make(map[string]*tableformat.TableState, size), macros: make(map[string]*tableformat.TableState, 2*size),
+		feeds: make(map[int64]bool, size)}
+	exact := make(map[[2]string]bool, 2*size)
+	for t := range p.State.Tables.Values() {
 		if t.ExistsAt(p.Seq) && !viewClash[t.ID] {
 			nm := t.NameAt(p.Seq)
 			n.views[nameKey(nm.DB, nm.Name)] = t

@@ -669,7 +669,7 @@ func pointGuard(sel string, st *tableformat.State, params ...string) string {
 // macro may share a name.
 func caseClashes(p tableformat.Point) (views, macros map[int64]bool) {
 	clash := func(names map[int64]tableformat.TableName) map[int64]bool {
-		owners := map[string][]int64{}
+		owners := make(map[string][]int64, len(names))
 		for id, n := range names {
 			k := asciiLower(n.DB) + "\x00" + asciiLower(n.Name)
 			owners[k] = append(owners[k], id)
@@ -684,8 +684,9 @@ func caseClashes(p tableformat.Point) (views, macros map[int64]bool) {
 		}
 		return out
 	}
-	viewNames, macroNames := map[int64]tableformat.TableName{}, map[int64]tableformat.TableName{}
-	for _, t := range p.State.SortedTables() {
+	size := p.State.Tables.Len()
+	viewNames, macroNames := make(map[int64]tableformat.TableName, size), make(map[int64]tableformat.TableName, size)
+	for t := range p.State.Tables.Values() {
 		if t.ExistsAt(p.Seq) {
 			viewNames[t.ID] = t.NameAt(p.Seq)
 		}
