@@ -84,7 +84,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	}
 	srcCfg.Logger = logger
 	reg := newRegistry()
-	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, reg, logger,
+	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, cfg.Ingest.Pprof, reg, logger,
 		cfg.Source.Password, cfg.Warehouse.S3.SecretAccessKey, cfg.Warehouse.S3.SessionToken)
 	if err != nil {
 		return err

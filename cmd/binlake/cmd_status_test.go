@@ -301,7 +301,7 @@ func TestStatusRealOpsServer(t *testing.T) {
 	defer cancel()
 	reg := newRegistry()
 	ingest.NewMetrics(reg, nil)
-	ops, err := startOpsServer(ctx, addr, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ops, err := startOpsServer(ctx, addr, false, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

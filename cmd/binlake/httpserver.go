@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -33,9 +34,11 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// startOpsServer listens on addr ("" disables it) and serves until ctx ends.
-// Text equal to one of secrets never appears in /status.
-func startOpsServer(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger, secrets ...secret.String) (*opsServer, error) {
+// startOpsServer listens on addr ("" disables it) and serves until ctx ends;
+// with profiles, Go's profiles (/debug/pprof/) too. Text equal to one of
+// secrets never appears in /status.
+func startOpsServer(ctx context.Context, addr string, profiles bool, reg *prometheus.Registry, logger *slog.Logger,
+	secrets ...secret.String) (*opsServer, error) {
 	o := &opsServer{status: newDaemonStatus(time.Now, secrets...)}
 	if addr == "" {
 		return o, nil
@@ -44,7 +47,11 @@ func startOpsServer(ctx context.Context, addr string, reg *prometheus.Registry, 
 	if err != nil {
 		return nil, &configError{fmt.Sprintf("ingest.listen: %v", err)}
 	}
-	o.srv = &http.Server{Handler: o.handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	h := o.handler(reg)
+	if profiles {
+		h = withPprof(h)
+	}
+	o.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := o.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics and health endpoint stopped", "err", err)
@@ -85,6 +92,18 @@ func (o *opsServer) handler(reg prometheus.Gatherer) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep) // a failed write is the client's loss
 	})
+	return mux
+}
+
+// withPprof serves Go's profiles (net/http/pprof) under /debug/pprof/ beside h.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
