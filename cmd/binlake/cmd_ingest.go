@@ -239,7 +239,7 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 		return tableformat.Position{}, fmt.Errorf("initial snapshot: %w", err)
 	}
 	defer snap.Close()
-	logger.Info("initial snapshot started", "position", snap.Position().String(), "tables", len(snap.Tables()), "resync", resync)
+	logger.Info("initial snapshot started", "position", snap.Position().String(), "tables", len(snap.Tables()), "readers", snap.Readers(), "resync", resync)
 	var src ingest.Source = snap
 	if resync {
 		src = ingest.Resync(snap)

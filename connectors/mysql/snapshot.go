@@ -77,11 +77,14 @@ const (
 // as they are while the snapshot runs. A table altered after the snapshot
 // started fails its read (ER_TABLE_DEF_CHANGED): retry the snapshot.
 type SnapshotSource struct {
-	cfg   SourceConfig
-	conn  *client.Conn
-	pos   tableformat.Position
-	time  int64 // µs, the server's clock at the snapshot's start
-	plans []*snapshotTable
+	cfg  SourceConfig
+	conn *client.Conn
+	// readers read the tables, each in a transaction of the same read
+	// view (snapshot_readers.go); the first is conn.
+	readers []*client.Conn
+	pos     tableformat.Position
+	time    int64 // µs, the server's clock at the snapshot's start
+	plans   []*snapshotTable
 
 	strategy SnapshotStrategy // the strategy used (never auto)
 	lockHeld time.Duration    // how long the snapshot's lock was held
@@ -125,8 +128,9 @@ func NewSnapshotSource(ctx context.Context, cfg SourceConfig) (*SnapshotSource, 
 	if err != nil {
 		return nil, err
 	}
-	s := &SnapshotSource{cfg: cfg, conn: conn, stop: make(chan struct{})}
+	s := &SnapshotSource{cfg: cfg, conn: conn, readers: []*client.Conn{conn}, stop: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
+		s.closeReaders()
 		conn.Close()
 		return nil, err
 	}
@@ -134,16 +138,14 @@ func NewSnapshotSource(ctx context.Context, cfg SourceConfig) (*SnapshotSource, 
 }
 
 func (s *SnapshotSource) open(ctx context.Context) error {
-	for _, q := range []string{
-		SnapshotSessionSetup,
-		// A paused consumer must not make the server drop the stream.
-		"SET SESSION net_write_timeout = 3600, net_read_timeout = 3600",
-		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-	} {
-		if _, err := s.conn.Execute(q); err != nil {
-			return fmt.Errorf("snapshot source: %s: %w", q, err)
-		}
+	if err := setUpSession(s.conn); err != nil {
+		return err
 	}
+	tables, err := s.includedTables()
+	if err != nil {
+		return err
+	}
+	s.dialReaders(ctx, snapshotReaders(len(tables), s.cfg.SnapshotReaders))
 	for attempt := 1; ; attempt++ {
 		locked, err := s.pin(ctx)
 		if err == nil {
@@ -167,8 +169,8 @@ func (s *SnapshotSource) open(ctx context.Context) error {
 			return err
 		}
 		s.cfg.Logger.Warn("snapshot: the mirrored tables changed while they were locked; locking them again", "err", err, "attempt", attempt)
-		if _, rerr := s.conn.Execute("ROLLBACK"); rerr != nil {
-			return fmt.Errorf("snapshot source: end the consistent read: %w", rerr)
+		if rerr := s.rollbackReaders(); rerr != nil {
+			return rerr
 		}
 		s.plans, s.pos = nil, tableformat.Position{}
 	}
@@ -186,42 +188,92 @@ func (s *SnapshotSource) readServerTime() error {
 	return nil
 }
 
-// planTables lists the included base tables and their columns.
+// planTables lists the included base tables and their columns (two
+// queries per database, whatever the number of tables: SchemaColumns) and
+// the server's estimates of their rows (rowEstimates).
 func (s *SnapshotSource) planTables() error {
-	r, err := s.conn.Execute(`SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.TABLE_ROWS, 0), IFNULL(co.CHARACTER_SET_NAME, '')
+	r, err := s.conn.Execute(`SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(co.CHARACTER_SET_NAME, '')
 FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = t.TABLE_COLLATION
 WHERE t.TABLE_TYPE = 'BASE TABLE' ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
 	if err != nil {
 		return fmt.Errorf("snapshot source: list tables: %w", err)
 	}
+	type listed struct{ db, name, charset string }
+	var tables []listed
+	names := map[string]map[string]bool{} // by database
 	for i := range r.RowNumber() {
 		db, _ := r.GetString(i, 0)
 		name, _ := r.GetString(i, 1)
 		if !s.cfg.Include(db, name) {
 			continue
 		}
-		est, _ := r.GetInt(i, 2)
-		cols, key, err := InfoSchemaColumns(s.conn, db, name)
-		if tableGone(err) {
-			// Dropped after the snapshot's position (the listing is not
-			// transactional): the binlog from there holds the DROP.
-			s.cfg.Logger.Warn("snapshot: table dropped while planning, skipped", "table", db+"."+name)
-			continue
+		t := listed{db: db, name: name}
+		t.charset, _ = r.GetString(i, 2)
+		tables = append(tables, t)
+		if names[db] == nil {
+			names[db] = map[string]bool{}
 		}
-		if err != nil {
+		names[db][name] = true
+	}
+	estimates := map[string]map[string]int64{}
+	for db := range names {
+		estimates[db] = s.rowEstimates(db)
+	}
+	defs := map[string]map[string]*TableDef{}
+	for db, in := range names {
+		if defs[db], err = SchemaColumns(s.conn, db, func(t string) bool { return in[t] }); err != nil {
 			return fmt.Errorf("snapshot source: %w", err)
 		}
-		t := &ingest.Table{DB: db, Name: name, Columns: make([]ingest.SourceColumn, len(cols))}
-		t.Charset, _ = r.GetString(i, 3)
-		for j, c := range cols {
+	}
+	for _, lt := range tables {
+		d := defs[lt.db][lt.name]
+		if d == nil || tableGone(d.Err) {
+			// Dropped after the snapshot's position (the listing is not
+			// transactional): the binlog from there holds the DROP.
+			s.cfg.Logger.Warn("snapshot: table dropped while planning, skipped", "table", lt.db+"."+lt.name)
+			continue
+		}
+		if d.Err != nil {
+			return fmt.Errorf("snapshot source: %w", d.Err)
+		}
+		t := &ingest.Table{DB: lt.db, Name: lt.name, Charset: lt.charset, Columns: make([]ingest.SourceColumn, len(d.Columns))}
+		for j, c := range d.Columns {
 			t.Columns[j] = ingest.SourceColumn{Name: c.Name, Type: c.Type, Nullable: c.Nullable}
 		}
-		for _, k := range key {
-			t.Key = append(t.Key, cols[k].Name)
+		for _, k := range d.Key {
+			t.Key = append(t.Key, d.Columns[k].Name)
 		}
-		s.plans = append(s.plans, &snapshotTable{table: t, cols: cols, key: key, estimate: est})
+		s.plans = append(s.plans, &snapshotTable{table: t, cols: d.Columns, key: d.Key, estimate: estimates[lt.db][lt.name]})
 	}
 	return nil
+}
+
+// rowEstimates returns the server's estimates of the rows of db's tables:
+// InnoDB's persistent statistics (mysql.innodb_table_stats, partitions
+// summed), which cost one query; when the user may not read them,
+// information_schema.TABLES.TABLE_ROWS, which opens every table of db (at
+// thousands of tables, seconds on the server). Tables without an estimate
+// (none is needed: only progress reports use them) are absent.
+func (s *SnapshotSource) rowEstimates(db string) map[string]int64 {
+	out := map[string]int64{}
+	add := func(f []gomysql.FieldValue) {
+		name := fieldString(f[0])
+		if i := strings.Index(strings.ToUpper(name), "#P#"); i > 0 {
+			name = name[:i]
+		}
+		out[name] += int64(fieldUint(f[1]))
+	}
+	err := streamPrepared(s.conn, "SELECT table_name, n_rows FROM mysql.innodb_table_stats WHERE database_name = ?", []any{db}, add)
+	if err == nil {
+		return out
+	}
+	s.cfg.Logger.Debug("snapshot: InnoDB's statistics are not readable; estimating rows from information_schema", "err", err)
+	clear(out)
+	err = streamPrepared(s.conn, "SELECT TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", []any{db}, add)
+	if err != nil {
+		s.cfg.Logger.Warn("snapshot: no estimate of the tables' rows; progress shows no ETA", "database", db, "err", err)
+	}
+	return out
 }
 
 // Position returns the binlog position (GTID set and file:pos) of the
@@ -240,6 +292,9 @@ func (s *SnapshotSource) Tables() []*ingest.Table {
 	}
 	return out
 }
+
+// Readers returns how many connections read the tables.
+func (s *SnapshotSource) Readers() int { return len(s.readers) }
 
 // ZeroDates returns how many zero dates were turned into NULL so far.
 func (s *SnapshotSource) ZeroDates() int64 { return s.zeroDates.Load() }
@@ -289,39 +344,13 @@ func (s *SnapshotSource) Close() error {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
+		s.closeReaders()
 		s.conn.Close()
 	})
 	return nil
 }
 
 var errSnapshotStopped = errors.New("snapshot source: closed")
-
-// read streams every table, in the reader goroutine.
-func (s *SnapshotSource) read() error {
-	for _, p := range s.plans {
-		if err := s.readTable(p); err != nil {
-			if errors.Is(err, errSnapshotStopped) {
-				return nil
-			}
-			if tableGone(err) && p.rows.Load() == 0 {
-				// Dropped after the snapshot's position and before its
-				// first read (once read, the transaction's metadata lock
-				// holds a DROP back). Its rows can no longer be read: the
-				// lake has no history of the table between the snapshot's
-				// position and the DROP that follows in the binlog.
-				s.cfg.Logger.Warn("snapshot: table dropped before it was read, skipped", "table", p.table.DB+"."+p.table.Name)
-				p.state.Store(2)
-				continue
-			}
-			return err
-		}
-	}
-	// Release the read view; the connection stays open until Close.
-	if _, err := s.conn.Execute("ROLLBACK"); err != nil {
-		return fmt.Errorf("snapshot source: end the consistent read: %w", err)
-	}
-	return nil
-}
 
 // TableProgress is how far the snapshot of one table has got.
 type TableProgress struct {
@@ -343,7 +372,8 @@ func (s *SnapshotSource) Progress() []TableProgress {
 	return out
 }
 
-func (s *SnapshotSource) readTable(p *snapshotTable) error {
+// readTable reads one table on conn into out, until quit or Close.
+func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan<- snapshotItem, quit <-chan struct{}) error {
 	t := p.table
 	log := s.cfg.Logger.With("table", t.DB+"."+t.Name)
 	log.Info("snapshot table started", "estimated_rows", p.estimate)
@@ -374,7 +404,9 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		p.rows.Add(int64(len(chunk)))
 		chunk, chunkBytes = nil, 0
 		select {
-		case s.items <- snapshotItem{ev: ev}:
+		case out <- snapshotItem{ev: ev}:
+		case <-quit:
+			return errSnapshotStopped
 		case <-s.stop:
 			return errSnapshotStopped
 		}
@@ -390,7 +422,7 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		}
 		return nil
 	}
-	err := streamRows(s.conn, q, p.cols, &s.zeroDates, func(row []any, size int) error {
+	err := streamRows(conn, q, p.cols, &s.zeroDates, func(row []any, size int) error {
 		chunkBytes += size
 		chunk = append(chunk, row)
 		total++
@@ -402,11 +434,23 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 	if err == nil {
 		err = send()
 	}
+	if err == nil && total > 0 {
+		// Its rows can go to storage while the next tables are read.
+		select {
+		case out <- snapshotItem{ev: &ingest.TableComplete{Table: t}}:
+		case <-quit:
+			err = errSnapshotStopped
+		case <-s.stop:
+			err = errSnapshotStopped
+		}
+	}
 	if err == nil && total == 0 {
 		// An empty table has no Rows to carry its structure: declare it,
 		// inside the snapshot's transaction, so the lake lists it.
 		select {
-		case s.items <- snapshotItem{ev: &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t}}:
+		case out <- snapshotItem{ev: &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t}}:
+		case <-quit:
+			err = errSnapshotStopped
 		case <-s.stop:
 			err = errSnapshotStopped
 		}

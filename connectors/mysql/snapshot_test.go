@@ -141,7 +141,10 @@ func TestSnapshotColumnsMatchTableMap(t *testing.T) {
 	events := drain(t, ctx, snap)
 	var fromSnapshot [][]any
 	for _, ev := range events[:len(events)-1] {
-		r := ev.(*ingest.Rows)
+		r, ok := ev.(*ingest.Rows)
+		if !ok {
+			continue
+		}
 		for i, c := range r.Table.Columns {
 			if c.Name != binlogCols[i].Name || !typesEqual(c.Type, binlogCols[i].Type) || c.Nullable != binlogCols[i].Nullable {
 				t.Errorf("snapshot column %d %+v, table map %+v", i, c, binlogCols[i])
@@ -156,12 +159,15 @@ func TestSnapshotColumnsMatchTableMap(t *testing.T) {
 }
 
 // drain reads a snapshot source to its end, checking the event shapes: Rows
-// of RowSnapshot with one *Table per table, then exactly one Commit at
-// Position(), then io.EOF (twice).
+// of RowSnapshot with one *Table per table, each table's rows together and
+// followed by its TableComplete, then exactly one Commit at Position(),
+// then io.EOF (twice).
 func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Event {
 	t.Helper()
 	var out []ingest.Event
 	tables := map[string]*ingest.Table{}
+	complete := map[string]bool{}
+	var reading string // the table whose rows came last, until complete
 	for {
 		ev, err := snap.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -180,7 +186,16 @@ func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Eve
 			if p, ok := tables[n]; ok && p != e.Table {
 				t.Errorf("table %s: a new *Table for a later chunk", n)
 			}
-			tables[n] = e.Table
+			if complete[n] || reading != "" && reading != n {
+				t.Errorf("rows of %s while reading %q (complete: %v)", n, reading, complete[n])
+			}
+			tables[n], reading = e.Table, n
+		case *ingest.TableComplete:
+			n := e.Table.DB + "." + e.Table.Name
+			if tables[n] != e.Table || reading != n {
+				t.Errorf("%s complete while reading %q", n, reading)
+			}
+			complete[n], reading = true, ""
 		case *ingest.DDL:
 			if e.Op != ingest.DDLCreate || e.Table == nil {
 				t.Errorf("ddl %+v: want the create of an empty table", e)
@@ -198,6 +213,9 @@ func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Eve
 	}
 	if _, ok := out[len(out)-1].(*ingest.Commit); !ok {
 		t.Fatalf("last event %T, want *ingest.Commit", out[len(out)-1])
+	}
+	if reading != "" {
+		t.Errorf("%s never complete", reading)
 	}
 	if _, err := snap.Next(ctx); !errors.Is(err, io.EOF) {
 		t.Errorf("next after the end: %v, want io.EOF", err)
@@ -280,13 +298,17 @@ var lockingStrategies = []SnapshotStrategy{SnapshotBinlogSnapshot, SnapshotGloba
 // TestSnapshotThenBinlog snapshots two tables while a writer changes them,
 // then streams the binlog from the snapshot's position: the lake must equal
 // the tables, and the snapshot must be one commit; with each strategy.
+// With three readers each table is read on a connection of its own, each
+// in a transaction of the same read view.
 func TestSnapshotThenBinlog(t *testing.T) {
 	for _, st := range lockingStrategies {
-		t.Run(string(st), func(t *testing.T) { testSnapshotThenBinlog(t, st) })
+		for _, readers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/readers=%d", st, readers), func(t *testing.T) { testSnapshotThenBinlog(t, st, readers) })
+		}
 	}
 }
 
-func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
+func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy, readers int) {
 	ctx := testContext(t)
 	m := testenv.StartMariaDB(t)
 	grantFor(t, m, strategy, "s")
@@ -313,8 +335,9 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	cfg := sourceConfig(m, 0)
 	cfg.Include = func(db, _ string) bool { return db == "s" }
 	cfg.SnapshotStrategy = strategy
+	cfg.SnapshotReaders = readers
 
-	// Closing a snapshot in the middle of a table stops its reader.
+	// Closing a snapshot in the middle of a table stops its readers.
 	early, err := NewSnapshotSource(ctx, cfg)
 	if err != nil {
 		t.Fatalf("new snapshot source: %v", err)
@@ -343,6 +366,13 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	if got := snap.Strategy(); got != strategy {
 		t.Errorf("strategy %q, want %q", got, strategy)
 	}
+	// Under a lock every reader starts in the same read view; without one
+	// only those the server places at the same position read (the writer's
+	// commits may leave fewer).
+	if got := snap.Readers(); got != readers && (strategy != SnapshotBinlogSnapshot || got < 1 || got > readers) {
+		t.Errorf("%d readers, want %d", got, readers)
+	}
+	t.Logf("%d of %d readers share the read view", snap.Readers(), readers)
 	if err := ingest.New(l, ingest.Options{MemoryBudget: 1 << 20, CommitInterval: 50 * time.Millisecond}).Run(ctx, snap); err != nil {
 		t.Fatalf("ingest snapshot: %v", err)
 	}
