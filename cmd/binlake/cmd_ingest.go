@@ -122,7 +122,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 			return sourceError(err)
 		}
 		ops.setReady(true, "")
-		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg)); err != nil {
+		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg, ops.status)); err != nil {
 			return sourceError(err)
 		}
 	}
@@ -253,7 +253,7 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 		for {
 			select {
 			case <-stop:
-				progress.update(snap.Progress())
+				progress.done(snap.Progress())
 				return
 			case <-tick.C:
 				progress.update(snap.Progress())

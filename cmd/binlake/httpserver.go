@@ -137,6 +137,7 @@ type daemonStatus struct {
 	lagBytesAt time.Time // zero: not measured yet
 	lagErr     string
 	lake       *daemonLake
+	snapshot   *snapshotView
 }
 
 // newDaemonStatus returns the status of a daemon starting now.
@@ -207,6 +208,16 @@ func (s *daemonStatus) setLagError(err error) {
 	s.lagErr = s.redact(err.Error())
 }
 
+// setSnapshot records the initial snapshot's progress (nil: none running).
+func (s *daemonStatus) setSnapshot(v *snapshotView) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snapshot = v
+}
+
 // sawLake records the lake's latest state as the daemon read it.
 func (s *daemonStatus) sawLake(st *tableformat.State) {
 	if s == nil || st == nil {
@@ -239,6 +250,8 @@ type daemonReport struct {
 	// Lake is the lake's latest version and source position as the daemon
 	// last read it (with each lag measurement).
 	Lake *daemonLake `json:"lake,omitempty"`
+	// Snapshot is the initial snapshot in progress; absent when none runs.
+	Snapshot *snapshotView `json:"snapshot,omitempty"`
 }
 
 // daemonCommit is ingest's last commit as its metrics hold it.
@@ -277,6 +290,7 @@ func (s *daemonStatus) report(reg prometheus.Gatherer) daemonReport {
 		l := *s.lake
 		r.Lake = &l
 	}
+	r.Snapshot = s.snapshot // replaced whole, never changed in place
 	if v := gauges["binlake_lake_version"]; v > 0 {
 		c := &daemonCommit{Version: int64(v), LagSeconds: gauges["binlake_ingest_lag_seconds"]}
 		if ts := gauges["binlake_ingest_source_commit_timestamp_seconds"]; ts > 0 {

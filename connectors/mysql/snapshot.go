@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -28,7 +29,12 @@ var ErrSnapshotUnsupported = errors.New("consistent snapshot not supported this 
 const (
 	snapshotChunkRows  = 4096
 	snapshotChunkBytes = 4 << 20
-	progressEvery      = 10 * time.Second
+	// progressEvery is how often the log shows the snapshot's progress in
+	// total, and that of a table being read; a table read in slowTable or
+	// more gets a line at info when done (others at debug: at 10,000
+	// tables a line each would flood the log).
+	progressEvery = 10 * time.Second
+	slowTable     = time.Second
 )
 
 // SnapshotSource reads the included tables in one consistent read and hands
@@ -98,15 +104,23 @@ type SnapshotSource struct {
 	stopOnce sync.Once
 
 	zeroDates atomic.Int64
+
+	// Progress (Progress): rows read, tables read, the estimates' sum,
+	// when the read began (Unix ns), the table each reader reads.
+	rowsRead   atomic.Int64
+	tablesDone atomic.Int64
+	estimated  int64
+	readStart  atomic.Int64
+	current    []atomic.Pointer[snapshotTable]
 }
 
 type snapshotTable struct {
 	table    *ingest.Table
 	cols     []TableColumn
 	key      []int
-	estimate int64 // information_schema.TABLES.TABLE_ROWS
+	estimate int64 // the server's estimate (rowEstimates)
 	rows     atomic.Int64
-	state    atomic.Int32 // 0 waiting, 1 reading, 2 read
+	started  atomic.Int64 // Unix ns; 0: not yet
 }
 
 type snapshotItem struct {
@@ -134,6 +148,7 @@ func NewSnapshotSource(ctx context.Context, cfg SourceConfig) (*SnapshotSource, 
 		conn.Close()
 		return nil, err
 	}
+	s.current = make([]atomic.Pointer[snapshotTable], len(s.readers))
 	return s, nil
 }
 
@@ -244,6 +259,7 @@ WHERE t.TABLE_TYPE = 'BASE TABLE' ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
 			t.Key = append(t.Key, d.Columns[k].Name)
 		}
 		s.plans = append(s.plans, &snapshotTable{table: t, cols: d.Columns, key: d.Key, estimate: estimates[lt.db][lt.name]})
+		s.estimated += estimates[lt.db][lt.name]
 	}
 	return nil
 }
@@ -352,33 +368,88 @@ func (s *SnapshotSource) Close() error {
 
 var errSnapshotStopped = errors.New("snapshot source: closed")
 
+// SnapshotProgress is how far a snapshot has got, in total and for the
+// tables being read.
+type SnapshotProgress struct {
+	Tables     int   // tables the snapshot reads
+	TablesDone int   // tables read whole (or skipped: dropped meanwhile)
+	Rows       int64 // rows read so far, every table
+	// EstimatedRows sums the server's estimates of the tables' rows at the
+	// snapshot's start (0: none known).
+	EstimatedRows int64
+	Started       time.Time // when the reading began; zero: not yet
+	// Reading are the tables being read now, at most one per reader.
+	Reading []TableProgress
+}
+
 // TableProgress is how far the snapshot of one table has got.
 type TableProgress struct {
 	DB, Table string
-	Rows      int64 // rows read and handed on
-	Estimate  int64 // the server's estimate of the table's rows
-	Reading   bool
-	Done      bool
+	Rows      int64 // rows read so far
+	Estimate  int64 // the server's estimate of the table's rows (0: none)
+	Started   time.Time
 }
 
-// Progress returns every table's progress; safe to call while Next runs.
-func (s *SnapshotSource) Progress() []TableProgress {
-	out := make([]TableProgress, len(s.plans))
-	for i, p := range s.plans {
-		st := p.state.Load()
-		out[i] = TableProgress{DB: p.table.DB, Table: p.table.Name, Rows: p.rows.Load(), Estimate: p.estimate,
-			Reading: st == 1, Done: st == 2}
+// Progress returns the snapshot's progress, in time proportional to the
+// readers, not the tables; safe to call while Next runs.
+func (s *SnapshotSource) Progress() SnapshotProgress {
+	sp := SnapshotProgress{Tables: len(s.plans), TablesDone: int(s.tablesDone.Load()), Rows: s.rowsRead.Load(),
+		EstimatedRows: s.estimated}
+	if ns := s.readStart.Load(); ns != 0 {
+		sp.Started = time.Unix(0, ns)
 	}
-	return out
+	for i := range s.current {
+		if p := s.current[i].Load(); p != nil {
+			sp.Reading = append(sp.Reading, TableProgress{DB: p.table.DB, Table: p.table.Name, Rows: p.rows.Load(),
+				Estimate: p.estimate, Started: time.Unix(0, p.started.Load())})
+		}
+	}
+	return sp
+}
+
+// logProgress logs the snapshot's progress in total, with an ETA from the
+// rate of rows or of tables so far, whichever is further.
+func (s *SnapshotSource) logProgress(msg string, done bool) {
+	sp := s.Progress()
+	secs := time.Since(sp.Started).Seconds()
+	attrs := []any{"tables_done", sp.TablesDone, "tables", sp.Tables, "rows", sp.Rows, "seconds", math.Round(secs),
+		"rows_per_s", math.Round(float64(sp.Rows) / max(secs, 1e-9))}
+	if done {
+		s.cfg.Logger.Info(msg, append(attrs, "readers", len(s.readers))...)
+		return
+	}
+	if sp.EstimatedRows > 0 {
+		attrs = append(attrs, "estimated_rows", sp.EstimatedRows)
+	}
+	if eta := sp.ETA(time.Now()); eta > 0 {
+		attrs = append(attrs, "eta", eta.Round(time.Second).String())
+	}
+	s.cfg.Logger.Info(msg, attrs...)
+}
+
+// ETA estimates the time left at now: from the rate of rows read (against
+// the estimates) or of tables read, whichever is further (many small
+// tables cost per table, a few big ones per row); 0: unknown.
+func (sp SnapshotProgress) ETA(now time.Time) time.Duration {
+	elapsed := now.Sub(sp.Started)
+	if sp.Started.IsZero() || elapsed <= 0 {
+		return 0
+	}
+	var eta time.Duration
+	if sp.EstimatedRows > sp.Rows && sp.Rows > 0 {
+		eta = time.Duration(float64(elapsed) * float64(sp.EstimatedRows-sp.Rows) / float64(sp.Rows))
+	}
+	if sp.TablesDone > 0 && sp.Tables > sp.TablesDone {
+		eta = max(eta, time.Duration(float64(elapsed)*float64(sp.Tables-sp.TablesDone)/float64(sp.TablesDone)))
+	}
+	return eta
 }
 
 // readTable reads one table on conn into out, until quit or Close.
 func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan<- snapshotItem, quit <-chan struct{}) error {
 	t := p.table
 	log := s.cfg.Logger.With("table", t.DB+"."+t.Name)
-	log.Info("snapshot table started", "estimated_rows", p.estimate)
-	p.state.Store(1)
-	defer p.state.Store(2)
+	log.Debug("snapshot table started", "estimated_rows", p.estimate)
 	exprs := make([]string, len(p.cols))
 	for i, c := range p.cols {
 		exprs[i] = SnapshotSelectExpr(c)
@@ -392,6 +463,7 @@ func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan
 		q += " ORDER BY " + strings.Join(keys, ", ")
 	}
 	start := time.Now()
+	p.started.Store(start.UnixNano())
 	lastLog := start
 	var total int64
 	var chunk [][]any
@@ -402,13 +474,10 @@ func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan
 		}
 		ev := &ingest.Rows{Table: t, Op: ingest.RowSnapshot, After: chunk, Time: s.time}
 		p.rows.Add(int64(len(chunk)))
+		s.rowsRead.Add(int64(len(chunk)))
 		chunk, chunkBytes = nil, 0
-		select {
-		case out <- snapshotItem{ev: ev}:
-		case <-quit:
-			return errSnapshotStopped
-		case <-s.stop:
-			return errSnapshotStopped
+		if err := s.hand(out, quit, ev); err != nil {
+			return err
 		}
 		if now := time.Now(); now.Sub(lastLog) >= progressEvery {
 			lastLog = now
@@ -434,26 +503,14 @@ func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan
 	if err == nil {
 		err = send()
 	}
-	if err == nil && total > 0 {
+	switch {
+	case err == nil && total > 0:
 		// Its rows can go to storage while the next tables are read.
-		select {
-		case out <- snapshotItem{ev: &ingest.TableComplete{Table: t}}:
-		case <-quit:
-			err = errSnapshotStopped
-		case <-s.stop:
-			err = errSnapshotStopped
-		}
-	}
-	if err == nil && total == 0 {
+		err = s.hand(out, quit, &ingest.TableComplete{Table: t})
+	case err == nil:
 		// An empty table has no Rows to carry its structure: declare it,
 		// inside the snapshot's transaction, so the lake lists it.
-		select {
-		case out <- snapshotItem{ev: &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t}}:
-		case <-quit:
-			err = errSnapshotStopped
-		case <-s.stop:
-			err = errSnapshotStopped
-		}
+		err = s.hand(out, quit, &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t})
 	}
 	if errors.Is(err, errSnapshotStopped) {
 		return err
@@ -461,10 +518,27 @@ func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan
 	if err != nil {
 		return fmt.Errorf("snapshot source: read table %s.%s after %d rows: %w", t.DB, t.Name, total, err)
 	}
-	secs := time.Since(start).Seconds()
-	log.Info("snapshot table done", "rows", total, "seconds", math.Round(secs*1000)/1000,
-		"rows_per_s", math.Round(float64(total)/max(secs, 1e-9)))
+	took := time.Since(start)
+	level := slog.LevelDebug
+	if took >= slowTable {
+		level = slog.LevelInfo
+	}
+	log.Log(context.Background(), level, "snapshot table done", "rows", total, "seconds", math.Round(took.Seconds()*1000)/1000,
+		"rows_per_s", math.Round(float64(total)/max(took.Seconds(), 1e-9)))
 	return nil
+}
+
+// hand passes one item of a table to the emitter (read), unless the
+// snapshot stops first.
+func (s *SnapshotSource) hand(out chan<- snapshotItem, quit <-chan struct{}, ev ingest.Event) error {
+	select {
+	case out <- snapshotItem{ev: ev}:
+		return nil
+	case <-quit:
+		return errSnapshotStopped
+	case <-s.stop:
+		return errSnapshotStopped
+	}
 }
 
 // streamRows runs q, a SELECT of cols (each by SnapshotSelectExpr), and

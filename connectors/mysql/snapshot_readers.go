@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"golang.org/x/sync/errgroup"
@@ -168,14 +169,16 @@ func (s *SnapshotSource) read() error {
 	quit := make(chan struct{})
 	var taken atomic.Int64
 	take := func() int { return int(taken.Add(1) - 1) }
+	s.readStart.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
-	for _, c := range s.readers {
-		wg.Go(func() { s.readTables(c, take, outs, quit) })
+	for r, c := range s.readers {
+		wg.Go(func() { s.readTables(c, &s.current[r], take, outs, quit) })
 	}
 	defer func() {
 		close(quit)
 		wg.Wait()
 	}()
+	lastLog := time.Now()
 	for i := range s.plans {
 		for {
 			var it snapshotItem
@@ -196,22 +199,30 @@ func (s *SnapshotSource) read() error {
 			case <-s.stop:
 				return nil
 			}
+			if now := time.Now(); now.Sub(lastLog) >= progressEvery {
+				lastLog = now
+				s.logProgress("snapshot progress", false)
+			}
 		}
 	}
+	s.logProgress("snapshot read", true)
 	return nil
 }
 
 // readTables is one reader: it reads the tables take hands it until none
 // is left, each table's items into its channel of outs (closed after the
 // table), then ends its transaction (the snapshot connection stays open
-// until Close).
-func (s *SnapshotSource) readTables(conn *client.Conn, take func() int, outs []chan snapshotItem, quit <-chan struct{}) {
+// until Close). current holds the table it reads, for Progress.
+func (s *SnapshotSource) readTables(conn *client.Conn, current *atomic.Pointer[snapshotTable], take func() int, outs []chan snapshotItem,
+	quit <-chan struct{}) {
+	defer current.Store(nil)
 	for {
 		i := take()
 		if i >= len(s.plans) {
 			break
 		}
 		p := s.plans[i]
+		current.Store(p)
 		err := s.readTable(conn, p, outs[i], quit)
 		if tableGone(err) && p.rows.Load() == 0 {
 			// Dropped after the snapshot's position and before its first
@@ -220,8 +231,10 @@ func (s *SnapshotSource) readTables(conn *client.Conn, take func() int, outs []c
 			// history of the table between the snapshot's position and
 			// the DROP that follows in the binlog.
 			s.cfg.Logger.Warn("snapshot: table dropped before it was read, skipped", "table", p.table.DB+"."+p.table.Name)
-			p.state.Store(2)
 			err = nil
+		}
+		if err == nil {
+			s.tablesDone.Add(1)
 		}
 		if err != nil && !errors.Is(err, errSnapshotStopped) {
 			select {

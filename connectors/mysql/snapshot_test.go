@@ -352,7 +352,7 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy, readers int
 	}
 
 	var logs lockedBuffer
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	began := time.Now()
 	snap, err := NewSnapshotSource(ctx, cfg)
 	if err != nil {
@@ -435,6 +435,10 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy, readers int
 	}
 	if logged != rows {
 		t.Errorf("the snapshot log counts %d rows of s.big and s.nokey, the commit holds %d", logged, rows)
+	}
+	// The total, at the end of the read (s.empty has none).
+	if m := regexp.MustCompile(`msg="snapshot read" tables_done=3 tables=3 rows=(\d+) `).FindStringSubmatch(logs.String()); m == nil || m[1] != fmt.Sprint(rows) {
+		t.Errorf("the snapshot log's total %v, want the commit's %d rows", m, rows)
 	}
 	t.Logf("snapshot log:\n%s", logs.String())
 	t.Logf("snapshot commit: kind %s, %d files, %d rows, %d ops by the writer so far", e.Kind, files, rows, opsAfter)
@@ -575,5 +579,26 @@ func TestSnapshotSkipsTableDroppedMeanwhile(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "g.b") {
 		t.Errorf("no warning naming g.b: %s", logs.String())
+	}
+}
+
+// TestSnapshotETA: the time left is estimated from the rate of rows against
+// the estimates or the rate of tables, whichever is further.
+func TestSnapshotETA(t *testing.T) {
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	now := start.Add(10 * time.Second)
+	for _, c := range []struct {
+		sp   SnapshotProgress
+		want time.Duration
+	}{
+		{SnapshotProgress{Tables: 10000, TablesDone: 2000, Rows: 6000, EstimatedRows: 30000, Started: start}, 40 * time.Second},
+		{SnapshotProgress{Tables: 4, TablesDone: 2, Rows: 1000, EstimatedRows: 10000, Started: start}, 90 * time.Second},
+		{SnapshotProgress{Tables: 4, TablesDone: 0, Rows: 0, EstimatedRows: 0, Started: start}, 0},
+		{SnapshotProgress{Tables: 4, TablesDone: 4, Rows: 5000, EstimatedRows: 4000, Started: start}, 0},
+		{SnapshotProgress{Tables: 4}, 0},
+	} {
+		if got := c.sp.ETA(now); got != c.want {
+			t.Errorf("%+v: ETA %v, want %v", c.sp, got, c.want)
+		}
 	}
 }
