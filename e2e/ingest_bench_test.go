@@ -136,7 +136,7 @@ func ingestRunArgs(b *testing.B, e *env, name, warehouse string, args ...string)
 
 // ingestRunWith is ingestRunArgs with the config (the env's, lake name,
 // commit interval and log level set for benchmarks) passed through edit.
-func ingestRunWith(b *testing.B, e *env, name string, edit func(string) string, args ...string) (time.Duration, float64) {
+func ingestRunWith(b testing.TB, e *env, name string, edit func(string) string, args ...string) (time.Duration, float64) {
 	b.Helper()
 	cfg, err := os.ReadFile(e.config)
 	if err != nil {
