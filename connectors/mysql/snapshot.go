@@ -213,6 +213,7 @@ WHERE t.TABLE_TYPE = 'BASE TABLE' ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
 	if err != nil {
 		return fmt.Errorf("snapshot source: list tables: %w", err)
 	}
+	s.plans, s.estimated = nil, 0
 	type listed struct{ db, name, charset string }
 	var tables []listed
 	names := map[string]map[string]bool{} // by database
