@@ -373,9 +373,27 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy, readers int
 		t.Errorf("%d readers, want %d", got, readers)
 	}
 	t.Logf("%d of %d readers share the read view", snap.Readers(), readers)
+	// Progress is read while the readers run (as the daemon's follower
+	// does), and ends with every table read.
+	polled := make(chan struct{})
+	stopPolling := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-stopPolling:
+				return
+			case <-time.After(time.Millisecond): // a follower's pace, not synchronisation
+				snap.Progress()
+			}
+		}
+	}()
 	if err := ingest.New(l, ingest.Options{MemoryBudget: 1 << 20, CommitInterval: 50 * time.Millisecond}).Run(ctx, snap); err != nil {
 		t.Fatalf("ingest snapshot: %v", err)
 	}
+	close(stopPolling)
+	<-polled
+	final := snap.Progress()
 	t.Logf("snapshot at %s ingested in %v", pos, time.Since(began))
 	opsAfter := w.ops.Load()
 	w.waitOps(t, opsAfter+50)
@@ -435,6 +453,9 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy, readers int
 	}
 	if logged != rows {
 		t.Errorf("the snapshot log counts %d rows of s.big and s.nokey, the commit holds %d", logged, rows)
+	}
+	if final.Tables != 3 || final.TablesDone != 3 || final.Rows != rows || len(final.Reading) != 0 || final.Started.IsZero() {
+		t.Errorf("progress at the end %+v: want 3 tables read, %d rows, none reading", final, rows)
 	}
 	// The total, at the end of the read (s.empty has none).
 	if m := regexp.MustCompile(`msg="snapshot read" tables_done=3 tables=3 rows=(\d+) `).FindStringSubmatch(logs.String()); m == nil || m[1] != fmt.Sprint(rows) {
