@@ -126,16 +126,25 @@ func ingestRun(b *testing.B, e *env, name, warehouse string, startGTID string) (
 // lake and returns its wall time and peak RSS in MiB.
 func ingestRunArgs(b *testing.B, e *env, name, warehouse string, args ...string) (time.Duration, float64) {
 	b.Helper()
+	return ingestRunWith(b, e, name, func(s string) string {
+		if warehouse != "" {
+			s = strings.Replace(s, "url: s3://"+e.bucket+"/lakes", "url: "+warehouse, 1)
+		}
+		return s
+	}, args...)
+}
+
+// ingestRunWith is ingestRunArgs with the config (the env's, lake name,
+// commit interval and log level set for benchmarks) passed through edit.
+func ingestRunWith(b testing.TB, e *env, name string, edit func(string) string, args ...string) (time.Duration, float64) {
+	b.Helper()
 	cfg, err := os.ReadFile(e.config)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s := strings.Replace(string(cfg), "name: shop", "name: "+name, 1)
 	s = strings.Replace(s, "commit_interval: 100ms", "commit_interval: 1s", 1)
-	s = strings.Replace(s, "level: debug", "level: warn", 1)
-	if warehouse != "" {
-		s = strings.Replace(s, "url: s3://"+e.bucket+"/lakes", "url: "+warehouse, 1)
-	}
+	s = edit(strings.Replace(s, "level: debug", "level: warn", 1))
 	path := filepath.Join(b.TempDir(), name+".yaml")
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		b.Fatal(err)

@@ -126,7 +126,7 @@ func (b *batch) addRows(e *Rows) error {
 		return err
 	}
 	b.openChanges = append(b.openChanges, changes...)
-	b.opts.Metrics.rows(e.Table, e.Op, max(len(e.After), len(e.Before)))
+	b.opts.Metrics.rows(e.Op, max(len(e.After), len(e.Before)))
 	keyIdx := keyIndexes(&tt.schema)
 	take := func(kind tableformat.FileKind) *rowBuf {
 		k := bufKey{tt.id, tt.schema.Version, kind}

@@ -8,9 +8,11 @@ import (
 )
 
 // Metrics are the pipeline's Prometheus metrics (docs/metrics.md). A nil
-// *Metrics records nothing.
+// *Metrics records nothing. No series is per table: a source of 10,000
+// tables would make tens of thousands of them (memory in the daemon and in
+// Prometheus); per table, binlake tables and status read the lake.
 type Metrics struct {
-	rowChanges    *prometheus.CounterVec
+	rowChanges    [RowSnapshot + 1]prometheus.Counter // by RowOp
 	transactions  prometheus.Counter
 	commits       prometheus.Counter
 	commitSeconds prometheus.Histogram
@@ -23,7 +25,7 @@ type Metrics struct {
 	lagBytes      prometheus.Gauge
 	lagBytesOnce  sync.Once
 	// Re-snapshots.
-	resnapRows    *prometheus.CounterVec
+	resnapRows    prometheus.Counter
 	resnapChunks  prometheus.Counter
 	resnapPending prometheus.Gauge
 	resnapChanges prometheus.Counter
@@ -36,9 +38,9 @@ func NewMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 	if now == nil {
 		now = time.Now
 	}
+	rowChanges := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "binlake_ingest_row_changes_total",
+		Help: "Row changes read from the source, by operation (insert, update, delete, snapshot)."}, []string{"op"})
 	m := &Metrics{
-		rowChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "binlake_ingest_row_changes_total",
-			Help: "Row changes read from the source, by table and operation (insert, update, delete, snapshot)."}, []string{"db", "table", "op"}),
 		transactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_transactions_total",
 			Help: "Source transactions read (including ones that touched no mirrored table)."}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_ingest_commits_total",
@@ -59,8 +61,8 @@ func NewMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 			Help: "Seconds between the source commit of the last transaction in the lake and its lake commit."}),
 		lagBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_ingest_lag_bytes",
 			Help: "Bytes of source binlog between the position of the lake's last commit and the source's current end of binlog, summed across binlog files."}),
-		resnapRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "binlake_resnapshot_rows_read_total",
-			Help: "Rows re-snapshots read from the source, by table."}, []string{"db", "table"}),
+		resnapRows: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_resnapshot_rows_read_total",
+			Help: "Rows re-snapshots read from the source."}),
 		resnapChunks: prometheus.NewCounter(prometheus.CounterOpts{Name: "binlake_resnapshot_chunks_total",
 			Help: "Chunks re-snapshots read from the source."}),
 		resnapPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "binlake_resnapshots_pending",
@@ -70,17 +72,19 @@ func NewMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 		reg: reg,
 		now: now,
 	}
-	reg.MustRegister(m.rowChanges, m.transactions, m.commits, m.commitSeconds, m.files, m.bytes, m.spills,
+	for op, name := range map[RowOp]string{RowInsert: "insert", RowUpdate: "update", RowDelete: "delete", RowSnapshot: "snapshot"} {
+		m.rowChanges[op] = rowChanges.WithLabelValues(name)
+	}
+	reg.MustRegister(rowChanges, m.transactions, m.commits, m.commitSeconds, m.files, m.bytes, m.spills,
 		m.version, m.sourceTime, m.lag, m.resnapRows, m.resnapChunks, m.resnapPending, m.resnapChanges)
 	return m
 }
 
-func (m *Metrics) rows(t *Table, op RowOp, n int) {
-	if m == nil || n == 0 {
+func (m *Metrics) rows(op RowOp, n int) {
+	if m == nil || n == 0 || op < RowInsert || op > RowSnapshot {
 		return
 	}
-	name := [...]string{RowInsert: "insert", RowUpdate: "update", RowDelete: "delete", RowSnapshot: "snapshot"}[op]
-	m.rowChanges.WithLabelValues(t.DB, t.Name, name).Add(float64(n))
+	m.rowChanges[op].Add(float64(n))
 }
 
 func (m *Metrics) transaction() {
@@ -121,10 +125,10 @@ func (m *Metrics) SetLagBytes(n int64) {
 	m.lagBytesOnce.Do(func() { m.reg.MustRegister(m.lagBytes) })
 }
 
-func (m *Metrics) resnapshotChunk(db, table string, rows int) {
+func (m *Metrics) resnapshotChunk(rows int) {
 	if m != nil {
 		m.resnapChunks.Inc()
-		m.resnapRows.WithLabelValues(db, table).Add(float64(rows))
+		m.resnapRows.Add(float64(rows))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/binlake/binlake/internal/settings"
 	"github.com/binlake/binlake/tableformat"
@@ -31,7 +32,9 @@ type Options struct {
 	// spilled as it arrives and committed when it ends). While they are
 	// written out, about half as much again is live.
 	MemoryBudget int64
-	// UploadParallelism bounds concurrent file uploads.
+	// UploadParallelism bounds concurrent file uploads: files of 256 KiB
+	// of rows or more; eight smaller ones take the place of one
+	// (background.go).
 	UploadParallelism int
 	// FileWriter configures the Parquet files.
 	FileWriter tableformat.FileWriterOptions
@@ -141,15 +144,17 @@ func (o Options) WithDefaults() Options {
 // commit holds whole source transactions and the position after the last of
 // them, and the source is opened at the lake's position.
 type Pipeline struct {
-	log   *tableformat.Log
-	store tableformat.Store
-	opts  Options
-	check *MirrorCheck // for the next Run (CheckMirrored)
+	log     *tableformat.Log
+	store   tableformat.Store
+	opts    Options
+	check   *MirrorCheck        // for the next Run (CheckMirrored)
+	uploads *semaphore.Weighted // upload slots (background.go)
 }
 
 // New returns a pipeline writing to the lake of log.
 func New(log *tableformat.Log, opts Options) *Pipeline {
-	return &Pipeline{log: log, store: log.Store(), opts: opts.WithDefaults()}
+	opts = opts.WithDefaults()
+	return &Pipeline{log: log, store: log.Store(), opts: opts, uploads: newUploads(opts.UploadParallelism)}
 }
 
 // Run reads src until it returns io.EOF (then commits what it has and
@@ -166,6 +171,8 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 	defer stopRead()
 
 	b := newBatch(st, p.opts)
+	bg := &background{p: p}
+	defer bg.drain() // on an error: the open transaction's files are not committed
 	r := newResnapRunner(ctx, p, b, st)
 	r.check, p.check = p.check, nil
 	defer r.stop()
@@ -186,7 +193,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 		case ev := <-events:
 			if _, ok := ev.(*CaughtUp); ok {
 				caughtUp = true
-			} else if err := p.handle(ctx, b, r, ev); err != nil {
+			} else if err := p.handle(ctx, b, r, bg, ev); err != nil {
 				return err
 			}
 			if done, err := finished(); done || err != nil {
@@ -232,7 +239,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source) error {
 				if _, ok := ev.(*CaughtUp); ok {
 					continue
 				}
-				if herr := p.handle(ctx, b, r, ev); herr != nil {
+				if herr := p.handle(ctx, b, r, bg, ev); herr != nil {
 					return herr
 				}
 			}
@@ -283,15 +290,25 @@ func readSource(ctx context.Context, src Source) (events <-chan Event, readErr <
 
 // handle takes one event, then spills or commits when the budget or the
 // batch's age says so; between transactions it lets the re-snapshot go on.
-func (p *Pipeline) handle(ctx context.Context, b *batch, r *resnapRunner, ev Event) error {
+func (p *Pipeline) handle(ctx context.Context, b *batch, r *resnapRunner, bg *background, ev Event) error {
 	switch e := ev.(type) {
 	case *Reached:
 		if !b.open() {
 			r.boundary(ctx, b, e.At)
 		}
 		return nil
+	case *TableComplete:
+		bg.start(ctx, b.takeTable(e.Table))
+		return nil
 	case *DDL:
 		r.ddl(b, e)
+	case *Commit:
+		// The transaction's files written in the background are its own.
+		files, err := bg.drain()
+		if err != nil {
+			return err
+		}
+		b.spilled = append(b.spilled, files...)
 	}
 	if err := b.add(ev); err != nil {
 		return err
@@ -371,11 +388,12 @@ type fileJob struct {
 	open bool
 }
 
-// writeFiles writes and uploads the jobs' files concurrently.
+// writeFiles writes and uploads the jobs' files concurrently, as the upload
+// slots allow.
 func (p *Pipeline) writeFiles(ctx context.Context, jobs []fileJob) ([]pendingFile, error) {
 	out := make([]pendingFile, len(jobs))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.opts.UploadParallelism)
+	g.SetLimit(p.opts.UploadParallelism * smallPerSlot)
 	for i, j := range jobs {
 		g.Go(func() error {
 			f, err := p.writeFile(gctx, j)
@@ -390,6 +408,11 @@ func (p *Pipeline) writeFiles(ctx context.Context, jobs []fileJob) ([]pendingFil
 }
 
 func (p *Pipeline) writeFile(ctx context.Context, j fileJob) (tableformat.AddFile, error) {
+	w := uploadWeight(j)
+	if err := p.uploads.Acquire(ctx, w); err != nil {
+		return tableformat.AddFile{}, err
+	}
+	defer p.uploads.Release(w)
 	f, err := tableformat.WriteAddFile(ctx, p.store, j.table.name.db, j.table.name.name, j.table.id, &j.schema, j.kind,
 		p.opts.FileWriter, j.rows)
 	if err == nil {

@@ -762,7 +762,7 @@ func (r *resnapRunner) chunk(ctx context.Context, s chunkSpec) {
 	}
 	res.write = write + time.Since(start)
 	if res.err == nil {
-		r.p.opts.Metrics.resnapshotChunk(s.db, s.name, n)
+		r.p.opts.Metrics.resnapshotChunk(n)
 	}
 	send(res)
 }

@@ -14,7 +14,8 @@ type Source interface {
 	Close() error
 }
 
-// Event is one of *Rows, *Commit, *DDL, *Reached or *CaughtUp.
+// Event is one of *Rows, *Commit, *DDL, *TableComplete, *Reached or
+// *CaughtUp.
 type Event interface{ event() }
 
 // Reached says the source has read the binlog up to At between
@@ -22,6 +23,13 @@ type Event interface{ event() }
 // file, a checkpoint). Re-snapshot reads are placed in the stream by
 // position (resnapshot.go).
 type Reached struct{ At tableformat.Position }
+
+// TableComplete says the open transaction (an initial snapshot's) holds
+// every row of Table it will hold: the pipeline writes them to files at
+// once, while the transaction goes on, instead of at its end (they are
+// still committed with it, whole). A source that never sends it loses
+// nothing but that overlap.
+type TableComplete struct{ Table *Table }
 
 // CaughtUp says the source has returned every transaction the server had
 // written when the source was opened (it goes on streaming after it): a
@@ -222,3 +230,5 @@ func (*Commit) event()   {}
 func (*DDL) event()      {}
 func (*Reached) event()  {}
 func (*CaughtUp) event() {}
+
+func (*TableComplete) event() {}

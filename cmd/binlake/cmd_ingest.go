@@ -83,7 +83,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	}
 	srcCfg.Logger = logger
 	reg := newRegistry()
-	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, reg, logger,
+	ops, err := startOpsServer(ctx, cfg.Ingest.Listen, cfg.Ingest.Pprof, reg, logger,
 		cfg.Source.Password, cfg.Warehouse.S3.SecretAccessKey, cfg.Warehouse.S3.SessionToken)
 	if err != nil {
 		return err
@@ -121,7 +121,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 			return sourceError(err)
 		}
 		ops.setReady(true, "")
-		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg)); err != nil {
+		if from, err = takeSnapshot(ctx, p, srcCfg, !newLake, logger, newSnapshotProgress(env.stderr, reg, ops.status)); err != nil {
 			return sourceError(err)
 		}
 	}
@@ -238,7 +238,7 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 		return tableformat.Position{}, fmt.Errorf("initial snapshot: %w", err)
 	}
 	defer snap.Close()
-	logger.Info("initial snapshot started", "position", snap.Position().String(), "tables", len(snap.Tables()), "resync", resync)
+	logger.Info("initial snapshot started", "position", snap.Position().String(), "tables", len(snap.Tables()), "readers", snap.Readers(), "resync", resync)
 	var src ingest.Source = snap
 	if resync {
 		src = ingest.Resync(snap)
@@ -252,7 +252,7 @@ func takeSnapshot(ctx context.Context, p *ingest.Pipeline, cfg mysql.SourceConfi
 		for {
 			select {
 			case <-stop:
-				progress.update(snap.Progress())
+				progress.done(snap.Progress())
 				return
 			case <-tick.C:
 				progress.update(snap.Progress())

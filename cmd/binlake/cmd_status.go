@@ -346,6 +346,9 @@ func writeDaemon(tw io.Writer, d daemonView, now time.Time) {
 	} else {
 		fmt.Fprintf(tw, "daemon\tNOT READY: %s; up %s (%s)\n", orText(s.Reason, "no reason given"), up, d.Address)
 	}
+	if v := s.Snapshot; v != nil {
+		fmt.Fprintf(tw, "  snapshot\t%s\n", snapshotText(v))
+	}
 	if c := s.LastCommit; c != nil {
 		src := ""
 		if !c.SourceTime.IsZero() {

@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/binlake/binlake/connectors/mysql"
 	"github.com/binlake/binlake/connectors/objstore"
 	"github.com/binlake/binlake/ingest"
 	"github.com/binlake/binlake/internal/secret"
@@ -301,7 +304,7 @@ func TestStatusRealOpsServer(t *testing.T) {
 	defer cancel()
 	reg := newRegistry()
 	ingest.NewMetrics(reg, nil)
-	ops, err := startOpsServer(ctx, addr, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ops, err := startOpsServer(ctx, addr, false, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +321,45 @@ func TestStatusRealOpsServer(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q", want)
 		}
+	}
+}
+
+// TestStatusShowsSnapshotProgress: while an initial snapshot runs, the
+// daemon's /status, binlake status and /metrics show its progress in total
+// and the tables being read; once it is done, /status no longer does.
+func TestStatusShowsSnapshotProgress(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg := newRegistry()
+	ops, err := startOpsServer(ctx, addr, false, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.close()
+	ops.setReady(true, "")
+	progress := newSnapshotProgress(io.Discard, reg, ops.status)
+	started := time.Now().Add(-10 * time.Second)
+	sp := mysql.SnapshotProgress{Tables: 10000, TablesDone: 2500, Rows: 7500, EstimatedRows: 30000, Started: started,
+		Reading: []mysql.TableProgress{{DB: "shop", Table: "t02500", Rows: 3, Started: started}}}
+	progress.update(sp)
+	cfg := statusLake(t, addr)
+	code, out, errs := runCLI(t, nil, "status", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !regexp.MustCompile(`snapshot +2500/10000 tables, 7500 rows \(~25% of ~30000\), \d+ rows/s, ETA \d+s; reading shop.t02500 \(3 rows\)`).MatchString(out) {
+		t.Errorf("status lacks the snapshot's line:\n%s", out)
+	}
+	metrics := gatherGauges(reg, "binlake_snapshot_tables", "binlake_snapshot_tables_done", "binlake_snapshot_rows", "binlake_snapshot_estimated_rows")
+	if want := map[string]float64{"binlake_snapshot_tables": 10000, "binlake_snapshot_tables_done": 2500, "binlake_snapshot_rows": 7500,
+		"binlake_snapshot_estimated_rows": 30000}; !maps.Equal(metrics, want) {
+		t.Errorf("metrics %v, want %v", metrics, want)
+	}
+	sp.TablesDone, sp.Rows, sp.Reading = 10000, 30000, nil
+	progress.done(sp)
+	if r := ops.status.report(reg); r.Snapshot != nil {
+		t.Errorf("after the snapshot, /status still shows %+v", r.Snapshot)
 	}
 }
 

@@ -162,6 +162,9 @@ type IngestConfig struct {
 	// MemoryLimit is the soft limit of the daemon's memory (the Go runtime's
 	// GOMEMLIMIT, which the environment variable overrides); 0: none.
 	MemoryLimit int64 `yaml:"memory_limit"`
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// Listen.
+	Pprof bool `yaml:"pprof"`
 }
 
 // WarehouseConfig says where lakes live.

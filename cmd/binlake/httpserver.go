@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -33,9 +34,11 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// startOpsServer listens on addr ("" disables it) and serves until ctx ends.
-// Text equal to one of secrets never appears in /status.
-func startOpsServer(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger, secrets ...secret.String) (*opsServer, error) {
+// startOpsServer listens on addr ("" disables it) and serves until ctx ends;
+// with profiles, Go's profiles (/debug/pprof/) too. Text equal to one of
+// secrets never appears in /status.
+func startOpsServer(ctx context.Context, addr string, profiles bool, reg *prometheus.Registry, logger *slog.Logger,
+	secrets ...secret.String) (*opsServer, error) {
 	o := &opsServer{status: newDaemonStatus(time.Now, secrets...)}
 	if addr == "" {
 		return o, nil
@@ -44,7 +47,11 @@ func startOpsServer(ctx context.Context, addr string, reg *prometheus.Registry, 
 	if err != nil {
 		return nil, &configError{fmt.Sprintf("ingest.listen: %v", err)}
 	}
-	o.srv = &http.Server{Handler: o.handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	h := o.handler(reg)
+	if profiles {
+		h = withPprof(h)
+	}
+	o.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := o.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics and health endpoint stopped", "err", err)
@@ -88,6 +95,18 @@ func (o *opsServer) handler(reg prometheus.Gatherer) http.Handler {
 	return mux
 }
 
+// withPprof serves Go's profiles (net/http/pprof) under /debug/pprof/ beside h.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
 // setReady records whether the daemon is doing its job, and why not.
 func (o *opsServer) setReady(ready bool, why string) { o.status.setReady(ready, why) }
 
@@ -118,6 +137,7 @@ type daemonStatus struct {
 	lagBytesAt time.Time // zero: not measured yet
 	lagErr     string
 	lake       *daemonLake
+	snapshot   *snapshotView
 }
 
 // newDaemonStatus returns the status of a daemon starting now.
@@ -188,6 +208,16 @@ func (s *daemonStatus) setLagError(err error) {
 	s.lagErr = s.redact(err.Error())
 }
 
+// setSnapshot records the initial snapshot's progress (nil: none running).
+func (s *daemonStatus) setSnapshot(v *snapshotView) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snapshot = v
+}
+
 // sawLake records the lake's latest state as the daemon read it.
 func (s *daemonStatus) sawLake(st *tableformat.State) {
 	if s == nil || st == nil {
@@ -220,6 +250,8 @@ type daemonReport struct {
 	// Lake is the lake's latest version and source position as the daemon
 	// last read it (with each lag measurement).
 	Lake *daemonLake `json:"lake,omitempty"`
+	// Snapshot is the initial snapshot in progress; absent when none runs.
+	Snapshot *snapshotView `json:"snapshot,omitempty"`
 }
 
 // daemonCommit is ingest's last commit as its metrics hold it.
@@ -258,6 +290,7 @@ func (s *daemonStatus) report(reg prometheus.Gatherer) daemonReport {
 		l := *s.lake
 		r.Lake = &l
 	}
+	r.Snapshot = s.snapshot // replaced whole, never changed in place
 	if v := gauges["binlake_lake_version"]; v > 0 {
 		c := &daemonCommit{Version: int64(v), LagSeconds: gauges["binlake_ingest_lag_seconds"]}
 		if ts := gauges["binlake_ingest_source_commit_timestamp_seconds"]; ts > 0 {

@@ -231,21 +231,28 @@ func TestExampleConfigs(t *testing.T) {
 	}
 }
 
-func TestSnapshotProgressLine(t *testing.T) {
+// TestSnapshotProgressText: the snapshot's line on a terminal and in
+// binlake status: the totals (with the estimate, the rate and the ETA), then
+// the tables being read.
+func TestSnapshotProgressText(t *testing.T) {
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	cases := []struct {
-		t    mysql.TableProgress
-		el   time.Duration
+		sp   mysql.SnapshotProgress
+		at   time.Duration
 		want string
 	}{
-		{mysql.TableProgress{Rows: 2500, Estimate: 10000, Reading: true}, 5 * time.Second,
-			"snapshot shop.orders: 2500 rows, 500 rows/s (~25% of ~10000), ETA 15s"},
-		{mysql.TableProgress{Rows: 10000, Estimate: 9000, Done: true}, 20 * time.Second,
-			"snapshot shop.orders: 10000 rows, 500 rows/s, done in 20s"},
-		{mysql.TableProgress{Rows: 0, Estimate: 0, Reading: true}, 0, "snapshot shop.orders: 0 rows, 0 rows/s"},
+		{mysql.SnapshotProgress{Tables: 10000, TablesDone: 2500, Rows: 7500, EstimatedRows: 30000, Started: start,
+			Reading: []mysql.TableProgress{{DB: "shop", Table: "t02500", Rows: 3, Estimate: 3, Started: start.Add(9 * time.Second)},
+				{DB: "shop", Table: "big", Rows: 2500, Estimate: 10000, Started: start}}}, 10 * time.Second,
+			"2500/10000 tables, 7500 rows (~25% of ~30000), 750 rows/s, ETA 30s; reading shop.t02500 (3 rows), shop.big (2500 of ~10000 rows)"},
+		{mysql.SnapshotProgress{Tables: 2, TablesDone: 2, Rows: 10000, EstimatedRows: 9000, Started: start}, 20 * time.Second,
+			"2/2 tables, 10000 rows, 500 rows/s, read in 20s"},
+		{mysql.SnapshotProgress{Tables: 3}, 0, "0/3 tables, 0 rows"},
 	}
 	for _, c := range cases {
-		if got := progressLine("shop.orders", c.t, c.el); got != c.want {
-			t.Errorf("got %q, want %q", got, c.want)
+		v := makeSnapshotView(c.sp, start.Add(c.at))
+		if got := snapshotText(v); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
 		}
 	}
 }

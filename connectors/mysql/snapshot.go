@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -28,7 +29,12 @@ var ErrSnapshotUnsupported = errors.New("consistent snapshot not supported this 
 const (
 	snapshotChunkRows  = 4096
 	snapshotChunkBytes = 4 << 20
-	progressEvery      = 10 * time.Second
+	// progressEvery is how often the log shows the snapshot's progress in
+	// total, and that of a table being read; a table read in slowTable or
+	// more gets a line at info when done (others at debug: at 10,000
+	// tables a line each would flood the log).
+	progressEvery = 10 * time.Second
+	slowTable     = time.Second
 )
 
 // SnapshotSource reads the included tables in one consistent read and hands
@@ -77,11 +83,14 @@ const (
 // as they are while the snapshot runs. A table altered after the snapshot
 // started fails its read (ER_TABLE_DEF_CHANGED): retry the snapshot.
 type SnapshotSource struct {
-	cfg   SourceConfig
-	conn  *client.Conn
-	pos   tableformat.Position
-	time  int64 // µs, the server's clock at the snapshot's start
-	plans []*snapshotTable
+	cfg  SourceConfig
+	conn *client.Conn
+	// readers read the tables, each in a transaction of the same read
+	// view (snapshot_readers.go); the first is conn.
+	readers []*client.Conn
+	pos     tableformat.Position
+	time    int64 // µs, the server's clock at the snapshot's start
+	plans   []*snapshotTable
 
 	strategy SnapshotStrategy // the strategy used (never auto)
 	lockHeld time.Duration    // how long the snapshot's lock was held
@@ -95,15 +104,23 @@ type SnapshotSource struct {
 	stopOnce sync.Once
 
 	zeroDates atomic.Int64
+
+	// Progress (Progress): rows read, tables read, the estimates' sum,
+	// when the read began (Unix ns), the table each reader reads.
+	rowsRead   atomic.Int64
+	tablesDone atomic.Int64
+	estimated  int64
+	readStart  atomic.Int64
+	current    []atomic.Pointer[snapshotTable]
 }
 
 type snapshotTable struct {
 	table    *ingest.Table
 	cols     []TableColumn
 	key      []int
-	estimate int64 // information_schema.TABLES.TABLE_ROWS
+	estimate int64 // the server's estimate (rowEstimates)
 	rows     atomic.Int64
-	state    atomic.Int32 // 0 waiting, 1 reading, 2 read
+	started  atomic.Int64 // Unix ns; 0: not yet
 }
 
 type snapshotItem struct {
@@ -125,25 +142,25 @@ func NewSnapshotSource(ctx context.Context, cfg SourceConfig) (*SnapshotSource, 
 	if err != nil {
 		return nil, err
 	}
-	s := &SnapshotSource{cfg: cfg, conn: conn, stop: make(chan struct{})}
+	s := &SnapshotSource{cfg: cfg, conn: conn, readers: []*client.Conn{conn}, stop: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
+		s.closeReaders()
 		conn.Close()
 		return nil, err
 	}
+	s.current = make([]atomic.Pointer[snapshotTable], len(s.readers))
 	return s, nil
 }
 
 func (s *SnapshotSource) open(ctx context.Context) error {
-	for _, q := range []string{
-		SnapshotSessionSetup,
-		// A paused consumer must not make the server drop the stream.
-		"SET SESSION net_write_timeout = 3600, net_read_timeout = 3600",
-		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-	} {
-		if _, err := s.conn.Execute(q); err != nil {
-			return fmt.Errorf("snapshot source: %s: %w", q, err)
-		}
+	if err := setUpSession(s.conn); err != nil {
+		return err
 	}
+	tables, err := s.includedTables()
+	if err != nil {
+		return err
+	}
+	s.dialReaders(ctx, snapshotReaders(len(tables), s.cfg.SnapshotReaders))
 	for attempt := 1; ; attempt++ {
 		locked, err := s.pin(ctx)
 		if err == nil {
@@ -167,8 +184,8 @@ func (s *SnapshotSource) open(ctx context.Context) error {
 			return err
 		}
 		s.cfg.Logger.Warn("snapshot: the mirrored tables changed while they were locked; locking them again", "err", err, "attempt", attempt)
-		if _, rerr := s.conn.Execute("ROLLBACK"); rerr != nil {
-			return fmt.Errorf("snapshot source: end the consistent read: %w", rerr)
+		if rerr := s.rollbackReaders(); rerr != nil {
+			return rerr
 		}
 		s.plans, s.pos = nil, tableformat.Position{}
 	}
@@ -186,42 +203,94 @@ func (s *SnapshotSource) readServerTime() error {
 	return nil
 }
 
-// planTables lists the included base tables and their columns.
+// planTables lists the included base tables and their columns (two
+// queries per database, whatever the number of tables: SchemaColumns) and
+// the server's estimates of their rows (rowEstimates).
 func (s *SnapshotSource) planTables() error {
-	r, err := s.conn.Execute(`SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.TABLE_ROWS, 0), IFNULL(co.CHARACTER_SET_NAME, '')
+	r, err := s.conn.Execute(`SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(co.CHARACTER_SET_NAME, '')
 FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = t.TABLE_COLLATION
 WHERE t.TABLE_TYPE = 'BASE TABLE' ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`)
 	if err != nil {
 		return fmt.Errorf("snapshot source: list tables: %w", err)
 	}
+	s.plans, s.estimated = nil, 0
+	type listed struct{ db, name, charset string }
+	var tables []listed
+	names := map[string]map[string]bool{} // by database
 	for i := range r.RowNumber() {
 		db, _ := r.GetString(i, 0)
 		name, _ := r.GetString(i, 1)
 		if !s.cfg.Include(db, name) {
 			continue
 		}
-		est, _ := r.GetInt(i, 2)
-		cols, key, err := InfoSchemaColumns(s.conn, db, name)
-		if tableGone(err) {
-			// Dropped after the snapshot's position (the listing is not
-			// transactional): the binlog from there holds the DROP.
-			s.cfg.Logger.Warn("snapshot: table dropped while planning, skipped", "table", db+"."+name)
-			continue
+		t := listed{db: db, name: name}
+		t.charset, _ = r.GetString(i, 2)
+		tables = append(tables, t)
+		if names[db] == nil {
+			names[db] = map[string]bool{}
 		}
-		if err != nil {
+		names[db][name] = true
+	}
+	estimates := map[string]map[string]int64{}
+	for db := range names {
+		estimates[db] = s.rowEstimates(db)
+	}
+	defs := map[string]map[string]*TableDef{}
+	for db, in := range names {
+		if defs[db], err = SchemaColumns(s.conn, db, func(t string) bool { return in[t] }); err != nil {
 			return fmt.Errorf("snapshot source: %w", err)
 		}
-		t := &ingest.Table{DB: db, Name: name, Columns: make([]ingest.SourceColumn, len(cols))}
-		t.Charset, _ = r.GetString(i, 3)
-		for j, c := range cols {
+	}
+	for _, lt := range tables {
+		d := defs[lt.db][lt.name]
+		if d == nil || tableGone(d.Err) {
+			// Dropped after the snapshot's position (the listing is not
+			// transactional): the binlog from there holds the DROP.
+			s.cfg.Logger.Warn("snapshot: table dropped while planning, skipped", "table", lt.db+"."+lt.name)
+			continue
+		}
+		if d.Err != nil {
+			return fmt.Errorf("snapshot source: %w", d.Err)
+		}
+		t := &ingest.Table{DB: lt.db, Name: lt.name, Charset: lt.charset, Columns: make([]ingest.SourceColumn, len(d.Columns))}
+		for j, c := range d.Columns {
 			t.Columns[j] = ingest.SourceColumn{Name: c.Name, Type: c.Type, Nullable: c.Nullable}
 		}
-		for _, k := range key {
-			t.Key = append(t.Key, cols[k].Name)
+		for _, k := range d.Key {
+			t.Key = append(t.Key, d.Columns[k].Name)
 		}
-		s.plans = append(s.plans, &snapshotTable{table: t, cols: cols, key: key, estimate: est})
+		s.plans = append(s.plans, &snapshotTable{table: t, cols: d.Columns, key: d.Key, estimate: estimates[lt.db][lt.name]})
+		s.estimated += estimates[lt.db][lt.name]
 	}
 	return nil
+}
+
+// rowEstimates returns the server's estimates of the rows of db's tables:
+// InnoDB's persistent statistics (mysql.innodb_table_stats, partitions
+// summed), which cost one query; when the user may not read them,
+// information_schema.TABLES.TABLE_ROWS, which opens every table of db (at
+// thousands of tables, seconds on the server). Tables without an estimate
+// (none is needed: only progress reports use them) are absent.
+func (s *SnapshotSource) rowEstimates(db string) map[string]int64 {
+	out := map[string]int64{}
+	add := func(f []gomysql.FieldValue) {
+		name := fieldString(f[0])
+		if i := strings.Index(strings.ToUpper(name), "#P#"); i > 0 {
+			name = name[:i]
+		}
+		out[name] += int64(fieldUint(f[1]))
+	}
+	err := streamPrepared(s.conn, "SELECT table_name, n_rows FROM mysql.innodb_table_stats WHERE database_name = ?", []any{db}, add)
+	if err == nil {
+		return out
+	}
+	s.cfg.Logger.Debug("snapshot: InnoDB's statistics are not readable; estimating rows from information_schema", "err", err)
+	clear(out)
+	err = streamPrepared(s.conn, "SELECT TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", []any{db}, add)
+	if err != nil {
+		s.cfg.Logger.Warn("snapshot: no estimate of the tables' rows; progress shows no ETA", "database", db, "err", err)
+	}
+	return out
 }
 
 // Position returns the binlog position (GTID set and file:pos) of the
@@ -240,6 +309,9 @@ func (s *SnapshotSource) Tables() []*ingest.Table {
 	}
 	return out
 }
+
+// Readers returns how many connections read the tables.
+func (s *SnapshotSource) Readers() int { return len(s.readers) }
 
 // ZeroDates returns how many zero dates were turned into NULL so far.
 func (s *SnapshotSource) ZeroDates() int64 { return s.zeroDates.Load() }
@@ -289,6 +361,7 @@ func (s *SnapshotSource) Close() error {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
+		s.closeReaders()
 		s.conn.Close()
 	})
 	return nil
@@ -296,59 +369,88 @@ func (s *SnapshotSource) Close() error {
 
 var errSnapshotStopped = errors.New("snapshot source: closed")
 
-// read streams every table, in the reader goroutine.
-func (s *SnapshotSource) read() error {
-	for _, p := range s.plans {
-		if err := s.readTable(p); err != nil {
-			if errors.Is(err, errSnapshotStopped) {
-				return nil
-			}
-			if tableGone(err) && p.rows.Load() == 0 {
-				// Dropped after the snapshot's position and before its
-				// first read (once read, the transaction's metadata lock
-				// holds a DROP back). Its rows can no longer be read: the
-				// lake has no history of the table between the snapshot's
-				// position and the DROP that follows in the binlog.
-				s.cfg.Logger.Warn("snapshot: table dropped before it was read, skipped", "table", p.table.DB+"."+p.table.Name)
-				p.state.Store(2)
-				continue
-			}
-			return err
-		}
-	}
-	// Release the read view; the connection stays open until Close.
-	if _, err := s.conn.Execute("ROLLBACK"); err != nil {
-		return fmt.Errorf("snapshot source: end the consistent read: %w", err)
-	}
-	return nil
+// SnapshotProgress is how far a snapshot has got, in total and for the
+// tables being read.
+type SnapshotProgress struct {
+	Tables     int   // tables the snapshot reads
+	TablesDone int   // tables read whole (or skipped: dropped meanwhile)
+	Rows       int64 // rows read so far, every table
+	// EstimatedRows sums the server's estimates of the tables' rows at the
+	// snapshot's start (0: none known).
+	EstimatedRows int64
+	Started       time.Time // when the reading began; zero: not yet
+	// Reading are the tables being read now, at most one per reader.
+	Reading []TableProgress
 }
 
 // TableProgress is how far the snapshot of one table has got.
 type TableProgress struct {
 	DB, Table string
-	Rows      int64 // rows read and handed on
-	Estimate  int64 // the server's estimate of the table's rows
-	Reading   bool
-	Done      bool
+	Rows      int64 // rows read so far
+	Estimate  int64 // the server's estimate of the table's rows (0: none)
+	Started   time.Time
 }
 
-// Progress returns every table's progress; safe to call while Next runs.
-func (s *SnapshotSource) Progress() []TableProgress {
-	out := make([]TableProgress, len(s.plans))
-	for i, p := range s.plans {
-		st := p.state.Load()
-		out[i] = TableProgress{DB: p.table.DB, Table: p.table.Name, Rows: p.rows.Load(), Estimate: p.estimate,
-			Reading: st == 1, Done: st == 2}
+// Progress returns the snapshot's progress, in time proportional to the
+// readers, not the tables; safe to call while Next runs.
+func (s *SnapshotSource) Progress() SnapshotProgress {
+	sp := SnapshotProgress{Tables: len(s.plans), TablesDone: int(s.tablesDone.Load()), Rows: s.rowsRead.Load(),
+		EstimatedRows: s.estimated}
+	if ns := s.readStart.Load(); ns != 0 {
+		sp.Started = time.Unix(0, ns)
 	}
-	return out
+	for i := range s.current {
+		if p := s.current[i].Load(); p != nil {
+			sp.Reading = append(sp.Reading, TableProgress{DB: p.table.DB, Table: p.table.Name, Rows: p.rows.Load(),
+				Estimate: p.estimate, Started: time.Unix(0, p.started.Load())})
+		}
+	}
+	return sp
 }
 
-func (s *SnapshotSource) readTable(p *snapshotTable) error {
+// logProgress logs the snapshot's progress in total, with an ETA from the
+// rate of rows or of tables so far, whichever is further.
+func (s *SnapshotSource) logProgress(msg string, done bool) {
+	sp := s.Progress()
+	secs := time.Since(sp.Started).Seconds()
+	attrs := []any{"tables_done", sp.TablesDone, "tables", sp.Tables, "rows", sp.Rows, "seconds", math.Round(secs),
+		"rows_per_s", math.Round(float64(sp.Rows) / max(secs, 1e-9))}
+	if done {
+		s.cfg.Logger.Info(msg, append(attrs, "readers", len(s.readers))...)
+		return
+	}
+	if sp.EstimatedRows > 0 {
+		attrs = append(attrs, "estimated_rows", sp.EstimatedRows)
+	}
+	if eta := sp.ETA(time.Now()); eta > 0 {
+		attrs = append(attrs, "eta", eta.Round(time.Second).String())
+	}
+	s.cfg.Logger.Info(msg, attrs...)
+}
+
+// ETA estimates the time left at now: from the rate of rows read (against
+// the estimates) or of tables read, whichever is further (many small
+// tables cost per table, a few big ones per row); 0: unknown.
+func (sp SnapshotProgress) ETA(now time.Time) time.Duration {
+	elapsed := now.Sub(sp.Started)
+	if sp.Started.IsZero() || elapsed <= 0 {
+		return 0
+	}
+	var eta time.Duration
+	if sp.EstimatedRows > sp.Rows && sp.Rows > 0 {
+		eta = time.Duration(float64(elapsed) * float64(sp.EstimatedRows-sp.Rows) / float64(sp.Rows))
+	}
+	if sp.TablesDone > 0 && sp.Tables > sp.TablesDone {
+		eta = max(eta, time.Duration(float64(elapsed)*float64(sp.Tables-sp.TablesDone)/float64(sp.TablesDone)))
+	}
+	return eta
+}
+
+// readTable reads one table on conn into out, until quit or Close.
+func (s *SnapshotSource) readTable(conn *client.Conn, p *snapshotTable, out chan<- snapshotItem, quit <-chan struct{}) error {
 	t := p.table
 	log := s.cfg.Logger.With("table", t.DB+"."+t.Name)
-	log.Info("snapshot table started", "estimated_rows", p.estimate)
-	p.state.Store(1)
-	defer p.state.Store(2)
+	log.Debug("snapshot table started", "estimated_rows", p.estimate)
 	exprs := make([]string, len(p.cols))
 	for i, c := range p.cols {
 		exprs[i] = SnapshotSelectExpr(c)
@@ -362,6 +464,7 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		q += " ORDER BY " + strings.Join(keys, ", ")
 	}
 	start := time.Now()
+	p.started.Store(start.UnixNano())
 	lastLog := start
 	var total int64
 	var chunk [][]any
@@ -372,11 +475,10 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		}
 		ev := &ingest.Rows{Table: t, Op: ingest.RowSnapshot, After: chunk, Time: s.time}
 		p.rows.Add(int64(len(chunk)))
+		s.rowsRead.Add(int64(len(chunk)))
 		chunk, chunkBytes = nil, 0
-		select {
-		case s.items <- snapshotItem{ev: ev}:
-		case <-s.stop:
-			return errSnapshotStopped
+		if err := s.hand(out, quit, ev); err != nil {
+			return err
 		}
 		if now := time.Now(); now.Sub(lastLog) >= progressEvery {
 			lastLog = now
@@ -390,7 +492,7 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 		}
 		return nil
 	}
-	err := streamRows(s.conn, q, p.cols, &s.zeroDates, func(row []any, size int) error {
+	err := streamRows(conn, q, p.cols, &s.zeroDates, func(row []any, size int) error {
 		chunkBytes += size
 		chunk = append(chunk, row)
 		total++
@@ -402,14 +504,14 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 	if err == nil {
 		err = send()
 	}
-	if err == nil && total == 0 {
+	switch {
+	case err == nil && total > 0:
+		// Its rows can go to storage while the next tables are read.
+		err = s.hand(out, quit, &ingest.TableComplete{Table: t})
+	case err == nil:
 		// An empty table has no Rows to carry its structure: declare it,
 		// inside the snapshot's transaction, so the lake lists it.
-		select {
-		case s.items <- snapshotItem{ev: &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t}}:
-		case <-s.stop:
-			err = errSnapshotStopped
-		}
+		err = s.hand(out, quit, &ingest.DDL{Op: ingest.DDLCreate, DB: t.DB, Name: t.Name, Table: t})
 	}
 	if errors.Is(err, errSnapshotStopped) {
 		return err
@@ -417,10 +519,27 @@ func (s *SnapshotSource) readTable(p *snapshotTable) error {
 	if err != nil {
 		return fmt.Errorf("snapshot source: read table %s.%s after %d rows: %w", t.DB, t.Name, total, err)
 	}
-	secs := time.Since(start).Seconds()
-	log.Info("snapshot table done", "rows", total, "seconds", math.Round(secs*1000)/1000,
-		"rows_per_s", math.Round(float64(total)/max(secs, 1e-9)))
+	took := time.Since(start)
+	level := slog.LevelDebug
+	if took >= slowTable {
+		level = slog.LevelInfo
+	}
+	log.Log(context.Background(), level, "snapshot table done", "rows", total, "seconds", math.Round(took.Seconds()*1000)/1000,
+		"rows_per_s", math.Round(float64(total)/max(took.Seconds(), 1e-9)))
 	return nil
+}
+
+// hand passes one item of a table to the emitter (read), unless the
+// snapshot stops first.
+func (s *SnapshotSource) hand(out chan<- snapshotItem, quit <-chan struct{}, ev ingest.Event) error {
+	select {
+	case out <- snapshotItem{ev: ev}:
+		return nil
+	case <-quit:
+		return errSnapshotStopped
+	case <-s.stop:
+		return errSnapshotStopped
+	}
 }
 
 // streamRows runs q, a SELECT of cols (each by SnapshotSelectExpr), and

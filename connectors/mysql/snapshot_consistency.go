@@ -137,7 +137,7 @@ func (s *SnapshotSource) Strategy() SnapshotStrategy { return s.strategy }
 // binlog_snapshot_* status names the position of the read without a lock.
 func (s *SnapshotSource) pinBinlogSnapshot() error {
 	var err error
-	if s.pos, err = startBinlogSnapshot(s.conn, s.cfg); err != nil {
+	if s.pos, err = s.startSharedBinlogSnapshot(); err != nil {
 		return fmt.Errorf("snapshot source: %w", err)
 	}
 	if s.cfg.Flavor == gomysql.MariaDBFlavor {
@@ -149,7 +149,8 @@ func (s *SnapshotSource) pinBinlogSnapshot() error {
 		s.cfg.Logger.Warn("snapshot: the server names no GTID set for the snapshot's position; streaming by file position",
 			"position", s.pos.FilePos())
 	}
-	s.cfg.Logger.Info("snapshot position pinned without a lock", "strategy", string(SnapshotBinlogSnapshot), "position", s.pos.String())
+	s.cfg.Logger.Info("snapshot position pinned without a lock", "strategy", string(SnapshotBinlogSnapshot), "position", s.pos.String(),
+		"readers", len(s.readers))
 	return nil
 }
 
@@ -212,8 +213,8 @@ func (s *SnapshotSource) pinGlobalReadLock(ctx context.Context) (err error) {
 	w.acquired = time.Now()
 	unlock := func() error { _, err := s.conn.Execute("UNLOCK TABLES"); return err }
 	defer w.releaseOnError(unlock, s.conn)
-	if _, err := s.conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
-		return fmt.Errorf("snapshot source: START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", err)
+	if err := s.startReaders(); err != nil {
+		return err
 	}
 	if testHookLocked != nil {
 		testHookLocked(SnapshotGlobalReadLock)
@@ -284,8 +285,8 @@ func (s *SnapshotSource) pinTableLocks(ctx context.Context) (locked map[string]b
 	} else {
 		s.cfg.Logger.Info("snapshot: no mirrored table to lock")
 	}
-	if _, err := s.conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
-		return nil, fmt.Errorf("snapshot source: START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", err)
+	if err := s.startReaders(); err != nil {
+		return nil, err
 	}
 	if testHookLocked != nil {
 		testHookLocked(SnapshotTableLocks)

@@ -141,7 +141,10 @@ func TestSnapshotColumnsMatchTableMap(t *testing.T) {
 	events := drain(t, ctx, snap)
 	var fromSnapshot [][]any
 	for _, ev := range events[:len(events)-1] {
-		r := ev.(*ingest.Rows)
+		r, ok := ev.(*ingest.Rows)
+		if !ok {
+			continue
+		}
 		for i, c := range r.Table.Columns {
 			if c.Name != binlogCols[i].Name || !typesEqual(c.Type, binlogCols[i].Type) || c.Nullable != binlogCols[i].Nullable {
 				t.Errorf("snapshot column %d %+v, table map %+v", i, c, binlogCols[i])
@@ -156,12 +159,15 @@ func TestSnapshotColumnsMatchTableMap(t *testing.T) {
 }
 
 // drain reads a snapshot source to its end, checking the event shapes: Rows
-// of RowSnapshot with one *Table per table, then exactly one Commit at
-// Position(), then io.EOF (twice).
+// of RowSnapshot with one *Table per table, each table's rows together and
+// followed by its TableComplete, then exactly one Commit at Position(),
+// then io.EOF (twice).
 func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Event {
 	t.Helper()
 	var out []ingest.Event
 	tables := map[string]*ingest.Table{}
+	complete := map[string]bool{}
+	var reading string // the table whose rows came last, until complete
 	for {
 		ev, err := snap.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -180,7 +186,16 @@ func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Eve
 			if p, ok := tables[n]; ok && p != e.Table {
 				t.Errorf("table %s: a new *Table for a later chunk", n)
 			}
-			tables[n] = e.Table
+			if complete[n] || reading != "" && reading != n {
+				t.Errorf("rows of %s while reading %q (complete: %v)", n, reading, complete[n])
+			}
+			tables[n], reading = e.Table, n
+		case *ingest.TableComplete:
+			n := e.Table.DB + "." + e.Table.Name
+			if tables[n] != e.Table || reading != n {
+				t.Errorf("%s complete while reading %q", n, reading)
+			}
+			complete[n], reading = true, ""
 		case *ingest.DDL:
 			if e.Op != ingest.DDLCreate || e.Table == nil {
 				t.Errorf("ddl %+v: want the create of an empty table", e)
@@ -198,6 +213,9 @@ func drain(t *testing.T, ctx context.Context, snap *SnapshotSource) []ingest.Eve
 	}
 	if _, ok := out[len(out)-1].(*ingest.Commit); !ok {
 		t.Fatalf("last event %T, want *ingest.Commit", out[len(out)-1])
+	}
+	if reading != "" {
+		t.Errorf("%s never complete", reading)
 	}
 	if _, err := snap.Next(ctx); !errors.Is(err, io.EOF) {
 		t.Errorf("next after the end: %v, want io.EOF", err)
@@ -280,13 +298,17 @@ var lockingStrategies = []SnapshotStrategy{SnapshotBinlogSnapshot, SnapshotGloba
 // TestSnapshotThenBinlog snapshots two tables while a writer changes them,
 // then streams the binlog from the snapshot's position: the lake must equal
 // the tables, and the snapshot must be one commit; with each strategy.
+// With three readers each table is read on a connection of its own, each
+// in a transaction of the same read view.
 func TestSnapshotThenBinlog(t *testing.T) {
 	for _, st := range lockingStrategies {
-		t.Run(string(st), func(t *testing.T) { testSnapshotThenBinlog(t, st) })
+		for _, readers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/readers=%d", st, readers), func(t *testing.T) { testSnapshotThenBinlog(t, st, readers) })
+		}
 	}
 }
 
-func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
+func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy, readers int) {
 	ctx := testContext(t)
 	m := testenv.StartMariaDB(t)
 	grantFor(t, m, strategy, "s")
@@ -313,8 +335,9 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	cfg := sourceConfig(m, 0)
 	cfg.Include = func(db, _ string) bool { return db == "s" }
 	cfg.SnapshotStrategy = strategy
+	cfg.SnapshotReaders = readers
 
-	// Closing a snapshot in the middle of a table stops its reader.
+	// Closing a snapshot in the middle of a table stops its readers.
 	early, err := NewSnapshotSource(ctx, cfg)
 	if err != nil {
 		t.Fatalf("new snapshot source: %v", err)
@@ -329,7 +352,7 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	}
 
 	var logs lockedBuffer
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	began := time.Now()
 	snap, err := NewSnapshotSource(ctx, cfg)
 	if err != nil {
@@ -343,9 +366,34 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	if got := snap.Strategy(); got != strategy {
 		t.Errorf("strategy %q, want %q", got, strategy)
 	}
+	// Under a lock every reader starts in the same read view; without one
+	// only those the server places at the same position read (the writer's
+	// commits may leave fewer).
+	if got := snap.Readers(); got != readers && (strategy != SnapshotBinlogSnapshot || got < 1 || got > readers) {
+		t.Errorf("%d readers, want %d", got, readers)
+	}
+	t.Logf("%d of %d readers share the read view", snap.Readers(), readers)
+	// Progress is read while the readers run (as the daemon's follower
+	// does), and ends with every table read.
+	polled := make(chan struct{})
+	stopPolling := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-stopPolling:
+				return
+			case <-time.After(time.Millisecond): // a follower's pace, not synchronisation
+				snap.Progress()
+			}
+		}
+	}()
 	if err := ingest.New(l, ingest.Options{MemoryBudget: 1 << 20, CommitInterval: 50 * time.Millisecond}).Run(ctx, snap); err != nil {
 		t.Fatalf("ingest snapshot: %v", err)
 	}
+	close(stopPolling)
+	<-polled
+	final := snap.Progress()
 	t.Logf("snapshot at %s ingested in %v", pos, time.Since(began))
 	opsAfter := w.ops.Load()
 	w.waitOps(t, opsAfter+50)
@@ -405,6 +453,13 @@ func testSnapshotThenBinlog(t *testing.T, strategy SnapshotStrategy) {
 	}
 	if logged != rows {
 		t.Errorf("the snapshot log counts %d rows of s.big and s.nokey, the commit holds %d", logged, rows)
+	}
+	if final.Tables != 3 || final.TablesDone != 3 || final.Rows != rows || len(final.Reading) != 0 || final.Started.IsZero() {
+		t.Errorf("progress at the end %+v: want 3 tables read, %d rows, none reading", final, rows)
+	}
+	// The total, at the end of the read (s.empty has none).
+	if m := regexp.MustCompile(`msg="snapshot read" tables_done=3 tables=3 rows=(\d+) `).FindStringSubmatch(logs.String()); m == nil || m[1] != fmt.Sprint(rows) {
+		t.Errorf("the snapshot log's total %v, want the commit's %d rows", m, rows)
 	}
 	t.Logf("snapshot log:\n%s", logs.String())
 	t.Logf("snapshot commit: kind %s, %d files, %d rows, %d ops by the writer so far", e.Kind, files, rows, opsAfter)
@@ -545,5 +600,26 @@ func TestSnapshotSkipsTableDroppedMeanwhile(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "g.b") {
 		t.Errorf("no warning naming g.b: %s", logs.String())
+	}
+}
+
+// TestSnapshotETA: the time left is estimated from the rate of rows against
+// the estimates or the rate of tables, whichever is further.
+func TestSnapshotETA(t *testing.T) {
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	now := start.Add(10 * time.Second)
+	for _, c := range []struct {
+		sp   SnapshotProgress
+		want time.Duration
+	}{
+		{SnapshotProgress{Tables: 10000, TablesDone: 2000, Rows: 6000, EstimatedRows: 30000, Started: start}, 40 * time.Second},
+		{SnapshotProgress{Tables: 4, TablesDone: 2, Rows: 1000, EstimatedRows: 10000, Started: start}, 90 * time.Second},
+		{SnapshotProgress{Tables: 4, TablesDone: 0, Rows: 0, EstimatedRows: 0, Started: start}, 0},
+		{SnapshotProgress{Tables: 4, TablesDone: 4, Rows: 5000, EstimatedRows: 4000, Started: start}, 0},
+		{SnapshotProgress{Tables: 4}, 0},
+	} {
+		if got := c.sp.ETA(now); got != c.want {
+			t.Errorf("%+v: ETA %v, want %v", c.sp, got, c.want)
+		}
 	}
 }

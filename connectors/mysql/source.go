@@ -53,6 +53,10 @@ type SourceConfig struct {
 	// position (see SnapshotSource); "" or "auto" chooses by flavour and
 	// privileges.
 	SnapshotStrategy SnapshotStrategy
+	// SnapshotReaders is how many connections read the initial snapshot's
+	// tables, each in a transaction of the same read view; 0 or less: one
+	// per 1,000 tables, up to four (snapshot_readers.go).
+	SnapshotReaders int
 	// TableCharsets holds the default character sets of tables as of the
 	// start position, by {db, table} (the lake's schemas): an ALTER that
 	// adds a character column without a charset takes its table's, and by

@@ -379,6 +379,12 @@ func (m *MariaDB) Exec(t testing.TB, stmts ...string) {
 	}
 }
 
+// ExecContext is Exec returning the first error instead of failing the
+// test, for callers that run scripts from several goroutines at once.
+func (m *MariaDB) ExecContext(ctx context.Context, stmts ...string) error {
+	return m.exec(ctx, stmts...)
+}
+
 // Query runs one statement as root and returns its result as the
 // command-line client prints it in batch mode (tab-separated, no header).
 func (m *MariaDB) Query(t testing.TB, stmt string) string {
