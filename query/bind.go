@@ -128,7 +128,7 @@ type needs struct {
 
 func newNeeds() needs { return needs{views: map[int64]bool{}, macros: map[int64]bool{}} }
 
-// covers reports whether n asks for nothing beyond have.
+// covers reports whether other asks for nothing beyond what n holds.
 func (n needs) covers(other needs) bool {
 	for id := range other.views {
 		if !n.views[id] {
@@ -278,7 +278,7 @@ func (s *Session) bind(ctx context.Context, n needs) error {
 	// a client that looks at the catalog once and then reads table after
 	// table would otherwise pay a stub per table of the lake on every new
 	// table it reads.
-	want := needs{views: maps2(s.bound.views, n.views), macros: maps2(s.bound.macros, n.macros),
+	want := needs{views: union(s.bound.views, n.views), macros: union(s.bound.macros, n.macros),
 		stubViews: n.stubViews, stubMacros: n.stubMacros}
 	h, err := s.setUp(ctx, want)
 	if err != nil {
@@ -293,8 +293,8 @@ func (s *Session) bind(ctx context.Context, n needs) error {
 	return nil
 }
 
-// maps2 is the union of two sets.
-func maps2(a, b map[int64]bool) map[int64]bool {
+// union is the union of two sets.
+func union(a, b map[int64]bool) map[int64]bool {
 	out := make(map[int64]bool, len(a)+len(b))
 	for k := range a {
 		out[k] = true
