@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"weak"
 
 	fastjson "github.com/segmentio/encoding/json"
 	"golang.org/x/sync/errgroup"
@@ -148,8 +149,38 @@ type lastCheckpoint struct {
 // checkpoint on it (checkpoint_write.go).
 type checkpointTree struct {
 	version int64
-	tables  Tables
-	levels  [][]partNode // levels[n]: the parts of level n, by id
+	// tables are the checkpoint's tables while it is built or read; a tree
+	// kept as a writer's base (Log.setCheckpointBase) holds only their
+	// identities (ids): holding the tables would keep every table's state
+	// at that checkpoint alive beside the current one — in a lake whose
+	// tables all change, twice the state in memory.
+	tables Tables
+	ids    map[int64]weak.Pointer[TableState]
+	levels [][]partNode // levels[n]: the parts of level n, by id
+}
+
+// unchanged reports whether t is the very table state of id the tree's
+// checkpoint holds (states are never changed in place: a table changed
+// since is another object).
+func (t *checkpointTree) unchanged(id int64, ts *TableState) bool {
+	if t.ids != nil {
+		w, ok := t.ids[id]
+		return ok && w == weak.Make(ts)
+	}
+	return t.tables.Get(id) == ts
+}
+
+// forget keeps the identities of the tree's tables and lets the tables
+// go (see tables).
+func (t *checkpointTree) forget() {
+	if t.ids != nil {
+		return
+	}
+	t.ids = make(map[int64]weak.Pointer[TableState], t.tables.Len())
+	for id, ts := range t.tables.All() {
+		t.ids[id] = weak.Make(ts)
+	}
+	t.tables = Tables{}
 }
 
 // partNode is one part of a checkpointTree.

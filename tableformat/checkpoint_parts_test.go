@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -382,4 +383,34 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCheckpointBaseHoldsNoTables: the checkpoint a writer builds on keeps
+// only the identities of its tables, so a table changed since that
+// checkpoint is not held in memory twice (its state at the checkpoint is
+// collected), while an unchanged one is still recognised and its part
+// reused.
+func TestCheckpointBaseHoldsNoTables(t *testing.T) {
+	store := NewMemStore()
+	b := newPartsLake(t, store, 10, 256, 3)
+	b.ingestUntil(1, 10)
+	base := b.log.checkpointBase()
+	if base == nil || base.ids == nil || base.tables.Len() != 0 {
+		t.Fatal("the log's checkpoint base holds its tables, or no identities")
+	}
+	// Table 2 changes after the checkpoint; table 3 does not.
+	b.ingest(2, 1)
+	b.ingest(2, 1)
+	runtime.GC()
+	runtime.GC()
+	if base.ids[2].Value() != nil {
+		t.Fatal("table 2's state at the checkpoint is still alive after it changed")
+	}
+	if base.ids[3].Value() == nil {
+		t.Fatal("table 3's state, unchanged, was collected although the current state holds it")
+	}
+	st := b.ingestUntil(2, 10)
+	if !base.unchanged(3, st.Tables.Get(3)) || base.unchanged(2, st.Tables.Get(2)) {
+		t.Fatal("identities: table 3 should be unchanged since the base, table 2 changed")
+	}
 }

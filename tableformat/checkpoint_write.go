@@ -197,7 +197,7 @@ func (w *checkpointWriter) same(level int, p *partNode, units []unit) bool {
 			return false
 		}
 		for _, u := range units {
-			if w.prev.tables.Get(u.first) != u.table {
+			if !w.prev.unchanged(u.first, u.table) {
 				return false
 			}
 		}
@@ -443,6 +443,7 @@ func (l *Log) setCheckpointBase(t *checkpointTree) {
 	if t == nil {
 		return
 	}
+	t.forget()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.base == nil || t.version >= l.base.version {
