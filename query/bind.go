@@ -143,30 +143,17 @@ func (n needs) covers(other needs) bool {
 	return (n.stubViews || !other.stubViews) && (n.stubMacros || !other.stubMacros)
 }
 
-func (n *needs) add(other needs) {
-	for id := range other.views {
-		n.views[id] = true
+// relationListsFunctions reports whether a relation a statement reads by
+// name, and which is none of the lake's tables, lists functions (and so
+// needs the stub macros besides the stub views every such relation gets:
+// it may describe the catalog, and an unknown name is bound against every
+// table so that DuckDB's error suggests the right one).
+func relationListsFunctions(schema, name string) bool {
+	n := asciiLower(name)
+	if asciiLower(schema) == "pg_catalog" || strings.HasPrefix(n, "pg_") {
+		return n == "pg_proc"
 	}
-	for id := range other.macros {
-		n.macros[id] = true
-	}
-	n.stubViews = n.stubViews || other.stubViews
-	n.stubMacros = n.stubMacros || other.stubMacros
-}
-
-// catalogRelation reports whether a relation a statement reads by name,
-// and which is none of the lake's tables, describes the catalog (or may:
-// an unknown name is bound against every table so that DuckDB's error
-// suggests the right one), and whether it lists functions.
-func catalogRelation(schema, name string) (tables, funcs bool) {
-	s, n := asciiLower(schema), asciiLower(name)
-	switch {
-	case s == "information_schema":
-		return true, false
-	case s == "pg_catalog" || strings.HasPrefix(n, "pg_"):
-		return true, n == "pg_proc"
-	}
-	return true, n == "duckdb_functions"
+	return n == "duckdb_functions"
 }
 
 // catalogFunc reports whether an allowed built-in table function describes

@@ -668,9 +668,8 @@ func (w *walk) relation(catalog, schema, name string) {
 	case asciiLower(schema) == "binlake" && asciiLower(name) == "point":
 		return
 	}
-	tables, funcs := catalogRelation(schema, name)
-	w.need.stubViews = w.need.stubViews || tables
-	w.need.stubMacros = w.need.stubMacros || funcs
+	w.need.stubViews = true
+	w.need.stubMacros = w.need.stubMacros || relationListsFunctions(schema, name)
 }
 
 // collectCTEs gathers the names of every common table expression of a
