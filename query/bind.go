@@ -29,8 +29,14 @@ import (
 // pointNames are the objects a session at a point can bind, by DuckDB's
 // identity of names (nameKey): a view per table existing at the point (by
 // its name then), a table macro and a change feed per table not dropped
-// (by its current name). The tables whose names clash only in case
-// (caseClashes) have none.
+// (by its current name).
+//
+// DuckDB compares schema, view and macro names without regard to ASCII
+// case, so two views or two macros whose names differ only in case cannot
+// both be created, and creating them would fail every session: the tables
+// whose names clash so have none — both are left out, never one shown in
+// the other's place (viewClash, macroClash). Views and macros are apart: a
+// view and a macro may share a name.
 type pointNames struct {
 	views  map[string]*tableformat.TableState
 	macros map[string]*tableformat.TableState // table macros and change feeds
@@ -39,29 +45,53 @@ type pointNames struct {
 	feeds map[int64]bool
 	// viewOrder and macroOrder list the tables by id, for stubs.
 	viewOrder, macroOrder []*tableformat.TableState
+	// viewClash and macroClash are the tables left out for their names.
+	viewClash, macroClash map[int64]bool
 }
 
 // nameKey is how DuckDB tells names apart: ASCII case folded.
 func nameKey(schema, name string) string { return asciiLower(schema) + "\x00" + asciiLower(name) }
 
-func newPointNames(p tableformat.Point, viewClash, macroClash map[int64]bool) *pointNames {
+// newPointNames walks the tables of p once; it is what a session costs per
+// table of the lake.
+func newPointNames(p tableformat.Point) *pointNames {
 	size := p.State.Tables.Len()
 	n := &pointNames{views: make(map[string]*tableformat.TableState, size), macros: make(map[string]*tableformat.TableState, 2*size),
-		feeds: make(map[int64]bool, size)}
-	exact := make(map[[2]string]bool, 2*size)
+		feeds: make(map[int64]bool, size), viewClash: map[int64]bool{}, macroClash: map[int64]bool{},
+		viewOrder: make([]*tableformat.TableState, 0, size), macroOrder: make([]*tableformat.TableState, 0, size)}
+	// add puts t in m under k, or marks both it and the table there as
+	// clashing (the key stays, so a third clashes too).
+	add := func(m map[string]*tableformat.TableState, clash map[int64]bool, k string, t *tableformat.TableState) {
+		if other, taken := m[k]; taken {
+			clash[other.ID], clash[t.ID] = true, true
+			return
+		}
+		m[k] = t
+	}
 	for t := range p.State.Tables.Values() {
-		if t.ExistsAt(p.Seq) && !viewClash[t.ID] {
+		if t.ExistsAt(p.Seq) {
 			nm := t.NameAt(p.Seq)
-			n.views[nameKey(nm.DB, nm.Name)] = t
+			add(n.views, n.viewClash, nameKey(nm.DB, nm.Name), t)
 			n.viewOrder = append(n.viewOrder, t)
-			exact[[2]string{nm.DB, nm.Name}] = true
 		}
-		if t.DroppedSeq == 0 && !macroClash[t.ID] {
+		if t.DroppedSeq == 0 {
 			nm := t.Current()
-			n.macros[nameKey(nm.DB, nm.Name)] = t
+			add(n.macros, n.macroClash, nameKey(nm.DB, nm.Name), t)
 			n.macroOrder = append(n.macroOrder, t)
-			exact[[2]string{nm.DB, nm.Name}] = true
 		}
+	}
+	n.viewOrder = leaveOut(n.views, n.viewOrder, n.viewClash, func(t *tableformat.TableState) tableformat.TableName { return t.NameAt(p.Seq) })
+	n.macroOrder = leaveOut(n.macros, n.macroOrder, n.macroClash, (*tableformat.TableState).Current)
+	// A change feed is named after its table; it is left out where a
+	// table (of those in the session) has that name.
+	exact := make(map[[2]string]bool, 2*size)
+	for _, t := range n.viewOrder {
+		nm := t.NameAt(p.Seq)
+		exact[[2]string{nm.DB, nm.Name}] = true
+	}
+	for _, t := range n.macroOrder {
+		nm := t.Current()
+		exact[[2]string{nm.DB, nm.Name}] = true
 	}
 	for _, t := range n.macroOrder {
 		nm := t.Current()
@@ -73,6 +103,23 @@ func newPointNames(p tableformat.Point, viewClash, macroClash map[int64]bool) *p
 		}
 	}
 	return n
+}
+
+// leaveOut removes the clashing tables from m (by their names, name) and
+// from order.
+func leaveOut(m map[string]*tableformat.TableState, order []*tableformat.TableState, clash map[int64]bool,
+	name func(*tableformat.TableState) tableformat.TableName) []*tableformat.TableState {
+	if len(clash) == 0 {
+		return order
+	}
+	return slices.DeleteFunc(order, func(t *tableformat.TableState) bool {
+		if clash[t.ID] {
+			nm := name(t)
+			delete(m, nameKey(nm.DB, nm.Name))
+			return true
+		}
+		return false
+	})
 }
 
 // views returns the tables whose views catalog.schema.name may name.
@@ -222,12 +269,35 @@ func (s *Session) bind(ctx context.Context, n needs) error {
 		return nil
 	}
 	e := s.e
+	// The schemas and files of the tables to plan, and of every table for
+	// stubs: a reader's log reads them only now
+	// (tableformat.LogOptions.LazyTables).
+	var ids []int64
+	if n.stubViews || n.stubMacros {
+		ids = s.Point.State.Tables.IDs()
+	} else {
+		for id := range n.views {
+			if !s.bound.views[id] {
+				ids = append(ids, id)
+			}
+		}
+		for id := range n.macros {
+			if !s.bound.macros[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	st, err := e.log.LoadTables(ctx, s.loaded, ids...)
+	if err != nil {
+		return err
+	}
+	s.loaded = st
 	var views, macros []*tablePlan
 	for _, t := range s.names.viewOrder {
 		if !n.views[t.ID] || s.bound.views[t.ID] {
 			continue
 		}
-		v, pv, local, err := e.planView(s.Point, t)
+		v, pv, local, err := e.planView(s.Point, st.Tables.Get(t.ID))
 		if local != nil {
 			s.pins = append(s.pins, local.path)
 			s.allowed = append(s.allowed, local.path)
@@ -246,7 +316,7 @@ func (s *Session) bind(ctx context.Context, n needs) error {
 		if !n.macros[t.ID] || s.bound.macros[t.ID] {
 			continue
 		}
-		m, err := planMacro(t)
+		m, err := planMacro(st.Tables.Get(t.ID))
 		if err != nil {
 			return err
 		}
@@ -329,6 +399,7 @@ func (s *Session) setUp(ctx context.Context, want needs) (h *dbHandle, err error
 		case want.views[t.ID]:
 			setup = append(setup, s.stmts[objKey{t.ID, objView}]...)
 		case want.stubViews:
+			t := s.loaded.Tables.Get(t.ID)
 			nm, sc := t.NameAt(s.Point.Seq), t.SchemaAt(s.Point.Seq)
 			setup = append(setup, fmt.Sprintf("CREATE VIEW %s.%s AS %s", quoteIdent(nm.DB), quoteIdent(nm.Name), emptySelect(sc, e.opts.Meta)))
 		}
@@ -338,6 +409,7 @@ func (s *Session) setUp(ctx context.Context, want needs) (h *dbHandle, err error
 		case want.macros[t.ID]:
 			setup = append(setup, s.stmts[objKey{t.ID, objMacro}]...)
 		case want.stubMacros:
+			t := s.loaded.Tables.Get(t.ID)
 			nm, empty := t.Current(), emptySelect(t.Schema(), e.opts.Meta)
 			setup = append(setup, fmt.Sprintf("CREATE MACRO %s.%s(%s) AS TABLE %s", quoteIdent(nm.DB), quoteIdent(nm.Name), macroParam, empty))
 			if s.names.feeds[t.ID] {

@@ -12,14 +12,16 @@ import (
 )
 
 // manyLake is a lake of n tables d.t00000… of files files of rows rows
-// each (laketest.Many).
+// each (laketest.Many) with a checkpoint at its newest version, and a
+// reader's log of it, as `binlake query` opens: one that reads a table's
+// files only when a session binds the table.
 func manyLake(t *testing.T, n, files, rows int) *tableformat.Log {
 	t.Helper()
 	store := tableformat.NewMemStore()
-	if _, err := laketest.Many(t.Context(), store, laketest.ManyOptions{Tables: n, Files: files, Rows: rows}); err != nil {
+	if _, err := laketest.Many(t.Context(), store, laketest.ManyOptions{Tables: n, Files: files, Rows: rows, CheckpointInterval: int64(files) + 1}); err != nil {
 		t.Fatal(err)
 	}
-	return tableformat.NewLog(store, tableformat.LogOptions{})
+	return tableformat.NewLog(store, tableformat.LogOptions{LazyTables: true})
 }
 
 // boundIDs lists the tables whose views and macros the session binds.
@@ -54,6 +56,10 @@ func TestSessionBindsWhatItReads(t *testing.T) {
 	views, macros := boundIDs(s)
 	if fmt.Sprint(views) != "[8]" || len(macros) != 0 || s.bound.stubViews || len(s.pins) != files {
 		t.Fatalf("after one table: views %v macros %v stubs %v pins %d, want [8] [] false %d", views, macros, s.bound.stubViews, len(s.pins), files)
+	}
+	// Nor were the files of the other tables read from the checkpoint.
+	if s.Point.State.Tables.Get(9).Loaded() {
+		t.Fatal("the session's state holds the files of a table no statement read")
 	}
 	// The files of a table not bound are outside the lock-down.
 	other := filesOf(t, log, 9)
@@ -100,18 +106,21 @@ func TestSessionCatalogListsEveryTable(t *testing.T) {
 	defer e.Close()
 	s := openLatestOn(t, e)
 	queryAll(t, s, "SELECT count(*) FROM d.t00001")
-	for q, want := range map[string]string{
-		"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'd'":                                        fmt.Sprintf("[[%d]]", n),
-		"SELECT count(*) FROM information_schema.columns WHERE table_schema = 'd'":                                       fmt.Sprintf("[[%d]]", 3*n),
-		"SELECT count(*) FROM duckdb_views() WHERE schema_name = 'd'":                                                    fmt.Sprintf("[[%d]]", n),
-		"SELECT count(*) FROM duckdb_views WHERE schema_name = 'd'":                                                      fmt.Sprintf("[[%d]]", n),
-		"SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'd'": fmt.Sprintf("[[%d]]", n),
-		"SELECT count(*) FROM (SHOW ALL TABLES) WHERE schema = 'd'":                                                      fmt.Sprintf("[[%d]]", n),
-		"SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE d.t00020)":                            "[[id BIGINT, v VARCHAR, n INTEGER]]",
-		"SELECT string_agg(name, ',') FROM pragma_table_info('d.t00021')":                                                "[[id,v,n]]",
+	// In this order: a statement that binds a table for real and reads
+	// no catalog (DESCRIBE) sets up a database without stubs, so the last
+	// statement reads the catalog.
+	for _, c := range []struct{ q, want string }{
+		{"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'd'", fmt.Sprintf("[[%d]]", n)},
+		{"SELECT count(*) FROM information_schema.columns WHERE table_schema = 'd'", fmt.Sprintf("[[%d]]", 3*n)},
+		{"SELECT count(*) FROM duckdb_views() WHERE schema_name = 'd'", fmt.Sprintf("[[%d]]", n)},
+		{"SELECT count(*) FROM duckdb_views WHERE schema_name = 'd'", fmt.Sprintf("[[%d]]", n)},
+		{"SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'd'", fmt.Sprintf("[[%d]]", n)},
+		{"SELECT count(*) FROM (SHOW ALL TABLES) WHERE schema = 'd'", fmt.Sprintf("[[%d]]", n)},
+		{"SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE d.t00020)", "[[id BIGINT, v VARCHAR, n INTEGER]]"},
+		{"SELECT string_agg(name, ',') FROM pragma_table_info('d.t00021')", "[[id,v,n]]"},
 	} {
-		if got := fmt.Sprint(queryAll(t, s, q)); got != want {
-			t.Errorf("%s: %s, want %s", q, got, want)
+		if got := fmt.Sprint(queryAll(t, s, c.q)); got != c.want {
+			t.Errorf("%s: %s, want %s", c.q, got, c.want)
 		}
 	}
 	if views, _ := boundIDs(s); fmt.Sprint(views) != "[2 21]" || !s.bound.stubViews || s.bound.stubMacros {
@@ -146,6 +155,9 @@ func filesOf(t *testing.T, log *tableformat.Log, id int64) []tableformat.AddFile
 	t.Helper()
 	st, err := log.Latest(t.Context())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = log.LoadTables(t.Context(), st, id); err != nil {
 		t.Fatal(err)
 	}
 	return st.Tables.Get(id).SortedFiles()
@@ -207,5 +219,45 @@ func TestPoolKeepsSessionsWarm(t *testing.T) {
 	defer s5.Close()
 	if s5 == s3 || s5 == s4 || len(pool.free) != 0 {
 		t.Fatalf("sessions idle past the limit were handed out or kept (%d kept)", len(pool.free))
+	}
+}
+
+// TestSessionLeavesOutCaseClashes: tables whose names differ only in case
+// (DuckDB cannot tell them apart) are both left out, and named; a third
+// table keeps its view, macro and change feed unless a table has the
+// feed's name; the name of a table left out is free for a change feed.
+func TestSessionLeavesOutCaseClashes(t *testing.T) {
+	ctx := t.Context()
+	log := tableformat.NewLog(tableformat.NewMemStore(), tableformat.LogOptions{})
+	if _, err := log.Create(ctx, "src", 0); err != nil {
+		t.Fatal(err)
+	}
+	sc := &tableformat.Schema{Version: 1, Key: []int{1}, Columns: []tableformat.Column{{ID: 1, Name: "id", Type: tableformat.Type{Kind: tableformat.KindBigInt, SQL: "bigint"}}}}
+	e := &tableformat.Entry{Kind: tableformat.KindIngest}
+	for i, name := range []string{"t", "T", "u", "u_changes", "v", "V_changes", "v_changes"} {
+		e.Tables = append(e.Tables, tableformat.TableChange{Op: tableformat.TableCreate, TableID: int64(i + 1), Seq: int64(i + 1), DB: "d", Name: name, Schema: sc})
+	}
+	e.Txns = []tableformat.TxnMark{{Seq: 7, TS: 1}}
+	e.Progress = tableformat.Progress{MaxSeq: 7, MaxTS: 1}
+	if _, err := log.Commit(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	eng := newTestEngine(t, log, "", Options{})
+	defer eng.Close()
+	s := openLatestOn(t, eng)
+	if fmt.Sprint(s.clashing) != "[d.T d.V_changes d.t d.v_changes]" {
+		t.Fatalf("left out %v", s.clashing)
+	}
+	got := queryAll(t, s, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'd'")
+	if fmt.Sprint(got) != "[[u,u_changes,v]]" {
+		t.Fatalf("tables listed: %v", got)
+	}
+	// u_changes is the table; v's change feed is v_changes (the tables of
+	// that name are left out).
+	if !s.names.feeds[5] || s.names.feeds[3] {
+		t.Fatalf("feeds %v: want v's (5), not u's (3)", s.names.feeds)
+	}
+	if got := queryAll(t, s, "SELECT count(*) FROM d.v_changes(0, 100)"); fmt.Sprint(got) != "[[0]]" {
+		t.Fatalf("v's change feed: %v", got)
 	}
 }

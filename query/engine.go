@@ -221,8 +221,11 @@ type Session struct {
 	// created.
 	h     *dbHandle
 	bound needs
-	stmts map[objKey][]string
-	pins  []string
+	// loaded is Point.State with the tables the session bound, or stubbed,
+	// loaded (tableformat.Log.LoadTables).
+	loaded *tableformat.State
+	stmts  map[objKey][]string
+	pins   []string
 	// allowed are the local files (local snapshots) the session may read,
 	// besides paths.
 	allowed []string
@@ -232,7 +235,7 @@ type Session struct {
 	// localViews counts the views reading a local snapshot.
 	localViews int
 	// clashing names the tables left out because their names differ from
-	// another's only in case (caseClashes).
+	// another's only in case (pointNames).
 	clashing []string
 }
 
@@ -245,14 +248,13 @@ func (e *Engine) Open(ctx context.Context, p tableformat.Point) (*Session, error
 		return nil, err
 	}
 	s := &Session{Point: p, e: e, cache: e.cache, opts: e.opts, bound: newNeeds(), stmts: map[objKey][]string{},
-		paths: map[string]string{}}
-	viewClash, macroClash := caseClashes(p)
-	s.clashing = clashingNames(p, viewClash, macroClash)
+		paths: map[string]string{}, loaded: p.State}
+	s.names = newPointNames(p)
+	s.clashing = clashingNames(p, s.names.viewClash, s.names.macroClash)
 	if len(s.clashing) > 0 {
 		e.opts.Logger.Warn("tables left out of the session: their names differ only in case, which DuckDB cannot tell apart",
 			"tables", strings.Join(s.clashing, ", "))
 	}
-	s.names = newPointNames(p, viewClash, macroClash)
 	return s, nil
 }
 

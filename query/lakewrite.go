@@ -352,7 +352,11 @@ func sealWritten(ctx context.Context, conn *sql.Conn, path string) (tableformat.
 // targetBytes each (0: one file); an empty table, one empty file. A table
 // whose files hold no rows at all gets no file.
 func (e *Engine) WriteSnapshot(ctx context.Context, p tableformat.Point, tableID int64, dir string, targetBytes int64) ([]tableformat.WrittenFile, error) {
-	t := p.State.Tables.Get(tableID)
+	st, err := e.log.LoadTables(ctx, p.State, tableID)
+	if err != nil {
+		return nil, err
+	}
+	t := st.Tables.Get(tableID)
 	if t == nil || !t.ExistsAt(p.Seq) {
 		return nil, fmt.Errorf("table %d does not exist at seq %d", tableID, p.Seq)
 	}

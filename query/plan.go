@@ -659,46 +659,8 @@ func pointGuard(sel string, st *tableformat.State, params ...string) string {
 	return fmt.Sprintf("SELECT * FROM (%s) WHERE CASE %s ELSE true END", sel, strings.Join(whens, " "))
 }
 
-// caseClashes returns the tables a session at p leaves out of its views
-// and of its table macros: DuckDB compares schema, view and macro names
-// without regard to ASCII case, so two views (tables existing at p.Seq, by
-// their names then) or two macros (tables not dropped, by their current
-// names) whose names differ only in case cannot both be created, and
-// creating them would fail every session. Both are left out, never one
-// shown in the other's place. Views and macros are apart: a view and a
-// macro may share a name.
-func caseClashes(p tableformat.Point) (views, macros map[int64]bool) {
-	clash := func(names map[int64]tableformat.TableName) map[int64]bool {
-		owners := make(map[string][]int64, len(names))
-		for id, n := range names {
-			k := asciiLower(n.DB) + "\x00" + asciiLower(n.Name)
-			owners[k] = append(owners[k], id)
-		}
-		out := map[int64]bool{}
-		for _, ids := range owners {
-			if len(ids) > 1 {
-				for _, id := range ids {
-					out[id] = true
-				}
-			}
-		}
-		return out
-	}
-	size := p.State.Tables.Len()
-	viewNames, macroNames := make(map[int64]tableformat.TableName, size), make(map[int64]tableformat.TableName, size)
-	for t := range p.State.Tables.Values() {
-		if t.ExistsAt(p.Seq) {
-			viewNames[t.ID] = t.NameAt(p.Seq)
-		}
-		if t.DroppedSeq == 0 {
-			macroNames[t.ID] = t.Current()
-		}
-	}
-	return clash(viewNames), clash(macroNames)
-}
-
-// clashingNames lists the tables of caseClashes as db.table (the current
-// name), sorted.
+// clashingNames lists the tables left out for clashing names (pointNames)
+// as db.table (the current name), sorted.
 func clashingNames(p tableformat.Point, views, macros map[int64]bool) []string {
 	var out []string
 	for _, m := range []map[int64]bool{views, macros} {
@@ -713,6 +675,9 @@ func clashingNames(p tableformat.Point, views, macros map[int64]bool) []string {
 
 // asciiLower folds ASCII letters only, as DuckDB compares identifiers.
 func asciiLower(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {

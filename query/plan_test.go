@@ -16,11 +16,13 @@ import (
 // newHistory is a seeded random history of one table, id 1, keyed or
 // not (tableformat/laketest): inserts, updates (some of the key), deletes,
 // identical rows in a keyless table, ADD/DROP/RENAME COLUMN, RENAME TABLE,
-// truncations, snapshots and delta merges, through real Parquet files. Its
-// model keeps the change feed; the expected rows come from
-// tableformat.ScanTable, the format's reference reader.
+// truncations, snapshots and delta merges, through real Parquet files, with
+// a checkpoint every 4 versions. Its model keeps the change feed; the
+// expected rows come from tableformat.ScanTable, the format's reference
+// reader.
 func newHistory(t *testing.T, keyed bool, seed uint64) *laketest.Lake {
-	h := laketest.New(t, laketest.Options{Seed: seed, Mix: &laketest.Mix{Schema: 4, Truncate: 6, Snapshot: 12, Merge: 12, Alter: 12}})
+	h := laketest.New(t, laketest.Options{Seed: seed, CheckpointInterval: 4,
+		Mix: &laketest.Mix{Schema: 4, Truncate: 6, Snapshot: 12, Merge: 12, Alter: 12}})
 	h.CreateRandomTable(keyed)
 	h.Commit()
 	return h
@@ -122,7 +124,11 @@ func TestViewsMatchScanTable(t *testing.T) {
 func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64) {
 	h := newHistory(t, keyed, seed)
 	h.Run(25)
-	e := newTestEngine(t, h.Log, "", Options{Materialize: materialize, MaterializeRows: 1})
+	// The engines read as `binlake query` does: through a reader's log,
+	// which reads a table's files from a checkpoint only when a session
+	// binds the table.
+	reader := tableformat.NewLog(h.Store, tableformat.LogOptions{LazyTables: true})
+	e := newTestEngine(t, reader, "", Options{Materialize: materialize, MaterializeRows: 1})
 	defer e.Close()
 	var usedLocal, swapped int
 	latest, err := e.Resolve(t.Context(), At{})
@@ -133,14 +139,18 @@ func testViewsMatchScanTable(t *testing.T, materialize, keyed bool, seed uint64)
 	// local snapshot: one written for the latest point could serve every
 	// point of the same state, and the sessions below would have none of
 	// their own to swap to.
-	macroEngine := newTestEngine(t, h.Log, "", Options{})
+	macroEngine := newTestEngine(t, reader, "", Options{})
 	defer macroEngine.Close()
 	ls, err := macroEngine.Open(t.Context(), latest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ls.Close()
-	lt := latest.State.Tables.Get(1)
+	loaded, err := reader.LoadTables(t.Context(), latest.State, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := loaded.Tables.Get(1)
 	for v := int64(2); v <= latest.Version; v++ {
 		p, sc, want, wantVals, s := openAt(t, h, e, v)
 		n := p.State.Tables.Get(1).NameAt(p.Seq)
@@ -294,7 +304,12 @@ func openAt(t *testing.T, h *laketest.Lake, e *Engine, v int64) (tableformat.Poi
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, want, err := tableformat.ScanTable(t.Context(), h.Store, p, 1)
+	// The reference reads the writer's state, which holds every file.
+	wp, err := h.Log.AtVersion(t.Context(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, want, err := tableformat.ScanTable(t.Context(), h.Store, wp, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

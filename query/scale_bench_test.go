@@ -67,7 +67,7 @@ func BenchmarkScaleTables(b *testing.B) {
 		for range runs {
 			cacheDir := b.TempDir()
 			newEngine := func() *Engine {
-				return newTestEngine(b, tableformat.NewLog(store, tableformat.LogOptions{}), cacheDir, Options{})
+				return newTestEngine(b, tableformat.NewLog(store, tableformat.LogOptions{LazyTables: true}), cacheDir, Options{})
 			}
 			e := newEngine()
 			f[0] += run(e, nil, q, want)
@@ -110,12 +110,14 @@ func BenchmarkScaleTables(b *testing.B) {
 }
 
 // scaleLake returns a memory store holding a generated lake of n tables
-// (laketest.Many).
+// (laketest.Many), checkpointed at its newest version: each of its commits
+// changes every table, where a real lake's commits after its newest
+// checkpoint change a few.
 func scaleLake(b *testing.B, n, files, rows int) tableformat.Store {
 	b.Helper()
 	store := tableformat.NewMemStore()
 	start := time.Now()
-	if _, err := laketest.Many(context.Background(), store, laketest.ManyOptions{Tables: n, Files: files, Rows: rows, CheckpointInterval: 10}); err != nil {
+	if _, err := laketest.Many(context.Background(), store, laketest.ManyOptions{Tables: n, Files: files, Rows: rows, CheckpointInterval: int64(files) + 1}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("generated a lake of %d tables × %d files in %v", n, files, time.Since(start).Round(time.Millisecond))

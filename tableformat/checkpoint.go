@@ -18,12 +18,16 @@ import (
 
 // A checkpoint (FORMAT.md §9) is a top object, _log/<version>.checkpoint.json,
 // holding the state without its tables and the references of part objects
-// that hold the tables: a tree whose leaves (level 0) hold table images and
-// whose inner parts hold references of the parts one level below. A new
+// that hold the tables: a tree whose leaves (level 0) hold the tables'
+// schemas and live files, whose parts of level 1 hold the references of
+// leaves and the tables' names (the rest of each table), and whose higher
+// parts hold references of the parts one level below. A reader that needs
+// every table's name but the schemas and files of a few (a query) reads the
+// tree down to level 1 and the leaves of those few (Log.LoadTables). A new
 // checkpoint references again every part of an earlier one whose tables did
 // not change (checkpoint_write.go), so its cost follows the change, not the
-// lake. Checkpoints of format version 2 and before are one object holding
-// every table; readers still read them.
+// lake. Checkpoints of format version 3 (leaves holding whole tables) and
+// of version 2 and before (one object holding every table) still read.
 
 // TableImage is the serialized form of a TableState: its live files as a
 // list sorted by path. Checkpoints and rewind entries hold tables this way.
@@ -43,6 +47,7 @@ func (s *State) Images() []TableImage {
 
 // image is the table in serialized form.
 func (t *TableState) image() TableImage {
+	t.mustBeLoaded()
 	files := make([]AddFile, 0, len(t.Files))
 	for _, f := range t.Files {
 		files = append(files, f)
@@ -69,43 +74,102 @@ func tablesFromImages(images []TableImage) (Tables, error) {
 
 // table checks a table image and returns the table it holds.
 func (im *TableImage) table() (*TableState, error) {
+	t, err := im.index()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.setContent(im); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// index checks the table of an image as a checkpoint's level 1 holds it —
+// an id and a name — and returns it without its schemas and files.
+func (im *TableImage) index() (*TableState, error) {
 	t := im.TableState
-	if t.ID < 1 || len(t.Names) == 0 || len(t.Schemas) == 0 {
-		return nil, fmt.Errorf("table image %d: needs an id, a name and a schema", t.ID)
+	if t.ID < 1 || len(t.Names) == 0 {
+		return nil, fmt.Errorf("table image %d: needs an id and a name", t.ID)
 	}
-	for i, sv := range t.Schemas {
-		if sv.Schema.Version != i+1 {
-			return nil, fmt.Errorf("table image %d: schema %d has version %d", t.ID, i+1, sv.Schema.Version)
-		}
-	}
-	t.Files = make(map[string]AddFile, len(im.Files))
-	for _, f := range im.Files {
-		if err := f.validateShape(); err != nil {
-			return nil, fmt.Errorf("table image %d: file %q: %w", t.ID, f.Path, err)
-		}
-		if f.TableID != t.ID {
-			return nil, fmt.Errorf("table image %d: file %q belongs to table %d", t.ID, f.Path, f.TableID)
-		}
-		t.Files[f.Path] = f
-	}
+	t.Schemas, t.Files, t.leaf = nil, nil, nil
 	return &t, nil
 }
 
+// setContent checks the schemas and files of image im (of table t) and
+// gives them to t.
+func (t *TableState) setContent(im *TableImage) error {
+	if len(im.Schemas) == 0 {
+		return fmt.Errorf("table image %d: needs a schema", t.ID)
+	}
+	for i, sv := range im.Schemas {
+		if sv.Schema.Version != i+1 {
+			return fmt.Errorf("table image %d: schema %d has version %d", t.ID, i+1, sv.Schema.Version)
+		}
+	}
+	files, err := filesByPath(t.ID, im.Files)
+	if err != nil {
+		return err
+	}
+	t.Schemas, t.Files, t.leaf = im.Schemas, files, nil
+	return nil
+}
+
+// filesByPath checks the live files of table id and returns them by path.
+func filesByPath(id int64, files []AddFile) (map[string]AddFile, error) {
+	out := make(map[string]AddFile, len(files))
+	for _, f := range files {
+		if err := f.validateShape(); err != nil {
+			return nil, fmt.Errorf("table image %d: file %q: %w", id, f.Path, err)
+		}
+		if f.TableID != id {
+			return nil, fmt.Errorf("table image %d: file %q belongs to table %d", id, f.Path, f.TableID)
+		}
+		if _, dup := out[f.Path]; dup {
+			return nil, fmt.Errorf("table image %d: file %q appears twice", id, f.Path)
+		}
+		out[f.Path] = f
+	}
+	return out, nil
+}
+
+// tableLeaf is a table's entry in a leaf of a checkpoint of format version
+// 4: its id, schemas and live files (sorted by path).
+type tableLeaf struct {
+	ID      int64           `json:"id"`
+	Schemas []SchemaVersion `json:"schemas"`
+	Files   []AddFile       `json:"files"`
+}
+
+// tableIndex is a table's entry in a part of level 1 of a checkpoint of
+// format version 4: the table without its schemas and files.
+type tableIndex struct {
+	ID          int64       `json:"id"`
+	Names       []TableName `json:"names"`
+	Truncations []int64     `json:"truncations,omitempty"`
+	CreatedSeq  int64       `json:"created_seq"`
+	DroppedSeq  int64       `json:"dropped_seq,omitempty"`
+}
+
 // checkpointFormatVersion is the format_version of checkpoint top objects
-// and parts this code writes (FORMAT.md §9).
-const checkpointFormatVersion = 3
+// and parts this code writes (FORMAT.md §9): 4, the tables' names apart
+// from their schemas and files.
+const checkpointFormatVersion = 4
+
+// partsFormatVersion is the first format version of checkpoints made of
+// parts (3: leaves holding whole tables).
+const partsFormatVersion = 3
 
 // maxPartLevel bounds the height of a checkpoint's tree of parts.
 const maxPartLevel = 16
 
 // checkpoint is the object _log/<version>.checkpoint.json: the state and
-// either (format version 3) the references of the parts holding its tables
-// or (format version 1 and 2) the tables themselves.
+// either (format versions 3 and 4) the references of the parts holding its
+// tables or (format version 1 and 2) the tables themselves.
 type checkpoint struct {
 	FormatVersion int    `json:"format_version"`
 	CheckpointID  string `json:"checkpoint_id,omitempty"`
 	State         *State `json:"state"`
-	// Parts (version 3): the parts of the tree's highest level, by id.
+	// Parts (versions 3 and 4): the parts of the tree's highest level, by id.
 	Parts []PartRef `json:"parts"`
 	// Tables (versions 1 and 2): every table.
 	Tables []TableImage `json:"tables,omitempty"`
@@ -116,8 +180,9 @@ type PartRef struct {
 	Key      string `json:"key"`
 	Bytes    int64  `json:"bytes"`
 	Checksum string `json:"sha256"`
-	// Level is 0 for a part of tables, n for a part of references of
-	// parts of level n−1.
+	// Level is 0 for a leaf (tables' schemas and files; format version 3:
+	// whole tables), n for a part of references of parts of level n−1
+	// (and, at level 1 of format version 4, the rest of their tables).
 	Level int `json:"level"`
 	// FirstID and LastID are the ids of the first and last table the part
 	// holds (below it), Tables how many.
@@ -127,7 +192,9 @@ type PartRef struct {
 }
 
 // checkpointPart is a part object: tables (level 0) or references of parts
-// of the level below.
+// of the level below. In format version 4, a leaf's tables hold only their
+// ids, schemas and files, and a part of level 1 holds, beside its
+// references, the rest of the tables of the leaves it references.
 type checkpointPart struct {
 	FormatVersion int          `json:"format_version"`
 	Level         int          `json:"level"`
@@ -144,11 +211,12 @@ type lastCheckpoint struct {
 	Checksum string `json:"sha256"`
 }
 
-// checkpointTree is what a checkpoint of version 3 is made of: the parts of
-// each level, and the tables they hold. A writer builds the next
+// checkpointTree is what a checkpoint of version 3 or 4 is made of: the
+// parts of each level, and the tables they hold. A writer builds the next
 // checkpoint on it (checkpoint_write.go).
 type checkpointTree struct {
 	version int64
+	format  int // the checkpoint's format version
 	// tables are the checkpoint's tables while it is built or read; a tree
 	// kept as a writer's base (Log.setCheckpointBase) holds only their
 	// identities (ids): holding the tables would keep every table's state
@@ -205,17 +273,21 @@ func decodeCheckpoint(key string, v int64, data []byte) (*checkpoint, error) {
 	switch {
 	case c.FormatVersion < 1 || c.FormatVersion > FormatVersion:
 		return nil, &CorruptError{key, fmt.Sprintf("format version %d", c.FormatVersion)}
-	case c.FormatVersion < checkpointFormatVersion && (c.CheckpointID != "" || c.Parts != nil):
+	case c.FormatVersion < partsFormatVersion && (c.CheckpointID != "" || c.Parts != nil):
 		return nil, &CorruptError{key, fmt.Sprintf("a checkpoint of format version %d holds no parts", c.FormatVersion)}
-	case c.FormatVersion >= checkpointFormatVersion && c.Tables != nil:
-		return nil, &CorruptError{key, "a checkpoint of format version 3 holds its tables in parts"}
-	case c.FormatVersion >= checkpointFormatVersion && !validCheckpointID(c.CheckpointID):
+	case c.FormatVersion >= partsFormatVersion && c.Tables != nil:
+		return nil, &CorruptError{key, fmt.Sprintf("a checkpoint of format version %d holds its tables in parts", c.FormatVersion)}
+	case c.FormatVersion >= partsFormatVersion && !validCheckpointID(c.CheckpointID):
 		return nil, &CorruptError{key, fmt.Sprintf("checkpoint id %q is not 16 lower-case hex digits", c.CheckpointID)}
 	}
-	if c.FormatVersion >= checkpointFormatVersion {
+	if c.FormatVersion >= partsFormatVersion {
 		if err := checkRefs(c.Parts, -1); err != nil {
 			return nil, &CorruptError{key, err.Error()}
 		}
+	}
+	if c.FormatVersion >= checkpointFormatVersion && len(c.Parts) > 0 && c.Parts[0].Level < 1 {
+		// The tables are at level 1.
+		return nil, &CorruptError{key, fmt.Sprintf("a checkpoint of format version %d references parts of level 1 or higher", c.FormatVersion)}
 	}
 	return &c, nil
 }
@@ -245,10 +317,10 @@ func checkRefs(refs []PartRef, level int) error {
 	return nil
 }
 
-// decodePart decodes the part ref names, checking it against ref: its size
-// and SHA-256 first, then its level, its tables' (or references') ids and
-// count.
-func decodePart(ref PartRef, data []byte) (*checkpointPart, error) {
+// decodePart decodes the part ref names, of a checkpoint of format version
+// format, checking it against ref: its size and SHA-256 first, then its
+// level, its tables' (or references') ids and count.
+func decodePart(ref PartRef, format int, data []byte) (*checkpointPart, error) {
 	if int64(len(data)) != ref.Bytes {
 		return nil, &CorruptError{ref.Key, fmt.Sprintf("size %d, the checkpoint says %d", len(data), ref.Bytes)}
 	}
@@ -262,30 +334,32 @@ func decodePart(ref PartRef, data []byte) (*checkpointPart, error) {
 	if err := decodeStrict(data, &p); err != nil {
 		return nil, &CorruptError{ref.Key, fmt.Sprintf("undecodable checkpoint part: %v", err)}
 	}
-	if err := p.check(ref); err != nil {
+	if err := p.check(ref, format); err != nil {
 		return nil, &CorruptError{ref.Key, err.Error()}
 	}
 	return &p, nil
 }
 
-func (p *checkpointPart) check(ref PartRef) error {
-	if p.FormatVersion != checkpointFormatVersion || p.Level != ref.Level {
-		return fmt.Errorf("format version %d, level %d: the checkpoint says format version %d, level %d", p.FormatVersion, p.Level, checkpointFormatVersion, ref.Level)
+// check checks what the part holds against ref, in a checkpoint of format
+// version format.
+func (p *checkpointPart) check(ref PartRef, format int) error {
+	if p.FormatVersion != format || p.Level != ref.Level {
+		return fmt.Errorf("format version %d, level %d: the checkpoint says format version %d, level %d", p.FormatVersion, p.Level, format, ref.Level)
 	}
 	var first, last int64
 	var n int
-	if p.Level == 0 {
+	withTables := p.Level == 0 || p.Level == 1 && format >= checkpointFormatVersion
+	switch {
+	case p.Level == 0:
 		if len(p.Tables) == 0 || p.Parts != nil {
 			return errors.New("a part of level 0 holds tables only, at least one")
 		}
-		for i, t := range p.Tables {
-			if i > 0 && t.ID <= p.Tables[i-1].ID {
-				return fmt.Errorf("table %d follows table %d", t.ID, p.Tables[i-1].ID)
-			}
-		}
 		first, last, n = p.Tables[0].ID, p.Tables[len(p.Tables)-1].ID, len(p.Tables)
-	} else {
-		if len(p.Parts) == 0 || p.Tables != nil {
+	default:
+		if len(p.Parts) == 0 || (p.Tables != nil) != withTables {
+			if withTables {
+				return errors.New("a part of level 1 holds references of parts and their tables")
+			}
 			return fmt.Errorf("a part of level %d holds references of parts only, at least one", p.Level)
 		}
 		if err := checkRefs(p.Parts, p.Level-1); err != nil {
@@ -296,8 +370,48 @@ func (p *checkpointPart) check(ref PartRef) error {
 			n += r.Tables
 		}
 	}
+	if withTables {
+		if err := p.checkTables(format); err != nil {
+			return err
+		}
+	}
 	if first != ref.FirstID || last != ref.LastID || n != ref.Tables {
 		return fmt.Errorf("holds %d tables in ids %d…%d, the checkpoint says %d in %d…%d", n, first, last, ref.Tables, ref.FirstID, ref.LastID)
+	}
+	return nil
+}
+
+// checkTables checks the order of a part's tables and, in format version
+// 4, their form: ids, schemas and files only in a leaf; no schemas nor
+// files at level 1, where they are exactly the tables of the leaves the
+// part references.
+func (p *checkpointPart) checkTables(format int) error {
+	for i, t := range p.Tables {
+		if i > 0 && t.ID <= p.Tables[i-1].ID {
+			return fmt.Errorf("table %d follows table %d", t.ID, p.Tables[i-1].ID)
+		}
+		if format < checkpointFormatVersion {
+			continue
+		}
+		if p.Level == 0 && (t.Files == nil || t.Schemas == nil || t.Names != nil || t.Truncations != nil || t.CreatedSeq != 0 || t.DroppedSeq != 0) {
+			return fmt.Errorf("table %d: a leaf holds a table's id, schemas and files only", t.ID)
+		}
+		if p.Level == 1 && (t.Files != nil || t.Schemas != nil) {
+			return fmt.Errorf("table %d: a part of level 1 holds tables without their schemas and files", t.ID)
+		}
+	}
+	if p.Level == 0 {
+		return nil
+	}
+	i := 0
+	for _, r := range p.Parts {
+		if i+r.Tables > len(p.Tables) || p.Tables[i].ID != r.FirstID || p.Tables[i+r.Tables-1].ID != r.LastID {
+			return fmt.Errorf("its tables are not those of part %s (%d tables in ids %d…%d)", r.Key, r.Tables, r.FirstID, r.LastID)
+		}
+		i += r.Tables
+	}
+	if i != len(p.Tables) {
+		return fmt.Errorf("holds %d tables, its parts %d", len(p.Tables), i)
 	}
 	return nil
 }
@@ -319,9 +433,9 @@ type cachedPart struct {
 // get reads and decodes the part ref names, once per cache (and per size
 // and checksum: a reference that disagrees with another on those is
 // checked on its own).
-func (c *partCache) get(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
+func (c *partCache) get(ctx context.Context, store Store, ref PartRef, format int) (*checkpointPart, error) {
 	if c == nil || c.parts == nil {
-		return readPart(ctx, store, ref)
+		return readPart(ctx, store, ref, format)
 	}
 	id := fmt.Sprintf("%s\x00%d\x00%s", ref.Key, ref.Bytes, ref.Checksum)
 	c.mu.Lock()
@@ -331,18 +445,18 @@ func (c *partCache) get(ctx context.Context, store Store, ref PartRef) (*checkpo
 		c.parts[id] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.part, e.err = readPart(ctx, store, ref) })
+	e.once.Do(func() { e.part, e.err = readPart(ctx, store, ref, format) })
 	if e.err != nil {
 		return nil, e.err
 	}
 	// What the part holds, against this reference.
-	if err := e.part.check(ref); err != nil {
+	if err := e.part.check(ref, format); err != nil {
 		return nil, &CorruptError{ref.Key, err.Error()}
 	}
 	return e.part, nil
 }
 
-func readPart(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
+func readPart(ctx context.Context, store Store, ref PartRef, format int) (*checkpointPart, error) {
 	data, err := ReadObject(ctx, store, ref.Key)
 	if IsNotExist(err) {
 		// A part gone is damage of the checkpoint, not its absence.
@@ -351,41 +465,34 @@ func readPart(ctx context.Context, store Store, ref PartRef) (*checkpointPart, e
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", ref.Key, err)
 	}
-	return decodePart(ref, data)
+	return decodePart(ref, format, data)
 }
 
-// readTree reads the parts of a checkpoint top, level by level from the
-// top, up to parallelism at once, and returns the tree with the tables of
-// its leaves.
-func readTree(ctx context.Context, store Store, version int64, top []PartRef, parallelism int, cache *partCache) (*checkpointTree, error) {
-	tree := &checkpointTree{version: version}
+// readTree reads the parts of a checkpoint top of format version format,
+// level by level from the top, up to parallelism at once, and returns the
+// tree with the tables of its leaves. With lazy (format version 4 only),
+// it stops at level 1: the tables have no schemas and files yet, but the
+// leaf that holds them (TableState.Loaded, Log.LoadTables).
+func readTree(ctx context.Context, store Store, version int64, format int, top []PartRef, parallelism int, cache *partCache, lazy bool) (*checkpointTree, error) {
+	tree := &checkpointTree{version: version, format: format}
 	if len(top) == 0 {
 		return tree, nil
 	}
 	tree.levels = make([][]partNode, top[0].Level+1)
+	// The tables, as the level that holds them is read: whole (format
+	// version 3, level 0), or without their schemas and files (level 1),
+	// which are then read from the leaves.
+	var tables []*TableState
 	refs := top
 	for level := top[0].Level; ; level-- {
 		parts := make([]*checkpointPart, len(refs))
-		leaves := make([][]*TableState, len(refs))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallelism)
 		for i, ref := range refs {
 			g.Go(func() error {
-				p, err := cache.get(gctx, store, ref)
-				if err != nil {
-					return err
-				}
+				p, err := cache.get(gctx, store, ref, format)
 				parts[i] = p
-				if level == 0 {
-					ts := make([]*TableState, len(p.Tables))
-					for j := range p.Tables {
-						if ts[j], err = p.Tables[j].table(); err != nil {
-							return &CorruptError{ref.Key, err.Error()}
-						}
-					}
-					leaves[i] = ts
-				}
-				return nil
+				return err
 			})
 		}
 		if err := g.Wait(); err != nil {
@@ -401,31 +508,122 @@ func readTree(ctx context.Context, store Store, version int64, top []PartRef, pa
 			below = append(below, p.Parts...)
 		}
 		tree.levels[level] = nodes
+		var err error
+		switch {
+		case level == 0 && format < checkpointFormatVersion:
+			tables, err = wholeTables(parts, refs)
+		case level == 0:
+			err = attachLeaves(tables, parts, refs)
+		case level == 1 && format >= checkpointFormatVersion:
+			tables, err = tablesOfLevel1(parts, refs)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if level > 0 {
+			// The parts below follow each other across parts too.
+			if err := checkRefs(below, level-1); err != nil {
+				return nil, &CorruptError{CheckpointKey(version), err.Error()}
+			}
+		}
+		if level == 1 && lazy && format >= checkpointFormatVersion {
+			leaves := make([]partNode, len(below))
+			for i, r := range below {
+				leaves[i].ref = r
+			}
+			tree.levels[0] = leaves
+			level = 0
+		}
 		if level == 0 {
 			edit := &tablesEdit{}
-			for _, ts := range leaves {
-				for _, t := range ts {
-					tree.tables.set(t.ID, t, edit)
-				}
+			for _, t := range tables {
+				tree.tables.set(t.ID, t, edit)
 			}
 			return tree, nil
-		}
-		// The parts below follow each other across parts too.
-		if err := checkRefs(below, level-1); err != nil {
-			return nil, &CorruptError{CheckpointKey(version), err.Error()}
 		}
 		refs = below
 	}
 }
 
-// readCheckpoint reads the checkpoint of version v, checking its size and
-// checksum when known (size ≥ 0, checksum ≠ ""), and its parts. The tree is
-// nil for a checkpoint of format version 2 and before.
-func (l *Log) readCheckpoint(ctx context.Context, v, size int64, checksum string) (*State, *checkpointTree, error) {
-	return readCheckpoint(ctx, l.store, v, size, checksum, l.opts.FetchParallelism, nil)
+// wholeTables returns the tables of the leaves of a checkpoint of format
+// version 3.
+func wholeTables(parts []*checkpointPart, refs []PartRef) ([]*TableState, error) {
+	var out []*TableState
+	for i, p := range parts {
+		for j := range p.Tables {
+			t, err := p.Tables[j].table()
+			if err != nil {
+				return nil, &CorruptError{refs[i].Key, err.Error()}
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
-func readCheckpoint(ctx context.Context, store Store, v, size int64, checksum string, parallelism int, cache *partCache) (*State, *checkpointTree, error) {
+// tablesOfLevel1 returns the tables the parts of level 1 of a checkpoint of
+// format version 4 hold, each without its schemas and files but the
+// reference of the leaf that holds them.
+func tablesOfLevel1(parts []*checkpointPart, refs []PartRef) ([]*TableState, error) {
+	var out []*TableState
+	for i, p := range parts {
+		j := 0
+		for k := range p.Parts {
+			leaf := p.Parts[k]
+			ref := leaf
+			for range leaf.Tables {
+				t, err := p.Tables[j].index()
+				if err != nil {
+					return nil, &CorruptError{refs[i].Key, err.Error()}
+				}
+				t.leaf = &ref
+				out = append(out, t)
+				j++
+			}
+		}
+	}
+	return out, nil
+}
+
+// attachLeaves gives the tables (read from level 1, in id order) their
+// schemas and files from the leaves that hold them, parts (in the same
+// order).
+func attachLeaves(tables []*TableState, parts []*checkpointPart, refs []PartRef) error {
+	k := 0
+	for i, p := range parts {
+		for j := range p.Tables {
+			t := tables[k]
+			k++
+			if err := t.setLeaf(refs[i], p, j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setLeaf gives t (read without them) its schemas and files from entry j
+// of leaf p, which ref names.
+func (t *TableState) setLeaf(ref PartRef, p *checkpointPart, j int) error {
+	im := &p.Tables[j]
+	if im.ID != t.ID {
+		return &CorruptError{ref.Key, fmt.Sprintf("holds table %d where its parent says table %d", im.ID, t.ID)}
+	}
+	if err := t.setContent(im); err != nil {
+		return &CorruptError{ref.Key, err.Error()}
+	}
+	return nil
+}
+
+// readCheckpoint reads the checkpoint of version v, checking its size and
+// checksum when known (size ≥ 0, checksum ≠ ""), and its parts (with lazy,
+// not its leaves of files: readTree). The tree is nil for a checkpoint of
+// format version 2 and before.
+func (l *Log) readCheckpoint(ctx context.Context, v, size int64, checksum string) (*State, *checkpointTree, error) {
+	return readCheckpoint(ctx, l.store, v, size, checksum, l.opts.FetchParallelism, nil, l.opts.LazyTables)
+}
+
+func readCheckpoint(ctx context.Context, store Store, v, size int64, checksum string, parallelism int, cache *partCache, lazy bool) (*State, *checkpointTree, error) {
 	key := CheckpointKey(v)
 	data, err := ReadObject(ctx, store, key)
 	if err != nil {
@@ -437,25 +635,25 @@ func readCheckpoint(ctx context.Context, store Store, v, size int64, checksum st
 	if checksum != "" && sha256Hex(data) != checksum {
 		return nil, nil, &CorruptError{key, "checksum differs from the hint's"}
 	}
-	return checkpointState(ctx, store, v, data, parallelism, cache)
+	return checkpointState(ctx, store, v, data, parallelism, cache, lazy)
 }
 
 // checkpointState returns the state of the checkpoint of version v whose
 // top object is data, reading its parts.
-func checkpointState(ctx context.Context, store Store, v int64, data []byte, parallelism int, cache *partCache) (*State, *checkpointTree, error) {
+func checkpointState(ctx context.Context, store Store, v int64, data []byte, parallelism int, cache *partCache, lazy bool) (*State, *checkpointTree, error) {
 	key := CheckpointKey(v)
 	c, err := decodeCheckpoint(key, v, data)
 	if err != nil {
 		return nil, nil, err
 	}
 	st := c.State
-	if c.FormatVersion < checkpointFormatVersion {
+	if c.FormatVersion < partsFormatVersion {
 		if st.Tables, err = tablesFromImages(c.Tables); err != nil {
 			return nil, nil, &CorruptError{key, err.Error()}
 		}
 		return st, nil, nil
 	}
-	tree, err := readTree(ctx, store, v, c.Parts, parallelism, cache)
+	tree, err := readTree(ctx, store, v, c.FormatVersion, c.Parts, parallelism, cache, lazy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint %d: %w", v, err)
 	}
@@ -498,7 +696,7 @@ func jsonLine(v any) ([]byte, error) {
 // no checkpoint references (FORMAT.md §13): those of a checkpoint writer
 // that stopped before writing its top object, or whose top lost to
 // another's. It reads every checkpoint's top object and the parts of
-// references below it (never the parts of tables), up to parallelism at
+// references below it (never the leaves), up to parallelism at
 // once. A checkpoint, or a part of references, that is missing or damaged
 // references nothing (no reader can read through it). A checkpoint or part
 // of a newer format version than this code reads makes it fail: it cannot
@@ -520,17 +718,21 @@ func UnreferencedCheckpointParts(ctx context.Context, store Store, parallelism i
 	if len(parts) == 0 {
 		return nil, nil
 	}
+	type toRead struct {
+		ref    PartRef
+		format int // of the checkpoint referencing it
+	}
 	var mu sync.Mutex
 	used := map[string]bool{}
-	var next []PartRef // parts of references still to read
-	mark := func(refs []PartRef) {
+	var next []toRead // parts of references still to read
+	mark := func(refs []PartRef, format int) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range refs {
 			if !used[r.Key] {
 				used[r.Key] = true
 				if r.Level > 0 {
-					next = append(next, r)
+					next = append(next, toRead{r, format})
 				}
 			}
 		}
@@ -551,7 +753,7 @@ func UnreferencedCheckpointParts(ctx context.Context, store Store, parallelism i
 				return err
 			}
 			if c, err := decodeCheckpoint(key, v, data); err == nil {
-				mark(c.Parts)
+				mark(c.Parts, c.FormatVersion)
 			}
 			return nil
 		})
@@ -564,7 +766,8 @@ func UnreferencedCheckpointParts(ctx context.Context, store Store, parallelism i
 		next = nil
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallelism)
-		for _, ref := range level {
+		for _, r := range level {
+			ref := r.ref
 			g.Go(func() error {
 				data, err := ReadObject(gctx, store, ref.Key)
 				if IsNotExist(err) {
@@ -576,8 +779,8 @@ func UnreferencedCheckpointParts(ctx context.Context, store Store, parallelism i
 				if err := checkFormatVersion(ref.Key, data); err != nil {
 					return err
 				}
-				if p, err := decodePart(ref, data); err == nil {
-					mark(p.Parts)
+				if p, err := decodePart(ref, r.format, data); err == nil {
+					mark(p.Parts, r.format)
 				}
 				return nil
 			})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -74,7 +75,7 @@ func TestCheckpointReusesParts(t *testing.T) {
 	before := keysUnder(t, store)
 	st := b.ingestUntil(77, interval)
 	top := topOf(t, store, st.Version)
-	tree, err := readTree(ctx, store, st.Version, top.Parts, 4, nil)
+	tree, err := readTree(ctx, store, st.Version, top.FormatVersion, top.Parts, 4, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestCheckpointOfNewTablesStaysCompact(t *testing.T) {
 	}
 	st := b.latest()
 	top := topOf(t, store, st.Version)
-	tree, err := readTree(context.Background(), store, st.Version, top.Parts, 4, nil)
+	tree, err := readTree(context.Background(), store, st.Version, top.FormatVersion, top.Parts, 4, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestDamagedCheckpointPartFallsBack(t *testing.T) {
 			st := b.ingestUntil(2, interval)
 			b.ingest(3, 1)
 			top := topOf(t, store, st.Version)
-			tree, err := readTree(ctx, store, st.Version, top.Parts, 4, nil)
+			tree, err := readTree(ctx, store, st.Version, top.FormatVersion, top.Parts, 4, nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,16 +224,40 @@ func encodeCheckpointV2(t *testing.T, s *State) []byte {
 	return append(b, '\n')
 }
 
+// encodeCheckpointV3 is a checkpoint of format version 3 (leaves holding
+// whole tables; here one leaf) of s: its top object and its parts.
+func encodeCheckpointV3(t *testing.T, s *State) ([]byte, []pendingPart) {
+	t.Helper()
+	id := newCheckpointID()
+	var parts []pendingPart
+	refs := []PartRef{}
+	if images := s.Images(); len(images) > 0 {
+		data := must(jsonLine(map[string]any{"format_version": 3, "level": 0, "tables": images}))
+		key := CheckpointPartKey(s.Version, id, 0)
+		parts = append(parts, pendingPart{key, data})
+		refs = append(refs, PartRef{Key: key, Bytes: int64(len(data)), Checksum: sha256Hex(data), Level: 0,
+			FirstID: images[0].ID, LastID: images[len(images)-1].ID, Tables: len(images)})
+	}
+	return must(jsonLine(map[string]any{"format_version": 3, "checkpoint_id": id, "state": s, "parts": refs})), parts
+}
+
 // TestOldCheckpointsStillRead: a lake whose checkpoints are of format
-// version 2 reads as before, and a writer continues it with checkpoints of
-// version 3 — the first whole, the next incremental.
+// version 2 (one object) or 3 (leaves holding whole tables) reads as
+// before, lazily too, and a writer continues it with checkpoints of
+// version 4 — the first whole, the next incremental.
 func TestOldCheckpointsStillRead(t *testing.T) {
+	for _, format := range []int{2, 3} {
+		t.Run(fmt.Sprintf("version %d", format), func(t *testing.T) { testOldCheckpoints(t, format) })
+	}
+}
+
+func testOldCheckpoints(t *testing.T, format int) {
 	ctx := context.Background()
 	store := NewMemStore()
 	const interval = 5
 	b := newPartsLake(t, store, interval, 1<<10, 12) // versions 1…13, checkpoints 5 and 10
-	// Make it a lake an older binlake wrote: checkpoints of version 2, no
-	// parts, the hint naming the newest.
+	// Make it a lake an older binlake wrote: checkpoints of that version,
+	// the hint naming the newest.
 	for key := range keysUnder(t, store) {
 		if isPartKey(key) {
 			_ = store.Delete(ctx, key)
@@ -240,7 +265,16 @@ func TestOldCheckpointsStillRead(t *testing.T) {
 	}
 	var data []byte
 	for _, v := range []int64{5, 10} {
-		data = encodeCheckpointV2(t, replayFromOne(t, b.log, v))
+		st := replayFromOne(t, b.log, v)
+		var parts []pendingPart
+		if format == 2 {
+			data = encodeCheckpointV2(t, st)
+		} else {
+			data, parts = encodeCheckpointV3(t, st)
+		}
+		if err := putParts(ctx, store, parts, 1); err != nil {
+			t.Fatal(err)
+		}
 		if err := PutBytes(ctx, store, CheckpointKey(v), data); err != nil {
 			t.Fatal(err)
 		}
@@ -257,10 +291,12 @@ func TestOldCheckpointsStillRead(t *testing.T) {
 	if imagesJSON(t, got) != imagesJSON(t, replayFromOne(t, b.log, got.Version)) || logged.Len() > 0 {
 		t.Fatalf("the old checkpoint reads otherwise than replay: %s", logged.String())
 	}
-	for v := int64(4); v <= got.Version; v++ {
-		st, err := NewLog(store, LogOptions{}).StateAt(ctx, v)
-		if err != nil || imagesJSON(t, st) != imagesJSON(t, replayFromOne(t, b.log, v)) {
-			t.Fatalf("state at %d: %v", v, err)
+	for _, lazy := range []bool{false, true} {
+		for v := int64(4); v <= got.Version; v++ {
+			st, err := NewLog(store, LogOptions{LazyTables: lazy}).StateAt(ctx, v)
+			if err != nil || imagesJSON(t, st) != imagesJSON(t, replayFromOne(t, b.log, v)) {
+				t.Fatalf("state at %d (lazy %v): %v", v, lazy, err)
+			}
 		}
 	}
 	// The writer goes on: checkpoint 15 is whole (nothing to build on),
@@ -271,13 +307,20 @@ func TestOldCheckpointsStillRead(t *testing.T) {
 	if _, err := store.Stat(ctx, CheckpointKey(first.Version)); err != nil {
 		t.Fatalf("checkpoint %d: %v; %s", first.Version, err, logged.String())
 	}
-	if c := topOf(t, store, first.Version); c.FormatVersion != 3 {
+	if c := topOf(t, store, first.Version); c.FormatVersion != checkpointFormatVersion {
 		t.Fatalf("checkpoint %d of format version %d", first.Version, c.FormatVersion)
 	}
+	top := topOf(t, store, second.Version)
+	tree, err := readTree(ctx, store, second.Version, top.FormatVersion, top.Parts, 4, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reused := 0
-	for _, r := range topOf(t, store, second.Version).Parts {
-		if v, _, _ := parsePartKey(r.Key); v == first.Version {
-			reused++
+	for _, nodes := range tree.levels {
+		for _, nd := range nodes {
+			if v, _, _ := parsePartKey(nd.ref.Key); v == first.Version {
+				reused++
+			}
 		}
 	}
 	if reused == 0 {
@@ -335,7 +378,7 @@ func TestUnreferencedCheckpointParts(t *testing.T) {
 		_ = store.Delete(ctx, o.Key)
 	}
 	for v := int64(interval); v <= st.Version; v += interval {
-		if _, _, err := readCheckpoint(ctx, store, v, -1, "", 4, nil); err != nil {
+		if _, _, err := readCheckpoint(ctx, store, v, -1, "", 4, nil, false); err != nil {
 			t.Fatalf("checkpoint %d: %v", v, err)
 		}
 	}
@@ -367,14 +410,14 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		}
 		ref := PartRef{Key: CheckpointPartKey(5, "0123456789abcdef", 0), Bytes: int64(len(data)), Checksum: sha256Hex(data),
 			Level: level, FirstID: first, LastID: last, Tables: tables}
-		p, err := decodePart(ref, data)
+		p, err := decodePart(ref, checkpointFormatVersion, data)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("part: error is not a corruption error: %v", err)
 			}
 			return
 		}
-		if p.check(ref) != nil {
+		if p.check(ref, checkpointFormatVersion) != nil {
 			t.Fatal("part: accepted what its checks refuse")
 		}
 		for _, im := range p.Tables {

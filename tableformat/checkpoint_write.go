@@ -14,10 +14,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// DefaultCheckpointPartBytes is the size a checkpoint writer aims its parts
-// of tables at (LogOptions.CheckpointPartBytes). Parts of references, and
-// the list of references in the top object, aim at a quarter of it, and at
-// least minIndexBytes.
+// DefaultCheckpointPartBytes is the size a checkpoint writer aims its leaves
+// and its parts of level 1 (references of leaves and their tables) at
+// (LogOptions.CheckpointPartBytes). Parts of higher levels, and the list of
+// references in the top object, aim at a quarter of it, and at least
+// minIndexBytes.
 const DefaultCheckpointPartBytes = 64 << 10
 
 // minIndexBytes is the least a part of references aims at: some 5
@@ -43,14 +44,26 @@ type pendingPart struct {
 	data []byte
 }
 
-// unit is what parts of one level are made of: a table (level 0) or the
-// reference of a part of the level below.
+// unit is what parts of one level are made of: a table's files (level 0)
+// or the reference of a part of the level below (with, at level 1, the
+// tables of that leaf).
 type unit struct {
 	first, last int64
 	tables      int
 	table       *TableState // level 0
 	ref         PartRef     // above
 	enc         []byte      // its JSON in the part, nil until encoded
+	below       []unit      // level 1: the units of the leaf ref names
+	meta        []byte      // level 1: the JSON of those tables without their schemas and files, nil until encoded
+}
+
+// size is what u adds to a part.
+func (u *unit) size() int64 {
+	n := int64(len(u.enc)) + 1
+	if u.meta != nil {
+		n += int64(len(u.meta)) + 1
+	}
+	return n
 }
 
 // segment is a run of units that either is a part of prev again (reuse)
@@ -65,8 +78,8 @@ func (s *segment) size() int64 {
 		return s.reuse.ref.Bytes
 	}
 	var n int64
-	for _, u := range s.units {
-		n += int64(len(u.enc)) + 1
+	for i := range s.units {
+		n += s.units[i].size()
 	}
 	return n
 }
@@ -80,7 +93,7 @@ func newCheckpointID() string {
 // build makes the tree of tables and returns the references the top object
 // holds; the new parts are in w.out.
 func (w *checkpointWriter) build(tables Tables) ([]PartRef, *checkpointTree, error) {
-	tree := &checkpointTree{version: w.version, tables: tables}
+	tree := &checkpointTree{version: w.version, format: checkpointFormatVersion, tables: tables}
 	if tables.Len() == 0 {
 		return []PartRef{}, tree, nil
 	}
@@ -100,7 +113,7 @@ func (w *checkpointWriter) build(tables Tables) ([]PartRef, *checkpointTree, err
 		if err != nil {
 			return nil, nil, err
 		}
-		if level > 0 && len(nodes) >= len(units) {
+		if level > 1 && len(nodes) >= len(units) {
 			// No fewer parts than below (the earlier tree's parts of one
 			// reference each): pack this level anew, two or more a part.
 			w.drop(nodes, prev)
@@ -110,6 +123,7 @@ func (w *checkpointWriter) build(tables Tables) ([]PartRef, *checkpointTree, err
 		}
 		tree.levels = append(tree.levels, nodes)
 		refs := make([]PartRef, len(nodes))
+		below := units
 		units = make([]unit, len(nodes))
 		var size int64
 		for i := range nodes {
@@ -121,9 +135,15 @@ func (w *checkpointWriter) build(tables Tables) ([]PartRef, *checkpointTree, err
 			}
 			refs[i] = nd.ref
 			units[i] = unit{first: nd.ref.FirstID, last: nd.ref.LastID, tables: nd.ref.Tables, ref: nd.ref, enc: nd.enc}
+			if level == 0 {
+				// The leaves cover the tables in order.
+				units[i].below, below = below[:nd.ref.Tables], below[nd.ref.Tables:]
+			}
 			size += int64(len(nd.enc)) + 1
 		}
-		if len(refs) <= 1 || size <= w.indexTarget {
+		// The tables are at level 1: the top references that level or a
+		// higher one.
+		if level >= 1 && (len(refs) <= 1 || size <= w.indexTarget) {
 			return refs, tree, nil
 		}
 	}
@@ -165,14 +185,14 @@ func (w *checkpointWriter) pack(level int, units []unit, prev []partNode) ([]par
 		i = k
 	}
 	dirty(units[i:])
-	if err := w.encode(segs); err != nil {
+	if err := w.encode(level, segs); err != nil {
 		return nil, err
 	}
 	target := w.target
-	if level > 0 {
+	if level > 1 {
 		target = w.indexTarget
 	}
-	segs, err := w.absorb(segs, target)
+	segs, err := w.absorb(level, segs, target)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +210,8 @@ func (w *checkpointWriter) pack(level int, units []unit, prev []partNode) ([]par
 // same reports whether the part p of the earlier checkpoint holds exactly
 // units: the same tables, unchanged (a table a state shares with the
 // earlier checkpoint's is unchanged: states are never changed in place),
-// or the same parts below.
+// or the same parts below (at level 1, parts below that are the same hold
+// the same tables).
 func (w *checkpointWriter) same(level int, p *partNode, units []unit) bool {
 	if level == 0 {
 		if len(units) != p.ref.Tables {
@@ -217,7 +238,7 @@ func (w *checkpointWriter) same(level int, p *partNode, units []unit) bool {
 // absorb folds each small run of new units (below half the target) into
 // the earlier part beside it, when the two fit the target, so that runs
 // of new tables do not leave ever more small parts behind.
-func (w *checkpointWriter) absorb(segs []segment, target int64) ([]segment, error) {
+func (w *checkpointWriter) absorb(level int, segs []segment, target int64) ([]segment, error) {
 	for i := 0; i < len(segs); i++ {
 		s := &segs[i]
 		if s.reuse != nil || s.size() >= target/2 {
@@ -233,7 +254,7 @@ func (w *checkpointWriter) absorb(segs []segment, target int64) ([]segment, erro
 		if nb < 0 {
 			continue
 		}
-		if err := w.encode([]segment{{units: segs[nb].units}}); err != nil {
+		if err := w.encode(level, []segment{{units: segs[nb].units}}); err != nil {
 			return nil, err
 		}
 		lo, hi := min(i, nb), max(i, nb)
@@ -246,8 +267,9 @@ func (w *checkpointWriter) absorb(segs []segment, target int64) ([]segment, erro
 }
 
 // encode encodes the units of the new segments that are not yet, in
-// parallel.
-func (w *checkpointWriter) encode(segs []segment) error {
+// parallel: a table's schemas and files (level 0), the rest of the tables
+// of a leaf (level 1; the reference is encoded already).
+func (w *checkpointWriter) encode(level int, segs []segment) error {
 	g := errgroup.Group{}
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, s := range segs {
@@ -256,20 +278,47 @@ func (w *checkpointWriter) encode(segs []segment) error {
 		}
 		for i := range s.units {
 			u := &s.units[i]
-			if u.enc != nil {
-				continue
+			switch {
+			case level == 0 && u.enc == nil:
+				g.Go(func() error {
+					enc, err := encodeLeaf(u.table)
+					u.enc = enc
+					return err
+				})
+			case level == 1 && u.meta == nil:
+				g.Go(func() error {
+					var b bytes.Buffer
+					for j, below := range u.below {
+						if j > 0 {
+							b.WriteByte(',')
+						}
+						t := below.table
+						enc, err := json.Marshal(tableIndex{ID: t.ID, Names: t.Names, Truncations: t.Truncations, CreatedSeq: t.CreatedSeq, DroppedSeq: t.DroppedSeq})
+						if err != nil {
+							return fmt.Errorf("encode table %d: %w", below.first, err)
+						}
+						b.Write(enc)
+					}
+					u.meta = b.Bytes()
+					return nil
+				})
 			}
-			g.Go(func() error {
-				enc, err := json.Marshal(u.table.image())
-				if err != nil {
-					return fmt.Errorf("encode table %d: %w", u.first, err)
-				}
-				u.enc = enc
-				return nil
-			})
 		}
 	}
 	return g.Wait()
+}
+
+// encodeLeaf is t's entry in a leaf: its id, schemas and files, sorted by
+// path.
+func encodeLeaf(t *TableState) ([]byte, error) {
+	if !t.Loaded() {
+		return nil, fmt.Errorf("encode table %d: it is not loaded", t.ID)
+	}
+	enc, err := json.Marshal(tableLeaf{ID: t.ID, Schemas: t.Schemas, Files: t.image().Files})
+	if err != nil {
+		return nil, fmt.Errorf("encode table %d: %w", t.ID, err)
+	}
+	return enc, nil
 }
 
 // split writes the units of s into parts of about the same size, each about
@@ -281,11 +330,11 @@ func (w *checkpointWriter) split(level int, s segment, target int64) []partNode 
 	var nodes []partNode
 	start := 0
 	var cur int64
-	for i, u := range s.units {
-		cur += int64(len(u.enc)) + 1
-		// A part of references holds two or more, so each level has fewer
-		// parts than the one below.
-		if cur >= each && (level == 0 || i > start) || i == len(s.units)-1 {
+	for i := range s.units {
+		cur += s.units[i].size()
+		// A part of references above level 1 holds two or more, so each
+		// of those levels has fewer parts than the one below.
+		if cur >= each && (level <= 1 || i > start) || i == len(s.units)-1 {
 			nodes = append(nodes, w.part(level, s.units[start:i+1]))
 			start, cur = i+1, 0
 		}
@@ -312,8 +361,8 @@ func (w *checkpointWriter) part(level int, units []unit) partNode {
 		field = "parts"
 	}
 	size := 64
-	for _, u := range units {
-		size += len(u.enc) + 1
+	for i := range units {
+		size += int(units[i].size())
 	}
 	b.Grow(size)
 	fmt.Fprintf(&b, `{"format_version":%d,"level":%d,"%s":[`, checkpointFormatVersion, level, field)
@@ -330,7 +379,18 @@ func (w *checkpointWriter) part(level int, units []unit) partNode {
 			nd.kids = append(nd.kids, u.ref.Key)
 		}
 	}
-	b.WriteString("]}\n")
+	b.WriteByte(']')
+	if level == 1 {
+		b.WriteString(`,"tables":[`)
+		for i, u := range units {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(u.meta)
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString("}\n")
 	data := b.Bytes()
 	nd.ref.Bytes, nd.ref.Checksum = int64(len(data)), sha256Hex(data)
 	w.out = append(w.out, pendingPart{nd.ref.Key, data})
@@ -386,6 +446,9 @@ func (l *Log) WriteCheckpoint(ctx context.Context, st *State) error {
 // checkpoint id id, built on the checkpoint prev (nil: none), and the new
 // parts it references.
 func encodeCheckpoint(st *State, id string, prev *checkpointTree, partBytes int64) ([]byte, []pendingPart, *checkpointTree, error) {
+	if prev != nil && prev.format != checkpointFormatVersion {
+		prev = nil // parts of another format are not reused
+	}
 	w := &checkpointWriter{version: st.Version, id: id, target: partBytes, indexTarget: max(partBytes/4, minIndexBytes), prev: prev}
 	top, tree, err := w.build(st.Tables)
 	if err != nil {
@@ -440,7 +503,7 @@ func (l *Log) checkpointBase() *checkpointTree {
 }
 
 func (l *Log) setCheckpointBase(t *checkpointTree) {
-	if t == nil {
+	if t == nil || l.opts.LazyTables { // a reader writes no checkpoint
 		return
 	}
 	t.forget()

@@ -10,15 +10,17 @@ import (
 
 // FormatVersion is the version of the on-storage format this code reads
 // and writes (FORMAT.md; version 2 added initial defaults, re-snapshots and
-// gaps, version 3 incremental checkpoints). Readers read every version up
+// gaps, version 3 incremental checkpoints, version 4 checkpoints whose
+// tables are read apart from their files). Readers read every version up
 // to theirs and refuse newer ones, naming the upgrade, before decoding
 // anything else of the object.
-const FormatVersion = 3
+const FormatVersion = 4
 
 // EntryFormatVersion is the format_version this code writes into log
-// entries. Version 3 changed checkpoints only, so entries still carry 2 and
-// a binlake that reads version 2 reads every entry of a version 3 lake (it
-// refuses the version 3 checkpoints and replays the log instead, §9).
+// entries. Versions 3 and 4 changed checkpoints only, so entries still
+// carry 2 and a binlake that reads version 2 or 3 reads every entry of a
+// version 4 lake (it refuses the newer checkpoints and replays the log
+// instead, §9).
 const EntryFormatVersion = 2
 
 // checkFormatVersion refuses a log object (entry or checkpoint) of a newer

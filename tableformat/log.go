@@ -38,6 +38,13 @@ type LogOptions struct {
 	// CheckpointPartBytes is the size a checkpoint's parts of tables aim at
 	// (FORMAT.md §9); default DefaultCheckpointPartBytes.
 	CheckpointPartBytes int64
+	// LazyTables makes a log for readers that read a few tables' files and
+	// every table's names and schemas (queries): the tables of the states
+	// it reads from a checkpoint hold no files until Log.LoadTables loads
+	// them (TableState.Loaded), so opening a lake of many tables
+	// reads the checkpoint's tables but not its leaves of files. Such a
+	// log cannot commit.
+	LazyTables bool
 }
 
 func (o *LogOptions) withDefaults() LogOptions {
@@ -77,6 +84,7 @@ type Log struct {
 	entries map[int64]*Entry // decoded entries, bounded by EntryCacheSize
 	order   []int64          // insertion order of entries, for eviction
 	base    *checkpointTree  // the newest checkpoint read or written, nil before
+	leaves  leafCache        // leaves read by LoadTables (LazyTables)
 }
 
 // ErrNoLake is returned when the store holds no lake (no version 1).
@@ -268,6 +276,9 @@ func (l *Log) replay(ctx context.Context, base *State, versions []int64) (*State
 	if err != nil {
 		return nil, err
 	}
+	if base, err = l.LoadTables(ctx, base, changedTables(entries)...); err != nil {
+		return nil, err
+	}
 	// Tables are copied on first write, then changed in place.
 	n := *base
 	n.Lineage = slices.Clone(base.Lineage)
@@ -385,6 +396,9 @@ func (l *Log) StateAt(ctx context.Context, v int64) (*State, error) {
 // retried as the next version; if not, the error wraps ErrConflict. When the
 // outcome of the write is unknown, the entry is read back and compared.
 func (l *Log) Commit(ctx context.Context, e *Entry) (*State, error) {
+	if l.opts.LazyTables {
+		return nil, errors.New("a log opened for reading (LogOptions.LazyTables) cannot commit")
+	}
 	mine := map[string]bool{}
 	var st *State
 	for attempt := 0; attempt < l.opts.MaxCommitAttempts; attempt++ {

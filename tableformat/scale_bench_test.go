@@ -20,9 +20,10 @@ import (
 // was written to the version before the next (their median), then the
 // commit that writes
 // that next checkpoint (the checkpoint included) and the bytes the
-// checkpoint wrote, then opening the latest state with a fresh log — each
-// beside the 10-table lake's figure of the same file count, from the same
-// run.
+// checkpoint wrote, then opening the latest state with a fresh log, a
+// writer's (every file) and a reader's (LogOptions.LazyTables: the tables
+// without their files, as `binlake query` opens a lake) — each beside the
+// 10-table lake's figure of the same file count, from the same run.
 func BenchmarkScaleLog(b *testing.B) {
 	ctx := context.Background()
 	for _, files := range []int{10, 100} {
@@ -33,21 +34,23 @@ func BenchmarkScaleLog(b *testing.B) {
 				base = f
 			}
 			x := func(a, b time.Duration) float64 { return float64(a) / float64(b) }
-			b.Logf("%6d tables × %3d files: one-file commit %v (%.1f×); the commit that checkpoints %v (%.1f×), checkpoint wrote %d KiB (%.1f×); open latest %v (%.1f×)",
+			b.Logf("%6d tables × %3d files: one-file commit %v (%.1f×); the commit that checkpoints %v (%.1f×), checkpoint wrote %d KiB (%.1f×); open latest %v (%.1f×), a reader's %v (%.1f×)",
 				n, files, f.commit.Round(time.Microsecond), x(f.commit, base.commit), f.ckptCommit.Round(time.Microsecond), x(f.ckptCommit, base.ckptCommit),
-				f.ckptBytes>>10, float64(f.ckptBytes)/float64(base.ckptBytes), f.open.Round(time.Microsecond), x(f.open, base.open))
+				f.ckptBytes>>10, float64(f.ckptBytes)/float64(base.ckptBytes), f.open.Round(time.Microsecond), x(f.open, base.open),
+				f.openReader.Round(time.Microsecond), x(f.openReader, base.openReader))
 			b.ReportMetric(float64(f.commit.Microseconds()), fmt.Sprintf("commit_us_%dx%d", n, files))
 			b.ReportMetric(float64(f.ckptCommit.Microseconds()), fmt.Sprintf("ckpt_commit_us_%dx%d", n, files))
 			b.ReportMetric(float64(f.ckptBytes), fmt.Sprintf("ckpt_bytes_%dx%d", n, files))
 			b.ReportMetric(float64(f.open.Microseconds()), fmt.Sprintf("open_us_%dx%d", n, files))
+			b.ReportMetric(float64(f.openReader.Microseconds()), fmt.Sprintf("open_reader_us_%dx%d", n, files))
 		}
 	}
 }
 
 // scaleFigures are BenchmarkScaleLog's figures of one lake.
 type scaleFigures struct {
-	commit, ckptCommit, open time.Duration
-	ckptBytes                int64
+	commit, ckptCommit, open, openReader time.Duration
+	ckptBytes                            int64
 }
 
 // scaleLog is one lake of BenchmarkScaleLog.
@@ -107,6 +110,11 @@ func scaleLog(ctx context.Context, b *testing.B, tables, files int) (f scaleFigu
 		b.Fatal(err)
 	}
 	f.open = time.Since(start)
+	start = time.Now()
+	if _, err := tableformat.NewLog(store, tableformat.LogOptions{LazyTables: true}).Latest(ctx); err != nil {
+		b.Fatal(err)
+	}
+	f.openReader = time.Since(start)
 	return f
 }
 

@@ -45,7 +45,9 @@ type TableState struct {
 	ID int64 `json:"id"`
 	// Names is the table's name history, oldest first.
 	Names []TableName `json:"names"`
-	// Schemas is the table's schema history, oldest first.
+	// Schemas is the table's schema history, oldest first. Schemas and
+	// Files are nil in a state of a Log with LazyTables until the table is
+	// loaded (Loaded, Log.LoadTables).
 	Schemas []SchemaVersion `json:"schemas"`
 	// Files are the live files, by path.
 	Files map[string]AddFile `json:"-"`
@@ -55,6 +57,24 @@ type TableState struct {
 	CreatedSeq  int64   `json:"created_seq"`
 	// DroppedSeq is the sequence of DROP TABLE, 0 while the table exists.
 	DroppedSeq int64 `json:"dropped_seq,omitempty"`
+	// leaf is the checkpoint leaf that holds Schemas and Files while the
+	// table is not loaded (LogOptions.LazyTables); nil once it is.
+	leaf *PartRef
+}
+
+// Loaded reports whether Schemas and Files hold the table's schemas and
+// live files. They always do, except in the states of a Log with
+// LogOptions.LazyTables, where the tables read from a checkpoint have
+// their names only until Log.LoadTables.
+func (t *TableState) Loaded() bool { return t.leaf == nil }
+
+// mustBeLoaded panics when the table is not loaded: reading its files then
+// would read a table without files, a wrong answer rather than an error,
+// so it is a bug of the caller (Log.LoadTables first).
+func (t *TableState) mustBeLoaded() {
+	if t.leaf != nil {
+		panic(fmt.Sprintf("tableformat: table %d is not loaded (Log.LoadTables)", t.ID))
+	}
 }
 
 // TableName is a table's name from a sequence on.
@@ -78,7 +98,10 @@ var ErrConflict = errors.New("commit conflicts with the lake")
 func (t *TableState) Current() TableName { return t.Names[len(t.Names)-1] }
 
 // Schema returns the table's latest schema.
-func (t *TableState) Schema() *Schema { return &t.Schemas[len(t.Schemas)-1].Schema }
+func (t *TableState) Schema() *Schema {
+	t.mustBeLoaded()
+	return &t.Schemas[len(t.Schemas)-1].Schema
+}
 
 // NameAt returns the table's name in force at seq.
 func (t *TableState) NameAt(seq int64) TableName {
@@ -91,6 +114,7 @@ func (t *TableState) NameAt(seq int64) TableName {
 
 // SchemaAt returns the schema in force at seq.
 func (t *TableState) SchemaAt(seq int64) *Schema {
+	t.mustBeLoaded()
 	i := len(t.Schemas) - 1
 	for i > 0 && t.Schemas[i].Seq > seq {
 		i--
@@ -100,6 +124,7 @@ func (t *TableState) SchemaAt(seq int64) *Schema {
 
 // SchemaVersion returns schema version v of the table.
 func (t *TableState) SchemaVersion(v int) (*Schema, bool) {
+	t.mustBeLoaded()
 	if v < 1 || v > len(t.Schemas) {
 		return nil, false
 	}
@@ -131,6 +156,7 @@ func (t *TableState) TruncatedAt(seq int64) int64 {
 // file holds changes from both sides of that boundary (files merged
 // across it), and the count then includes all of that file's rows.
 func (t *TableState) RowCount() (rows int64, exact bool) {
+	t.mustBeLoaded()
 	var snapSeq int64
 	for _, f := range t.Files {
 		if f.Kind == FileSnapshot {
@@ -166,6 +192,7 @@ func (t *TableState) RowCount() (rows int64, exact bool) {
 
 // SortedFiles returns the live files ordered by kind, then sequence, then path.
 func (t *TableState) SortedFiles() []AddFile {
+	t.mustBeLoaded()
 	out := slices.Collect(maps.Values(t.Files))
 	slices.SortFunc(out, func(a, b AddFile) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.MinSeq, b.MinSeq), cmp.Compare(a.Path, b.Path))
@@ -366,10 +393,23 @@ func (a *applier) applyRewind(e *Entry) error {
 	return nil
 }
 
+// withFiles returns table id for writing its files, or nil; an error if
+// it is not loaded (Log.replay loads those an entry changes).
+func (a *applier) withFiles(id int64) (*TableState, error) {
+	t := a.table(id)
+	if t != nil && !t.Loaded() {
+		return nil, fmt.Errorf("table %d is not loaded", id)
+	}
+	return t, nil
+}
+
 // applyRemoves removes the files e removes, each a live file of its table.
 func (a *applier) applyRemoves(e *Entry) error {
 	for _, r := range e.Remove {
-		t := a.table(r.TableID)
+		t, err := a.withFiles(r.TableID)
+		if err != nil {
+			return err
+		}
 		if t == nil {
 			return fmt.Errorf("remove %q: no table %d", r.Path, r.TableID)
 		}
@@ -388,7 +428,11 @@ func (a *applier) applyAdds(e *Entry) error {
 	// files at one sequence (two compactors at once) would double the rows.
 	liveSnaps := map[[2]int64]bool{}
 	for _, f := range e.Add {
-		if t := a.table(f.TableID); t != nil && f.Kind == FileSnapshot {
+		t, err := a.withFiles(f.TableID)
+		if err != nil {
+			return err
+		}
+		if t != nil && f.Kind == FileSnapshot {
 			for _, g := range t.Files {
 				if g.Kind == FileSnapshot {
 					liveSnaps[[2]int64{t.ID, g.AsOfSeq}] = true
@@ -453,6 +497,9 @@ func (a *applier) applyTable(c TableChange, kind EntryKind) error {
 	}
 	switch c.Op {
 	case TableAlter:
+		if !t.Loaded() {
+			return fmt.Errorf("alter table %d: the table is not loaded", c.TableID)
+		}
 		if c.Schema.Version != len(t.Schemas)+1 {
 			return fmt.Errorf("alter table %d: schema version %d, want %d", c.TableID, c.Schema.Version, len(t.Schemas)+1)
 		}

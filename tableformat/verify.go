@@ -327,7 +327,7 @@ func (v *verifier) readLog(ctx context.Context, cps []int64) error {
 			if err != nil {
 				return fmt.Errorf("read %s: %w", key, err)
 			}
-			st, tree, err := checkpointState(gctx, v.store, ver, data, verifyLogParallelism, v.parts)
+			st, tree, err := checkpointState(gctx, v.store, ver, data, verifyLogParallelism, v.parts, false)
 			if err != nil && !errors.Is(err, ErrCorrupt) {
 				return err
 			}

@@ -110,7 +110,7 @@ func (fx *verifyFixture) damage(t *testing.T, key string, f func([]byte) []byte)
 func (fx *verifyFixture) rewriteCheckpoint(t *testing.T, v int64, f func(*State)) {
 	t.Helper()
 	ctx := context.Background()
-	st, _, err := readCheckpoint(ctx, fx.store, v, -1, "", 4, nil)
+	st, _, err := readCheckpoint(ctx, fx.store, v, -1, "", 4, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func runCompact(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false, false)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false, false, false)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	// An interactive session lives long enough to gain from local
 	// snapshots written in the background; one statement does not.
 	inter := stmt == "" && isTerminal(env.stdin)
-	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, *meta, inter)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, *meta, inter, true)
 	if err != nil {
 		return err
 	}
@@ -157,9 +157,11 @@ func parseFlagsAndArg(fs *flag.FlagSet, args []string) (string, error) {
 
 // openQueryEngine opens the lake the config at cfgPath names, and the query
 // cache and engine it describes; the caller closes the engine and lk.store.
-// A long-lived reader materializes (query.Options.Materialize).
-func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta, longLived bool) (*lake, *query.Engine, error) {
-	lk, err := openLake(ctx, env, cfgPath)
+// A long-lived reader materializes (query.Options.Materialize). A reader
+// (readOnly: query, serve) gets a log that reads a table's files only when
+// a statement binds it, and cannot commit.
+func openQueryEngine(ctx context.Context, env *cliEnv, cfgPath string, meta, longLived, readOnly bool) (*lake, *query.Engine, error) {
+	lk, err := openLakeLog(ctx, env, cfgPath, readOnly)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -79,7 +79,7 @@ func TestQueryInteractive(t *testing.T) {
 	env := &cliEnv{getenv: func(string) (string, bool) { return "", false }}
 	var out, errb strings.Builder
 	env.stdout, env.stderr = &out, &errb
-	lk, engine, err := openQueryEngine(t.Context(), env, cfg, false, false)
+	lk, engine, err := openQueryEngine(t.Context(), env, cfg, false, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}

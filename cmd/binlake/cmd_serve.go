@@ -164,7 +164,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false, true)
+	lk, engine, err := openQueryEngine(ctx, env, *cfgPath, false, true, true)
 	if err != nil {
 		return err
 	}

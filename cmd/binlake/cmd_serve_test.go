@@ -16,7 +16,7 @@ import (
 func TestServeQuery(t *testing.T) {
 	cfg := queryTestLake(t)
 	env := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }}
-	lk, engine, err := openQueryEngine(t.Context(), env, cfg, false, false)
+	lk, engine, err := openQueryEngine(t.Context(), env, cfg, false, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}

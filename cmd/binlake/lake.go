@@ -38,6 +38,13 @@ func openStore(ctx context.Context, cfg *Config) (objstore.Store, error) {
 
 // openLake loads the config at path and opens the lake it names.
 func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
+	return openLakeLog(ctx, env, path, false)
+}
+
+// openLakeLog is openLake; with lazyFiles, its log is a reader's that reads
+// the files of a table only when asked (tableformat.LogOptions.LazyTables)
+// and cannot commit.
+func openLakeLog(ctx context.Context, env *cliEnv, path string, lazyFiles bool) (*lake, error) {
 	cfg, err := loadConfig(path, env.getenv)
 	if err != nil {
 		return nil, err
@@ -51,7 +58,7 @@ func openLake(ctx context.Context, env *cliEnv, path string) (*lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger, Now: now})
+	l := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger, Now: now, LazyTables: lazyFiles})
 	if _, err := l.Latest(ctx); err != nil {
 		store.Close()
 		switch {
