@@ -290,6 +290,11 @@ func DecodeEntry(key string, v int64, data []byte) (*Entry, error) {
 	if err := e.validateShape(); err != nil {
 		return nil, &CorruptError{key, err.Error()}
 	}
+	for _, c := range e.Tables {
+		if c.Schema != nil {
+			c.Schema.shrink() // the state keeps it
+		}
+	}
 	return &e, nil
 }
 

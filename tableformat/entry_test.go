@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,19 +24,42 @@ func validEntry(v int64) *Entry {
 	return e
 }
 
-func TestEntryRoundTrip(t *testing.T) {
-	e := validEntry(2)
+// roundTrip encodes e and decodes the bytes as version 2.
+func roundTrip(t *testing.T, e *Entry) (data []byte, got *Entry) {
+	t.Helper()
 	data, err := EncodeEntry(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeEntry(EntryKey(2), 2, data)
-	if err != nil {
+	if got, err = DecodeEntry(EntryKey(2), 2, data); err != nil {
 		t.Fatal(err)
 	}
+	return data, got
+}
+
+func TestEntryRoundTrip(t *testing.T) {
+	data, got := roundTrip(t, validEntry(2))
 	again, _ := EncodeEntry(got)
 	if string(again) != string(data) {
 		t.Fatalf("round trip differs:\n%s\n%s", data, again)
+	}
+}
+
+// TestDecodeEntrySchemasAtLength: a decoded entry's schemas, which the
+// lake's state keeps for every table, hold no room for more columns, key
+// columns or labels than they have (the decoder starts a slice with room
+// for ten).
+func TestDecodeEntrySchemasAtLength(t *testing.T) {
+	e := validEntry(2)
+	e.Tables[0].Schema.Columns = append(e.Tables[0].Schema.Columns, Column{ID: 3, Name: "e", Type: Type{Kind: KindEnum, Elems: []string{"a", "b"}}})
+	_, got := roundTrip(t, e)
+	sc := got.Tables[0].Schema
+	elems := sc.Columns[2].Type.Elems
+	if !reflect.DeepEqual(sc, e.Tables[0].Schema) {
+		t.Fatalf("decoded schema %+v, want %+v", sc, e.Tables[0].Schema)
+	}
+	if cap(sc.Columns) >= 2*len(sc.Columns) || cap(sc.Key) >= 2*len(sc.Key) || cap(elems) >= 2*len(elems) {
+		t.Fatalf("capacities: %d columns, %d key columns, %d labels; want about 3, 1, 2", cap(sc.Columns), cap(sc.Key), cap(elems))
 	}
 }
 
