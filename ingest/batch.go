@@ -273,6 +273,9 @@ func (b *batch) closedSpilled() []pendingFile {
 func (b *batch) entry(files []pendingFile) *tableformat.Entry {
 	e := &tableformat.Entry{Kind: tableformat.KindIngest, Tables: b.changes, Txns: b.txns, Resnapshot: b.liveOps(),
 		Progress: tableformat.Progress{Position: b.end, PrevSeq: b.prevSeq, MaxSeq: b.closedSeq, MaxTS: b.ts}}
+	if len(files) > 0 {
+		e.Add = make([]tableformat.AddFile, 0, len(files))
+	}
 	for _, f := range files {
 		e.Add = append(e.Add, f.add)
 	}

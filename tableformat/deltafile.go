@@ -197,7 +197,8 @@ type FileWriter struct {
 
 // NewFileWriter starts a delta file of the given kind for a table schema on
 // w. Data and snapshot files hold every column of the schema, delete files
-// its KeyColumns.
+// its KeyColumns. Writes reach w unbuffered: give it memory (a
+// bytes.Buffer), or a buffered writer.
 func NewFileWriter(w io.Writer, schema *Schema, kind FileKind, opts FileWriterOptions) (*FileWriter, error) {
 	if w == nil || schema == nil {
 		return nil, errors.New("new delta file writer: nil writer or schema")
@@ -219,6 +220,10 @@ func NewFileWriter(w io.Writer, schema *Schema, kind FileKind, opts FileWriterOp
 		layout.parquet,
 		parquet.Compression(opts.Compression.codec()),
 		parquet.PageBufferSize(opts.PageBytes),
+		// No write buffer of its own (32 KiB by default): w is memory,
+		// and a commit of a lake of 10,000 tables writes thousands of
+		// files of a few KiB, 32 at a time.
+		parquet.WriteBufferSize(0),
 		parquet.DataPageStatistics(true),
 		parquet.KeyValueMetadata(MetaFormatVersion, DeltaFormatVersion),
 		parquet.KeyValueMetadata(MetaKind, string(kind)),
@@ -231,15 +236,17 @@ func NewFileWriter(w io.Writer, schema *Schema, kind FileKind, opts FileWriterOp
 			options = append(options, parquet.SkipPageStatistics(name), parquet.SkipPageBounds(name))
 		}
 	}
-	config, err := parquet.NewWriterConfig(options...)
-	if err != nil {
+	// parquet.NewWriter panics on a bad option: check them first. The
+	// options go to it as they are, for a config passed as an option takes
+	// the default write buffer back.
+	if _, err := parquet.NewWriterConfig(options...); err != nil {
 		return nil, fmt.Errorf("new delta file writer: %w", err)
 	}
 	fw := &FileWriter{
 		layout:  layout,
 		opts:    opts,
 		out:     out,
-		pw:      parquet.NewWriter(out, config),
+		pw:      parquet.NewWriter(out, options...),
 		values:  make([][]parquet.Value, len(layout.columns)+3),
 		scratch: make([][]byte, len(layout.columns)),
 	}

@@ -657,6 +657,43 @@ func TestFileEmptyAndClosed(t *testing.T) {
 	}
 }
 
+// writeSizes records the size of each write.
+type writeSizes struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writeSizes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestFileWriterUnbuffered: a writer holds no write buffer of its own (32
+// KiB in parquet-go, for each of thousands of small files of a commit): a
+// small file reaches its output as the parts Parquet writes, the header's
+// four bytes first, not in one write of the buffer at the end.
+func TestFileWriterUnbuffered(t *testing.T) {
+	s := &Schema{Version: 1, Columns: []Column{{ID: 1, Name: "a", Type: Type{Kind: KindInt}}}}
+	var out writeSizes
+	w, err := NewFileWriter(&out, s, FileData, FileWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(Row{Seq: 1, Op: OpInsert, Values: []any{int64(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.sizes) < 2 || out.sizes[0] != 4 {
+		t.Fatalf("a file of %d bytes was written as %v, want its 4-byte header first, then more writes", st.Bytes, out.sizes)
+	}
+	if _, err := ReadFile(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type failingWriter struct{ after int }
 
 func (f *failingWriter) Write(p []byte) (int, error) {

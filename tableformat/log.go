@@ -35,6 +35,11 @@ type LogOptions struct {
 	// EntryCacheSize bounds the decoded entries kept for as-of resolution;
 	// default 4096.
 	EntryCacheSize int
+	// EntryCacheBytes bounds the same entries by their encoded size, which
+	// is about what an entry takes decoded: one commit of a lake of 10,000
+	// tables is megabytes. An entry larger than the bound is not kept.
+	// Default DefaultEntryCacheBytes.
+	EntryCacheBytes int64
 	// CheckpointPartBytes is the size a checkpoint's parts of tables aim at
 	// (FORMAT.md §9); default DefaultCheckpointPartBytes.
 	CheckpointPartBytes int64
@@ -68,6 +73,9 @@ func (o *LogOptions) withDefaults() LogOptions {
 	if r.EntryCacheSize <= 0 {
 		r.EntryCacheSize = 4096
 	}
+	if r.EntryCacheBytes <= 0 {
+		r.EntryCacheBytes = DefaultEntryCacheBytes
+	}
 	if r.CheckpointPartBytes <= 0 {
 		r.CheckpointPartBytes = DefaultCheckpointPartBytes
 	}
@@ -80,11 +88,23 @@ type Log struct {
 	opts  LogOptions
 
 	mu      sync.Mutex
-	latest  *State           // newest state seen, nil before the first load
-	entries map[int64]*Entry // decoded entries, bounded by EntryCacheSize
-	order   []int64          // insertion order of entries, for eviction
-	base    *checkpointTree  // the newest checkpoint read or written, nil before
-	leaves  leafCache        // leaves read by LoadTables (LazyTables)
+	latest  *State                // newest state seen, nil before the first load
+	entries map[int64]cachedEntry // decoded entries, bounded by EntryCacheSize and EntryCacheBytes
+	order   []int64               // insertion order of entries, for eviction
+	cached  int64                 // the encoded bytes of entries
+	base    *checkpointTree       // the newest checkpoint read or written, nil before
+	leaves  leafCache             // leaves read by LoadTables (LazyTables)
+}
+
+// DefaultEntryCacheBytes is LogOptions.EntryCacheBytes unless told
+// otherwise: thousands of the entries of a lake of a few tables (a few KiB
+// each), a few of a lake of 10,000 tables.
+const DefaultEntryCacheBytes = 32 << 20
+
+// cachedEntry is a decoded entry and the size of its encoding.
+type cachedEntry struct {
+	e    *Entry
+	size int64
 }
 
 // ErrNoLake is returned when the store holds no lake (no version 1).
@@ -95,7 +115,7 @@ var ErrVersionNotFound = errors.New("no such version")
 
 // NewLog returns a Log over store. It reads nothing until asked.
 func NewLog(store Store, opts LogOptions) *Log {
-	return &Log{store: store, opts: opts.withDefaults(), entries: map[int64]*Entry{}}
+	return &Log{store: store, opts: opts.withDefaults(), entries: map[int64]cachedEntry{}}
 }
 
 // WriterID returns the id this Log writes into its entries.
@@ -303,6 +323,7 @@ func (l *Log) Entry(ctx context.Context, v int64) (*Entry, error) {
 // fetchEntries reads and decodes the entries of versions, concurrently.
 func (l *Log) fetchEntries(ctx context.Context, versions []int64) ([]*Entry, error) {
 	out := make([]*Entry, len(versions))
+	sizes := make([]int64, len(versions)) // encoded; 0: from the cache
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(l.opts.FetchParallelism)
 	for i, v := range versions {
@@ -319,14 +340,17 @@ func (l *Log) fetchEntries(ctx context.Context, versions []int64) ([]*Entry, err
 				return fmt.Errorf("read %s: %w", key, err)
 			}
 			out[i], err = DecodeEntry(key, v, data)
+			sizes[i] = int64(len(data))
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, e := range out {
-		l.cacheEntry(e)
+	for i, e := range out {
+		if sizes[i] > 0 {
+			l.cacheEntry(e, sizes[i])
+		}
 	}
 	return out, nil
 }
@@ -334,20 +358,25 @@ func (l *Log) fetchEntries(ctx context.Context, versions []int64) ([]*Entry, err
 func (l *Log) cachedEntry(v int64) *Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.entries[v]
+	return l.entries[v].e
 }
 
-func (l *Log) cacheEntry(e *Entry) {
+// cacheEntry keeps e, whose encoding is size bytes, evicting the oldest
+// entries to stay within EntryCacheSize and EntryCacheBytes. An entry
+// larger than EntryCacheBytes is not kept.
+func (l *Log) cacheEntry(e *Entry, size int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.entries[e.Version]; ok {
+	if _, ok := l.entries[e.Version]; ok || size > l.opts.EntryCacheBytes {
 		return
 	}
-	for len(l.order) >= l.opts.EntryCacheSize {
+	for len(l.order) > 0 && (len(l.order) >= l.opts.EntryCacheSize || l.cached+size > l.opts.EntryCacheBytes) {
+		l.cached -= l.entries[l.order[0]].size
 		delete(l.entries, l.order[0])
 		l.order = l.order[1:]
 	}
-	l.entries[e.Version] = e
+	l.entries[e.Version] = cachedEntry{e, size}
+	l.cached += size
 	l.order = append(l.order, e.Version)
 }
 
@@ -443,7 +472,7 @@ func (l *Log) Commit(ctx context.Context, e *Entry) (*State, error) {
 		}
 		switch {
 		case err == nil:
-			l.cacheEntry(&cand)
+			l.cacheEntry(&cand, int64(len(data)))
 			l.setLatest(next)
 			l.maybeCheckpoint(ctx, next)
 			return next, nil

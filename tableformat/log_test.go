@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -354,5 +356,93 @@ func TestSecondIngestConflicts(t *testing.T) {
 	_, err := b.log.Commit(ctx, e)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "another ingest") {
 		t.Fatalf("got %v, want a conflict", err)
+	}
+}
+
+// openCounter counts the opens of each key.
+type openCounter struct {
+	*MemStore
+	mu    sync.Mutex
+	opens map[string]int
+}
+
+func (s *openCounter) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	s.mu.Lock()
+	s.opens[key]++
+	s.mu.Unlock()
+	return s.MemStore.Open(ctx, key)
+}
+
+func (s *openCounter) count(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opens[key]
+}
+
+// TestEntryCacheBytes: the decoded entries a log keeps stay within
+// EntryCacheBytes of encoding, the oldest going first, and an entry bigger
+// than the bound is read from the store each time, whether the log read it
+// or committed it.
+func TestEntryCacheBytes(t *testing.T) {
+	ctx := context.Background()
+	store := &openCounter{MemStore: NewMemStore(), opens: map[string]int{}}
+	b := newLake(t, store, 100)
+	b.ingest(1, 1)  // version 2: creates the table
+	b.ingest(1, 1)  // version 3: small
+	b.ingest(1, 50) // version 4: big
+	b.ingest(1, 1)  // version 5: small
+	b.ingest(1, 1)  // version 6: small
+	size := func(v int64) int64 {
+		t.Helper()
+		info, err := store.Stat(ctx, EntryKey(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size
+	}
+	small := max(size(3), size(5), size(6))
+	bound := 2*small + small/2 // room for two small entries, not three, nor the big one
+	if size(4) <= bound || 3*min(size(3), size(5), size(6)) <= bound {
+		t.Fatalf("entry sizes %d, %d (big), %d, %d do not suit the bound %d", size(3), size(4), size(5), size(6), bound)
+	}
+	l := NewLog(store, LogOptions{EntryCacheBytes: bound})
+	read := func(v int64) {
+		t.Helper()
+		if _, err := l.Entry(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opens := func(v int64) int { return store.count(EntryKey(v)) }
+	before := map[int64]int{3: opens(3), 4: opens(4), 5: opens(5), 6: opens(6)}
+	read(3)
+	read(3)
+	if got := opens(3) - before[3]; got != 1 {
+		t.Fatalf("a small entry read twice was opened %d times, want 1 (kept)", got)
+	}
+	read(4)
+	read(4)
+	if got := opens(4) - before[4]; got != 2 {
+		t.Fatalf("an entry bigger than the bound read twice was opened %d times, want 2 (not kept)", got)
+	}
+	read(5)
+	read(6) // evicts version 3, the oldest
+	read(5)
+	read(6)
+	read(3)
+	if got := []int{opens(3) - before[3], opens(5) - before[5], opens(6) - before[6]}; got[0] != 2 || got[1] != 1 || got[2] != 1 {
+		t.Fatalf("opens of versions 3, 5, 6: %v, want [2 1 1] (the oldest evicted for the third)", got)
+	}
+
+	// Commits: the small one is kept, the big one is not.
+	w := &lakeBuilder{t: t, log: NewLog(store, LogOptions{WriterID: "test", EntryCacheBytes: bound}), n: 1000}
+	small6 := w.ingest(1, 1).Version
+	big7 := w.ingest(1, 50).Version
+	for _, v := range []int64{small6, big7} {
+		if _, err := w.log.Entry(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opens(small6) != 0 || opens(big7) != 1 {
+		t.Fatalf("after committing them, reading a small and a big entry opened them %d and %d times, want 0 and 1", opens(small6), opens(big7))
 	}
 }

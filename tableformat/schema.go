@@ -227,6 +227,17 @@ func (s *Schema) ColumnByID(id int) (Column, bool) {
 	return Column{}, false
 }
 
+// shrink reallocates the schema's slices at their length. decodeStrict's
+// decoder gives a slice room for ten elements, then twice as many, so a
+// decoded schema of three columns holds room for ten (1.5 KiB): for every
+// table of a lake, as long as the lake's state keeps it.
+func (s *Schema) shrink() {
+	s.Columns, s.Key = slices.Clone(s.Columns), slices.Clone(s.Key)
+	for i := range s.Columns {
+		s.Columns[i].Type.Elems = slices.Clone(s.Columns[i].Type.Elems)
+	}
+}
+
 // KeyColumns returns the columns a delete file holds: the key columns in key
 // order, or every column when the table has no key.
 func (s *Schema) KeyColumns() []Column {

@@ -62,7 +62,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	lakeLog := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger, Now: now})
+	lakeLog := tableformat.NewLog(store, tableformat.LogOptions{Logger: logger, Now: now, EntryCacheBytes: ingestEntryCacheBytes})
 	st, err := lakeLog.Create(ctx, cfg.Source.Name, cfg.Lake.CheckpointInterval)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", errStorage, lakeURL(cfg), err)
@@ -131,6 +131,14 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) (err error) {
 		healGaps: start == nil && cfg.Source.OnPositionLost == "resnapshot"}
 	return s.run(ctx, from)
 }
+
+// ingestEntryCacheBytes bounds the decoded log entries the daemon keeps
+// (tableformat.LogOptions.EntryCacheBytes). The daemon writes entries and
+// hardly reads one back, so it keeps the small ones only: kept whole, the
+// entries of a lake of 10,000 tables (megabytes each) were a quarter of its
+// heap while catching up, and grew with every commit (BENCHMARKS.md, "The
+// daemon at many tables").
+const ingestEntryCacheBytes = 1 << 20
 
 // startPoint is the point --start-position or --start-gtid names (nil:
 // neither).

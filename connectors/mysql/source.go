@@ -181,10 +181,13 @@ type BinlogSource struct {
 	colKinds map[[2]string]*learntKinds
 }
 
+// cachedTable is what the source keeps of a table id (one per table the
+// binlog names, up to maxCachedTables): the structure its TableMap event
+// logs, and the table its rows are decoded as, by the types of its columns
+// (nil: not mirrored).
 type cachedTable struct {
 	fingerprint string
 	table       *ingest.Table // nil: not mirrored
-	cols        []TableColumn
 }
 
 // NewBinlogSource connects to the server and starts streaming at start: its
@@ -925,7 +928,7 @@ func (s *BinlogSource) table(e *replication.TableMapEvent) (*cachedTable, error)
 		for _, k := range key {
 			t.Key = append(t.Key, cols[k].Name)
 		}
-		c.table, c.cols = t, cols
+		c.table = t
 	}
 	s.tables[e.TableID] = c
 	return c, nil
@@ -1024,14 +1027,15 @@ func (s *BinlogSource) rows(typ replication.EventType, e *replication.RowsEvent)
 }
 
 func (s *BinlogSource) decodeRow(c *cachedTable, raw []any) ([]any, error) {
-	if len(raw) != len(c.cols) {
+	cols := c.table.Columns
+	if len(raw) != len(cols) {
 		return nil, fmt.Errorf("binlog source: table %s.%s: row of %d values, table map has %d columns",
-			c.table.DB, c.table.Name, len(raw), len(c.cols))
+			c.table.DB, c.table.Name, len(raw), len(cols))
 	}
 	// The decoded values replace go-mysql's in its own slice: the event
 	// is not read again, and a row costs one allocation less.
 	row := raw
-	for i, col := range c.cols {
+	for i, col := range cols {
 		v, err := DecodeBinlogValue(col.Type, raw[i])
 		if errors.Is(err, ErrZeroDate) {
 			s.zeroDates.Add(1) // v is nil: the lake stores NULL

@@ -3,8 +3,10 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -295,6 +297,13 @@ func (s *S3) check(ctx context.Context, key string) error {
 // larger ones as a multipart upload, which S3 makes visible atomically. A
 // failed request is retried only when r can seek back (minio-go rewinds
 // readers that implement io.Seeker and io.ReaderAt).
+//
+// Without TLS, minio-go signs a PUT's body in 64 KiB chunks as it sends it,
+// with a 64 KiB buffer and more for each PUT in flight: 10 MiB of the
+// daemon's heap while a commit of a lake of 10,000 tables uploads its small
+// files, 32 at a time. An object of one PUT that r holds (io.ReaderAt and
+// io.Seeker, such as a bytes.Reader) is signed whole instead, with the
+// SHA-256 of its bytes computed first.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := s.check(ctx, key); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
@@ -305,9 +314,38 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	if r == nil {
 		r = bytes.NewReader(nil)
 	}
-	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.prefix+key, r, size,
-		minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
+	if body, sum, ok := hashedBody(r, size, s.cfg.UseTLS); ok {
+		opts.DisableContentSha256 = true // the payload's hash is sum: no chunks
+		_, err := minio.Core{Client: s.client}.PutObject(ctx, s.cfg.Bucket, s.prefix+key, body, size, "", sum, opts)
+		return s.wrap("put", key, err)
+	}
+	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.prefix+key, r, size, opts)
 	return s.wrap("put", key, err)
+}
+
+// singlePutBytes is the largest object minio-go's PutObject sends in one
+// PUT (its minimum part size); larger ones go as multipart uploads.
+const singlePutBytes = 16 << 20
+
+// hashedBody returns the size bytes of r from its offset as a body that
+// seeks back for a retry, and their SHA-256 in hex, when a PUT without TLS
+// sends them whole (see Put): r can be read twice, and they fit in one PUT.
+func hashedBody(r io.Reader, size int64, useTLS bool) (io.ReadSeeker, string, bool) {
+	ra, ok := r.(io.ReaderAt)
+	seeker, seeks := r.(io.Seeker)
+	if useTLS || !ok || !seeks || size > singlePutBytes {
+		return nil, "", false
+	}
+	off, err := seeker.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, "", false
+	}
+	h := sha256.New()
+	if n, err := io.Copy(h, io.NewSectionReader(ra, off, size)); err != nil || n != size {
+		return nil, "", false // short: PutObject reports it
+	}
+	return io.NewSectionReader(ra, off, size), hex.EncodeToString(h.Sum(nil)), true
 }
 
 // PutIfAbsent implements tableformat.Store: one PUT with If-None-Match: *,
