@@ -91,6 +91,9 @@ func (im *TableImage) index() (*TableState, error) {
 	if t.ID < 1 || len(t.Names) == 0 {
 		return nil, fmt.Errorf("table image %d: needs an id and a name", t.ID)
 	}
+	// At their length: the decoder leaves room for ten (Schema.shrink), and
+	// the state keeps every table.
+	t.Names, t.Truncations = slices.Clone(t.Names), slices.Clone(t.Truncations)
 	t.Schemas, t.Files, t.leaf = nil, nil, nil
 	return &t, nil
 }
@@ -110,7 +113,11 @@ func (t *TableState) setContent(im *TableImage) error {
 	if err != nil {
 		return err
 	}
-	t.Schemas, t.Files, t.leaf = im.Schemas, files, nil
+	schemas := slices.Clone(im.Schemas)
+	for i := range schemas {
+		schemas[i].Schema.shrink()
+	}
+	t.Schemas, t.Files, t.leaf = schemas, files, nil
 	return nil
 }
 
