@@ -80,8 +80,11 @@ const connectTimeout = 10 * time.Second
 // eventQueue is how many decoded events go-mysql may hold ahead of Next.
 const eventQueue = 64
 
-// maxCachedTables bounds the table structure cache; past it the cache starts
-// over (the pipeline then compares columns instead of pointers).
+// maxCachedTables bounds the table structure cache; past it, each table id
+// added evicts another, arbitrary one (whose next TableMap builds its entry
+// again, and the pipeline then compares columns instead of pointers). It
+// once started over instead, so a source writing to more tables than this
+// rebuilt every table's entry each time it filled.
 const maxCachedTables = 10_000
 
 func (c SourceConfig) withDefaults() SourceConfig {
@@ -908,8 +911,11 @@ func (s *BinlogSource) table(e *replication.TableMapEvent) (*cachedTable, error)
 	if c, ok := s.tables[e.TableID]; ok && c.fingerprint == fp {
 		return c, nil
 	}
-	if len(s.tables) >= maxCachedTables {
-		clear(s.tables)
+	if _, ok := s.tables[e.TableID]; !ok && len(s.tables) >= maxCachedTables {
+		for id := range s.tables {
+			delete(s.tables, id)
+			break
+		}
 	}
 	c := &cachedTable{fingerprint: fp}
 	db, name := string(e.Schema), string(e.Table)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"reflect"
 	"strings"
@@ -303,5 +304,34 @@ func TestMirroredDDL(t *testing.T) {
 		if got := show(mirroredDDL(ParseDDL("shop", tc.sql), include)); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.sql, got, tc.want)
 		}
+	}
+}
+
+// TestTableCacheEvictsOne: past maxCachedTables, a new table id evicts one
+// entry, not the whole cache (which a source writing to more tables than
+// that would rebuild again and again); an id already cached whose
+// structure changed replaces its entry without evicting another.
+func TestTableCacheEvictsOne(t *testing.T) {
+	s := &BinlogSource{cfg: SourceConfig{Include: func(string, string) bool { return false }}, tables: map[uint64]*cachedTable{}}
+	event := func(id uint64, name string) *replication.TableMapEvent {
+		return &replication.TableMapEvent{TableID: id, Schema: []byte("d"), Table: []byte(name), ColumnType: []byte{gomysql.MYSQL_TYPE_LONG}, ColumnMeta: []uint16{0}}
+	}
+	for id := uint64(1); id <= maxCachedTables+5; id++ {
+		if _, err := s.table(event(id, fmt.Sprint("t", id))); err != nil {
+			t.Fatal(err)
+		}
+		if want := min(int(id), maxCachedTables); len(s.tables) != want {
+			t.Fatalf("after table id %d: %d cached, want %d", id, len(s.tables), want)
+		}
+	}
+	if s.tables[maxCachedTables+5] == nil {
+		t.Fatal("the newest table id is not cached")
+	}
+	before := maps.Clone(s.tables)
+	if _, err := s.table(event(maxCachedTables+5, "renamed")); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.tables) != maxCachedTables || !maps.EqualFunc(before, s.tables, func(a, b *cachedTable) bool { return a == b || a.fingerprint != b.fingerprint }) {
+		t.Fatal("a changed structure of a cached id evicted another entry")
 	}
 }
