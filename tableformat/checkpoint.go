@@ -431,6 +431,10 @@ type partCache struct {
 	parts map[string]*cachedPart
 }
 
+// identity tells the parts of caches apart: a reference that disagrees with
+// another on size or checksum is read and checked on its own.
+func (r PartRef) identity() string { return fmt.Sprintf("%s\x00%d\x00%s", r.Key, r.Bytes, r.Checksum) }
+
 type cachedPart struct {
 	once sync.Once
 	part *checkpointPart
@@ -444,7 +448,7 @@ func (c *partCache) get(ctx context.Context, store Store, ref PartRef, format in
 	if c == nil || c.parts == nil {
 		return readPart(ctx, store, ref, format)
 	}
-	id := fmt.Sprintf("%s\x00%d\x00%s", ref.Key, ref.Bytes, ref.Checksum)
+	id := ref.identity()
 	c.mu.Lock()
 	e := c.parts[id]
 	if e == nil {

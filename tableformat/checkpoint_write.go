@@ -44,7 +44,7 @@ type pendingPart struct {
 	data []byte
 }
 
-// unit is what parts of one level are made of: a table's files (level 0)
+// unit is what parts of one level are made of: a table's schemas and files (level 0)
 // or the reference of a part of the level below (with, at level 1, the
 // tables of that leaf).
 type unit struct {

@@ -101,16 +101,14 @@ type leafCache struct {
 }
 
 type cachedLeaf struct {
-	id   string
-	once sync.Once
-	part *checkpointPart
-	err  error
+	id string
+	cachedPart
 }
 
 // get returns the leaf ref names, read once while it is cached; an error is
 // not kept.
 func (c *leafCache) get(ctx context.Context, store Store, ref PartRef) (*checkpointPart, error) {
-	id := fmt.Sprintf("%s\x00%d\x00%s", ref.Key, ref.Bytes, ref.Checksum)
+	id := ref.identity()
 	c.mu.Lock()
 	if c.byID == nil {
 		c.byID = map[string]*list.Element{}
